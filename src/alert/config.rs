@@ -1,0 +1,178 @@
+//! `[alerts]` and `[[products]]`: the rules that turn predictions and readings into alarms,
+//! and the per-product specifications they check against (defaults from shared/domain.md).
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Severity;
+
+/// Alert rules. Each rule has a raise and a clear threshold (hysteresis) and needs
+/// `consecutive` windows over the raise threshold before it fires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Bloom model P(fat_bloom), or working temperature outside the tempering band.
+    #[serde(default = "RuleConfig::fat_bloom")]
+    pub fat_bloom_risk: RuleConfig,
+    /// Bloom model P(sugar_bloom), or moisture above the product limit.
+    #[serde(default = "RuleConfig::sugar_bloom")]
+    pub sugar_bloom_risk: RuleConfig,
+    /// Particle size (µm) above the product limit.
+    #[serde(default = "RuleConfig::gritty")]
+    pub gritty: RuleConfig,
+    /// A closed batch outside spec, or P(reject) from the quality model.
+    #[serde(default = "RuleConfig::out_of_range_batch")]
+    pub out_of_range_batch: RuleConfig,
+    /// Anomaly detector: share of anomalous windows.
+    #[serde(default = "RuleConfig::anomaly")]
+    pub anomaly: RuleConfig,
+    /// Share of drifted features.
+    #[serde(default = "RuleConfig::drift")]
+    pub drift: RuleConfig,
+    /// Model confidence below `raise` (note: lower is worse for this rule).
+    #[serde(default = "RuleConfig::low_confidence")]
+    pub low_confidence: RuleConfig,
+    /// Share of vectors refused by validation.
+    #[serde(default = "RuleConfig::data_quality")]
+    pub data_quality: RuleConfig,
+    /// Predicted yield (%) below `raise` (lower is worse).
+    #[serde(default = "RuleConfig::yield_low")]
+    pub yield_low: RuleConfig,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            fat_bloom_risk: RuleConfig::fat_bloom(),
+            sugar_bloom_risk: RuleConfig::sugar_bloom(),
+            gritty: RuleConfig::gritty(),
+            out_of_range_batch: RuleConfig::out_of_range_batch(),
+            anomaly: RuleConfig::anomaly(),
+            drift: RuleConfig::drift(),
+            low_confidence: RuleConfig::low_confidence(),
+            data_quality: RuleConfig::data_quality(),
+            yield_low: RuleConfig::yield_low(),
+        }
+    }
+}
+
+/// One alert rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Evaluate this rule. Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// "warning" or "critical".
+    pub severity: Severity,
+    /// Threshold at which the alert is raised.
+    pub raise: f64,
+    /// Threshold at which it clears; between `raise` and the normal range (hysteresis).
+    pub clear: f64,
+    /// Consecutive windows over `raise` before raising. Default 3.
+    #[serde(default = "default_consecutive")]
+    pub consecutive: u32,
+}
+
+impl RuleConfig {
+    fn new(severity: Severity, raise: f64, clear: f64, consecutive: u32) -> Self {
+        RuleConfig {
+            enabled: true,
+            severity,
+            raise,
+            clear,
+            consecutive,
+        }
+    }
+    fn fat_bloom() -> Self {
+        Self::new(Severity::Critical, 0.6, 0.4, 3)
+    }
+    fn sugar_bloom() -> Self {
+        Self::new(Severity::Critical, 0.6, 0.4, 3)
+    }
+    fn gritty() -> Self {
+        Self::new(Severity::Warning, 30.0, 27.0, 3)
+    }
+    fn out_of_range_batch() -> Self {
+        Self::new(Severity::Critical, 0.5, 0.5, 1)
+    }
+    fn anomaly() -> Self {
+        Self::new(Severity::Warning, 0.5, 0.2, 5)
+    }
+    fn drift() -> Self {
+        Self::new(Severity::Warning, 0.3, 0.1, 1)
+    }
+    fn low_confidence() -> Self {
+        Self::new(Severity::Warning, 0.5, 0.6, 10)
+    }
+    fn data_quality() -> Self {
+        Self::new(Severity::Warning, 0.2, 0.05, 3)
+    }
+    fn yield_low() -> Self {
+        Self::new(Severity::Warning, 75.0, 78.0, 1)
+    }
+}
+
+/// Process specification of one product (recipe). Defaults follow shared/domain.md.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductConfig {
+    /// Product / recipe code as the PLC reports it. Required, unique.
+    pub code: String,
+    /// "dark", "milk" or "white": selects the tempering defaults.
+    pub chocolate: Chocolate,
+    /// Tempering working temperature band, °C. Default by chocolate: dark [31, 32],
+    /// milk [30, 31], white [28, 30].
+    #[serde(default)]
+    pub working_temp: Option<[f64; 2]>,
+    /// Moisture band, %. Default [1.0, 2.0] (customer target; literature says < 1 %).
+    #[serde(default = "default_moisture")]
+    pub moisture_pct: [f64; 2],
+    /// pH band. Default [5.0, 5.5].
+    #[serde(default = "default_ph")]
+    pub ph: [f64; 2],
+    /// Particle size (D90) limit, µm. Default 25.
+    #[serde(default = "default_particle")]
+    pub particle_size_max_um: f64,
+    /// Nominal cocoa %, for evidence. Default: none.
+    #[serde(default)]
+    pub cocoa_pct: Option<f64>,
+}
+
+/// Chocolate type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Chocolate {
+    /// Dark.
+    Dark,
+    /// Milk.
+    Milk,
+    /// White.
+    White,
+}
+
+impl Chocolate {
+    /// Default working-temperature band, °C (shared/domain.md).
+    pub fn working_band(self) -> [f64; 2] {
+        match self {
+            Chocolate::Dark => [31.0, 32.0],
+            Chocolate::Milk => [30.0, 31.0],
+            Chocolate::White => [28.0, 30.0],
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_consecutive() -> u32 {
+    3
+}
+fn default_moisture() -> [f64; 2] {
+    [1.0, 2.0]
+}
+fn default_ph() -> [f64; 2] {
+    [5.0, 5.5]
+}
+fn default_particle() -> f64 {
+    25.0
+}

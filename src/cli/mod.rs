@@ -1,0 +1,70 @@
+//! Command line: one file per subcommand. `main.rs` only calls [`main`] and exits with the
+//! code it returns.
+//!
+//! Exit codes: 0 success, 1 runtime failure (or a verification mismatch), 2 bad input
+//! (configuration, arguments, files).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::LogFormat;
+
+/// Exit code for bad input: configuration, arguments, unreadable files.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code for a runtime failure.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// Default configuration file.
+pub const DEFAULT_CONFIG: &str = "/etc/chocoline/chocoline.toml";
+
+/// chocoline: edge agent for chocolate production lines.
+#[derive(Debug, Parser)]
+#[command(name = "chocoline", version, about)]
+pub struct Cli {
+    /// Log format (overrides `[log] format`).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the agent.
+    Run {
+        /// Configuration file.
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Validate a configuration file and print a summary; exit 2 listing every error.
+    CheckConfig {
+        /// Configuration file.
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+}
+
+/// Parse arguments, run the subcommand, return the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_BAD_INPUT)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Run { .. } | Command::CheckConfig { .. } => {
+            eprintln!("chocoline: not implemented yet");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}

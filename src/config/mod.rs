@@ -1,0 +1,161 @@
+//! Configuration: the root `Config` composes each stage's section.
+//!
+//! Loading is layered — built-in defaults, then the TOML file, then environment variables
+//! `CHOCOLINE__SECTION__KEY` — and then validated as a whole. Every struct denies unknown
+//! keys: a typo must be an error, never a silently ignored setting.
+//!
+//! Each stage owns the struct of its section (`acquire::config`, `store::config`, …); this
+//! module owns the root, the small sections that belong to no stage (`[agent]`, `[log]`,
+//! `[metrics]`), loading, and validation.
+
+pub mod units;
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::acquire::config::{
+    ByteOrder, DataType, DeviceConfig, Parity, RegisterConfig, RegisterKind,
+};
+pub use crate::alert::config::{AlertsConfig, Chocolate, ProductConfig, RuleConfig};
+pub use crate::features::config::FeaturesConfig;
+pub use crate::infer::config::{ModelsConfig, OptimizeAt};
+pub use crate::monitor::config::DriftConfig;
+pub use crate::publish::config::{MqttConfig, TopicClass, TopicsConfig};
+pub use crate::store::config::StoreConfig;
+pub use units::{ByteSize, Duration};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where this agent runs.
+    #[serde(default)]
+    pub agent: AgentConfig,
+    /// Modbus devices to poll.
+    #[serde(default)]
+    pub devices: Vec<DeviceConfig>,
+    /// Product specifications (tempering bands, moisture, pH, particle size).
+    #[serde(default)]
+    pub products: Vec<ProductConfig>,
+    /// Feature stage.
+    #[serde(default)]
+    pub features: FeaturesConfig,
+    /// Model registry.
+    #[serde(default)]
+    pub models: ModelsConfig,
+    /// Drift monitor.
+    #[serde(default)]
+    pub drift: DriftConfig,
+    /// Alert rules.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    /// On-disk store.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// MQTT broker.
+    #[serde(default)]
+    pub mqtt: MqttConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Prometheus metrics and health endpoint.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[agent]`: identity of the line this agent watches; it appears in every alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Site (factory) name. Default "site".
+    #[serde(default = "default_site")]
+    pub site: String,
+    /// Line name. Default "line".
+    #[serde(default = "default_line")]
+    pub line: String,
+    /// Product code assumed until the PLC reports one; must be one of `[[products]] code`
+    /// when products are configured. Default: none.
+    #[serde(default)]
+    pub product: Option<String>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            site: default_site(),
+            line: default_line(),
+            product: None,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Level or filter ("error", "warn", "info", "debug", "trace", or a tracing filter such as
+    /// "info,chocoline::acquire=debug"). `RUST_LOG` wins when set. Default "info".
+    #[serde(default = "default_level")]
+    pub level: String,
+    /// "human" or "json". `--log-format` wins when given. Default "human".
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_level(),
+            format: LogFormat::default(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` and `/healthz`. Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Listen address. Default "127.0.0.1:9898".
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_site() -> String {
+    "site".into()
+}
+fn default_line() -> String {
+    "line".into()
+}
+fn default_level() -> String {
+    "info".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9898))
+}

@@ -1,0 +1,32 @@
+//! chocoline — an edge agent for chocolate production lines.
+//!
+//! Data flows one way through typed, bounded channels, one module per stage:
+//!
+//! | module | job |
+//! |---|---|
+//! | [`acquire`] | poll Modbus TCP / RTU devices → [`domain::Sample`] |
+//! | [`features`] | ring buffers + feature-spec transforms → [`domain::FeatureVector`] |
+//! | [`validate`] | refuse vectors with bad inputs → data-quality events |
+//! | [`infer`] | ONNX models through tract (own tree ops) → [`domain::Prediction`] |
+//! | [`monitor`] | drift against the training reference → [`domain::DriftWindow`] |
+//! | [`alert`] | rules with hysteresis → [`domain::Alert`] |
+//! | [`store`] | sled: outbox, history, state |
+//! | [`publish`] | MQTT, at least once, in order |
+//!
+//! Around them: [`domain`] (the only types stages share), [`config`] (layered, validated
+//! configuration), [`pipeline`] (wiring and shutdown), [`simulate`] (the line simulator) and
+//! [`cli`] (subcommands).
+
+pub mod acquire;
+pub mod alert;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod features;
+pub mod infer;
+pub mod monitor;
+pub mod pipeline;
+pub mod publish;
+pub mod simulate;
+pub mod store;
+pub mod validate;

@@ -1,0 +1,70 @@
+//! `[drift]`: how model inputs are compared with the training data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::units::Duration;
+
+/// Drift-monitor settings. Thresholds default to the ones calibrated in each model's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftConfig {
+    /// Monitor drift at all. Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Length of one drift window (data time). Default "1h".
+    #[serde(default = "default_window")]
+    pub window: Duration,
+    /// Close a window early after this many vectors. Default: none (time only).
+    #[serde(default)]
+    pub window_samples: Option<u64>,
+    /// Override the manifest's PSI threshold. Convention: < 0.1 stable, > 0.25 major.
+    #[serde(default)]
+    pub psi_threshold: Option<f64>,
+    /// Override the manifest's Jensen–Shannon threshold.
+    #[serde(default)]
+    pub js_threshold: Option<f64>,
+    /// Override the manifest's Wasserstein/σ threshold.
+    #[serde(default)]
+    pub w1_threshold: Option<f64>,
+    /// Page–Hinkley tolerated change δ. Default 0.005.
+    #[serde(default = "default_ph_delta")]
+    pub page_hinkley_delta: f64,
+    /// Page–Hinkley alarm threshold λ. Default 50.
+    #[serde(default = "default_ph_lambda")]
+    pub page_hinkley_lambda: f64,
+    /// Raise a `drift` alert when at least this share of features drifted (0–1). Default 0.3.
+    #[serde(default = "default_share")]
+    pub alert_share: f64,
+}
+
+impl Default for DriftConfig {
+    fn default() -> Self {
+        DriftConfig {
+            enabled: true,
+            window: default_window(),
+            window_samples: None,
+            psi_threshold: None,
+            js_threshold: None,
+            w1_threshold: None,
+            page_hinkley_delta: default_ph_delta(),
+            page_hinkley_lambda: default_ph_lambda(),
+            alert_share: default_share(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_window() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_ph_delta() -> f64 {
+    0.005
+}
+fn default_ph_lambda() -> f64 {
+    50.0
+}
+fn default_share() -> f64 {
+    0.3
+}

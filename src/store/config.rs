@@ -1,0 +1,59 @@
+//! `[store]`: where chocoline keeps its outbox, history and state on disk (sled).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::units::{ByteSize, Duration};
+
+/// The on-disk store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Directory of the sled database; created if missing, must be writable.
+    /// Default "/var/lib/chocoline".
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Disk budget for the whole store. When reached, the oldest predictions go first, alerts
+    /// last. Default "256MiB".
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: ByteSize,
+    /// sled page cache. sled's own default (1 GB) is far too big for a line controller.
+    /// Default "8MiB".
+    #[serde(default = "default_cache_capacity")]
+    pub cache_capacity: ByteSize,
+    /// How long prediction history is kept. Default "7d".
+    #[serde(default = "default_prediction_retention")]
+    pub prediction_retention: Duration,
+    /// Longest a record waits for the batched flush that makes it durable. Default "20ms".
+    #[serde(default = "default_flush_interval")]
+    pub flush_interval: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            data_dir: default_data_dir(),
+            max_bytes: default_max_bytes(),
+            cache_capacity: default_cache_capacity(),
+            prediction_retention: default_prediction_retention(),
+            flush_interval: default_flush_interval(),
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/chocoline")
+}
+fn default_max_bytes() -> ByteSize {
+    ByteSize::mib(256)
+}
+fn default_cache_capacity() -> ByteSize {
+    ByteSize::mib(8)
+}
+fn default_prediction_retention() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
+fn default_flush_interval() -> Duration {
+    Duration::from_millis(20)
+}
