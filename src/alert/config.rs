@@ -118,6 +118,8 @@ impl RuleConfig {
 pub struct ProductConfig {
     /// Product / recipe code as the PLC reports it. Required, unique.
     pub code: String,
+    /// Numeric recipe id as the PLC's `recipe` register holds it. Required, unique.
+    pub recipe_id: u32,
     /// "dark", "milk" or "white": selects the tempering defaults.
     pub chocolate: Chocolate,
     /// Tempering working temperature band, °C. Default by chocolate: dark [31, 32],
