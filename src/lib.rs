@@ -14,7 +14,7 @@
 //! | [`publish`] | MQTT, at least once, in order |
 //!
 //! Around them: [`domain`] (the only types stages share), [`config`] (layered, validated
-//! configuration), [`pipeline`] (wiring and shutdown), [`simulate`] (the line simulator) and
+//! configuration), [`logging`] (tracing set-up), [`pipeline`] (wiring and shutdown), [`simulate`] (the line simulator) and
 //! [`cli`] (subcommands).
 
 pub mod acquire;
@@ -24,6 +24,7 @@ pub mod config;
 pub mod domain;
 pub mod features;
 pub mod infer;
+pub mod logging;
 pub mod monitor;
 pub mod pipeline;
 pub mod publish;

@@ -4,6 +4,9 @@
 //! Exit codes: 0 success, 1 runtime failure (or a verification mismatch), 2 bad input
 //! (configuration, arguments, files).
 
+pub mod check_config;
+pub mod run;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -62,9 +65,7 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { .. } | Command::CheckConfig { .. } => {
-            eprintln!("chocoline: not implemented yet");
-            ExitCode::from(EXIT_FAILURE)
-        }
+        Command::Run { config } => run::run(&config, cli.log_format),
+        Command::CheckConfig { config } => check_config::check_config(&config),
     }
 }
