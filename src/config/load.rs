@@ -430,11 +430,11 @@ mod tests {
     fn enum_messages_list_the_valid_values() {
         assert_eq!(
             enum_message("enum LogFormat does not have variant constructor xml").unwrap(),
-            "unknown value \"xml\"; expected one of human, json"
+            "unknown value \"xml\"; expected human or json"
         );
         assert_eq!(
             enum_message("enum Severity does not have variant constructor loud").unwrap(),
-            "unknown value \"loud\"; expected one of warning, critical"
+            "unknown value \"loud\"; expected warning or critical"
         );
         assert!(enum_message("something else").is_none());
     }
