@@ -112,10 +112,10 @@ fn every_bad_config_exits_2_naming_file_line_and_key() {
                 problems.push(format!("{} errors, expected {n}", errors.saturating_sub(1)));
             }
         }
-        if let Some(secret) = &exp.absent {
-            if stderr.contains(secret) || stdout.contains(secret) {
-                problems.push(format!("output shows {secret:?}"));
-            }
+        if let Some(secret) = &exp.absent
+            && (stderr.contains(secret) || stdout.contains(secret))
+        {
+            problems.push(format!("output shows {secret:?}"));
         }
         if !problems.is_empty() {
             failures.push(format!(

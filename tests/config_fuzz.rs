@@ -15,10 +15,45 @@ fn sample() -> (String, PathBuf) {
 
 /// Bytes that matter to TOML and to our parsers.
 const INTERESTING: &[&str] = &[
-    "[", "]", "[[", "]]", "{", "}", "=", "\"", "'", "#", ",", ".", "\n", " ", "-", "0", "1e999",
-    "nan", "inf", "-1", "65536", "4294967296", "true", "\"\"", "\u{0}", "é", "0x10", "1979-05-27",
-    "\"\"\"", "ms", "\\", "registers", "devices", "[[devices]]", "[[devices.registers]]",
-    "address = 0", "data_type = \"BOOL\"", "register = \"coil\"", "valid_range = []",
+    "[",
+    "]",
+    "[[",
+    "]]",
+    "{",
+    "}",
+    "=",
+    "\"",
+    "'",
+    "#",
+    ",",
+    ".",
+    "\n",
+    " ",
+    "-",
+    "0",
+    "1e999",
+    "nan",
+    "inf",
+    "-1",
+    "65536",
+    "4294967296",
+    "true",
+    "\"\"",
+    "\u{0}",
+    "é",
+    "0x10",
+    "1979-05-27",
+    "\"\"\"",
+    "ms",
+    "\\",
+    "registers",
+    "devices",
+    "[[devices]]",
+    "[[devices.registers]]",
+    "address = 0",
+    "data_type = \"BOOL\"",
+    "register = \"coil\"",
+    "valid_range = []",
 ];
 
 fn mutate(rng: &mut StdRng, text: &str) -> String {
@@ -93,7 +128,9 @@ fn random_env(rng: &mut StdRng) -> Env {
         "CHOCOLINE____X",
         "CHOCOLINE__AGENT__PRODUCT",
     ];
-    const VALUES: &[&str] = &["", "x", "0", "-1", "1.5", "true", "5", "5s", "nan", "[1]", "{}"];
+    const VALUES: &[&str] = &[
+        "", "x", "0", "-1", "1.5", "true", "5", "5s", "nan", "[1]", "{}",
+    ];
     let n = rng.random_range(0..3);
     Env::from_pairs((0..n).map(|_| {
         (
@@ -110,12 +147,19 @@ fn mutated_configs_never_panic() {
     let (mut ok, mut bad) = (0, 0);
     for _ in 0..3000 {
         let mutated = mutate(&mut rng, &text);
-        let env = if rng.random_bool(0.2) { random_env(&mut rng) } else { Env::empty() };
+        let env = if rng.random_bool(0.2) {
+            random_env(&mut rng)
+        } else {
+            Env::empty()
+        };
         match load_str(&mutated, &path, &env) {
             Ok(_) => ok += 1,
             Err(e) => {
                 bad += 1;
-                assert!(!e.errors.is_empty(), "an error without errors for:\n{mutated}");
+                assert!(
+                    !e.errors.is_empty(),
+                    "an error without errors for:\n{mutated}"
+                );
                 for err in &e.errors {
                     assert!(err.to_string().starts_with(&path.display().to_string()));
                 }
