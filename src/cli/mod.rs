@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 
 use crate::config::LogFormat;
 
+pub mod simulate;
+
 /// Exit code for bad input: configuration, arguments, unreadable files.
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code for a runtime failure.
@@ -46,6 +48,8 @@ pub enum Command {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Simulate a chocolate line: export a run as CSV (training / replay data).
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -62,6 +66,7 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Simulate(args) => simulate::run(&args),
         Command::Run { .. } | Command::CheckConfig { .. } => {
             eprintln!("chocoline: not implemented yet");
             ExitCode::from(EXIT_FAILURE)
