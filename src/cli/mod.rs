@@ -4,14 +4,16 @@
 //! Exit codes: 0 success, 1 runtime failure (or a verification mismatch), 2 bad input
 //! (configuration, arguments, files).
 
+pub mod check_config;
+pub mod run;
+pub mod simulate;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::LogFormat;
-
-pub mod simulate;
 
 /// Exit code for bad input: configuration, arguments, unreadable files.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -66,10 +68,8 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Run { config } => run::run(&config, cli.log_format),
+        Command::CheckConfig { config } => check_config::check_config(&config),
         Command::Simulate(args) => simulate::run(&args),
-        Command::Run { .. } | Command::CheckConfig { .. } => {
-            eprintln!("chocoline: not implemented yet");
-            ExitCode::from(EXIT_FAILURE)
-        }
     }
 }
