@@ -6,6 +6,7 @@
 
 pub mod check_config;
 pub mod run;
+pub mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,8 @@ pub enum Command {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Simulate a chocolate line: export a run as CSV (training / replay data).
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -67,5 +70,6 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => run::run(&config, cli.log_format),
         Command::CheckConfig { config } => check_config::check_config(&config),
+        Command::Simulate(args) => simulate::run(&args),
     }
 }
