@@ -11,6 +11,9 @@ use clap::{Parser, Subcommand};
 
 use crate::config::LogFormat;
 
+pub mod inspect;
+pub mod outbox_feed;
+
 /// Exit code for bad input: configuration, arguments, unreadable files.
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code for a runtime failure.
@@ -46,6 +49,19 @@ pub enum Command {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Show the store: outbox depth, oldest undelivered message, last alerts, predictions and
+    /// drift windows. Safe while the agent runs (reads its snapshot then).
+    Inspect {
+        /// The `[store] data_dir` of the agent.
+        #[arg(long, default_value = "/var/lib/chocoline")]
+        data_dir: PathBuf,
+        /// Print the snapshot as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Test hook for the store/publish fault tests (see `src/cli/outbox_feed.rs`).
+    #[command(name = "__outbox-feed", hide = true)]
+    OutboxFeed(outbox_feed::FeedArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -62,6 +78,8 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Inspect { data_dir, json } => inspect::run(&data_dir, json),
+        Command::OutboxFeed(args) => outbox_feed::run(args),
         Command::Run { .. } | Command::CheckConfig { .. } => {
             eprintln!("chocoline: not implemented yet");
             ExitCode::from(EXIT_FAILURE)

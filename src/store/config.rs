@@ -28,6 +28,17 @@ pub struct StoreConfig {
     /// Longest a record waits for the batched flush that makes it durable. Default "20ms".
     #[serde(default = "default_flush_interval")]
     pub flush_interval: Duration,
+    /// Most prediction-history entries kept (a ring: the oldest go first). Default 100000,
+    /// range 1–10000000.
+    #[serde(default = "default_prediction_history_max")]
+    pub prediction_history_max: u64,
+    /// Most drift windows kept (a ring). Default 10000, range 1–10000000.
+    #[serde(default = "default_drift_history_max")]
+    pub drift_history_max: u64,
+    /// How often the daemon rewrites `DATA_DIR/inspect.json`, the snapshot that
+    /// `chocoline inspect` reads while the daemon holds the database lock. Default "1s".
+    #[serde(default = "default_snapshot_interval")]
+    pub snapshot_interval: Duration,
 }
 
 impl Default for StoreConfig {
@@ -38,6 +49,9 @@ impl Default for StoreConfig {
             cache_capacity: default_cache_capacity(),
             prediction_retention: default_prediction_retention(),
             flush_interval: default_flush_interval(),
+            prediction_history_max: default_prediction_history_max(),
+            drift_history_max: default_drift_history_max(),
+            snapshot_interval: default_snapshot_interval(),
         }
     }
 }
@@ -56,4 +70,13 @@ fn default_prediction_retention() -> Duration {
 }
 fn default_flush_interval() -> Duration {
     Duration::from_millis(20)
+}
+fn default_prediction_history_max() -> u64 {
+    100_000
+}
+fn default_drift_history_max() -> u64 {
+    10_000
+}
+fn default_snapshot_interval() -> Duration {
+    Duration::from_secs(1)
 }
