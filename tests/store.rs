@@ -21,7 +21,10 @@ fn env() -> Envelope {
 }
 
 fn cfg(dir: &std::path::Path) -> StoreConfig {
-    StoreConfig { data_dir: dir.to_path_buf(), ..StoreConfig::default() }
+    StoreConfig {
+        data_dir: dir.to_path_buf(),
+        ..StoreConfig::default()
+    }
 }
 
 fn open(c: &StoreConfig) -> Store {
@@ -39,18 +42,32 @@ async fn appended_records_survive_reopen_and_ids_continue() {
     let c = cfg(dir.path());
     let first = {
         let s = open(&c);
-        s.append(&[alert(0, AlertKind::Gritty), prediction(1, 1_700_000_000_000), drift(2), data_quality(3)]).await.unwrap()
+        s.append(&[
+            alert(0, AlertKind::Gritty),
+            prediction(1, 1_700_000_000_000),
+            drift(2),
+            data_quality(3),
+        ])
+        .await
+        .unwrap()
     };
     let s = open(&c);
     let msgs = outbox(&s);
     assert_eq!(msgs.len(), 4);
-    assert_eq!(msgs.iter().map(|m| m.1.id.clone()).collect::<Vec<_>>(), first.iter().map(|a| a.id.clone()).collect::<Vec<_>>());
+    assert_eq!(
+        msgs.iter().map(|m| m.1.id.clone()).collect::<Vec<_>>(),
+        first.iter().map(|a| a.id.clone()).collect::<Vec<_>>()
+    );
     assert_eq!(msgs[0].1.topic, "p/alerts/gritty");
     assert_eq!(msgs[1].1.topic, "p/predictions/bloom");
     assert_eq!(msgs[2].1.topic, "p/drift");
     assert_eq!(msgs[3].1.topic, "p/data_quality");
     let next = s.append(&[alert(9, AlertKind::Anomaly)]).await.unwrap();
-    assert_eq!(next[0].seq, first[3].seq + 1, "sequence must continue after reopen");
+    assert_eq!(
+        next[0].seq,
+        first[3].seq + 1,
+        "sequence must continue after reopen"
+    );
     // Ack removes exactly one entry and the next read starts after it.
     let ob = Outbox::new(s.clone());
     assert!(ob.ack(first[0].seq).unwrap());
@@ -69,8 +86,11 @@ async fn second_process_gets_in_use_not_corruption() {
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("opened a locked store"),
     }
-    let aside: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().contains("corrupt")).collect();
+    let aside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("corrupt"))
+        .collect();
     assert!(aside.is_empty(), "a locked store must never be moved aside");
 }
 
@@ -95,16 +115,37 @@ async fn corrupt_database_is_moved_aside_with_a_store_corrupt_alert() {
     }
     assert!(n > 0);
     let s = open(&c);
-    let moved = s.moved_aside().expect("database not moved aside").to_path_buf();
+    let moved = s
+        .moved_aside()
+        .expect("database not moved aside")
+        .to_path_buf();
     assert!(moved.exists());
-    assert!(moved.file_name().unwrap().to_string_lossy().starts_with("db.corrupt-"));
+    assert!(
+        moved
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("db.corrupt-")
+    );
     let msgs = outbox(&s);
-    let corrupt: Vec<_> = msgs.iter().filter(|m| m.1.topic == "p/alerts/store_corrupt").collect();
-    assert_eq!(corrupt.len(), 2, "raised + cleared store_corrupt expected: {msgs:?}");
+    let corrupt: Vec<_> = msgs
+        .iter()
+        .filter(|m| m.1.topic == "p/alerts/store_corrupt")
+        .collect();
+    assert_eq!(
+        corrupt.len(),
+        2,
+        "raised + cleared store_corrupt expected: {msgs:?}"
+    );
     let raised: serde_json::Value = serde_json::from_slice(&corrupt[0].1.payload).unwrap();
     assert_eq!(raised["state"], "raised");
     assert_eq!(raised["severity"], "critical");
-    assert!(raised["evidence"]["moved_to"].as_str().unwrap().contains("db.corrupt-"));
+    assert!(
+        raised["evidence"]["moved_to"]
+            .as_str()
+            .unwrap()
+            .contains("db.corrupt-")
+    );
     drop(s);
     // And the fresh database is healthy: reopening does not move anything again.
     let s = open(&c);
@@ -115,7 +156,11 @@ fn walk(p: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = vec![];
     for e in std::fs::read_dir(p).unwrap().filter_map(Result::ok) {
         let path = e.path();
-        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+        if path.is_dir() {
+            out.extend(walk(&path))
+        } else {
+            out.push(path)
+        }
     }
     out
 }
@@ -127,10 +172,18 @@ async fn unwritable_data_dir_is_a_clear_error() {
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, "x").unwrap();
     let c = cfg(&blocker.join("data"));
-    let err = chocoline::store::open(&c, env()).err().expect("opened under a file");
-    assert!(matches!(err, StoreError::DataDirNotWritable { .. }), "{err:?}");
+    let err = chocoline::store::open(&c, env())
+        .err()
+        .expect("opened under a file");
+    assert!(
+        matches!(err, StoreError::DataDirNotWritable { .. }),
+        "{err:?}"
+    );
     let msg = err.to_string();
-    assert!(msg.contains("not writable") && msg.contains("not-a-dir/data"), "{msg}");
+    assert!(
+        msg.contains("not writable") && msg.contains("not-a-dir/data"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -141,40 +194,74 @@ async fn full_store_drops_predictions_first_and_alerts_last_with_critical_store_
     let s = open(&c);
     // Phase 1: predictions only, far more than fit.
     for i in 0..200 {
-        s.append(&[prediction(i, 1_700_000_000_000 + i as i64 * 1000)]).await.unwrap();
-        assert!(s.used_bytes() <= c.max_bytes.get() + 4096, "budget exceeded: {}", s.used_bytes());
+        s.append(&[prediction(i, 1_700_000_000_000 + i as i64 * 1000)])
+            .await
+            .unwrap();
+        assert!(
+            s.used_bytes() <= c.max_bytes.get() + 4096,
+            "budget exceeded: {}",
+            s.used_bytes()
+        );
     }
     let k = s.counters();
     assert!(k.predictions_pruned > 0 && k.outbox_dropped > 0, "{k:?}");
     assert_eq!(k.alerts_dropped, 0);
     let msgs = outbox(&s);
     // The newest predictions survive: the last one appended is still there.
-    assert!(msgs.last().unwrap().1.class == MessageClass::Alert || msgs.iter().any(|m| m.1.class == MessageClass::Prediction));
-    let warn: Vec<_> = msgs.iter().filter(|m| m.1.topic == "p/alerts/store_full").collect();
-    assert!(!warn.is_empty(), "no store_full warning while dropping undelivered predictions");
+    assert!(
+        msgs.last().unwrap().1.class == MessageClass::Alert
+            || msgs.iter().any(|m| m.1.class == MessageClass::Prediction)
+    );
+    let warn: Vec<_> = msgs
+        .iter()
+        .filter(|m| m.1.topic == "p/alerts/store_full")
+        .collect();
+    assert!(
+        !warn.is_empty(),
+        "no store_full warning while dropping undelivered predictions"
+    );
     let w: serde_json::Value = serde_json::from_slice(&warn[0].1.payload).unwrap();
     assert_eq!(w["severity"], "warning");
 
     // Phase 2: alerts. While undelivered predictions remain, no alert may be dropped.
     let mut i = 0;
-    while outbox(&s).iter().any(|m| m.1.class == MessageClass::Prediction) {
+    while outbox(&s)
+        .iter()
+        .any(|m| m.1.class == MessageClass::Prediction)
+    {
         s.append(&[alert(i, AlertKind::Anomaly)]).await.unwrap();
-        assert_eq!(s.counters().alerts_dropped, 0, "an alert was dropped while predictions were queued");
+        assert_eq!(
+            s.counters().alerts_dropped,
+            0,
+            "an alert was dropped while predictions were queued"
+        );
         i += 1;
         assert!(i < 10_000);
     }
     // Phase 3: only alerts left; more alerts force dropping the oldest alerts — critical.
     for j in 0..200 {
-        s.append(&[alert(100_000 + j, AlertKind::Anomaly)]).await.unwrap();
+        s.append(&[alert(100_000 + j, AlertKind::Anomaly)])
+            .await
+            .unwrap();
     }
     let k = s.counters();
     assert!(k.alerts_dropped > 0, "{k:?}");
-    let crit = outbox(&s).into_iter().filter(|m| m.1.topic == "p/alerts/store_full")
+    let crit = outbox(&s)
+        .into_iter()
+        .filter(|m| m.1.topic == "p/alerts/store_full")
         .map(|m| serde_json::from_slice::<serde_json::Value>(&m.1.payload).unwrap())
-        .filter(|v| v["severity"] == "critical").count();
-    assert!(crit >= 1, "no critical store_full alert after dropping alerts");
+        .filter(|v| v["severity"] == "critical")
+        .count();
+    assert!(
+        crit >= 1,
+        "no critical store_full alert after dropping alerts"
+    );
     // The very latest alert is kept (oldest are dropped first).
-    let last = outbox(&s).into_iter().filter(|m| m.1.topic == "p/alerts/anomaly").last().unwrap();
+    let last = outbox(&s)
+        .into_iter()
+        .rev()
+        .find(|m| m.1.topic == "p/alerts/anomaly")
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&last.1.payload).unwrap();
     assert_eq!(v["alert_id"], "alert-100199");
 }
@@ -187,12 +274,16 @@ async fn prediction_history_is_a_ring_bounded_by_age_and_count() {
     c.prediction_retention = chocoline::config::Duration::from_secs(3600);
     let s = open(&c);
     for i in 0..80 {
-        s.append(&[prediction(i, 1_700_000_000_000 + i as i64 * 1000)]).await.unwrap();
+        s.append(&[prediction(i, 1_700_000_000_000 + i as i64 * 1000)])
+            .await
+            .unwrap();
     }
     let snap = s.snapshot().unwrap();
     assert_eq!(snap.counters.predictions_pruned, 30, "count bound");
     // Jump two hours ahead: everything older than 1 h goes.
-    s.append(&[prediction(999, 1_700_000_000_000 + 80_000 + 7_200_000)]).await.unwrap();
+    s.append(&[prediction(999, 1_700_000_000_000 + 80_000 + 7_200_000)])
+        .await
+        .unwrap();
     assert_eq!(s.counters().predictions_pruned, 80);
     assert_eq!(s.snapshot().unwrap().last_predictions.len(), 1);
 }
@@ -203,16 +294,30 @@ async fn inspect_reads_the_daemon_snapshot_while_locked_and_the_db_otherwise() {
     let dir = tempfile::tempdir().unwrap();
     let c = cfg(dir.path());
     let s = open(&c);
-    s.append(&[alert(1, AlertKind::FatBloomRisk), prediction(2, 1_700_000_000_000), drift(3)]).await.unwrap();
+    s.append(&[
+        alert(1, AlertKind::FatBloomRisk),
+        prediction(2, 1_700_000_000_000),
+        drift(3),
+    ])
+    .await
+    .unwrap();
     s.write_snapshot().unwrap();
     let (snap, src) = load(dir.path()).unwrap();
     assert_eq!(src, Source::DaemonSnapshot);
     assert_eq!(snap.outbox_depth, 3);
     assert_eq!(snap.last_alerts.len(), 1);
-    let text = render(dir.path(), &snap, src, chocoline::domain::TimestampMs(snap.taken_ms + 2500));
+    let text = render(
+        dir.path(),
+        &snap,
+        src,
+        chocoline::domain::TimestampMs(snap.taken_ms + 2500),
+    );
     assert!(text.contains("outbox depth        3"), "{text}");
     assert!(text.contains("fat_bloom_risk"), "{text}");
-    assert!(text.contains("snapshot of the running daemon, taken 2.5 s ago"), "{text}");
+    assert!(
+        text.contains("snapshot of the running daemon, taken 2.5 s ago"),
+        "{text}"
+    );
     drop(s);
     assert!(dir.path().join(LOCK_FILE).exists());
     let (snap, src) = load(dir.path()).unwrap();

@@ -40,7 +40,11 @@ pub fn run(data_dir: &Path, json: bool) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("chocoline inspect: {e}");
-            return ExitCode::from(if matches!(e, StoreError::Sled(_)) { EXIT_FAILURE } else { EXIT_BAD_INPUT });
+            return ExitCode::from(if matches!(e, StoreError::Sled(_)) {
+                EXIT_FAILURE
+            } else {
+                EXIT_BAD_INPUT
+            });
         }
     };
     if json {
@@ -63,14 +67,22 @@ pub fn render(data_dir: &Path, s: &Snapshot, source: Source, now: TimestampMs) -
     let age = |ms: i64| format!("{:.1} s", (now.0 - ms).max(0) as f64 / 1000.0);
     let origin = match source {
         Source::Live => "database opened directly (no daemon running)".to_string(),
-        Source::DaemonSnapshot => format!("snapshot of the running daemon, taken {} ago", age(s.taken_ms)),
+        Source::DaemonSnapshot => format!(
+            "snapshot of the running daemon, taken {} ago",
+            age(s.taken_ms)
+        ),
     };
     o += &format!("data dir            {} ({origin})\n", data_dir.display());
     o += &format!("database epoch      {}\n", s.epoch);
     o += &format!("outbox depth        {}\n", s.outbox_depth);
     match &s.oldest_undelivered {
         Some(u) => {
-            o += &format!("oldest undelivered  {} old: {} on {}\n", age(u.created_ms), u.id, u.topic)
+            o += &format!(
+                "oldest undelivered  {} old: {} on {}\n",
+                age(u.created_ms),
+                u.id,
+                u.topic
+            )
         }
         None => o += "oldest undelivered  none (everything delivered)\n",
     }
@@ -101,7 +113,13 @@ pub fn render(data_dir: &Path, s: &Snapshot, source: Source, now: TimestampMs) -
     o += "last predictions (newest first)\n";
     list(&mut o, &s.last_predictions, |v| {
         let out = v.get("output").cloned().unwrap_or(Value::Null);
-        format!("{} {} {} {}", ts(v, "ts"), field(v, "model"), field(v, "model_version"), out)
+        format!(
+            "{} {} {} {}",
+            ts(v, "ts"),
+            field(v, "model"),
+            field(v, "model_version"),
+            out
+        )
     });
     o += "drift windows (newest first)\n";
     list(&mut o, &s.drift_windows, |v| {

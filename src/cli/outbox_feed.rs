@@ -99,11 +99,18 @@ async fn feed(a: FeedArgs) -> ExitCode {
     };
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(publisher.run(shutdown.clone()));
-    let kinds = [AlertKind::FatBloomRisk, AlertKind::Gritty, AlertKind::Anomaly];
+    let kinds = [
+        AlertKind::FatBloomRisk,
+        AlertKind::Gritty,
+        AlertKind::Anomaly,
+    ];
     let mut stdout = std::io::stdout();
     for i in 0..a.count {
         let now = TimestampMs::now();
-        let kind = kinds.get((i % 3) as usize).copied().unwrap_or(AlertKind::Anomaly);
+        let kind = kinds
+            .get((i % 3) as usize)
+            .copied()
+            .unwrap_or(AlertKind::Anomaly);
         let rec = Record::Alert(Alert {
             id: format!("feed-{}-{i}", a.tag),
             kind,

@@ -32,7 +32,11 @@ impl Backoff {
         let ceil = self.current;
         let floor = ceil / 2;
         let span = (ceil - floor).as_millis() as u64;
-        let jitter = if span == 0 { 0 } else { rand::rng().random_range(0..=span) };
+        let jitter = if span == 0 {
+            0
+        } else {
+            rand::rng().random_range(0..=span)
+        };
         self.current = (self.current * 2).min(self.max);
         floor + Duration::from_millis(jitter)
     }
@@ -57,7 +61,9 @@ mod tests {
             assert!(d <= Duration::from_millis(1000), "{d:?}");
         }
         // First delay within [50, 100] ms; by the 5th the ceiling is the cap: ≥ 500 ms.
-        assert!(ceilings[0] >= Duration::from_millis(50) && ceilings[0] <= Duration::from_millis(100));
+        assert!(
+            ceilings[0] >= Duration::from_millis(50) && ceilings[0] <= Duration::from_millis(100)
+        );
         assert!(ceilings[5] >= Duration::from_millis(500));
         b.reset();
         assert!(b.next_delay() <= Duration::from_millis(100));

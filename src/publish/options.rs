@@ -40,7 +40,11 @@ pub fn parse_url(url: &str) -> Result<Endpoint, PublishError> {
     let tls = match u.scheme() {
         "mqtt" | "tcp" => false,
         "mqtts" | "ssl" => true,
-        other => return Err(bad(&format!("unknown scheme \"{other}\": use mqtt:// or mqtts://"))),
+        other => {
+            return Err(bad(&format!(
+                "unknown scheme \"{other}\": use mqtt:// or mqtts://"
+            )));
+        }
     };
     let host = u
         .host_str()
@@ -50,7 +54,9 @@ pub fn parse_url(url: &str) -> Result<Endpoint, PublishError> {
         .trim_end_matches(']')
         .to_string();
     if !u.username().is_empty() || u.password().is_some() {
-        return Err(bad("credentials do not belong in the url: use username and password_file"));
+        return Err(bad(
+            "credentials do not belong in the url: use username and password_file",
+        ));
     }
     let port = u.port().unwrap_or(if tls { 8883 } else { 1883 });
     Ok(Endpoint { host, port, tls })
@@ -181,29 +187,56 @@ mod tests {
     fn urls() {
         assert_eq!(
             parse_url("mqtt://broker.local").unwrap(),
-            Endpoint { host: "broker.local".into(), port: 1883, tls: false }
+            Endpoint {
+                host: "broker.local".into(),
+                port: 1883,
+                tls: false
+            }
         );
         assert_eq!(parse_url("mqtts://10.0.0.5").unwrap().port, 8883);
         assert_eq!(parse_url("mqtts://h:9999").unwrap().port, 9999);
-        assert!(parse_url("http://h").unwrap_err().to_string().contains("mqtt://"));
-        assert!(parse_url("mqtt://u:p@h").unwrap_err().to_string().contains("password_file"));
+        assert!(
+            parse_url("http://h")
+                .unwrap_err()
+                .to_string()
+                .contains("mqtt://")
+        );
+        assert!(
+            parse_url("mqtt://u:p@h")
+                .unwrap_err()
+                .to_string()
+                .contains("password_file")
+        );
     }
 
     #[test]
     fn tls_needs_a_ca_and_both_halves_of_a_client_identity() {
-        let cfg = MqttConfig { url: "mqtts://h".into(), ..MqttConfig::default() };
+        let cfg = MqttConfig {
+            url: "mqtts://h".into(),
+            ..MqttConfig::default()
+        };
         let env = Envelope {
             site: "s".into(),
             line: "l".into(),
             topic_prefix: "p".into(),
             topics: Default::default(),
         };
-        assert!(mqtt_options(&cfg, &env, 8).unwrap_err().to_string().contains("ca_file"));
+        assert!(
+            mqtt_options(&cfg, &env, 8)
+                .unwrap_err()
+                .to_string()
+                .contains("ca_file")
+        );
         let cfg = MqttConfig {
             url: "mqtt://h".into(),
             password_file: Some("/nonexistent".into()),
             ..MqttConfig::default()
         };
-        assert!(mqtt_options(&cfg, &env, 8).unwrap_err().to_string().contains("username"));
+        assert!(
+            mqtt_options(&cfg, &env, 8)
+                .unwrap_err()
+                .to_string()
+                .contains("username")
+        );
     }
 }

@@ -158,7 +158,12 @@ impl Publisher {
         }
     }
 
-    fn on_event(&mut self, s: &mut Session, ev: Event, backoff: &mut Backoff) -> Result<(), PublishError> {
+    fn on_event(
+        &mut self,
+        s: &mut Session,
+        ev: Event,
+        backoff: &mut Backoff,
+    ) -> Result<(), PublishError> {
         match ev {
             Event::Incoming(Incoming::ConnAck(_)) => {
                 s.connected = true;
@@ -167,8 +172,7 @@ impl Publisher {
                 tracing::info!(url = %self.cfg.url, outbox = self.outbox.depth(), "MQTT connected");
                 let env = self.outbox.store().envelope();
                 let birth = env.status_payload(true, &self.cfg.client_id, TimestampMs::now());
-                if s
-                    .client
+                if s.client
                     .try_publish(env.status_topic(), QoS::AtLeastOnce, true, birth)
                     .is_ok()
                 {
@@ -217,7 +221,11 @@ impl Publisher {
         }
         for (seq, m) in self.outbox.read(s.cursor, room)? {
             let qos0 = m.qos == 0;
-            let qos = if qos0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
+            let qos = if qos0 {
+                QoS::AtMostOnce
+            } else {
+                QoS::AtLeastOnce
+            };
             if let Err(e) = s.client.try_publish(m.topic, qos, m.retain, m.payload) {
                 // Only possible if the request channel is full; the next ack refills.
                 tracing::debug!(error = %e, "client queue full");
@@ -249,14 +257,20 @@ impl Publisher {
             match tokio::time::timeout_at(deadline, events.poll()).await {
                 Ok(Ok(ev)) => self.on_event(s, ev, &mut backoff)?,
                 Ok(Err(_)) | Err(_) => {
-                    tracing::warn!(outbox = self.outbox.depth(), "shutdown: outbox not fully drained; it stays on disk");
+                    tracing::warn!(
+                        outbox = self.outbox.depth(),
+                        "shutdown: outbox not fully drained; it stays on disk"
+                    );
                     return Ok(());
                 }
             }
         }
         let env = self.outbox.store().envelope();
         let bye = env.status_payload(false, &self.cfg.client_id, TimestampMs::now());
-        if s.client.try_publish(env.status_topic(), QoS::AtLeastOnce, true, bye).is_ok() {
+        if s.client
+            .try_publish(env.status_topic(), QoS::AtLeastOnce, true, bye)
+            .is_ok()
+        {
             s.queued.push_back(Queued::Status);
         }
         let _ = s.client.try_disconnect();

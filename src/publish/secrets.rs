@@ -50,7 +50,11 @@ pub fn read_password(path: &Path) -> Result<String, PublishError> {
         path: path.to_path_buf(),
         reason: "not UTF-8 text".into(),
     })?;
-    let first = text.lines().next().unwrap_or_default().trim_end_matches('\r');
+    let first = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('\r');
     if first.is_empty() {
         return Err(PublishError::BadPem {
             key: "password_file",
@@ -86,7 +90,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("absent");
         let err = read_password(&p).unwrap_err().to_string();
-        assert!(err.contains("password_file") && err.contains("absent"), "{err}");
+        assert!(
+            err.contains("password_file") && err.contains("absent"),
+            "{err}"
+        );
         let e = dir.path().join("empty");
         std::fs::write(&e, "\n").unwrap();
         std::fs::set_permissions(&e, std::fs::Permissions::from_mode(0o600)).unwrap();

@@ -13,9 +13,7 @@ use super::db::{ALERT_HISTORY_MAX, AppendState, Store, cost};
 use super::error::StoreError;
 use super::keys;
 use super::message::{MessageClass, OutboxMessage};
-use crate::domain::{
-    Alert, AlertKind, AlertState, BatchContext, Record, Severity, TimestampMs,
-};
+use crate::domain::{Alert, AlertKind, AlertState, BatchContext, Record, Severity, TimestampMs};
 
 /// What one appended record became.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,10 +85,9 @@ impl Store {
     /// Insert without flushing (the caller flushes).
     fn insert(&self, records: &[Record]) -> Result<Vec<Appended>, StoreError> {
         let inner = &self.inner;
-        let mut st = inner
-            .append
-            .lock()
-            .map_err(|_| StoreError::Sled(sled::Error::ReportableBug("append lock poisoned".into())))?;
+        let mut st = inner.append.lock().map_err(|_| {
+            StoreError::Sled(sled::Error::ReportableBug("append lock poisoned".into()))
+        })?;
         let now = TimestampMs::now();
         let mut seq = st.next_seq;
         let mut entries = Vec::with_capacity(records.len() * 2);
@@ -133,17 +130,25 @@ impl Store {
             } else {
                 self.len_of(e.tree).fetch_add(1, Ordering::Relaxed);
             }
-            inner.used.fetch_add(cost(&e.key, &e.value), Ordering::Relaxed);
+            inner
+                .used
+                .fetch_add(cost(&e.key, &e.value), Ordering::Relaxed);
         }
         inner.state.insert("next_seq", &seq.to_be_bytes())?;
         st.next_seq = seq;
 
         if let Some(ts) = newest_prediction {
-            let cutoff = TimestampMs(ts.0.saturating_sub(millis(inner.cfg.prediction_retention.get())));
-            self.prune(Slot::Predictions, Some(cutoff), inner.cfg.prediction_history_max)?;
+            let cutoff =
+                TimestampMs(ts.0.saturating_sub(millis(inner.cfg.prediction_retention.get())));
+            self.prune(
+                Slot::Predictions,
+                Some(cutoff),
+                inner.cfg.prediction_history_max,
+            )?;
         }
         if let Some(ts) = newest_drift {
-            let cutoff = TimestampMs(ts.0.saturating_sub(millis(inner.cfg.prediction_retention.get())));
+            let cutoff =
+                TimestampMs(ts.0.saturating_sub(millis(inner.cfg.prediction_retention.get())));
             self.prune(Slot::Drift, Some(cutoff), inner.cfg.drift_history_max)?;
         }
         self.prune(Slot::Alerts, None, ALERT_HISTORY_MAX)?;
@@ -215,15 +220,24 @@ impl Store {
         let mut freed = Freed::default();
         while inner.used.load(Ordering::Relaxed) + needed > max {
             if self.pop_first(Slot::Predictions)? {
-                inner.counters.predictions_pruned.fetch_add(1, Ordering::Relaxed);
+                inner
+                    .counters
+                    .predictions_pruned
+                    .fetch_add(1, Ordering::Relaxed);
             } else if self.pop_first(Slot::Drift)? {
                 inner.counters.drift_pruned.fetch_add(1, Ordering::Relaxed);
             } else if self.pop_first(Slot::Alerts)? {
             } else if self.drop_outbox(false)? {
-                inner.counters.outbox_dropped.fetch_add(1, Ordering::Relaxed);
+                inner
+                    .counters
+                    .outbox_dropped
+                    .fetch_add(1, Ordering::Relaxed);
                 freed.outbox = true;
             } else if self.drop_outbox(true)? {
-                inner.counters.alerts_dropped.fetch_add(1, Ordering::Relaxed);
+                inner
+                    .counters
+                    .alerts_dropped
+                    .fetch_add(1, Ordering::Relaxed);
                 freed.alerts = true;
             } else {
                 return Err(StoreError::TooLarge { size: needed, max });
@@ -242,7 +256,12 @@ impl Store {
     }
 
     /// Raise, escalate or clear the `store_full` alert.
-    fn full_transitions(&self, st: &mut AppendState, freed: &Freed, now: TimestampMs) -> Vec<Alert> {
+    fn full_transitions(
+        &self,
+        st: &mut AppendState,
+        freed: &Freed,
+        now: TimestampMs,
+    ) -> Vec<Alert> {
         let wanted = if freed.alerts {
             Some(Severity::Critical)
         } else if freed.outbox {
@@ -252,7 +271,8 @@ impl Store {
         };
         let env = &self.inner.envelope;
         let c = self.inner.counters.values();
-        let make = |id: &str, severity, state, raised_at| Alert {
+        let make = |id: &str, severity, state, raised_at| {
+            Alert {
             id: id.to_string(),
             kind: AlertKind::StoreFull,
             severity,
@@ -275,12 +295,16 @@ impl Store {
                 "alerts_dropped": c.alerts_dropped,
                 "predictions_pruned": c.predictions_pruned,
             }),
+        }
         };
         let mut events = Vec::new();
         match (&mut st.full, wanted) {
             (None, Some(sev)) => {
                 st.full_count += 1;
-                let id = format!("{}-{}-store-full-{}-{}", env.site, env.line, self.inner.epoch, st.next_seq);
+                let id = format!(
+                    "{}-{}-store-full-{}-{}",
+                    env.site, env.line, self.inner.epoch, st.next_seq
+                );
                 events.push(make(&id, sev, AlertState::Raised, now));
                 st.full = Some((id, sev, now));
             }
@@ -289,7 +313,8 @@ impl Store {
                 events.push(make(id, sev, AlertState::Raised, *raised_at));
             }
             (Some((id, cur, raised_at)), None)
-                if self.inner.used.load(Ordering::Relaxed) < self.inner.cfg.max_bytes.get() / 10 * 9 =>
+                if self.inner.used.load(Ordering::Relaxed)
+                    < self.inner.cfg.max_bytes.get() / 10 * 9 =>
             {
                 events.push(make(id, *cur, AlertState::Cleared, *raised_at));
                 st.full = None;
@@ -361,7 +386,12 @@ impl Store {
     }
 
     /// Age and count retention of a history ring.
-    fn prune(&self, slot: Slot, cutoff: Option<TimestampMs>, max_len: u64) -> Result<(), StoreError> {
+    fn prune(
+        &self,
+        slot: Slot,
+        cutoff: Option<TimestampMs>,
+        max_len: u64,
+    ) -> Result<(), StoreError> {
         let counter = match slot {
             Slot::Predictions => Some(&self.inner.counters.predictions_pruned),
             Slot::Drift => Some(&self.inner.counters.drift_pruned),

@@ -123,7 +123,9 @@ impl OutboxMessage {
         let mut created = [0u8; 8];
         created.copy_from_slice(head.get(3..11).ok_or_else(|| bad("truncated header"))?);
         let id = r.string().ok_or_else(|| bad("truncated or non-UTF-8 id"))?;
-        let topic = r.string().ok_or_else(|| bad("truncated or non-UTF-8 topic"))?;
+        let topic = r
+            .string()
+            .ok_or_else(|| bad("truncated or non-UTF-8 topic"))?;
         let payload = bytes.get(r.pos..).unwrap_or_default().to_vec();
         Ok(OutboxMessage {
             id,
@@ -192,7 +194,10 @@ mod tests {
         // Cutting anywhere inside the header, id or topic must be refused.
         let fixed = HEADER + 2 + 16 + 2 + 23;
         for cut in 0..fixed {
-            assert!(OutboxMessage::decode(b"k", &enc[..cut]).is_err(), "cut {cut}");
+            assert!(
+                OutboxMessage::decode(b"k", &enc[..cut]).is_err(),
+                "cut {cut}"
+            );
         }
         assert!(OutboxMessage::decode(b"k", &[9, 1, 1, 1]).is_err());
     }

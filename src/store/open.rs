@@ -20,9 +20,7 @@ use std::sync::Mutex;
 use tokio::sync::watch;
 
 use super::config::StoreConfig;
-use super::db::{
-    AppendState, COUNTER_KEYS, Counters, Inner, Store, be_u64, cost,
-};
+use super::db::{AppendState, COUNTER_KEYS, Counters, Inner, Store, be_u64, cost};
 use super::error::StoreError;
 use super::keys;
 use super::payload::Envelope;
@@ -108,7 +106,13 @@ fn open_and_scan(path: &Path, cfg: &StoreConfig) -> Result<(sled::Db, Scan), Str
 
 fn scan(db: &sled::Db) -> Result<Scan, sled::Error> {
     let mut s = Scan::default();
-    for (name, slot) in [("outbox", 0), ("predictions", 1), ("drift", 2), ("alerts", 3), ("state", 4)] {
+    for (name, slot) in [
+        ("outbox", 0),
+        ("predictions", 1),
+        ("drift", 2),
+        ("alerts", 3),
+        ("state", 4),
+    ] {
         let tree = db.open_tree(name)?;
         for kv in tree.iter() {
             let (k, v) = kv?;
@@ -182,7 +186,11 @@ pub fn open(cfg: &StoreConfig, envelope: Envelope) -> Result<Store, StoreError> 
             e
         }
     };
-    let stored_next = state.get("next_seq")?.as_deref().and_then(be_u64).unwrap_or(0);
+    let stored_next = state
+        .get("next_seq")?
+        .as_deref()
+        .and_then(be_u64)
+        .unwrap_or(0);
     let next_seq = stored_next.max(scan.last_outbox_seq.map_or(0, |s| s + 1));
     let counters = Counters::default();
     for name in COUNTER_KEYS {
@@ -251,8 +259,7 @@ pub fn open(cfg: &StoreConfig, envelope: Envelope) -> Result<Store, StoreError> 
         };
         // The database was replaced, which ends the condition; the raised event carries the
         // evidence, the cleared one closes it for alarm lists that track state.
-        store
-            .append_blocking(&[alert(AlertState::Raised), alert(AlertState::Cleared)])?;
+        store.append_blocking(&[alert(AlertState::Raised), alert(AlertState::Cleared)])?;
     }
     Ok(store)
 }

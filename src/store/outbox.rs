@@ -48,13 +48,19 @@ impl Outbox {
             .range(keys::seq_key(from)..keys::seq_key(bound))
         {
             let (k, v) = kv?;
-            let Some(seq) = keys::seq_of(&k) else { continue };
+            let Some(seq) = keys::seq_of(&k) else {
+                continue;
+            };
             match OutboxMessage::decode(&k, &v) {
                 Ok(m) => out.push((seq, m)),
                 Err(e) => {
                     tracing::error!(error = %e, "dropping undecodable outbox entry");
                     self.remove(seq)?;
-                    self.store.inner.counters.undecodable.fetch_add(1, Ordering::Relaxed);
+                    self.store
+                        .inner
+                        .counters
+                        .undecodable
+                        .fetch_add(1, Ordering::Relaxed);
                 }
             }
             if out.len() >= max {
@@ -74,7 +80,10 @@ impl Outbox {
         let key = keys::seq_key(seq);
         match self.store.inner.outbox.remove(key)? {
             Some(old) => {
-                self.store.inner.used.fetch_sub(cost(&key, &old), Ordering::Relaxed);
+                self.store
+                    .inner
+                    .used
+                    .fetch_sub(cost(&key, &old), Ordering::Relaxed);
                 self.store.inner.depth.fetch_sub(1, Ordering::Relaxed);
                 Ok(true)
             }

@@ -224,7 +224,13 @@ fn output(o: &PredictionOutput) -> Value {
 /// A model name becomes one topic level: MQTT wildcards and separators are replaced.
 fn topic_level(name: &str) -> String {
     name.chars()
-        .map(|c| if matches!(c, '/' | '+' | '#') || c.is_control() { '_' } else { c })
+        .map(|c| {
+            if matches!(c, '/' | '+' | '#') || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

@@ -53,7 +53,12 @@ pub async fn run(store: Store, mut rx: mpsc::Receiver<Record>) {
 }
 
 async fn snapshot_loop(store: Store, stop: CancellationToken) {
-    let every = store.inner.cfg.snapshot_interval.get().max(Duration::from_millis(100));
+    let every = store
+        .inner
+        .cfg
+        .snapshot_interval
+        .get()
+        .max(Duration::from_millis(100));
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -38,9 +38,13 @@ pub fn need_program(name: &str, test: &str) -> Option<PathBuf> {
         }
     }
     if interop() {
-        panic!("CHOCOLINE_INTEROP=1 but {name} is not installed (apt-get install mosquitto mosquitto-clients)");
+        panic!(
+            "CHOCOLINE_INTEROP=1 but {name} is not installed (apt-get install mosquitto mosquitto-clients)"
+        );
     }
-    eprintln!("SKIPPED: {test}: {name} not installed (set CHOCOLINE_INTEROP=1 to make it mandatory)");
+    eprintln!(
+        "SKIPPED: {test}: {name} not installed (set CHOCOLINE_INTEROP=1 to make it mandatory)"
+    );
     None
 }
 
@@ -116,7 +120,11 @@ fn wait_listening(port: u16) {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
 }
 
 /// Start mosquitto with `extra` config lines appended (None: skipped).
@@ -145,7 +153,13 @@ pub fn mosquitto_with(
     std::fs::write(&conf, text).unwrap();
     let child = spawn_mosquitto(&bin, &conf);
     wait_listening(port);
-    Some(Broker::Mosquitto { port, child, conf, bin, _dir: dir })
+    Some(Broker::Mosquitto {
+        port,
+        child,
+        conf,
+        bin,
+        _dir: dir,
+    })
 }
 
 fn spawn_mosquitto(bin: &Path, conf: &Path) -> Child {
@@ -179,10 +193,18 @@ impl Broker {
     pub fn start_again(&mut self) {
         match self {
             Broker::Rumqttd { port } => {
-                let Broker::Rumqttd { port: p } = rumqttd() else { unreachable!() };
+                let Broker::Rumqttd { port: p } = rumqttd() else {
+                    unreachable!()
+                };
                 *port = p;
             }
-            Broker::Mosquitto { port, child, conf, bin, .. } => {
+            Broker::Mosquitto {
+                port,
+                child,
+                conf,
+                bin,
+                ..
+            } => {
                 *child = spawn_mosquitto(bin, conf);
                 wait_listening(*port);
             }
@@ -241,7 +263,9 @@ impl Gate {
         let conns = self.conns.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
                 let port = target.load(Ordering::SeqCst);
                 let h = tokio::spawn(async move {
                     if let Ok(mut out) = TcpStream::connect(("127.0.0.1", port)).await {
@@ -299,7 +323,10 @@ impl Subscriber {
         o.set_keep_alive(Duration::from_secs(30));
         o.set_max_packet_size(2 * 1024 * 1024, 2 * 1024 * 1024);
         let (client, mut ev) = AsyncClient::new(o, 1000);
-        client.subscribe(format!("{prefix}/#"), QoS::AtLeastOnce).await.unwrap();
+        client
+            .subscribe(format!("{prefix}/#"), QoS::AtLeastOnce)
+            .await
+            .unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let mut tx = Some(tx);
         let sink = got.clone();
@@ -312,15 +339,23 @@ impl Subscriber {
                         }
                     }
                     Ok(Event::Incoming(Incoming::Publish(p))) => {
-                        let payload = serde_json::from_slice(&p.payload).unwrap_or(serde_json::Value::Null);
-                        sink.lock().unwrap().push(Got { topic: p.topic.clone(), payload, retain: p.retain });
+                        let payload =
+                            serde_json::from_slice(&p.payload).unwrap_or(serde_json::Value::Null);
+                        sink.lock().unwrap().push(Got {
+                            topic: p.topic.clone(),
+                            payload,
+                            retain: p.retain,
+                        });
                     }
                     Ok(_) => {}
                     Err(_) => return,
                 }
             }
         });
-        tokio::time::timeout(Duration::from_secs(10), rx).await.expect("suback").unwrap();
+        tokio::time::timeout(Duration::from_secs(10), rx)
+            .await
+            .expect("suback")
+            .unwrap();
         Subscriber { got, client, task }
     }
 
@@ -337,7 +372,10 @@ impl Subscriber {
                 return;
             }
             if tokio::time::Instant::now() > deadline {
-                panic!("timed out waiting for {what}; got {} messages", self.got.lock().unwrap().len());
+                panic!(
+                    "timed out waiting for {what}; got {} messages",
+                    self.got.lock().unwrap().len()
+                );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -376,11 +414,16 @@ pub fn id_parts(id: &str) -> Option<(String, u64)> {
 /// Compare. Order is checked per topic on first arrivals: within one database epoch, the
 /// first time each id shows up its sequence must be higher than every earlier first arrival.
 pub fn analyse(expected: &[String], got: &[Got]) -> Delivery {
-    let mut d = Delivery { expected: expected.len(), ..Default::default() };
+    let mut d = Delivery {
+        expected: expected.len(),
+        ..Default::default()
+    };
     let mut seen = HashSet::new();
     let mut last: HashMap<(String, String), u64> = HashMap::new();
     for g in got.iter().filter(|g| !g.topic.ends_with("/status")) {
-        let Some(id) = g.payload.get("id").and_then(|v| v.as_str()) else { continue };
+        let Some(id) = g.payload.get("id").and_then(|v| v.as_str()) else {
+            continue;
+        };
         d.received += 1;
         if !seen.insert(id.to_string()) {
             d.duplicates += 1;
@@ -391,13 +434,18 @@ pub fn analyse(expected: &[String], got: &[Got]) -> Delivery {
             if let Some(prev) = last.get(&k)
                 && seq <= *prev
             {
-                d.out_of_order.push(format!("{id} after seq {prev} on {}", g.topic));
+                d.out_of_order
+                    .push(format!("{id} after seq {prev} on {}", g.topic));
             }
             last.insert(k, seq);
         }
     }
     d.unique = seen.len();
-    d.lost = expected.iter().filter(|id| !seen.contains(*id)).cloned().collect();
+    d.lost = expected
+        .iter()
+        .filter(|id| !seen.contains(*id))
+        .cloned()
+        .collect();
     d
 }
 
@@ -408,11 +456,18 @@ pub fn alert(i: u64, kind: AlertKind) -> Record {
     Record::Alert(Alert {
         id: format!("alert-{i}"),
         kind,
-        severity: if i % 2 == 0 { Severity::Warning } else { Severity::Critical },
+        severity: if i.is_multiple_of(2) {
+            Severity::Warning
+        } else {
+            Severity::Critical
+        },
         state: AlertState::Raised,
         site: "site".into(),
         line: "line".into(),
-        batch: BatchContext { batch_id: Some(format!("{}", 1000 + i)), product: Some("dark70".into()) },
+        batch: BatchContext {
+            batch_id: Some(format!("{}", 1000 + i)),
+            product: Some("dark70".into()),
+        },
         raised_at: TimestampMs(1_700_000_000_000 + i as i64),
         ts: TimestampMs(1_700_000_000_000 + i as i64),
         message: format!("alert {i}"),
@@ -425,7 +480,10 @@ pub fn features(model: &str, ts: i64) -> FeatureVector {
         model: model.into(),
         spec_version: 1,
         level: FeatureLevel::Sample,
-        names: Arc::from(vec!["temper_temp_mean".to_string(), "humidity_max".to_string()]),
+        names: Arc::from(vec![
+            "temper_temp_mean".to_string(),
+            "humidity_max".to_string(),
+        ]),
         values: vec![29.1, f64::NAN],
         ts: TimestampMs(ts),
         batch: BatchContext::default(),
@@ -437,16 +495,27 @@ pub fn prediction(i: u64, ts: i64) -> Record {
     let output = match i % 3 {
         0 => PredictionOutput::Class {
             label: "none".into(),
-            probabilities: vec![("none".into(), 0.7), ("fat_bloom".into(), 0.2), ("sugar_bloom".into(), 0.1)],
+            probabilities: vec![
+                ("none".into(), 0.7),
+                ("fat_bloom".into(), 0.2),
+                ("sugar_bloom".into(), 0.1),
+            ],
         },
         1 => PredictionOutput::Value { value: 97.5 },
-        _ => PredictionOutput::Anomaly { score: -0.42, decision: 0.03, is_anomaly: false },
+        _ => PredictionOutput::Anomaly {
+            score: -0.42,
+            decision: 0.03,
+            is_anomaly: false,
+        },
     };
     Record::Prediction(Prediction {
         model: "bloom".into(),
         model_version: "1.2.0".into(),
         ts: TimestampMs(ts),
-        batch: BatchContext { batch_id: Some("77".into()), product: None },
+        batch: BatchContext {
+            batch_id: Some("77".into()),
+            product: None,
+        },
         output,
         confidence: 0.7,
         features: features("bloom", ts),
@@ -475,7 +544,10 @@ pub fn drift(i: u64) -> Record {
 
 pub fn data_quality(i: u64) -> Record {
     let mut flags = std::collections::BTreeMap::new();
-    flags.insert("conche_temp".to_string(), vec![ReasonCode::Stuck, ReasonCode::Stale]);
+    flags.insert(
+        "conche_temp".to_string(),
+        vec![ReasonCode::Stuck, ReasonCode::Stale],
+    );
     Record::DataQuality(DataQualityEvent {
         model: "quality".into(),
         ts: TimestampMs(1_700_000_000_000 + i as i64),

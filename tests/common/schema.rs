@@ -10,14 +10,29 @@
 use serde_json::Value;
 
 const KNOWN: &[&str] = &[
-    "$schema", "$id", "title", "description", "type", "properties", "required",
-    "additionalProperties", "const", "enum", "items", "minimum", "maximum", "oneOf", "$ref",
+    "$schema",
+    "$id",
+    "title",
+    "description",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "const",
+    "enum",
+    "items",
+    "minimum",
+    "maximum",
+    "oneOf",
+    "$ref",
     "$defs",
 ];
 
 /// Load a schema file from docs/schemas.
 pub fn load(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schemas").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/schemas")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -58,7 +73,10 @@ fn check(root: &Value, s: &Value, v: &Value, path: &str, errs: &mut Vec<String>)
         }
     }
     if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
-        match r.strip_prefix("#/$defs/").and_then(|n| root.get("$defs")?.get(n)) {
+        match r
+            .strip_prefix("#/$defs/")
+            .and_then(|n| root.get("$defs")?.get(n))
+        {
             Some(target) => check(root, target, v, path, errs),
             None => errs.push(format!("{path}: unresolvable $ref {r}")),
         }
@@ -82,7 +100,10 @@ fn check(root: &Value, s: &Value, v: &Value, path: &str, errs: &mut Vec<String>)
     if let Some(Value::Array(e)) = obj.get("enum")
         && !e.contains(v)
     {
-        errs.push(format!("{path}: {v} not one of {}", Value::Array(e.clone())));
+        errs.push(format!(
+            "{path}: {v} not one of {}",
+            Value::Array(e.clone())
+        ));
     }
     if let (Some(min), Some(x)) = (obj.get("minimum").and_then(Value::as_f64), v.as_f64())
         && x < min
@@ -104,7 +125,9 @@ fn check(root: &Value, s: &Value, v: &Value, path: &str, errs: &mut Vec<String>)
             })
             .count();
         if matching != 1 {
-            errs.push(format!("{path}: matches {matching} of the oneOf alternatives, not exactly 1"));
+            errs.push(format!(
+                "{path}: matches {matching} of the oneOf alternatives, not exactly 1"
+            ));
         }
     }
     if let Some(o) = v.as_object() {
@@ -147,5 +170,8 @@ fn validator_rejects_what_it_should() {
     assert!(validate(&s, &serde_json::json!({"a": 1, "c": 0})).is_err());
     assert!(validate(&s, &serde_json::json!({"a": 1, "b": 5})).is_err());
     let bad = serde_json::json!({"pattern": "x"});
-    assert!(validate(&bad, &serde_json::json!("x")).is_err(), "unknown keywords must fail");
+    assert!(
+        validate(&bad, &serde_json::json!("x")).is_err(),
+        "unknown keywords must fail"
+    );
 }
