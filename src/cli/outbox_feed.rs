@@ -99,6 +99,11 @@ async fn feed(a: FeedArgs) -> ExitCode {
     };
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(publisher.run(shutdown.clone()));
+    // Like the daemon, keep the inspect snapshot fresh (inspect cannot open a locked db).
+    tokio::spawn(crate::store::stage::snapshot_loop(
+        store.clone(),
+        shutdown.clone(),
+    ));
     let kinds = [
         AlertKind::FatBloomRisk,
         AlertKind::Gritty,

@@ -46,6 +46,12 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
+    /// `inspect` was pointed at a directory without a chocoline database.
+    #[error("no chocoline database in {path} (expected {path}/db): check --data-dir")]
+    NoDatabase {
+        /// The data directory.
+        path: PathBuf,
+    },
     /// A sled read or write failed.
     #[error("store: {0}")]
     Sled(#[from] sled::Error),

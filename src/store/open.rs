@@ -269,9 +269,8 @@ pub fn open(cfg: &StoreConfig, envelope: Envelope) -> Result<Store, StoreError> 
 pub fn open_existing(data_dir: &Path) -> Result<Store, StoreError> {
     let db_path = data_dir.join(DB_DIR);
     if !db_path.is_dir() {
-        return Err(StoreError::Open {
-            path: db_path,
-            source: sled::Error::Unsupported("no chocoline database here".into()),
+        return Err(StoreError::NoDatabase {
+            path: data_dir.to_path_buf(),
         });
     }
     let lock = lock(data_dir)?;

@@ -52,7 +52,8 @@ pub async fn run(store: Store, mut rx: mpsc::Receiver<Record>) {
     write_snapshot(&store).await;
 }
 
-async fn snapshot_loop(store: Store, stop: CancellationToken) {
+/// Rewrite the inspect snapshot every `[store] snapshot_interval` until `stop` fires.
+pub async fn snapshot_loop(store: Store, stop: CancellationToken) {
     let every = store
         .inner
         .cfg
