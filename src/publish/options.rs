@@ -140,6 +140,11 @@ pub fn mqtt_options(
     window: u16,
 ) -> Result<MqttOptions, PublishError> {
     let ep = parse_url(&cfg.url)?;
+    if cfg.client_id.trim().is_empty() {
+        return Err(PublishError::Inconsistent(
+            "client_id is empty: give every agent its own id".into(),
+        ));
+    }
     let mut o = MqttOptions::new(cfg.client_id.clone(), ep.host.clone(), ep.port);
     o.set_keep_alive(cfg.keep_alive.get().max(Duration::from_secs(1)));
     o.set_clean_session(true);
