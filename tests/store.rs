@@ -98,12 +98,13 @@ async fn second_process_gets_in_use_not_corruption() {
 async fn corrupt_database_is_moved_aside_with_a_store_corrupt_alert() {
     let dir = tempfile::tempdir().unwrap();
     let c = cfg(dir.path());
-    {
+    let old_epoch = {
         let s = open(&c);
         for i in 0..50 {
             s.append(&[alert(i, AlertKind::Gritty)]).await.unwrap();
         }
-    }
+        s.epoch().to_string()
+    };
     // Overwrite every file of the database with garbage.
     let db = dir.path().join(DB_DIR);
     let mut n = 0;

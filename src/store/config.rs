@@ -25,7 +25,10 @@ pub struct StoreConfig {
     /// How long prediction history is kept. Default "7d".
     #[serde(default = "default_prediction_retention")]
     pub prediction_retention: Duration,
-    /// Longest a record waits for the batched flush that makes it durable. Default "20ms".
+    /// Longest a write waits for a flush. Records are group-committed and flushed as soon as the
+    /// stage has drained its queue, so they normally wait far less; this is sled's background
+    /// flush period, which also bounds how long a delivered message's delete lives only in
+    /// memory (a delete lost in a crash means one resend, never a loss). Default "20ms".
     #[serde(default = "default_flush_interval")]
     pub flush_interval: Duration,
     /// Most prediction-history entries kept (a ring: the oldest go first). Default 100000,

@@ -12,6 +12,11 @@
 //! | `payload.rs` | record → topic + JSON payload |
 //! | `snapshot.rs` | what `chocoline inspect` shows |
 //! | `stage.rs` | the task |
+//!
+//! Wiring (pipeline): `let store = store::open(&cfg.store, Envelope::from_config(&cfg))?;`
+//! then spawn `store::stage::run(store.clone(), records_rx)` and
+//! `publish::Publisher::new(&cfg.mqtt, Outbox::new(store))?.run(shutdown)`; cancel `shutdown`
+//! after the store stage has returned so the publisher drains what it flushed last.
 
 pub mod append;
 pub mod config;

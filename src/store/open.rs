@@ -86,9 +86,13 @@ pub fn lock(dir: &Path) -> Result<fs::File, StoreError> {
 /// Open sled at `path` and read every tree end to end; a panic inside sled counts as failure.
 fn open_and_scan(path: &Path, cfg: &StoreConfig) -> Result<(sled::Db, Scan), String> {
     let attempt = std::panic::catch_unwind(AssertUnwindSafe(|| -> Result<_, String> {
+        let flush_ms = u64::try_from(cfg.flush_interval.get().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cfg.cache_capacity.get())
+            .flush_every_ms(Some(flush_ms))
             .open()
             .map_err(|e| e.to_string())?;
         let scan = scan(&db).map_err(|e| e.to_string())?;

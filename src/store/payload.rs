@@ -52,6 +52,16 @@ pub struct Draft {
 }
 
 impl Envelope {
+    /// From the agent identity (`[agent] site`, `line`) and `[mqtt]`.
+    pub fn from_config(cfg: &crate::config::Config) -> Self {
+        Envelope {
+            site: cfg.agent.site.clone(),
+            line: cfg.agent.line.clone(),
+            topic_prefix: cfg.mqtt.topic_prefix.clone(),
+            topics: cfg.mqtt.topics.clone(),
+        }
+    }
+
     /// The status topic `{prefix}/status`.
     pub fn status_topic(&self) -> String {
         format!("{}/status", self.topic_prefix)
