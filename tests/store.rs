@@ -120,6 +120,8 @@ async fn corrupt_database_is_moved_aside_with_a_store_corrupt_alert() {
         .moved_aside()
         .expect("database not moved aside")
         .to_path_buf();
+    // A fresh database gets a new epoch, so its ids never collide with delivered ones.
+    assert_ne!(s.epoch(), old_epoch);
     assert!(moved.exists());
     assert!(
         moved
