@@ -27,6 +27,9 @@ use super::options::mqtt_options;
 use crate::domain::TimestampMs;
 use crate::store::Outbox;
 
+/// Largest topic + payload the publisher sends (the client's packet limit is 1 MiB).
+pub const MAX_MESSAGE: usize = 1024 * 1024 - 1024;
+
 /// What a publisher did, returned when it stops.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublishStats {
@@ -220,6 +223,15 @@ impl Publisher {
             return Ok(());
         }
         for (seq, m) in self.outbox.read(s.cursor, room)? {
+            if m.payload.len() + m.topic.len() > MAX_MESSAGE {
+                // rumqttc would fail the whole connection on it, again after every reconnect:
+                // one oversized message must not block every message behind it.
+                tracing::error!(id = %m.id, topic = %m.topic, bytes = m.payload.len(),
+                    "message larger than the MQTT packet limit: dropped from the outbox");
+                self.outbox.ack(seq)?;
+                s.cursor = seq + 1;
+                continue;
+            }
             let qos0 = m.qos == 0;
             let qos = if qos0 {
                 QoS::AtMostOnce
