@@ -653,3 +653,44 @@ async fn mutual_tls_with_password_mosquitto() {
     sub.stop().await;
     drop(broker);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_message_does_not_block_the_ones_behind_it() {
+    let broker = rumqttd();
+    let sub = Subscriber::connect(broker.port(), "big").await;
+    let a = agent(mqtt_cfg(
+        &format!("mqtt://127.0.0.1:{}", broker.port()),
+        "big",
+    ));
+    let chocoline::domain::Record::Prediction(mut p) = prediction(0, 1_700_000_000_000) else {
+        unreachable!()
+    };
+    let n = 80_000;
+    p.features.names = Arc::from(
+        (0..n)
+            .map(|i| format!("feature_{i:06}"))
+            .collect::<Vec<_>>(),
+    );
+    p.features.values = vec![1.25; n];
+    let done = a
+        .store
+        .append(&[
+            chocoline::domain::Record::Prediction(p),
+            alert(1, AlertKind::Gritty),
+        ])
+        .await
+        .unwrap();
+    sub.wait_for(20, "the alert behind the oversized prediction", |g| {
+        g.iter().any(|m| m.payload["id"] == done[1].id.as_str())
+    })
+    .await;
+    wait_depth_zero(&a.store, 10).await;
+    assert!(
+        !sub.messages()
+            .iter()
+            .any(|m| m.payload["id"] == done[0].id.as_str()),
+        "an over-limit message was published"
+    );
+    a.stop().await;
+    sub.stop().await;
+}
