@@ -15,6 +15,9 @@ use clap::{Parser, Subcommand};
 
 use crate::config::LogFormat;
 
+pub mod inspect;
+pub mod outbox_feed;
+
 /// Exit code for bad input: configuration, arguments, unreadable files.
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code for a runtime failure.
@@ -52,6 +55,19 @@ pub enum Command {
     },
     /// Simulate a chocolate line: export a run as CSV (training / replay data).
     Simulate(simulate::SimulateArgs),
+    /// Show the store: outbox depth, oldest undelivered message, last alerts, predictions and
+    /// drift windows. Safe while the agent runs (reads its snapshot then).
+    Inspect {
+        /// The `[store] data_dir` of the agent.
+        #[arg(long, default_value = "/var/lib/chocoline")]
+        data_dir: PathBuf,
+        /// Print the snapshot as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Test hook for the store/publish fault tests (see `src/cli/outbox_feed.rs`).
+    #[command(name = "__outbox-feed", hide = true)]
+    OutboxFeed(outbox_feed::FeedArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -71,5 +87,7 @@ pub fn main() -> ExitCode {
         Command::Run { config } => run::run(&config, cli.log_format),
         Command::CheckConfig { config } => check_config::check_config(&config),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Inspect { data_dir, json } => inspect::run(&data_dir, json),
+        Command::OutboxFeed(args) => outbox_feed::run(args),
     }
 }
