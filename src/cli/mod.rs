@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod model;
+
 use crate::config::LogFormat;
 
 /// Exit code for bad input: configuration, arguments, unreadable files.
@@ -46,6 +48,9 @@ pub enum Command {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// List, verify and run exported models.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -62,6 +67,7 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Model(cmd) => model::run(cmd),
         Command::Run { .. } | Command::CheckConfig { .. } => {
             eprintln!("chocoline: not implemented yet");
             ExitCode::from(EXIT_FAILURE)

@@ -23,5 +23,7 @@ pub mod stage;
 
 pub use error::InferError;
 pub use model::Model;
+pub use registry::Registry;
+pub use service::Service;
 
 

@@ -118,6 +118,30 @@ def export(model, X, scaled, classifier):
     return model, options
 
 
+def with_boundary(model, X, columns_of):
+    """sklearn's outputs, and for a scaler pipeline the rows where float rounding decides.
+
+    The export computes (x - mean) / scale in float32 (Sub + Div); sklearn computes it in
+    float64 and rounds the result to float32 before its trees compare. The two can differ by
+    one ulp, which flips a split when a value sits on a threshold. For those rows (`boundary`
+    = 1) the expected outputs are sklearn's trees on the float32-scaled input (`alt:<column>`),
+    i.e. the same model on exactly the values the ONNX graph computes.
+    """
+    if not isinstance(model, Pipeline):
+        return columns_of(model, X)
+    scaler, inner = model.named_steps["scaler"], model.named_steps["model"]
+    main = columns_of(model, X)
+    xs32 = ((X - scaler.mean_.astype(np.float32)) / scaler.scale_.astype(np.float32)).astype(
+        np.float32
+    )
+    alt = columns_of(inner, xs32)
+    boundary = np.zeros(len(X), dtype=bool)
+    for (_, a), (_, b) in zip(main, alt):
+        a, b = np.asarray(a), np.asarray(b)
+        boundary |= (a != b) if a.dtype.kind in "OUSi" else ~np.isclose(a, b, rtol=0, atol=1e-9)
+    return main + [("boundary", boundary.astype(int))] + [("alt:" + n, v) for n, v in alt]
+
+
 def write_case(out, name, onx, X, columns, meta):
     with open(os.path.join(out, name + ".onnx"), "wb") as f:
         f.write(onx.SerializeToString())
@@ -167,14 +191,17 @@ def main():
                     m.fit(X, y)
                     onx = to_onnx(m, X[:1], target_opset=OPSET, options=options)
                     Xt = data(seed + 1000, args.rows)
-                    proba = m.predict_proba(Xt)
-                    pred = m.predict(Xt)
-                    top = np.sort(proba, axis=1)
-                    tie = (top[:, -1] == top[:, -2]).astype(int)
                     out_names = [o.name for o in onx.graph.output]
-                    columns = [(out_names[0], pred)]
-                    columns += [(f"{out_names[1]}_{j}", proba[:, j]) for j in range(proba.shape[1])]
-                    columns.append(("tie", tie))
+
+                    def clf_columns(model, X):
+                        proba = model.predict_proba(X)
+                        top = np.sort(proba, axis=1)
+                        cols = [(out_names[0], model.predict(X))]
+                        cols += [(f"{out_names[1]}_{j}", proba[:, j]) for j in range(proba.shape[1])]
+                        cols.append(("tie", (top[:, -1] == top[:, -2]).astype(int)))
+                        return cols
+
+                    columns = with_boundary(m, Xt, clf_columns)
                     name = f"{kind}_clf_{n_classes}c_{labels}{sfx}"
                     cases.append(write_case(args.out, name, onx, Xt, columns, {"task": "classifier"}))
         for kind, make in regressors(args.small).items():
@@ -187,10 +214,14 @@ def main():
                 m.fit(X, y)
                 onx = to_onnx(m, X[:1], target_opset=OPSET, options=options)
                 Xt = data(seed + 1000, args.rows)
-                pred = np.asarray(m.predict(Xt)).reshape(len(Xt), -1)
                 out_name = onx.graph.output[0].name
-                columns = [(f"{out_name}_{j}" if pred.shape[1] > 1 else out_name, pred[:, j])
-                           for j in range(pred.shape[1])]
+
+                def reg_columns(model, X):
+                    pred = np.asarray(model.predict(X)).reshape(len(X), -1)
+                    return [(f"{out_name}_{j}" if pred.shape[1] > 1 else out_name, pred[:, j])
+                            for j in range(pred.shape[1])]
+
+                columns = with_boundary(m, Xt, reg_columns)
                 name = f"{kind}_reg_{n_targets}t{sfx}"
                 cases.append(write_case(args.out, name, onx, Xt, columns, {"task": "regressor"}))
         seed += 1
@@ -203,7 +234,11 @@ def main():
         Xt = data(seed + 1000, args.rows)
         Xt[: len(Xt) // 20] *= 4  # some clear outliers
         out_names = [o.name for o in onx.graph.output]
-        columns = [(out_names[0], m.predict(Xt)), (out_names[1], m.decision_function(Xt))]
+
+        def iso_columns(model, X):
+            return [(out_names[0], model.predict(X)), (out_names[1], model.decision_function(X))]
+
+        columns = with_boundary(m, Xt, iso_columns)
         cases.append(write_case(args.out, f"iforest{sfx}", onx, Xt, columns, {"task": "anomaly"}))
     with open(os.path.join(args.out, "cases.json"), "w") as f:
         json.dump(cases, f, indent=1)
