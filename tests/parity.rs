@@ -146,7 +146,10 @@ fn run_dir(dir: &Path) -> usize {
         );
         total_ties += rep.tie_label_diffs;
     }
-    eprintln!("{} cases; labels differing on exact ties: {total_ties}", cases.len());
+    eprintln!(
+        "{} cases; labels differing on exact ties: {total_ties}",
+        cases.len()
+    );
     cases.len()
 }
 

@@ -124,13 +124,23 @@ fn list(dir: Option<PathBuf>, config: Option<PathBuf>) -> ExitCode {
         }
     };
     if folders.is_empty() {
-        eprintln!("chocoline model list: no model folders (with manifest.json) in {}", cfg.dir.display());
+        eprintln!(
+            "chocoline model list: no model folders (with manifest.json) in {}",
+            cfg.dir.display()
+        );
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let mut bad = false;
     for folder in folders {
-        let folder_name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let enabled = if cfg.enabled.contains(&folder_name) { "enabled" } else { "disabled" };
+        let folder_name = folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let enabled = if cfg.enabled.contains(&folder_name) {
+            "enabled"
+        } else {
+            "disabled"
+        };
         match Manifest::load(&folder) {
             Err(e) => {
                 bad = true;
@@ -145,7 +155,11 @@ fn list(dir: Option<PathBuf>, config: Option<PathBuf>) -> ExitCode {
                             format!("sha256 {} ok", &actual[..12.min(actual.len())])
                         } else {
                             bad = true;
-                            format!("sha256 MISMATCH (file {}, manifest {})", &actual[..12.min(actual.len())], m.onnx.sha256)
+                            format!(
+                                "sha256 MISMATCH (file {}, manifest {})",
+                                &actual[..12.min(actual.len())],
+                                m.onnx.sha256
+                            )
                         }
                     }
                     Err(e) => {
@@ -166,14 +180,21 @@ fn list(dir: Option<PathBuf>, config: Option<PathBuf>) -> ExitCode {
             }
         }
     }
-    if bad { ExitCode::from(EXIT_FAILURE) } else { ExitCode::SUCCESS }
+    if bad {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn verify(dir: &Path) -> ExitCode {
     let folders = match model_folders(dir) {
         Ok(f) if !f.is_empty() => f,
         Ok(_) => {
-            eprintln!("chocoline model verify: no manifest.json in {} or its sub-folders", dir.display());
+            eprintln!(
+                "chocoline model verify: no manifest.json in {} or its sub-folders",
+                dir.display()
+            );
             return ExitCode::from(EXIT_BAD_INPUT);
         }
         Err(e) => {
@@ -197,7 +218,9 @@ fn verify(dir: &Path) -> ExitCode {
             }
         };
         let load_ms = started.elapsed().as_secs_f64() * 1e3;
-        let result = served.model().and_then(|m| golden::verify(m, &served.manifest, &folder));
+        let result = served
+            .model()
+            .and_then(|m| golden::verify(m, &served.manifest, &folder));
         match result {
             Ok(report) => {
                 println!(
@@ -212,7 +235,10 @@ fn verify(dir: &Path) -> ExitCode {
                     }
                 }
                 if report.tie_label_diffs > 0 {
-                    println!("  labels differing on exact ties: {}", report.tie_label_diffs);
+                    println!(
+                        "  labels differing on exact ties: {}",
+                        report.tie_label_diffs
+                    );
                 }
                 if report.passed() {
                     println!("  OK");
@@ -278,7 +304,10 @@ fn read_rows(input: &Path) -> Result<(Vec<Vec<f32>>, bool), String> {
 fn predict(onnx: &Path, input: &Path, output: Option<&Path>) -> Result<(), PredictError> {
     let (rows, _) = read_rows(input).map_err(PredictError::BadInput)?;
     if rows.is_empty() {
-        return Err(PredictError::BadInput(format!("{}: no data rows", input.display())));
+        return Err(PredictError::BadInput(format!(
+            "{}: no data rows",
+            input.display()
+        )));
     }
     let width = rows.first().map(Vec::len).unwrap_or(0);
     let model = Model::load_file(onnx, None).map_err(|e| PredictError::BadInput(e.to_string()))?;
@@ -295,11 +324,14 @@ fn predict(onnx: &Path, input: &Path, output: Option<&Path>) -> Result<(), Predi
     }
     let _ = width;
     let flat: Vec<f32> = rows.iter().flatten().copied().collect();
-    let outs = model.run(&flat).map_err(|e| PredictError::Failed(e.to_string()))?;
+    let outs = model
+        .run(&flat)
+        .map_err(|e| PredictError::Failed(e.to_string()))?;
 
     let mut sink: Box<dyn Write> = match output {
         Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(|e| PredictError::BadInput(format!("{}: {e}", p.display())))?,
+            std::fs::File::create(p)
+                .map_err(|e| PredictError::BadInput(format!("{}: {e}", p.display())))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
@@ -323,8 +355,10 @@ fn predict(onnx: &Path, input: &Path, output: Option<&Path>) -> Result<(), Predi
         }
         w.write_record(&rec).map_err(io)?;
     }
-    w.flush().map_err(|e| PredictError::Failed(format!("writing output: {e}")))?;
+    w.flush()
+        .map_err(|e| PredictError::Failed(format!("writing output: {e}")))?;
     drop(w);
-    sink.flush().map_err(|e| PredictError::Failed(format!("writing output: {e}")))?;
+    sink.flush()
+        .map_err(|e| PredictError::Failed(format!("writing output: {e}")))?;
     Ok(())
 }

@@ -49,7 +49,10 @@ impl GoldenReport {
                 "{} rows, worst column {c} max|diff| {d:.3e} (tolerance {:.0e}), {} label mismatch(es), {} on ties",
                 self.rows, self.tolerance, self.label_mismatches, self.tie_label_diffs
             ),
-            None => format!("{} rows, {} label mismatch(es)", self.rows, self.label_mismatches),
+            None => format!(
+                "{} rows, {} label mismatch(es)",
+                self.rows, self.label_mismatches
+            ),
         }
     }
 }
@@ -77,10 +80,13 @@ fn golden_columns(manifest: &Manifest) -> Vec<(String, Role, usize)> {
 
 /// Run `model` on `<dir>/<golden.file>`.
 pub fn verify(model: &Model, manifest: &Manifest, dir: &Path) -> Result<GoldenReport, InferError> {
-    let golden = manifest.golden.as_ref().ok_or_else(|| InferError::GoldenMismatch {
-        model: manifest.name.clone(),
-        reason: "the manifest names no golden file".into(),
-    })?;
+    let golden = manifest
+        .golden
+        .as_ref()
+        .ok_or_else(|| InferError::GoldenMismatch {
+            model: manifest.name.clone(),
+            reason: "the manifest names no golden file".into(),
+        })?;
     let path = dir.join(&golden.file);
     let bad = |reason: String| InferError::GoldenMismatch {
         model: manifest.name.clone(),
@@ -169,7 +175,11 @@ pub fn verify(model: &Model, manifest: &Manifest, dir: &Path) -> Result<GoldenRe
                     .map_err(|_| bad(format!("row {}: {col} {want:?} is not a number", r + 2)))?;
                 let d = (got - want).abs();
                 if let Some(slot) = report.columns.get_mut(t) {
-                    slot.1 = if d.is_nan() { f64::INFINITY } else { slot.1.max(d) };
+                    slot.1 = if d.is_nan() {
+                        f64::INFINITY
+                    } else {
+                        slot.1.max(d)
+                    };
                 }
             }
         }

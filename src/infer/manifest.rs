@@ -12,7 +12,9 @@ pub const SCHEMA: &str = "chocoline.manifest/1";
 /// The feature spec versions this build's features stage produces.
 pub const SUPPORTED_FEATURE_SPEC: &[u32] = &[1];
 /// Transforms of feature spec version 1 (docs/feature-spec.md).
-pub const TRANSFORMS_V1: &[&str] = &["last", "mean", "std", "min", "max", "slope", "ewma", "delta"];
+pub const TRANSFORMS_V1: &[&str] = &[
+    "last", "mean", "std", "min", "max", "slope", "ewma", "delta",
+];
 
 /// What the model is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -187,7 +189,8 @@ impl Manifest {
             path: path.clone(),
             reason: e.to_string(),
         })?;
-        m.check().map_err(|reason| InferError::Manifest { path, reason })?;
+        m.check()
+            .map_err(|reason| InferError::Manifest { path, reason })?;
         Ok(m)
     }
 
@@ -204,7 +207,10 @@ impl Manifest {
     /// Schema, features and roles are supported by this build.
     pub fn check(&self) -> Result<(), String> {
         if self.schema != SCHEMA {
-            return Err(format!("schema {:?}, this build reads {SCHEMA:?}", self.schema));
+            return Err(format!(
+                "schema {:?}, this build reads {SCHEMA:?}",
+                self.schema
+            ));
         }
         if !SUPPORTED_FEATURE_SPEC.contains(&self.feature_spec_version) {
             return Err(format!(
@@ -216,7 +222,10 @@ impl Manifest {
             return Err("no features".into());
         }
         if self.onnx.file.contains('/') || self.onnx.file.contains("..") {
-            return Err(format!("onnx.file {:?} must be a plain file name", self.onnx.file));
+            return Err(format!(
+                "onnx.file {:?} must be a plain file name",
+                self.onnx.file
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for (i, f) in self.features.iter().enumerate() {
@@ -243,18 +252,27 @@ impl Manifest {
             if f.transform == "ewma" {
                 let alpha = f.params.get("alpha").and_then(serde_json::Value::as_f64);
                 if !alpha.is_some_and(|a| a > 0.0 && a <= 1.0) {
-                    return Err(format!("features[{i}] {:?}: ewma needs alpha in (0, 1]", f.name));
+                    return Err(format!(
+                        "features[{i}] {:?}: ewma needs alpha in (0, 1]",
+                        f.name
+                    ));
                 }
             }
         }
         let need: &[Role] = match self.task {
             Task::Classifier => &[Role::Label, Role::Probabilities],
             Task::Regressor => &[Role::Value],
-            Task::Anomaly => &[Role::ScoreSamples, Role::DecisionFunction],
+            // score_samples is optional: a plain skl2onnx IsolationForest export only has the
+            // decision function (the service then reports it as the score too).
+            Task::Anomaly => &[Role::DecisionFunction],
         };
         for role in need {
             if self.output(*role).is_none() {
-                return Err(format!("{:?} model has no output with role {:?}", self.task, role.as_str()));
+                return Err(format!(
+                    "{:?} model has no output with role {:?}",
+                    self.task,
+                    role.as_str()
+                ));
             }
         }
         if self.task == Task::Classifier && self.classes.is_empty() {

@@ -25,5 +25,3 @@ pub use error::InferError;
 pub use model::Model;
 pub use registry::Registry;
 pub use service::Service;
-
-

@@ -213,12 +213,17 @@ fn build(bytes: &[u8], n_features: Option<usize>) -> Result<Built, String> {
         Some(dt) if dt == f32::datum_type() => dt,
         None => f32::datum_type(),
         Some(other) => {
-            return Err(format!("input type {other:?} is not supported (float or double only)"));
+            return Err(format!(
+                "input type {other:?} is not supported (float or double only)"
+            ));
         }
     };
     let n = model.symbols.sym("N");
     model
-        .set_input_fact(0, TypedFact::dt_shape(dt, [n.to_dim(), width.to_dim()]).into())
+        .set_input_fact(
+            0,
+            TypedFact::dt_shape(dt, [n.to_dim(), width.to_dim()]).into(),
+        )
         .map_err(|e| chain(&e))?;
     let typed = model
         .into_typed()

@@ -121,7 +121,11 @@ fn inputs(served: &Served, fv: &FeatureVector) -> Result<Vec<f32>, InferError> {
     }
     if !fv.names.is_empty() {
         if fv.names.len() != m.features.len() {
-            return Err(invalid(format!("{} names for {} values", fv.names.len(), fv.values.len())));
+            return Err(invalid(format!(
+                "{} names for {} values",
+                fv.names.len(),
+                fv.values.len()
+            )));
         }
         for (i, (got, want)) in fv.names.iter().zip(&m.features).enumerate() {
             if *got != want.name {
@@ -139,7 +143,10 @@ fn inputs(served: &Served, fv: &FeatureVector) -> Result<Vec<f32>, InferError> {
             if v.is_finite() {
                 Ok(*v as f32)
             } else {
-                Err(invalid(format!("feature {:?} is {v} (NaN/inf are not allowed)", f.name)))
+                Err(invalid(format!(
+                    "feature {:?} is {v} (NaN/inf are not allowed)",
+                    f.name
+                )))
             }
         })
         .collect()
@@ -187,11 +194,20 @@ fn build(
                 .map(|(j, c)| (c.clone(), probs.real(row, j).unwrap_or(f64::NAN)))
                 .collect();
             let conf = probabilities.iter().map(|(_, p)| *p).fold(0.0, f64::max);
-            (PredictionOutput::Class { label, probabilities }, conf)
+            (
+                PredictionOutput::Class {
+                    label,
+                    probabilities,
+                },
+                conf,
+            )
         }
         Task::Regressor => {
             let value = real(Role::Value)?;
-            (PredictionOutput::Value { value }, extrapolation_margin(served, fv))
+            (
+                PredictionOutput::Value { value },
+                extrapolation_margin(served, fv),
+            )
         }
         Task::Anomaly => {
             let decision = real(Role::DecisionFunction)?;
@@ -214,7 +230,11 @@ fn build(
         ts: fv.ts,
         batch: fv.batch.clone(),
         output,
-        confidence: if confidence.is_finite() { confidence.clamp(0.0, 1.0) } else { 0.0 },
+        confidence: if confidence.is_finite() {
+            confidence.clamp(0.0, 1.0)
+        } else {
+            0.0
+        },
         features: fv.clone(),
     })
 }

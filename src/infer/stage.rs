@@ -9,7 +9,11 @@ use super::service::Service;
 /// Run until the input channel closes (or the output's receiver is gone). A vector that
 /// cannot be scored (unknown model, invalid features, model failure) is logged as a typed
 /// warning and skipped: one bad vector must not stop the line's other models.
-pub async fn run(service: Service, mut rx: mpsc::Receiver<FeatureVector>, tx: mpsc::Sender<Prediction>) {
+pub async fn run(
+    service: Service,
+    mut rx: mpsc::Receiver<FeatureVector>,
+    tx: mpsc::Sender<Prediction>,
+) {
     while let Some(v) = rx.recv().await {
         // A prediction is a few microseconds of CPU: cheaper inline than a blocking-pool hop.
         match service.predict(&v) {

@@ -90,10 +90,9 @@ impl<'a> Attrs<'a> {
                 double: false,
             })),
             (None, Some(a)) => {
-                let t = a
-                    .t
-                    .as_ref()
-                    .ok_or_else(|| self.err(format!("{tensor_name} holds no tensor")))?;
+                let t =
+                    a.t.as_ref()
+                        .ok_or_else(|| self.err(format!("{tensor_name} holds no tensor")))?;
                 Ok(Some(Reals {
                     values: self.tensor_reals(&tensor_name, t)?,
                     double: true,

@@ -64,7 +64,10 @@ impl Eq for TreeClassifier {}
 /// Parse a `TreeEnsembleClassifier` node.
 pub fn parse(node: &NodeProto) -> Result<ClassifierData, String> {
     let a = Attrs::new(node);
-    let labels = match (a.ints("classlabels_int64s"), a.strings("classlabels_strings")?) {
+    let labels = match (
+        a.ints("classlabels_int64s"),
+        a.strings("classlabels_strings")?,
+    ) {
         (Some(v), None) if !v.is_empty() => Labels::Int(v),
         (None, Some(v)) if !v.is_empty() => Labels::Str(v),
         (Some(i), Some(s)) if !i.is_empty() && !s.is_empty() => {
@@ -93,7 +96,11 @@ pub fn parse(node: &NodeProto) -> Result<ClassifierData, String> {
         binary_case: n_classes == 2 && targets.len() == 1,
         weights_all_positive: all_positive,
     };
-    Ok(ClassifierData { forest, rules, labels })
+    Ok(ClassifierData {
+        forest,
+        rules,
+        labels,
+    })
 }
 
 /// The builder registered into tract's ONNX op register.
@@ -197,8 +204,10 @@ impl EvalOp for TreeClassifier {
                 t
             }
             Labels::Str(v) => {
-                let strings: Vec<String> =
-                    label_ix.iter().map(|ix| v.get(*ix).cloned().unwrap_or_default()).collect();
+                let strings: Vec<String> = label_ix
+                    .iter()
+                    .map(|ix| v.get(*ix).cloned().unwrap_or_default())
+                    .collect();
                 tract_ndarray::Array1::from_vec(strings).into_tensor()
             }
         };

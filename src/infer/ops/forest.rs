@@ -290,7 +290,11 @@ impl<T: Threshold> Forest<T> {
             .collect();
         let root = match roots.as_slice() {
             [r] => *r,
-            [] => return Err(format!("tree {tree}: no root (every node is someone's child)")),
+            [] => {
+                return Err(format!(
+                    "tree {tree}: no root (every node is someone's child)"
+                ));
+            }
             more => return Err(format!("tree {tree}: {} roots, expected 1", more.len())),
         };
 
@@ -508,7 +512,10 @@ impl<T: Threshold> Forest<T> {
         }
         let k = self.n_targets;
         let rows = input.chunks_exact(width);
-        let outs = acc.scores.chunks_exact_mut(k).zip(acc.has.chunks_exact_mut(k));
+        let outs = acc
+            .scores
+            .chunks_exact_mut(k)
+            .zip(acc.has.chunks_exact_mut(k));
         if input.len() / width <= 1 {
             for (row, (s, h)) in rows.zip(outs) {
                 for &root in &self.roots {
@@ -523,7 +530,10 @@ impl<T: Threshold> Forest<T> {
             return;
         }
         for &root in &self.roots {
-            let outs = acc.scores.chunks_exact_mut(k).zip(acc.has.chunks_exact_mut(k));
+            let outs = acc
+                .scores
+                .chunks_exact_mut(k)
+                .zip(acc.has.chunks_exact_mut(k));
             for (row, (s, h)) in input.chunks_exact(width).zip(outs) {
                 let leaf = if self.plain_leq {
                     self.leaf_leq(root, row)
@@ -621,7 +631,11 @@ mod tests {
                 let votes = vec![vote(0, 1, 0, 1.0), vote(0, 2, 0, 2.0)];
                 let f = Forest::<f32>::build(&nodes, &votes, 1, Aggregate::Sum).unwrap();
                 for (x, e) in [0.5f32, 1.0, 1.5].iter().zip(expect) {
-                    assert_eq!(eval(&f, &[*x]), vec![if e { 1.0 } else { 2.0 }], "{mode:?} {x}");
+                    assert_eq!(
+                        eval(&f, &[*x]),
+                        vec![if e { 1.0 } else { 2.0 }],
+                        "{mode:?} {x}"
+                    );
                 }
                 // NaN: IEEE comparison is false except for NEQ; missing tracking forces true.
                 let nan_goes_true = nan_true || mode == Mode::Neq;
@@ -707,13 +721,17 @@ mod tests {
         assert!(Forest::<f32>::build(&nodes, &[], 1, Aggregate::Sum).is_err());
         // Vote on a class out of range.
         let nodes = vec![leaf(0, 0)];
-        let err = Forest::<f32>::build(&nodes, &[vote(0, 0, 3, 1.0)], 2, Aggregate::Sum)
-            .unwrap_err();
+        let err =
+            Forest::<f32>::build(&nodes, &[vote(0, 0, 3, 1.0)], 2, Aggregate::Sum).unwrap_err();
         assert!(err.contains("outside"), "{err}");
         // Vote on a missing node.
         assert!(Forest::<f32>::build(&nodes, &[vote(0, 9, 0, 1.0)], 2, Aggregate::Sum).is_err());
         // Negative feature id.
-        let nodes = vec![branch(0, 0, -1, Mode::Leq, 0.0, 1, 2), leaf(0, 1), leaf(0, 2)];
+        let nodes = vec![
+            branch(0, 0, -1, Mode::Leq, 0.0, 1, 2),
+            leaf(0, 1),
+            leaf(0, 2),
+        ];
         assert!(Forest::<f32>::build(&nodes, &[], 1, Aggregate::Sum).is_err());
     }
 }

@@ -72,9 +72,15 @@ pub fn parse(node: &NodeProto) -> Result<EncoderData, String> {
     // v1: classes_strings, mapping string <-> int64 by position.
     if let Some(classes) = a.strings("classes_strings")? {
         let default_int = a.int("default_int64").unwrap_or(-1);
-        let default_str = a.string("default_string")?.unwrap_or_else(|| "_Unused".into());
+        let default_str = a
+            .string("default_string")?
+            .unwrap_or_else(|| "_Unused".into());
         // Direction is decided by the input type at typing time; v1 support is string → int.
-        let map = classes.iter().enumerate().map(|(i, s)| (s.clone(), i)).collect();
+        let map = classes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i))
+            .collect();
         let _ = default_str;
         return Ok(EncoderData {
             keys: Keys::Str(map),
@@ -122,7 +128,11 @@ pub fn parse(node: &NodeProto) -> Result<EncoderData, String> {
         Values::Int(v, a.int("default_int64").unwrap_or(-1))
     } else if let Some(v) = a.strings("values_strings")? {
         a.check_len("values_strings", v.len(), n)?;
-        Values::Str(v, a.string("default_string")?.unwrap_or_else(|| "_Unused".into()))
+        Values::Str(
+            v,
+            a.string("default_string")?
+                .unwrap_or_else(|| "_Unused".into()),
+        )
     } else if let Some(v) = a.reals("values_floats")? {
         a.check_len("values_floats", v.values.len(), n)?;
         let default = node
@@ -172,7 +182,10 @@ impl EncoderData {
             Keys::Str(map) => {
                 let x = input.cast_to::<String>()?;
                 let view = x.try_as_plain_ram()?;
-                view.as_slice::<String>()?.iter().map(|k| map.get(k).copied()).collect()
+                view.as_slice::<String>()?
+                    .iter()
+                    .map(|k| map.get(k).copied())
+                    .collect()
             }
             Keys::Float(map) => {
                 let x = input.cast_to::<f32>()?;
@@ -231,13 +244,17 @@ impl EvalOp for LabelEncoder {
         let shape = input.shape().to_vec();
         let out = match &self.0.values {
             Values::Int(v, d) => {
-                let data: Vec<i64> =
-                    slots.iter().map(|s| s.and_then(|i| v.get(i)).copied().unwrap_or(*d)).collect();
+                let data: Vec<i64> = slots
+                    .iter()
+                    .map(|s| s.and_then(|i| v.get(i)).copied().unwrap_or(*d))
+                    .collect();
                 Tensor::from_shape(&shape, &data)?
             }
             Values::Float(v, d) => {
-                let data: Vec<f32> =
-                    slots.iter().map(|s| s.and_then(|i| v.get(i)).copied().unwrap_or(*d)).collect();
+                let data: Vec<f32> = slots
+                    .iter()
+                    .map(|s| s.and_then(|i| v.get(i)).copied().unwrap_or(*d))
+                    .collect();
                 Tensor::from_shape(&shape, &data)?
             }
             Values::Str(v, d) => {
@@ -254,7 +271,9 @@ impl EvalOp for LabelEncoder {
 
 impl TypedOp for LabelEncoder {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let input = inputs.first().ok_or_else(|| format_err!("LabelEncoder needs an input"))?;
+        let input = inputs
+            .first()
+            .ok_or_else(|| format_err!("LabelEncoder needs an input"))?;
         Ok(tvec!(self.0.values.datum_type().fact(input.shape.clone())))
     }
 

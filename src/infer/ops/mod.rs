@@ -8,13 +8,14 @@
 //!
 //! Layout: [`forest`] (compact node layout and the tree walk), [`post`] (onnxruntime's
 //! output rules), [`attrs`] (attribute parsing), [`tree`] (shared parsing/running),
-//! one file per op.
+//! one file per op; [`div`] keeps `Div` an IEEE division (scaler parity).
 //!
 //! Thread safety: op data is immutable behind an `Arc`; the only mutable state is a
 //! thread-local scratch buffer in [`tree`], so a plan can run on any number of threads.
 
 pub mod attrs;
 pub mod classifier;
+pub mod div;
 pub mod forest;
 pub mod label_encoder;
 pub mod post;
@@ -35,4 +36,6 @@ pub fn register(reg: &mut tract_onnx::model::OnnxOpRegister) {
     reg.insert("TreeEnsembleRegressor", regressor::build);
     reg.insert("LabelEncoder", label_encoder::build);
     reg.insert("Scaler", scaler::build);
+    // IEEE division (tract would multiply by the reciprocal): see div.rs.
+    reg.insert("Div", div::build);
 }

@@ -145,8 +145,14 @@ impl ClassifierRules {
         }
 
         // Two classes.
-        let (mut s0, mut s1) = (scores.first().copied().unwrap_or(0.0), scores.get(1).copied().unwrap_or(0.0));
-        let (h0, mut h1) = (has.first().copied().unwrap_or(false), has.get(1).copied().unwrap_or(false));
+        let (mut s0, mut s1) = (
+            scores.first().copied().unwrap_or(0.0),
+            scores.get(1).copied().unwrap_or(0.0),
+        );
+        let (h0, mut h1) = (
+            has.first().copied().unwrap_or(false),
+            has.get(1).copied().unwrap_or(false),
+        );
         let mut single = false;
         // onnxruntime's `write_additional_scores`: how a single score becomes two columns.
         let mut layout: i32 = -1;

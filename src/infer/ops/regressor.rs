@@ -45,7 +45,8 @@ pub fn parse(node: &NodeProto) -> Result<RegressorData, String> {
     let post = PostTransform::parse(&a.string("post_transform")?.unwrap_or_else(|| "NONE".into()))
         .map_err(|e| a.err(e))?;
     let aggregate = Aggregate::parse(
-        &a.string("aggregate_function")?.unwrap_or_else(|| "SUM".into()),
+        &a.string("aggregate_function")?
+            .unwrap_or_else(|| "SUM".into()),
     )
     .map_err(|e| a.err(e))?;
     let base_values = parse_base_values(node)?;

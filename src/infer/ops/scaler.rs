@@ -110,7 +110,9 @@ impl EvalOp for Scaler {
 
 impl TypedOp for Scaler {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let input = inputs.first().ok_or_else(|| format_err!("Scaler needs an input"))?;
+        let input = inputs
+            .first()
+            .ok_or_else(|| format_err!("Scaler needs an input"))?;
         Ok(tvec!(f32::fact(input.shape.clone())))
     }
 

@@ -83,7 +83,8 @@ pub fn parse_forest(
     };
     let mut nodes = Vec::with_capacity(n);
     for i in 0..n {
-        let mode = Mode::parse(modes.get(i).map(String::as_str).unwrap_or("")).map_err(|e| a.err(e))?;
+        let mode =
+            Mode::parse(modes.get(i).map(String::as_str).unwrap_or("")).map_err(|e| a.err(e))?;
         nodes.push(NodeSpec {
             tree: tree_ids.get(i).copied().unwrap_or_default(),
             id: node_ids.get(i).copied().unwrap_or_default(),
@@ -159,14 +160,19 @@ pub fn run_forest(
         );
     }
     SCRATCH.with(|cell| -> TractResult<()> {
-        let mut guard = cell.try_borrow_mut().map_err(|_| format_err!("scratch re-entered"))?;
+        let mut guard = cell
+            .try_borrow_mut()
+            .map_err(|_| format_err!("scratch re-entered"))?;
         let (scores, has) = &mut *guard;
         let len = rows * n_targets;
         scores.clear();
         scores.resize(len, 0.0);
         has.clear();
         has.resize(len, false);
-        let acc = Acc { scores: &mut scores[..], has: &mut has[..] };
+        let acc = Acc {
+            scores: &mut scores[..],
+            has: &mut has[..],
+        };
         match forest {
             AnyForest::F32(f) => {
                 let x = input.cast_to::<f32>()?;
