@@ -13,6 +13,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod model;
+
 use crate::config::LogFormat;
 
 pub mod inspect;
@@ -68,6 +70,9 @@ pub enum Command {
     /// Test hook for the store/publish fault tests (see `src/cli/outbox_feed.rs`).
     #[command(name = "__outbox-feed", hide = true)]
     OutboxFeed(outbox_feed::FeedArgs),
+    /// List, verify and run exported models.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -89,5 +94,6 @@ pub fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(&args),
         Command::Inspect { data_dir, json } => inspect::run(&data_dir, json),
         Command::OutboxFeed(args) => outbox_feed::run(args),
+        Command::Model(cmd) => model::run(cmd),
     }
 }
