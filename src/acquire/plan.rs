@@ -270,7 +270,7 @@ mod tests {
     fn errors_name_the_register() {
         let e = plan(&device(2, &[("wide", Holding, 0, Float64)])).unwrap_err();
         assert!(e.to_string().contains("\"wide\""), "{e}");
-        let e = plan(&device(125, &[("end", Holding, 65534, Uint32)])).unwrap_err();
+        let e = plan(&device(125, &[("end", Holding, 65535, Uint32)])).unwrap_err();
         assert!(matches!(e, PlanError::PastEnd { .. }));
     }
 }

@@ -152,6 +152,7 @@ pub struct SimService {
     map: Arc<RegisterMap>,
     source: Arc<Mutex<dyn SignalSource>>,
     faults: Arc<Mutex<HashMap<u8, Fault>>>,
+    requests: Arc<Mutex<HashMap<u8, u64>>>,
     holes: Holes,
 }
 
@@ -178,6 +179,7 @@ impl SimService {
             map: Arc::new(map),
             source: Arc::new(Mutex::new(source)),
             faults: Arc::default(),
+            requests: Arc::default(),
             holes: Holes::default(),
         }
     }
@@ -201,6 +203,11 @@ impl SimService {
     pub fn with_source<R>(&self, f: impl FnOnce(&mut dyn SignalSource) -> R) -> R {
         let mut g = lock(&self.source);
         f(&mut *g)
+    }
+
+    /// Requests received for `slave` so far (answered or not).
+    pub fn requests(&self, slave: u8) -> u64 {
+        lock(&self.requests).get(&slave).copied().unwrap_or(0)
     }
 
     /// Advances the source by `dt`.
@@ -277,6 +284,7 @@ impl Service for SimService {
     type Future = Pin<Box<dyn Future<Output = Reply> + Send>>;
 
     fn call(&self, req: Self::Request) -> Self::Future {
+        *lock(&self.requests).entry(req.slave).or_insert(0) += 1;
         let fault = lock(&self.faults).get(&req.slave).copied();
         let reply = self.answer(req.slave, &req.request);
         match fault {
