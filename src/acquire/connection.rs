@@ -22,6 +22,7 @@ use tokio_modbus::prelude::{ExceptionCode, SlaveContext};
 use tokio_modbus::Slave;
 
 use crate::acquire::config::{DeviceConfig, Parity, RegisterKind};
+use crate::config::controller::Controller;
 
 /// A boxed connect future.
 pub type ConnectFuture<'a> = Pin<Box<dyn Future<Output = io::Result<Context>> + Send + 'a>>;
@@ -113,53 +114,40 @@ impl Connector for SerialConnector {
 
 /// A `controller` string that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("device \"{device}\": controller \"{controller}\" {reason}")]
+#[error("device \"{device}\": controller \"{controller}\": {reason}")]
 pub struct ControllerError {
     /// Device name.
     pub device: String,
     /// The controller string.
     pub controller: String,
     /// What is wrong.
-    pub reason: &'static str,
+    pub reason: String,
 }
 
-/// Builds the connector for a device's `controller` (`tcp://host[:port]` or `file:///dev/tty…`).
+/// Builds the connector for a device's `controller` (`tcp://host[:port]` or `file:///dev/tty…`,
+/// parsed by [`Controller::parse`], the same parser `check-config` uses).
 pub fn connector_for(device: &DeviceConfig) -> Result<Box<dyn Connector>, ControllerError> {
-    let err = |reason| ControllerError {
-        device: device.name.clone(),
-        controller: device.controller.clone(),
-        reason,
-    };
-    let c = device.controller.trim();
-    if let Some(rest) = c.strip_prefix("tcp://") {
-        let hostport = rest.trim_end_matches('/');
-        if hostport.is_empty() || hostport.contains('/') {
-            return Err(err("is not tcp://host:port"));
+    match Controller::parse(device.controller.trim()) {
+        Ok(Controller::Tcp { host, port }) => {
+            let addr = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            Ok(Box::new(TcpConnector { addr }))
         }
-        // A bracketed IPv6 literal or a host without a port gets the Modbus default 502.
-        let has_port = match hostport.rfind(']') {
-            Some(i) => hostport[i..].contains(':'),
-            None => hostport.contains(':'),
-        };
-        let addr = if has_port {
-            hostport.to_string()
-        } else {
-            format!("{hostport}:502")
-        };
-        Ok(Box::new(TcpConnector { addr }))
-    } else if let Some(path) = c.strip_prefix("file://") {
-        if !path.starts_with('/') {
-            return Err(err("needs an absolute path: file:///dev/ttyUSB0"));
-        }
-        Ok(Box::new(SerialConnector {
-            path: path.to_string(),
+        Ok(Controller::Serial { path }) => Ok(Box::new(SerialConnector {
+            path: path.to_string_lossy().into_owned(),
             baud_rate: device.baud_rate,
             data_bits: device.data_bits,
             parity: device.parity,
             stop_bits: device.stop_bits,
-        }))
-    } else {
-        Err(err("must start with tcp:// or file://"))
+        })),
+        Err(reason) => Err(ControllerError {
+            device: device.name.clone(),
+            controller: device.controller.clone(),
+            reason,
+        }),
     }
 }
 

@@ -4,6 +4,11 @@
 //! Exit codes: 0 success, 1 runtime failure (or a verification mismatch), 2 bad input
 //! (configuration, arguments, files).
 
+pub mod check_config;
+pub mod poll;
+pub mod run;
+pub mod simulate;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -46,6 +51,11 @@ pub enum Command {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Simulate a chocolate line: export a run as CSV (training / replay data), or serve it as
+    /// a Modbus TCP server (`--listen`).
+    Simulate(simulate::SimulateArgs),
+    /// Poll the configured devices and print every decoded reading (commissioning).
+    Poll(poll::PollArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -62,9 +72,9 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { .. } | Command::CheckConfig { .. } => {
-            eprintln!("chocoline: not implemented yet");
-            ExitCode::from(EXIT_FAILURE)
-        }
+        Command::Run { config } => run::run(&config, cli.log_format),
+        Command::CheckConfig { config } => check_config::check_config(&config),
+        Command::Simulate(args) => simulate::run(&args, cli.log_format),
+        Command::Poll(args) => poll::run(&args, cli.log_format),
     }
 }

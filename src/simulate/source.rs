@@ -44,3 +44,15 @@ impl SignalSource for FixedSource {
     }
     fn step(&mut self, _dt: Duration) {}
 }
+
+impl SignalSource for crate::simulate::LineSim {
+    fn value(&self, signal: &str) -> Option<f64> {
+        crate::simulate::LineSim::value(self, signal)
+    }
+    fn is_dropped(&self, signal: &str) -> bool {
+        crate::simulate::LineSim::is_dropped(self, signal)
+    }
+    fn step(&mut self, dt: Duration) {
+        crate::simulate::LineSim::step(self, dt);
+    }
+}
