@@ -51,18 +51,15 @@ pub struct PollArgs {
 /// Runs `chocoline poll`. Exit code 0 when every reading of the last cycle of every device
 /// was good (or out of range: the device answered), 1 otherwise, 2 on bad input.
 pub fn run(args: &PollArgs, log_format: Option<LogFormat>) -> ExitCode {
-    let plan = match crate::config::load(&args.config) {
-        Ok(p) => p,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+    let config = match load_for_devices(&args.config, "poll") {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    if let Err(e) = crate::logging::init(&plan.config.log, log_format) {
+    if let Err(e) = crate::logging::init(&config.log, log_format) {
         eprintln!("chocoline poll: {e}");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    let mut devices = plan.config.devices;
+    let mut devices = config.devices;
     if !args.devices.is_empty() {
         let unknown: Vec<&String> = args
             .devices
@@ -143,6 +140,37 @@ pub fn run(args: &PollArgs, log_format: Option<LogFormat>) -> ExitCode {
             ExitCode::from(EXIT_FAILURE)
         }
     })
+}
+
+/// Loads a configuration for a command that only talks Modbus (`poll`, `simulate --listen`).
+///
+/// The full loader runs first. When it fails only because of sections such a command does not
+/// use (models directory not installed yet, MQTT, …) — every error's key outside `devices` —
+/// the file is still parsed strictly (unknown keys refused) and those errors are printed as
+/// warnings: a technician commissions the register map before the models are on the box.
+/// Any error about `[[devices]]`, or a file that does not parse, is fatal (exit 2).
+pub fn load_for_devices(path: &std::path::Path, command: &str) -> Result<crate::config::Config, ExitCode> {
+    let errors = match crate::config::load(path) {
+        Ok(plan) => return Ok(plan.config),
+        Err(errors) => errors,
+    };
+    let about_devices = errors
+        .errors
+        .iter()
+        .any(|e| e.key.is_empty() || e.key.starts_with("devices"));
+    if !about_devices {
+        let parsed = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| toml_edit::de::from_str::<crate::config::Config>(&text).ok());
+        if let Some(config) = parsed {
+            for e in &errors.errors {
+                eprintln!("warning (not used by {command}): {e}");
+            }
+            return Ok(config);
+        }
+    }
+    eprintln!("{errors}");
+    Err(ExitCode::from(EXIT_BAD_INPUT))
 }
 
 /// Raw registers as `0x41FC 0x0000` (bits as `0x0001`).

@@ -131,18 +131,15 @@ fn serve(
     use crate::simulate::LineSim;
     use crate::simulate::server::{RegisterMap, SimService, drive, serve_tcp};
 
-    let plan = match crate::config::load(path) {
-        Ok(p) => p,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+    let cfg = match super::poll::load_for_devices(path, "simulate") {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    if let Err(e) = crate::logging::init(&plan.config.log, log_format) {
+    if let Err(e) = crate::logging::init(&cfg.log, log_format) {
         eprintln!("chocoline simulate: {e}");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    let cfg = &plan.config;
+    let cfg = &cfg;
     let map = match RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map) {
         Ok(m) => m,
         Err(e) => {
