@@ -76,7 +76,9 @@ fn wire_words(t: &str, order: &str, raw: f64) -> Vec<u16> {
         })
         .collect();
     let wire: Vec<u8> = idx.iter().map(|&j| be[j]).collect();
-    wire.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect()
+    wire.chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,8 +94,16 @@ async fn every_type_and_byte_order_round_trips_through_a_real_server() {
         for (oi, o) in ORDERS.iter().enumerate() {
             let name = format!("{}_{}", t.to_lowercase(), o.to_lowercase());
             let raw = raw_of(t, k);
-            let (scale, offset) = if *t == "BOOL" { (1.0, 0.0) } else { (0.5 + ti as f64, oi as f64 - 1.5) };
-            let eng = if *t == "BOOL" { raw } else { raw * scale + offset };
+            let (scale, offset) = if *t == "BOOL" {
+                (1.0, 0.0)
+            } else {
+                (0.5 + ti as f64, oi as f64 - 1.5)
+            };
+            let eng = if *t == "BOOL" {
+                raw
+            } else {
+                raw * scale + offset
+            };
             // Alternate the two tables; leave a one-word hole now and then.
             let table = if k % 2 == 0 { "holding" } else { "input" };
             write!(
@@ -110,7 +120,9 @@ async fn every_type_and_byte_order_round_trips_through_a_real_server() {
     // Coils and discrete inputs are booleans, whatever data_type says.
     toml.push_str("[[devices.registers]]\nname = \"coil_on\"\nregister = \"coil\"\naddress = 3\n");
     toml.push_str("[[devices.registers]]\nname = \"coil_off\"\nregister = \"coil\"\naddress = 4\n");
-    toml.push_str("[[devices.registers]]\nname = \"disc_on\"\nregister = \"discrete\"\naddress = 100\n");
+    toml.push_str(
+        "[[devices.registers]]\nname = \"disc_on\"\nregister = \"discrete\"\naddress = 100\n",
+    );
     // Kept and flagged when outside valid_range.
     toml.push_str("[[devices.registers]]\nname = \"too_hot\"\naddress = 500\nscale = 0.1\nvalid_range = [0.0, 40.0]\n");
     values.extend([
@@ -142,7 +154,14 @@ async fn every_type_and_byte_order_round_trips_through_a_real_server() {
         assert_eq!(&*r.unit, unit.as_str());
         assert_eq!(&*r.device, "matrix");
     }
-    let get = |n: &str| sample.readings.iter().find(|r| &*r.name == n).unwrap().clone();
+    let get = |n: &str| {
+        sample
+            .readings
+            .iter()
+            .find(|r| &*r.name == n)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(get("coil_on").value, 1.0);
     assert_eq!(get("coil_on").raw, vec![1]);
     assert_eq!(get("coil_off").value, 0.0);

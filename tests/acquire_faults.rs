@@ -68,7 +68,11 @@ fn assert_cadence(samples: &[Sample], device: &str, a: f64, b: f64) {
     }
 }
 
-async fn setup() -> (CancellationToken, chocoline::simulate::server::SimService, Running) {
+async fn setup() -> (
+    CancellationToken,
+    chocoline::simulate::server::SimService,
+    Running,
+) {
     let token = CancellationToken::new();
     let probe = config(&three_slaves("127.0.0.1:1"));
     let (addr, svc) = start_sim(&probe.devices, source(), &token).await;
@@ -85,8 +89,15 @@ async fn dead_slave_is_isolated_and_recovers() {
     assert_cadence(&samples, "s1", 1.5, 10.0);
     assert_cadence(&samples, "s3", 3.5, 30.0);
     let s2 = of(&samples, "s2");
-    assert!(s2.len() >= 8, "the dead slave still gets a sample every cycle");
-    assert!(s2.iter().all(|s| s.readings.iter().all(|r| r.quality == Quality::CommError && r.value.is_nan())));
+    assert!(
+        s2.len() >= 8,
+        "the dead slave still gets a sample every cycle"
+    );
+    assert!(s2.iter().all(|s| {
+        s.readings
+            .iter()
+            .all(|r| r.quality == Quality::CommError && r.value.is_nan())
+    }));
     // Degraded: probed far less often than the ~12 cycles (2 before degrading, then probes
     // after 0.5 s, 1 s, 2 s).
     let probes = svc.requests(2);
@@ -95,7 +106,9 @@ async fn dead_slave_is_isolated_and_recovers() {
     // good again within two periods.
     svc.set_fault(2, None);
     let back = run
-        .wait_for("s2", Duration::from_millis(4000 + INTERVAL_MS), |s| all_good_with(s, 2.5, 20.0))
+        .wait_for("s2", Duration::from_millis(4000 + INTERVAL_MS), |s| {
+            all_good_with(s, 2.5, 20.0)
+        })
         .await;
     assert!(back.is_some(), "slave 2 did not recover");
     // And it is polled every cycle again.
@@ -117,15 +130,25 @@ async fn late_replies_do_not_poison_the_connection() {
     let samples = run.collect_for(Duration::from_secs(3)).await;
     assert_cadence(&samples, "s1", 1.5, 10.0);
     assert_cadence(&samples, "s3", 3.5, 30.0);
-    assert!(of(&samples, "s2").iter().all(|s| s.readings[0].quality == Quality::CommError));
+    assert!(
+        of(&samples, "s2")
+            .iter()
+            .all(|s| s.readings[0].quality == Quality::CommError)
+    );
     svc.set_fault(2, None);
     assert!(
-        run.wait_for("s2", Duration::from_secs(5), |s| all_good_with(s, 2.5, 20.0))
-            .await
-            .is_some()
+        run.wait_for("s2", Duration::from_secs(5), |s| all_good_with(
+            s, 2.5, 20.0
+        ))
+        .await
+        .is_some()
     );
     let stats = run.stop().await;
-    assert!(stats[0].1.drops >= 2, "contexts were dropped after timeouts: {:?}", stats);
+    assert!(
+        stats[0].1.drops >= 2,
+        "contexts were dropped after timeouts: {:?}",
+        stats
+    );
     token.cancel();
 }
 
@@ -137,15 +160,25 @@ async fn exception_is_per_block_not_a_disconnect() {
     assert_cadence(&samples, "s1", 1.5, 10.0);
     assert_cadence(&samples, "s3", 3.5, 30.0);
     let s2 = of(&samples, "s2");
-    assert!(s2.iter().all(|s| s.readings.iter().all(|r| r.quality == Quality::CommError)));
+    assert!(
+        s2.iter()
+            .all(|s| s.readings.iter().all(|r| r.quality == Quality::CommError))
+    );
     // An exception means the device is alive: it is not degraded (asked every cycle, both
     // blocks) and the connection is never dropped.
-    assert!(svc.requests(2) >= 2 * (s2.len() as u64) - 2, "asked {} for {} cycles", svc.requests(2), s2.len());
+    assert!(
+        svc.requests(2) >= 2 * (s2.len() as u64) - 2,
+        "asked {} for {} cycles",
+        svc.requests(2),
+        s2.len()
+    );
     svc.set_fault(2, None);
     assert!(
-        run.wait_for("s2", Duration::from_millis(3 * INTERVAL_MS), |s| all_good_with(s, 2.5, 20.0))
-            .await
-            .is_some()
+        run.wait_for("s2", Duration::from_millis(3 * INTERVAL_MS), |s| {
+            all_good_with(s, 2.5, 20.0)
+        })
+        .await
+        .is_some()
     );
     let stats = run.stop().await;
     assert_eq!(stats[0].1.drops, 0);
@@ -166,14 +199,20 @@ async fn raw_fake(mode: Arc<AtomicU8>) -> String {
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let mode = mode.clone();
             tokio::spawn(async move {
                 let mut req = [0u8; 12];
                 while sock.read_exact(&mut req).await.is_ok() {
                     let (tid, unit, fc) = ([req[0], req[1]], req[6], req[7]);
                     let count = u16::from_be_bytes([req[10], req[11]]);
-                    let m = if unit == 2 { mode.load(Ordering::SeqCst) } else { NORMAL };
+                    let m = if unit == 2 {
+                        mode.load(Ordering::SeqCst)
+                    } else {
+                        NORMAL
+                    };
                     let mut data: Vec<u8> = Vec::new();
                     for i in 0..count {
                         data.extend((i + 1).to_be_bytes());
@@ -186,7 +225,8 @@ async fn raw_fake(mode: Arc<AtomicU8>) -> String {
                         // matches the truncated PDU.
                         SHORT => {
                             let short = &pdu[..4];
-                            let mut f = vec![tid[0], tid[1], 0, 0, 0, (short.len() + 1) as u8, unit];
+                            let mut f =
+                                vec![tid[0], tid[1], 0, 0, 0, (short.len() + 1) as u8, unit];
                             f.extend(short);
                             f
                         }
@@ -232,18 +272,35 @@ async fn broken_frames(mode_value: u8) {
         assert_eq!(s.readings[0].value, 65538.0);
     }
     let tol = TIMEOUT_MS as i64 + INTERVAL_MS as i64 / 10;
-    assert!(intervals(&r1).iter().all(|iv| (iv - INTERVAL_MS as i64).abs() <= tol), "{:?}", intervals(&r1));
+    assert!(
+        intervals(&r1)
+            .iter()
+            .all(|iv| (iv - INTERVAL_MS as i64).abs() <= tol),
+        "{:?}",
+        intervals(&r1)
+    );
     let r2 = of(&samples, "r2");
-    assert!(r2.len() >= 6, "the poller keeps emitting for the broken unit");
-    assert!(r2.iter().all(|s| s.readings[0].quality == Quality::CommError));
+    assert!(
+        r2.len() >= 6,
+        "the poller keeps emitting for the broken unit"
+    );
+    assert!(
+        r2.iter()
+            .all(|s| s.readings[0].quality == Quality::CommError)
+    );
     // Heal it: unit 2 comes back.
     mode.store(NORMAL, Ordering::SeqCst);
     let back = run
-        .wait_for("r2", Duration::from_secs(5), |s| s.readings[0].quality == Quality::Good)
+        .wait_for("r2", Duration::from_secs(5), |s| {
+            s.readings[0].quality == Quality::Good
+        })
         .await;
     assert_eq!(back.expect("unit 2 recovered").readings[0].value, 65538.0);
     let stats = run.stop().await;
-    assert!(stats[0].1.drops >= 1, "a broken frame drops the context: {stats:?}");
+    assert!(
+        stats[0].1.drops >= 1,
+        "a broken frame drops the context: {stats:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,20 +328,27 @@ async fn endpoint_down_at_start_then_up() {
     let mut run = start_poller(&cfg.devices);
     let down = run.collect_for(Duration::from_secs(1)).await;
     assert!(!down.is_empty(), "samples flow while the endpoint is down");
-    assert!(down.iter().all(|s| s.readings.iter().all(|r| r.quality == Quality::CommError)));
+    assert!(
+        down.iter()
+            .all(|s| s.readings.iter().all(|r| r.quality == Quality::CommError))
+    );
     let token = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();
-    let map = chocoline::simulate::server::RegisterMap::from_devices(
-        &cfg.devices,
-        &Default::default(),
-    )
-    .unwrap();
+    let map =
+        chocoline::simulate::server::RegisterMap::from_devices(&cfg.devices, &Default::default())
+            .unwrap();
     let svc = chocoline::simulate::server::SimService::new(map, source());
-    tokio::spawn(chocoline::simulate::server::serve_tcp(listener, svc, token.clone()));
+    tokio::spawn(chocoline::simulate::server::serve_tcp(
+        listener,
+        svc,
+        token.clone(),
+    ));
     // Backoff is capped at 400 ms (+20 % jitter) in the tests.
     for (d, a, b) in [("s1", 1.5, 10.0), ("s2", 2.5, 20.0), ("s3", 3.5, 30.0)] {
         assert!(
-            run.wait_for(d, Duration::from_secs(3), |s| all_good_with(s, a, b)).await.is_some(),
+            run.wait_for(d, Duration::from_secs(3), |s| all_good_with(s, a, b))
+                .await
+                .is_some(),
             "{d} did not recover"
         );
     }

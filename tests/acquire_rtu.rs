@@ -43,7 +43,10 @@ fn source() -> FixedSource {
 
 fn check(s: &chocoline::domain::Sample, t: f64, n: f64, c: f64) {
     let v: Vec<f64> = s.readings.iter().map(|r| r.value).collect();
-    assert!(s.readings.iter().all(|r| r.quality == Quality::Good), "{s:?}");
+    assert!(
+        s.readings.iter().all(|r| r.quality == Quality::Good),
+        "{s:?}"
+    );
     assert_eq!(v, vec![t, n, c]);
 }
 
@@ -68,7 +71,10 @@ async fn rtu_over_an_in_process_pty_pair() {
     let cfg = config(&two_slaves("file:///dev/null"));
     let (server_end, client_end) = SerialStream::pair().expect("pty pair");
     let token = CancellationToken::new();
-    let svc = SimService::new(RegisterMap::from_devices(&cfg.devices, &Default::default()).unwrap(), source());
+    let svc = SimService::new(
+        RegisterMap::from_devices(&cfg.devices, &Default::default()).unwrap(),
+        source(),
+    );
     tokio::spawn(serve_rtu(server_end, svc, token.clone()));
     let acq = Acquire::on_connector(
         &cfg.devices,
@@ -108,10 +114,16 @@ async fn rtu_over_socat_with_a_silent_slave() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(a.exists() && b.exists(), "socat did not create the pty links");
+    assert!(
+        a.exists() && b.exists(),
+        "socat did not create the pty links"
+    );
     let cfg = config(&two_slaves(&format!("file://{}", b.display())));
     let token = CancellationToken::new();
-    let svc = SimService::new(RegisterMap::from_devices(&cfg.devices, &Default::default()).unwrap(), source());
+    let svc = SimService::new(
+        RegisterMap::from_devices(&cfg.devices, &Default::default()).unwrap(),
+        source(),
+    );
     use tokio_serial::SerialPortBuilderExt as _;
     let server_port = tokio_serial::new(a.to_string_lossy(), 115200)
         .open_native_async()
@@ -120,8 +132,12 @@ async fn rtu_over_socat_with_a_silent_slave() {
     // The production path: controller = "file://…", serial settings from the config.
     let mut run = start_poller(&cfg.devices);
     let first = run.collect_for(Duration::from_millis(1500)).await;
-    of(&first, "rtu3").iter().for_each(|s| check(s, 31.25, -7.0, 1.0));
-    of(&first, "rtu9").iter().for_each(|s| check(s, 45.5, 12.0, 0.0));
+    of(&first, "rtu3")
+        .iter()
+        .for_each(|s| check(s, 31.25, -7.0, 1.0));
+    of(&first, "rtu9")
+        .iter()
+        .for_each(|s| check(s, 45.5, 12.0, 0.0));
     assert!(of(&first, "rtu3").len() >= 3);
     // A silent slave on the bus: timeouts reopen the port; the other slave keeps answering.
     svc.set_fault(9, Some(Fault::Silent));
@@ -129,10 +145,15 @@ async fn rtu_over_socat_with_a_silent_slave() {
     let good3 = of(&during, "rtu3");
     assert!(good3.len() >= 3);
     good3.iter().for_each(|s| check(s, 31.25, -7.0, 1.0));
-    assert!(of(&during, "rtu9").iter().all(|s| s.readings[0].quality != Quality::Good));
+    assert!(
+        of(&during, "rtu9")
+            .iter()
+            .all(|s| s.readings[0].quality != Quality::Good)
+    );
     svc.set_fault(9, None);
     assert!(
-        run.wait_for("rtu9", Duration::from_secs(3), |s| s.readings[0].quality == Quality::Good)
+        run.wait_for("rtu9", Duration::from_secs(3), |s| s.readings[0].quality
+            == Quality::Good)
             .await
             .is_some()
     );

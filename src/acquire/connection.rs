@@ -17,9 +17,9 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tokio_modbus::Slave;
 use tokio_modbus::client::{Context, Reader};
 use tokio_modbus::prelude::{ExceptionCode, SlaveContext};
-use tokio_modbus::Slave;
 
 use crate::acquire::config::{DeviceConfig, Parity, RegisterKind};
 use crate::config::controller::Controller;
@@ -298,10 +298,10 @@ impl Connection {
 
     async fn ensure_connected(&mut self, timeout: Duration) -> Result<(), ReadError> {
         if self.ctx.is_none() {
-            if let Some(at) = self.next_attempt {
-                if Instant::now() < at {
-                    return Err(ReadError::NotConnected);
-                }
+            if let Some(at) = self.next_attempt
+                && Instant::now() < at
+            {
+                return Err(ReadError::NotConnected);
             }
             let res = tokio::time::timeout(timeout, self.connector.connect()).await;
             match res {
@@ -410,7 +410,10 @@ mod tests {
         assert_eq!(b.delay(50), Duration::from_secs(1));
         let j = Backoff { jitter: 0.2, ..b };
         let ds: Vec<Duration> = (0..50).map(|_| j.delay(2)).collect();
-        assert!(ds.iter().all(|d| *d >= Duration::from_millis(160) && *d <= Duration::from_millis(240)));
+        assert!(
+            ds.iter()
+                .all(|d| *d >= Duration::from_millis(160) && *d <= Duration::from_millis(240))
+        );
         assert!(ds.iter().any(|d| *d != ds[0]), "jitter must vary");
     }
 

@@ -53,7 +53,11 @@ fn permute(bytes: &mut [u8], order: ByteOrder) {
 /// Decodes the raw (unscaled) value of `words` as `data_type` in `order`.
 ///
 /// 64-bit integers beyond 2^53 lose precision in the `f64` result; plant values never get there.
-pub fn decode_raw(words: &[u16], data_type: DataType, order: ByteOrder) -> Result<f64, DecodeError> {
+pub fn decode_raw(
+    words: &[u16],
+    data_type: DataType,
+    order: ByteOrder,
+) -> Result<f64, DecodeError> {
     let expected = data_type.words();
     if words.len() != usize::from(expected) {
         return Err(DecodeError::WordCount {
@@ -64,7 +68,11 @@ pub fn decode_raw(words: &[u16], data_type: DataType, order: ByteOrder) -> Resul
     }
     if data_type == DataType::Bool {
         // A word-sized boolean is true when any bit is set, whatever the byte order.
-        return Ok(if words.iter().any(|w| *w != 0) { 1.0 } else { 0.0 });
+        return Ok(if words.iter().any(|w| *w != 0) {
+            1.0
+        } else {
+            0.0
+        });
     }
     let (b, _) = to_big_endian(words, order);
     let v = match data_type {
@@ -99,7 +107,13 @@ pub fn decode(
 
 /// Encodes an engineering value into the wire words a device would hold: the inverse of
 /// [`decode`]. Integers are rounded to nearest and saturated at the type's range; NaN becomes 0.
-pub fn encode(value: f64, data_type: DataType, order: ByteOrder, scale: f64, offset: f64) -> Vec<u16> {
+pub fn encode(
+    value: f64,
+    data_type: DataType,
+    order: ByteOrder,
+    scale: f64,
+    offset: f64,
+) -> Vec<u16> {
     let raw = if data_type == DataType::Bool || scale == 0.0 {
         value
     } else {
@@ -153,7 +167,10 @@ mod tests {
                 f64::from(0x1122_3344u32),
                 "{order:?}"
             );
-            assert_eq!(encode_raw(f64::from(0x1122_3344u32), DataType::Uint32, order), words);
+            assert_eq!(
+                encode_raw(f64::from(0x1122_3344u32), DataType::Uint32, order),
+                words
+            );
         }
     }
 
@@ -163,7 +180,10 @@ mod tests {
         let w = [0x7788, 0x5566, 0x3344, 0x1122];
         // Compare as integers through the f64-free path: the value fits below 2^63 but not 2^53,
         // so check the bytes via re-encoding instead.
-        assert_eq!(encode_raw(v as f64, DataType::Uint64, ByteOrder::CDAB).len(), 4);
+        assert_eq!(
+            encode_raw(v as f64, DataType::Uint64, ByteOrder::CDAB).len(),
+            4
+        );
         let (b, n) = to_big_endian(&w, ByteOrder::CDAB);
         assert_eq!(n, 8);
         assert_eq!(u64::from_be_bytes(b), v);
@@ -175,28 +195,59 @@ mod tests {
 
     #[test]
     fn int16_float32_and_scale() {
-        assert_eq!(decode_raw(&[0xFFFE], DataType::Int16, ByteOrder::ABCD).unwrap(), -2.0);
-        assert_eq!(decode_raw(&[0xFEFF], DataType::Int16, ByteOrder::DCBA).unwrap(), -2.0);
+        assert_eq!(
+            decode_raw(&[0xFFFE], DataType::Int16, ByteOrder::ABCD).unwrap(),
+            -2.0
+        );
+        assert_eq!(
+            decode_raw(&[0xFEFF], DataType::Int16, ByteOrder::DCBA).unwrap(),
+            -2.0
+        );
         // 31.5f32 = 0x41FC0000
-        assert_eq!(decode_raw(&[0x41FC, 0x0000], DataType::Float32, ByteOrder::ABCD).unwrap(), 31.5);
-        assert_eq!(decode_raw(&[0x0000, 0x41FC], DataType::Float32, ByteOrder::CDAB).unwrap(), 31.5);
-        assert_eq!(decode(&[315], DataType::Uint16, ByteOrder::ABCD, 0.1, -1.0).unwrap(), 30.5);
+        assert_eq!(
+            decode_raw(&[0x41FC, 0x0000], DataType::Float32, ByteOrder::ABCD).unwrap(),
+            31.5
+        );
+        assert_eq!(
+            decode_raw(&[0x0000, 0x41FC], DataType::Float32, ByteOrder::CDAB).unwrap(),
+            31.5
+        );
+        assert_eq!(
+            decode(&[315], DataType::Uint16, ByteOrder::ABCD, 0.1, -1.0).unwrap(),
+            30.5
+        );
     }
 
     #[test]
     fn bools_and_word_count() {
-        assert_eq!(decode(&[0x0100], DataType::Bool, ByteOrder::ABCD, 10.0, 5.0).unwrap(), 1.0);
-        assert_eq!(decode(&[0], DataType::Bool, ByteOrder::ABCD, 1.0, 0.0).unwrap(), 0.0);
+        assert_eq!(
+            decode(&[0x0100], DataType::Bool, ByteOrder::ABCD, 10.0, 5.0).unwrap(),
+            1.0
+        );
+        assert_eq!(
+            decode(&[0], DataType::Bool, ByteOrder::ABCD, 1.0, 0.0).unwrap(),
+            0.0
+        );
         assert!(matches!(
             decode_raw(&[1], DataType::Float32, ByteOrder::ABCD),
-            Err(DecodeError::WordCount { expected: 2, got: 1, .. })
+            Err(DecodeError::WordCount {
+                expected: 2,
+                got: 1,
+                ..
+            })
         ));
     }
 
     #[test]
     fn integers_saturate_and_nan_is_zero() {
-        assert_eq!(encode_raw(70000.0, DataType::Uint16, ByteOrder::ABCD), vec![0xFFFF]);
+        assert_eq!(
+            encode_raw(70000.0, DataType::Uint16, ByteOrder::ABCD),
+            vec![0xFFFF]
+        );
         assert_eq!(encode_raw(-5.0, DataType::Uint16, ByteOrder::ABCD), vec![0]);
-        assert_eq!(encode_raw(f64::NAN, DataType::Int32, ByteOrder::ABCD), vec![0, 0]);
+        assert_eq!(
+            encode_raw(f64::NAN, DataType::Int32, ByteOrder::ABCD),
+            vec![0, 0]
+        );
     }
 }

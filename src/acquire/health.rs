@@ -127,7 +127,10 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(h.decide(t0), Decision::Poll);
         assert_eq!(h.record(t0, false), None);
-        assert!(matches!(h.record(t0, false), Some(SlaveState::Degraded { .. })));
+        assert!(matches!(
+            h.record(t0, false),
+            Some(SlaveState::Degraded { .. })
+        ));
         assert_eq!(h.decide(t0 + Duration::from_millis(1500)), Decision::Skip);
         assert_eq!(h.decide(t0 + Duration::from_secs(2)), Decision::Probe);
         // Failed probes double the period up to the cap.

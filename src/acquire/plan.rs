@@ -35,7 +35,9 @@ pub enum PlanError {
         max: u16,
     },
     /// A value that runs past address 65535.
-    #[error("device \"{device}\" register \"{register}\": address {address} + {words} words runs past 65535")]
+    #[error(
+        "device \"{device}\" register \"{register}\": address {address} + {words} words runs past 65535"
+    )]
     PastEnd {
         /// Device name.
         device: String,
@@ -75,7 +77,11 @@ pub struct ReadBlock {
 impl ReadBlock {
     /// True when the block reads addresses no register uses.
     pub fn has_holes(&self) -> bool {
-        let covered: u32 = self.covered_parts().iter().map(|b| u32::from(b.count)).sum();
+        let covered: u32 = self
+            .covered_parts()
+            .iter()
+            .map(|b| u32::from(b.count))
+            .sum();
         covered < u32::from(self.count)
     }
 
@@ -134,7 +140,11 @@ pub fn plan_with_hole(device: &DeviceConfig, max_hole: u16) -> Result<Vec<ReadBl
         RegisterKind::Discrete,
     ] {
         let bits = is_bits(kind);
-        let max = if bits { MAX_BITS_PER_REQUEST } else { max_words };
+        let max = if bits {
+            MAX_BITS_PER_REQUEST
+        } else {
+            max_words
+        };
         let mut regs: Vec<(usize, u16, u16)> = Vec::new();
         for (i, r) in device.registers.iter().enumerate() {
             if r.register != kind {
@@ -210,7 +220,8 @@ mod tests {
         let mut d: DeviceConfig = toml_edit::de::from_str(&toml).unwrap();
         for (name, kind, address, data_type) in regs {
             let mut r: RegisterConfig =
-                toml_edit::de::from_str(&format!("name = \"{name}\"\naddress = {address}")).unwrap();
+                toml_edit::de::from_str(&format!("name = \"{name}\"\naddress = {address}"))
+                    .unwrap();
             r.register = *kind;
             r.data_type = *data_type;
             d.registers.push(r);
@@ -228,14 +239,17 @@ mod tests {
             &[
                 ("a", Holding, 0, Float32),
                 ("b", Holding, 2, Uint16),
-                ("c", Holding, 10, Float64), // hole of 7 words: bridged
+                ("c", Holding, 10, Float64),   // hole of 7 words: bridged
                 ("far", Holding, 100, Uint16), // hole of 86: new block
             ],
         );
         let p = plan(&d).unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!((p[0].start, p[0].count), (0, 14));
-        assert_eq!(p[0].fields.iter().map(|f| f.offset).collect::<Vec<_>>(), vec![0, 2, 10]);
+        assert_eq!(
+            p[0].fields.iter().map(|f| f.offset).collect::<Vec<_>>(),
+            vec![0, 2, 10]
+        );
         assert_eq!((p[1].start, p[1].count), (100, 1));
         assert!(p[0].has_holes());
         let parts = p[0].split_at_holes();
@@ -251,10 +265,15 @@ mod tests {
     fn never_over_max_and_tables_separate() {
         let regs: Vec<(String, RegisterKind, u16, DataType)> = (0..20)
             .map(|i| (format!("r{i}"), Holding, i * 2, Uint32))
-            .chain([("coil".to_string(), Coil, 0, Bool), ("inp".to_string(), Input, 0, Uint16)])
+            .chain([
+                ("coil".to_string(), Coil, 0, Bool),
+                ("inp".to_string(), Input, 0, Uint16),
+            ])
             .collect();
-        let refs: Vec<(&str, RegisterKind, u16, DataType)> =
-            regs.iter().map(|(n, k, a, t)| (n.as_str(), *k, *a, *t)).collect();
+        let refs: Vec<(&str, RegisterKind, u16, DataType)> = regs
+            .iter()
+            .map(|(n, k, a, t)| (n.as_str(), *k, *a, *t))
+            .collect();
         let p = plan(&device(6, &refs)).unwrap();
         let holding: Vec<_> = p.iter().filter(|b| b.kind == Holding).collect();
         assert!(holding.iter().all(|b| b.count <= 6));

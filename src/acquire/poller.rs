@@ -52,8 +52,16 @@ impl SlavePoller {
     /// Plans the device's reads.
     pub fn new(device: DeviceConfig, first_due: Instant) -> Result<Self, PlanError> {
         let blocks = plan::plan(&device)?;
-        let names = device.registers.iter().map(|r| Arc::from(r.name.as_str())).collect();
-        let units = device.registers.iter().map(|r| Arc::from(r.unit.as_str())).collect();
+        let names = device
+            .registers
+            .iter()
+            .map(|r| Arc::from(r.name.as_str()))
+            .collect();
+        let units = device
+            .registers
+            .iter()
+            .map(|r| Arc::from(r.unit.as_str()))
+            .collect();
         Ok(SlavePoller {
             name: Arc::from(device.name.as_str()),
             names,
@@ -124,7 +132,9 @@ impl SlavePoller {
                     for f in &block.fields {
                         let lo = usize::from(f.offset);
                         let hi = lo + usize::from(f.len);
-                        if let (Some(ws), Some(slot)) = (words.get(lo..hi), values.get_mut(f.register)) {
+                        if let (Some(ws), Some(slot)) =
+                            (words.get(lo..hi), values.get_mut(f.register))
+                        {
                             *slot = Some(ws.to_vec());
                         }
                     }
@@ -193,7 +203,14 @@ impl SlavePoller {
         }
     }
 
-    fn reading(&self, i: usize, value: f64, raw: Vec<u16>, ts: TimestampMs, quality: Quality) -> Reading {
+    fn reading(
+        &self,
+        i: usize,
+        value: f64,
+        raw: Vec<u16>,
+        ts: TimestampMs,
+        quality: Quality,
+    ) -> Reading {
         Reading {
             device: self.name.clone(),
             name: self.names.get(i).cloned().unwrap_or_else(|| Arc::from("")),

@@ -22,7 +22,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::acquire::config::DeviceConfig;
-use crate::acquire::connection::{Backoff, ConnStats, Connection, ControllerError, Connector, connector_for};
+use crate::acquire::connection::{
+    Backoff, ConnStats, Connection, Connector, ControllerError, connector_for,
+};
 use crate::acquire::plan::PlanError;
 use crate::acquire::poller::SlavePoller;
 use crate::domain::{Quality, Sample};
@@ -107,7 +109,14 @@ pub struct Acquire {
 impl std::fmt::Debug for Acquire {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Acquire")
-            .field("buses", &self.buses.iter().map(|b| b.conn.describe()).collect::<Vec<_>>())
+            .field(
+                "buses",
+                &self
+                    .buses
+                    .iter()
+                    .map(|b| b.conn.describe())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -182,7 +191,11 @@ impl Acquire {
 
     /// Polls until `shutdown` fires, sending one [`Sample`] per device and cycle. Returns the
     /// connection counters of every bus when all bus tasks have ended.
-    pub async fn run(self, tx: mpsc::Sender<Sample>, shutdown: CancellationToken) -> Vec<(String, ConnStats)> {
+    pub async fn run(
+        self,
+        tx: mpsc::Sender<Sample>,
+        shutdown: CancellationToken,
+    ) -> Vec<(String, ConnStats)> {
         let mut tasks = JoinSet::new();
         for bus in self.buses {
             let tx = tx.clone();
@@ -210,20 +223,14 @@ async fn run_bus(
 ) -> (String, ConnStats) {
     let endpoint = bus.conn.describe();
     tracing::info!(%endpoint, slaves = bus.slaves.len(), "polling");
-    loop {
-        // The slave whose cycle is due first (ties: config order).
-        let Some(idx) = bus
-            .slaves
-            .iter()
-            .enumerate()
-            .min_by_key(|(i, s)| (s.next_due, *i))
-            .map(|(i, _)| i)
-        else {
-            break;
-        };
-        let Some(slave) = bus.slaves.get_mut(idx) else {
-            break;
-        };
+    // Each turn takes the slave whose cycle is due first (ties: config order).
+    while let Some(slave) = bus
+        .slaves
+        .iter_mut()
+        .enumerate()
+        .min_by_key(|(i, s)| (s.next_due, *i))
+        .map(|(_, s)| s)
+    {
         let due = slave.next_due;
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -234,9 +241,15 @@ async fn run_bus(
             () = shutdown.cancelled() => None,
             r = slave.poll(&mut bus.conn) => Some(r),
         };
-        let Some((sample, outcome)) = polled else { break };
-        metrics.exceptions.fetch_add(u64::from(outcome.exceptions), Ordering::Relaxed);
-        metrics.silent_blocks.fetch_add(u64::from(outcome.silent), Ordering::Relaxed);
+        let Some((sample, outcome)) = polled else {
+            break;
+        };
+        metrics
+            .exceptions
+            .fetch_add(u64::from(outcome.exceptions), Ordering::Relaxed);
+        metrics
+            .silent_blocks
+            .fetch_add(u64::from(outcome.silent), Ordering::Relaxed);
         // Next slot on the fixed grid; slots already in the past are missed cycles.
         let interval = slave.interval().max(Duration::from_millis(1));
         let now = Instant::now();

@@ -68,9 +68,7 @@ pub fn run(args: &PollArgs, log_format: Option<LogFormat>) -> ExitCode {
             .collect();
         if !unknown.is_empty() {
             let known: Vec<&str> = devices.iter().map(|d| d.name.as_str()).collect();
-            eprintln!(
-                "chocoline poll: unknown device(s) {unknown:?}; the config has {known:?}"
-            );
+            eprintln!("chocoline poll: unknown device(s) {unknown:?}; the config has {known:?}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
         devices.retain(|d| args.devices.contains(&d.name));
@@ -83,7 +81,10 @@ pub fn run(args: &PollArgs, log_format: Option<LogFormat>) -> ExitCode {
         }
     };
     let limit = if args.once { Some(1) } else { args.count };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("chocoline poll: cannot start the runtime: {e}");
@@ -102,8 +103,8 @@ pub fn run(args: &PollArgs, log_format: Option<LogFormat>) -> ExitCode {
         if format == PollFormat::Table {
             let _ = writeln!(
                 out,
-                "{:<24} {:<16} {:<16} {:<24} {:>16} {:<6} {}",
-                "TIME", "DEVICE", "NAME", "RAW", "VALUE", "UNIT", "QUALITY"
+                "{:<24} {:<16} {:<16} {:<24} {:>16} {:<6} QUALITY",
+                "TIME", "DEVICE", "NAME", "RAW", "VALUE", "UNIT"
             );
         }
         loop {
@@ -125,16 +126,19 @@ pub fn run(args: &PollArgs, log_format: Option<LogFormat>) -> ExitCode {
                 .all(|r| matches!(r.quality, Quality::Good | Quality::OutOfRange));
             last_ok.insert(sample.device.to_string(), ok);
             *seen.entry(sample.device.to_string()).or_default() += 1;
-            if let Some(n) = limit {
-                if names.iter().all(|d| seen.get(d).copied().unwrap_or(0) >= n) {
-                    break;
-                }
+            if let Some(n) = limit
+                && names.iter().all(|d| seen.get(d).copied().unwrap_or(0) >= n)
+            {
+                break;
             }
         }
         token.cancel();
         drop(rx);
         let _ = stage.await;
-        if names.iter().all(|d| last_ok.get(d).copied().unwrap_or(false)) {
+        if names
+            .iter()
+            .all(|d| last_ok.get(d).copied().unwrap_or(false))
+        {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(EXIT_FAILURE)
@@ -149,7 +153,10 @@ pub fn run(args: &PollArgs, log_format: Option<LogFormat>) -> ExitCode {
 /// the file is still parsed strictly (unknown keys refused) and those errors are printed as
 /// warnings: a technician commissions the register map before the models are on the box.
 /// Any error about `[[devices]]`, or a file that does not parse, is fatal (exit 2).
-pub fn load_for_devices(path: &std::path::Path, command: &str) -> Result<crate::config::Config, ExitCode> {
+pub fn load_for_devices(
+    path: &std::path::Path,
+    command: &str,
+) -> Result<crate::config::Config, ExitCode> {
     let errors = match crate::config::load(path) {
         Ok(plan) => return Ok(plan.config),
         Err(errors) => errors,

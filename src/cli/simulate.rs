@@ -84,7 +84,9 @@ pub fn run(args: &SimulateArgs, log_format: Option<LogFormat>) -> ExitCode {
         return serve(args, listen, config, log_format);
     }
     let Some(dir) = &args.export_csv else {
-        eprintln!("chocoline simulate: nothing to do; give --export-csv DIR or --listen ADDR --config FILE");
+        eprintln!(
+            "chocoline simulate: nothing to do; give --export-csv DIR or --listen ADDR --config FILE"
+        );
         return ExitCode::from(EXIT_BAD_INPUT);
     };
     let opts = ExportOptions {

@@ -1150,7 +1150,11 @@ mod tests {
         assert_one(&run(models, &c), "models.dir", "does not exist");
         let mut c = valid();
         c.models.enabled.push("quality".into());
-        assert_one(&run(models, &c), "models.enabled[4]", "listed twice (also enabled[0])");
+        assert_one(
+            &run(models, &c),
+            "models.enabled[4]",
+            "listed twice (also enabled[0])",
+        );
     }
 
     #[test]

@@ -33,7 +33,9 @@ use crate::simulate::source::SignalSource;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServeMapError {
     /// Two devices claim the same slave id.
-    #[error("devices \"{first}\" and \"{second}\" both use slave id {slave}; the simulator serves one port")]
+    #[error(
+        "devices \"{first}\" and \"{second}\" both use slave id {slave}; the simulator serves one port"
+    )]
     DuplicateSlave {
         /// Slave id.
         slave: u8,
