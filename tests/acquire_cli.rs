@@ -17,7 +17,11 @@ impl Drop for Kill {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Three devices of the demo layout on one endpoint, canonical signal names; `ph` is read
@@ -81,7 +85,12 @@ address = 2
 
 fn start_sim(cfg: &std::path::Path, port: u16, extra: &[&str]) -> Kill {
     let child = Command::new(BIN)
-        .args(["simulate", "--listen", &format!("127.0.0.1:{port}"), "--config"])
+        .args([
+            "simulate",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--config",
+        ])
         .arg(cfg)
         .args(extra)
         .stdout(Stdio::null())
@@ -114,7 +123,10 @@ fn poll_json(cfg: &std::path::Path, extra: &[&str]) -> (i32, Vec<serde_json::Val
 
 fn write_cfg(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
     let p = dir.path().join("demo.toml");
-    std::fs::File::create(&p).unwrap().write_all(text.as_bytes()).unwrap();
+    std::fs::File::create(&p)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     p
 }
 
@@ -140,7 +152,10 @@ fn simulate_then_poll_once_prints_plausible_readings() {
     let m = get("moisture")["value"].as_f64().unwrap();
     assert!((0.3..=5.0).contains(&m), "moisture {m}");
     let ph = get("conche_ph")["value"].as_f64().unwrap();
-    assert!((4.5..=6.5).contains(&ph), "ph {ph} (served through signal_map)");
+    assert!(
+        (4.5..=6.5).contains(&ph),
+        "ph {ph} (served through signal_map)"
+    );
     assert!(get("batch_id")["value"].as_f64().unwrap() >= 1.0);
     // --device limits the poll, --count N gives N cycles.
     let (code, rows) = poll_json(&cfg, &["--device", "plc", "--count", "3"]);
@@ -159,7 +174,14 @@ fn dropout_scenario_silences_only_the_conche() {
     let _sim = start_sim(
         &cfg,
         port,
-        &["--scenario", "sensor-dropout", "--fault-start", "0s", "--fault-duration", "1h"],
+        &[
+            "--scenario",
+            "sensor-dropout",
+            "--fault-start",
+            "0s",
+            "--fault-duration",
+            "1h",
+        ],
     );
     let (code, rows) = poll_json(&cfg, &["--count", "2"]);
     assert_eq!(code, 1, "a device with comm errors makes poll exit 1");
