@@ -8,6 +8,9 @@ use crate::domain::{Quality, Reading, ReasonCode};
 
 use super::reasons::ReasonSet;
 
+/// Spike verdicts in a row, on the same side, that are taken as a level shift instead.
+pub const LEVEL_SHIFT_RUN: u32 = 3;
+
 /// Settings of the per-signal checks (from `[features]`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CheckParams {
@@ -34,6 +37,9 @@ pub struct SignalChecker {
     is_static: bool,
     last: Option<f64>,
     unchanged: u32,
+    /// Consecutive spike verdicts on the same side of the median.
+    spike_run: u32,
+    spike_side: bool,
     recent: VecDeque<f64>,
     scratch: Vec<f64>,
 }
@@ -46,6 +52,8 @@ impl SignalChecker {
             is_static,
             last: None,
             unchanged: 0,
+            spike_run: 0,
+            spike_side: false,
             recent: VecDeque::with_capacity(params.spike_window),
             scratch: Vec::with_capacity(params.spike_window),
         }
@@ -83,7 +91,21 @@ impl SignalChecker {
         if n > 0 && self.unchanged.saturating_add(1) >= n {
             s.insert(ReasonCode::Stuck);
         }
-        if self.is_spike(x) {
+        match self.spike_side(x) {
+            Some(side) if self.spike_run > 0 && side == self.spike_side => self.spike_run += 1,
+            Some(side) => {
+                self.spike_run = 1;
+                self.spike_side = side;
+            }
+            None => self.spike_run = 0,
+        }
+        if self.spike_run >= LEVEL_SHIFT_RUN {
+            // Several "spikes" in a row on one side are a level shift (new batch, new bean
+            // lot, a set-point change), not a spike: restart the median window from here
+            // instead of flagging until the median catches up half a window later.
+            self.spike_run = 0;
+            self.recent.clear();
+        } else if self.spike_run > 0 {
             s.insert(ReasonCode::Spike);
         }
         if self.params.spike_window > 0 {
@@ -95,11 +117,12 @@ impl SignalChecker {
         s
     }
 
-    fn is_spike(&mut self, x: f64) -> bool {
+    /// `Some(above median?)` when `x` is a spike against the window.
+    fn spike_side(&mut self, x: f64) -> Option<bool> {
         let w = self.params.spike_window;
         // Judge only against a full window: a half-empty one has no reliable spread.
         if w == 0 || self.recent.len() < w {
-            return false;
+            return None;
         }
         self.scratch.clear();
         self.scratch.extend(self.recent.iter().copied());
@@ -109,7 +132,7 @@ impl SignalChecker {
         }
         let mad = median(&mut self.scratch);
         let limit = (self.params.spike_k * 1.4826 * mad).max(self.params.spike_min_rel * med.abs());
-        (x - med).abs() > limit
+        ((x - med).abs() > limit).then_some(x > med)
     }
 }
 
