@@ -427,3 +427,31 @@ fn anomaly_share_over_window() {
         ]
     );
 }
+
+#[tokio::test]
+async fn stage_forwards_records_then_alerts_and_ends_with_its_input() {
+    use tokio::sync::mpsc;
+    let (tx, rx) = mpsc::channel(8);
+    let (otx, mut orx) = mpsc::channel(8);
+    let task = tokio::spawn(stage::run(engine(), rx, otx));
+    // Two producers share the input, as monitor and validate do.
+    let tx2 = tx.clone();
+    for i in 0..3 {
+        tx.send(bloom(i, 0.9, 0.0, 31.5)).await.unwrap();
+    }
+    tx2.send(dq(3)).await.unwrap();
+    drop((tx, tx2));
+    let mut got = Vec::new();
+    while let Some(r) = orx.recv().await {
+        got.push(r);
+    }
+    let stats = task.await.unwrap();
+    assert_eq!(
+        got.len(),
+        5,
+        "3 predictions + 1 alert + 1 data-quality event"
+    );
+    assert!(matches!(&got[3], Record::Alert(a) if a.kind == AlertKind::FatBloomRisk));
+    assert!(matches!(&got[4], Record::DataQuality(_)));
+    assert_eq!(stats.raised[&AlertKind::FatBloomRisk], 1);
+}

@@ -152,3 +152,42 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod stage_tests {
+    use std::collections::BTreeMap;
+
+    use tokio::sync::mpsc;
+
+    use crate::domain::{BatchContext, FeatureLevel, FeatureVector, Record, TimestampMs};
+
+    #[tokio::test]
+    async fn stage_splits_accepted_and_refused() {
+        let (tx, rx) = mpsc::channel(8);
+        let (ok_tx, mut ok_rx) = mpsc::channel(8);
+        let (dq_tx, mut dq_rx) = mpsc::channel(8);
+        let task = tokio::spawn(crate::validate::stage::run(rx, ok_tx, dq_tx));
+        for (i, x) in [1.0, f64::NAN, 2.0].into_iter().enumerate() {
+            tx.send(FeatureVector {
+                model: "bloom".into(),
+                spec_version: 1,
+                level: FeatureLevel::Sample,
+                names: vec!["a".to_string()].into(),
+                values: vec![x],
+                ts: TimestampMs(i as i64),
+                batch: BatchContext::default(),
+                flags: BTreeMap::new(),
+            })
+            .await
+            .unwrap();
+        }
+        drop(tx);
+        let stats = task.await.unwrap();
+        assert_eq!((stats.accepted, stats.refused), (2, 1));
+        assert_eq!(ok_rx.recv().await.unwrap().values, vec![1.0]);
+        assert_eq!(ok_rx.recv().await.unwrap().values, vec![2.0]);
+        assert!(
+            matches!(dq_rx.recv().await, Some(Record::DataQuality(e)) if e.ts == TimestampMs(1))
+        );
+    }
+}
