@@ -4,6 +4,10 @@
 //! Exit codes: 0 success, 1 runtime failure (or a verification mismatch), 2 bad input
 //! (configuration, arguments, files).
 
+pub mod check_config;
+pub mod run;
+pub mod simulate;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -46,6 +50,8 @@ pub enum Command {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Simulate a chocolate line: export a run as CSV (training / replay data).
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -62,9 +68,8 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { .. } | Command::CheckConfig { .. } => {
-            eprintln!("chocoline: not implemented yet");
-            ExitCode::from(EXIT_FAILURE)
-        }
+        Command::Run { config } => run::run(&config, cli.log_format),
+        Command::CheckConfig { config } => check_config::check_config(&config),
+        Command::Simulate(args) => simulate::run(&args),
     }
 }
