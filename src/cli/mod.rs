@@ -13,7 +13,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod model;
+
 use crate::config::LogFormat;
+
+pub mod inspect;
+pub mod outbox_feed;
 
 /// Exit code for bad input: configuration, arguments, unreadable files.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -52,6 +57,22 @@ pub enum Command {
     },
     /// Simulate a chocolate line: export a run as CSV (training / replay data).
     Simulate(simulate::SimulateArgs),
+    /// Show the store: outbox depth, oldest undelivered message, last alerts, predictions and
+    /// drift windows. Safe while the agent runs (reads its snapshot then).
+    Inspect {
+        /// The `[store] data_dir` of the agent.
+        #[arg(long, default_value = "/var/lib/chocoline")]
+        data_dir: PathBuf,
+        /// Print the snapshot as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Test hook for the store/publish fault tests (see `src/cli/outbox_feed.rs`).
+    #[command(name = "__outbox-feed", hide = true)]
+    OutboxFeed(outbox_feed::FeedArgs),
+    /// List, verify and run exported models.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -71,5 +92,8 @@ pub fn main() -> ExitCode {
         Command::Run { config } => run::run(&config, cli.log_format),
         Command::CheckConfig { config } => check_config::check_config(&config),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Inspect { data_dir, json } => inspect::run(&data_dir, json),
+        Command::OutboxFeed(args) => outbox_feed::run(args),
+        Command::Model(cmd) => model::run(cmd),
     }
 }
