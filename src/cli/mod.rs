@@ -4,6 +4,10 @@
 //! Exit codes: 0 success, 1 runtime failure (or a verification mismatch), 2 bad input
 //! (configuration, arguments, files).
 
+pub mod check_config;
+pub mod run;
+pub mod simulate;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,7 +15,8 @@ use clap::{Parser, Subcommand};
 
 use crate::config::LogFormat;
 
-pub mod simulate;
+pub mod inspect;
+pub mod outbox_feed;
 
 /// Exit code for bad input: configuration, arguments, unreadable files.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -50,6 +55,19 @@ pub enum Command {
     },
     /// Simulate a chocolate line: export a run as CSV (training / replay data).
     Simulate(simulate::SimulateArgs),
+    /// Show the store: outbox depth, oldest undelivered message, last alerts, predictions and
+    /// drift windows. Safe while the agent runs (reads its snapshot then).
+    Inspect {
+        /// The `[store] data_dir` of the agent.
+        #[arg(long, default_value = "/var/lib/chocoline")]
+        data_dir: PathBuf,
+        /// Print the snapshot as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Test hook for the store/publish fault tests (see `src/cli/outbox_feed.rs`).
+    #[command(name = "__outbox-feed", hide = true)]
+    OutboxFeed(outbox_feed::FeedArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -66,10 +84,10 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Run { config } => run::run(&config, cli.log_format),
+        Command::CheckConfig { config } => check_config::check_config(&config),
         Command::Simulate(args) => simulate::run(&args),
-        Command::Run { .. } | Command::CheckConfig { .. } => {
-            eprintln!("chocoline: not implemented yet");
-            ExitCode::from(EXIT_FAILURE)
-        }
+        Command::Inspect { data_dir, json } => inspect::run(&data_dir, json),
+        Command::OutboxFeed(args) => outbox_feed::run(args),
     }
 }
