@@ -81,6 +81,19 @@ def write(name: str, out: Path, manifest: dict, est, extra: dict) -> None:
     if imp:
         lines += ["", "## Feature importances", "", "| feature | importance |", "|---|---|"]
         lines += [f"| {n} | {v:.3f} |" for n, v in imp]
+    ref = manifest["reference"]
+    chunk = ("20 consecutive batches" if manifest["level"] == "batch"
+             else "one hour of 30-s-stride windows of one run")  # fmt: skip
+    lines += ["", "## Drift reference", "",
+              f"{ref['samples']} training vectors; thresholds = mean + 3σ of each statistic over "
+              f"reference chunks of {chunk}, floored at 0.1. Features that follow the recipe or "
+              "the bean lot (temperature, cocoa %, pH…) differ strongly between chunks, so their "
+              "calibrated thresholds are high: one recipe or lot per window is normal. "
+              "A per-product reference would tighten them.", "",
+              "| feature | PSI | JS | W1/σ |", "|---|---|---|---|"]  # fmt: skip
+    for f in ref["features"]:
+        t = f["thresholds"]
+        lines.append(f"| {f['name']} | {t['psi']:.3f} | {t['js']:.3f} | {t['w1_sigma']:.3f} |")
     lines += ["", "## Export", "",
               f"`model.onnx` sha256 `{manifest['onnx']['sha256']}`; onnxruntime vs sklearn on "
               f"{manifest['golden']['rows']} golden rows (incl. rows one float32 ulp either side of "
