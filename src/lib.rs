@@ -15,11 +15,14 @@
 //!
 //! Around them: [`domain`] (the only types stages share), [`config`] (layered, validated
 //! configuration), [`logging`] (tracing set-up), [`pipeline`] (wiring and shutdown),
-//! [`simulate`] (the line simulator), [`cli`] (subcommands), [`metrics`] (Prometheus registry
+//! [`simulate`] (the line simulator), `broker` (the demo's embedded MQTT broker, feature
+//! `embedded-broker`), [`cli`] (subcommands), [`metrics`] (Prometheus registry
 //! and endpoint) and [`health`] (systemd readiness and a progress-driven watchdog).
 
 pub mod acquire;
 pub mod alert;
+#[cfg(feature = "embedded-broker")]
+pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -5,6 +5,7 @@
 //! (configuration, arguments, files).
 
 pub mod check_config;
+pub mod demo;
 pub mod poll;
 pub mod run;
 pub mod simulate;
@@ -77,6 +78,9 @@ pub enum Command {
     Model(model::ModelCommand),
     /// Poll the configured devices and print every decoded reading (commissioning).
     Poll(poll::PollArgs),
+    /// Try chocoline in one command: line simulator, embedded MQTT broker, the agent with the
+    /// committed models, and a control-room view of what the broker receives.
+    Demo(demo::DemoArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -100,5 +104,6 @@ pub fn main() -> ExitCode {
         Command::Model(cmd) => model::run(cmd),
         Command::Simulate(args) => simulate::run(&args, cli.log_format),
         Command::Poll(args) => poll::run(&args, cli.log_format),
+        Command::Demo(args) => demo::run(&args, cli.log_format),
     }
 }

@@ -1,0 +1,261 @@
+//! `chocoline demo`: the whole system on one machine, in one command, with no hardware, no
+//! network beyond loopback and no setup. It starts
+//!
+//! 1. the line simulator as a Modbus TCP server (time-compressed ×[`SPEED`], rotating through
+//!    fault scenarios: see [`rotation`]),
+//! 2. an embedded MQTT broker (rumqttd; cargo feature `embedded-broker`),
+//! 3. the full agent ([`crate::pipeline::agent`]) with the committed models and a temporary
+//!    data directory, configured from `config/demo.toml` (compiled in) with faster polls,
+//! 4. a control-room view ([`view`]) that subscribes to the broker and prints what arrives.
+//!
+//! Ports: 5020 (Modbus), 1883 (MQTT) and 9898 (metrics) when free, else free loopback ports.
+//! Ctrl-C (or `--duration`) stops the agent in order; its `offline` status still reaches
+//! the view.
+
+pub mod rotation;
+pub mod view;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use super::{EXIT_BAD_INPUT, EXIT_FAILURE};
+use crate::config::LogFormat;
+use crate::domain::TimestampMs;
+use crate::pipeline::agent::{self, Supervision};
+use crate::simulate::server::{RegisterMap, SimService, drive, serve_tcp};
+use crate::simulate::{FaultPlan, Scenario};
+use rotation::{Phase, Rotation};
+
+/// Simulated seconds per wall-clock second.
+pub const SPEED: f64 = 30.0;
+/// How often the simulator advances (wall time).
+const TICK: Duration = Duration::from_millis(100);
+/// The configuration the demo adapts.
+const DEMO_TOML: &str = include_str!("../../config/demo.toml");
+
+/// Arguments of `chocoline demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Show only this scenario, repeatedly (default: rotate through fat-bloom, sugar-bloom,
+    /// gritty, sensor-dropout).
+    #[arg(long)]
+    pub scenario: Option<Scenario>,
+    /// Stop after this long (e.g. "120s"); default: until Ctrl-C.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Print every message the control room receives as one JSON line (for scripts and tests).
+    #[arg(long)]
+    pub headless: bool,
+    /// Simulator seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Folder of the exported models (default: the repository's `models/`).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+}
+
+/// The phase plan in simulated time: 15 s of normal running, a 40 s fault, 25 s of recovery
+/// (wall clock).
+pub fn phase() -> Phase {
+    let sim = |wall_s: f64| Duration::from_secs_f64(wall_s * SPEED);
+    Phase {
+        plan: FaultPlan {
+            warmup: sim(15.0),
+            duration: sim(40.0),
+        },
+        recovery: sim(25.0),
+    }
+}
+
+/// `preferred` on loopback if it can be bound now, else a free port.
+fn port(preferred: u16) -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind(("127.0.0.1", preferred))
+        .or_else(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))?;
+    Ok(l.local_addr()?.port())
+}
+
+fn default_models() -> PathBuf {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    if repo.join("bloom").exists() {
+        repo
+    } else {
+        PathBuf::from("models")
+    }
+}
+
+/// `config/demo.toml` pointed at the demo's ports, models and data dir, with polls fast
+/// enough for the time-compressed line (a 300-sample window is 30 s at 100 ms).
+fn demo_config(modbus: u16, mqtt: u16, metrics: u16, models: &str, data: &str) -> String {
+    DEMO_TOML
+        .replace("tcp://127.0.0.1:5020", &format!("tcp://127.0.0.1:{modbus}"))
+        .replace("mqtt://127.0.0.1:1883", &format!("mqtt://127.0.0.1:{mqtt}"))
+        .replace("127.0.0.1:9898", &format!("127.0.0.1:{metrics}"))
+        .replace("dir = \"../models\"", &format!("dir = {models:?}"))
+        .replace("\"/tmp/chocoline-demo\"", &format!("{data:?}"))
+        .replace("poll_interval = \"1s\"", "poll_interval = \"100ms\"")
+        .replace("poll_interval = \"2s\"", "poll_interval = \"500ms\"")
+        .replace("timeout = \"400ms\"", "timeout = \"80ms\"")
+        .replace("timeout = \"500ms\"", "timeout = \"80ms\"")
+        .replace("timeout = \"1s\"", "timeout = \"300ms\"")
+        .replace("level = \"info\"", "level = \"warn\"")
+}
+
+/// Run the demo; returns the process exit code.
+pub fn run(args: &DemoArgs, log_format: Option<LogFormat>) -> ExitCode {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        eprintln!("chocoline demo: {what}: {e}");
+        ExitCode::from(EXIT_FAILURE)
+    };
+    let ports = (|| Ok::<_, std::io::Error>((port(5020)?, port(1883)?, port(9898)?)))();
+    let (modbus, mqtt, metrics) = match ports {
+        Ok(p) => p,
+        Err(e) => return fail("no free loopback port", &e),
+    };
+    let data = std::env::temp_dir().join(format!("chocoline-demo-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir_all(&data) {
+        return fail("cannot create the data dir", &e);
+    }
+    let models = args.models.clone().unwrap_or_else(default_models);
+    let text = demo_config(
+        modbus,
+        mqtt,
+        metrics,
+        &models.display().to_string(),
+        &data.join("store").display().to_string(),
+    );
+    let path = data.join("chocoline.toml");
+    if let Err(e) = std::fs::write(&path, text) {
+        return fail("cannot write the demo config", &e);
+    }
+    let plan = match crate::config::load(&path) {
+        Ok(p) => p,
+        Err(errors) => {
+            eprintln!("chocoline demo: the generated configuration is invalid:\n{errors}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    if let Err(e) = crate::logging::init(&plan.config.log, log_format) {
+        return fail("logging", &e);
+    }
+    let code = demo(args, &plan.config, (modbus, mqtt, metrics));
+    let _ = std::fs::remove_dir_all(&data);
+    code
+}
+
+fn start_broker(port: u16) -> Result<(), String> {
+    #[cfg(feature = "embedded-broker")]
+    {
+        crate::broker::spawn(port).map_err(|e| e.to_string())
+    }
+    #[cfg(not(feature = "embedded-broker"))]
+    {
+        let _ = port;
+        Err("this build has no embedded broker (cargo feature `embedded-broker`)".into())
+    }
+}
+
+fn demo(args: &DemoArgs, cfg: &crate::config::Config, ports: (u16, u16, u16)) -> ExitCode {
+    let (modbus, mqtt, metrics) = ports;
+    if let Err(e) = start_broker(mqtt) {
+        eprintln!("chocoline demo: {e}");
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    let map = match RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("chocoline demo: register map: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let order = match args.scenario {
+        Some(s) => vec![s],
+        None => rotation::ORDER.to_vec(),
+    };
+    let names: Vec<&str> = order.iter().map(|s| s.name()).collect();
+    let line = Rotation::new(order, args.seed, phase(), TimestampMs::now());
+    let service = SimService::new(map, line);
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("chocoline demo: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let prefix = cfg.mqtt.topic_prefix.clone();
+    rt.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", modbus)).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("chocoline demo: Modbus simulator cannot listen on {modbus}: {e}");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
+        let sim_stop = CancellationToken::new();
+        tokio::spawn(drive(service.clone(), TICK, SPEED, sim_stop.clone()));
+        tokio::spawn(serve_tcp(listener, service, sim_stop.clone()));
+        let view_stop = CancellationToken::new();
+        let (sub_tx, sub_rx) = tokio::sync::oneshot::channel();
+        let view = tokio::spawn(view::run(
+            mqtt,
+            prefix.clone(),
+            args.headless,
+            view_stop.clone(),
+            sub_tx,
+        ));
+        let _ = tokio::time::timeout(Duration::from_secs(10), sub_rx).await;
+        if !args.headless {
+            println!(
+                "chocoline demo: line simulator on modbus tcp://127.0.0.1:{modbus} (×{SPEED} time, scenarios: {}),\n\
+                 MQTT broker on 127.0.0.1:{mqtt}, metrics on http://127.0.0.1:{metrics}/metrics.\n\
+                 Each scenario: ~15 s normal running, a 40 s fault, 25 s recovery. What follows is what a\n\
+                 control-room subscriber to {prefix}/# receives. Ctrl-C stops.\n",
+                names.join(" → ")
+            );
+        }
+        let shutdown = CancellationToken::new();
+        let agent_task = {
+            let cfg = cfg.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { agent::run(&cfg, Supervision::none(), shutdown).await })
+        };
+        let until = async {
+            match args.duration {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut agent_task = agent_task;
+        let early = tokio::select! {
+            _ = tokio::signal::ctrl_c() => None,
+            () = until => None,
+            r = &mut agent_task => Some(r),
+        };
+        let result = match early {
+            Some(r) => r,
+            None => {
+                shutdown.cancel();
+                agent_task.await
+            }
+        };
+        // Give the view a moment to receive the `offline` status.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        view_stop.cancel();
+        let _ = view.await;
+        sim_stop.cancel();
+        match result {
+            Ok(Ok(_)) => ExitCode::SUCCESS,
+            Ok(Err(e)) => {
+                eprintln!("chocoline demo: agent: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+            Err(e) => {
+                eprintln!("chocoline demo: agent task: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        }
+    })
+}

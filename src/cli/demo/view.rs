@@ -1,0 +1,197 @@
+//! The demo's console: a control-room MQTT subscriber on `{prefix}/#`. Everything it shows
+//! came through the broker, exactly as a plant's SCADA or historian would receive it — not
+//! from inside the agent. Headless mode prints one JSON line per message instead (tests).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// Sample-level predictions arrive several times a second; the console shows one line per
+/// model every this often (headless mode prints them all).
+const PREDICTION_EVERY: Duration = Duration::from_secs(2);
+
+/// Subscribe to `{prefix}/#` on `127.0.0.1:port` and print what arrives until `stop` fires.
+/// `subscribed` fires once the subscription is acknowledged.
+pub async fn run(
+    port: u16,
+    prefix: String,
+    headless: bool,
+    stop: CancellationToken,
+    subscribed: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut o = MqttOptions::new(
+        format!("control-room-{}", std::process::id()),
+        "127.0.0.1",
+        port,
+    );
+    o.set_keep_alive(Duration::from_secs(30));
+    o.set_max_packet_size(2 * 1024 * 1024, 2 * 1024 * 1024);
+    let (client, mut events) = AsyncClient::new(o, 100);
+    if let Err(e) = client
+        .subscribe(format!("{prefix}/#"), QoS::AtLeastOnce)
+        .await
+    {
+        eprintln!("control room: cannot subscribe: {e}");
+        return;
+    }
+    let mut subscribed = Some(subscribed);
+    let started = Instant::now();
+    let mut last: HashMap<String, Instant> = HashMap::new();
+    loop {
+        let event = tokio::select! {
+            () = stop.cancelled() => break,
+            e = events.poll() => e,
+        };
+        match event {
+            Ok(Event::Incoming(Incoming::SubAck(_))) => {
+                if let Some(tx) = subscribed.take() {
+                    let _ = tx.send(());
+                }
+            }
+            Ok(Event::Incoming(Incoming::Publish(p))) => {
+                let payload: Value = serde_json::from_slice(&p.payload).unwrap_or(Value::Null);
+                let topic = p.topic.strip_prefix(&prefix).unwrap_or(&p.topic);
+                let t = started.elapsed().as_secs_f64();
+                if headless {
+                    let line = serde_json::json!({
+                        "t": (t * 1000.0).round() / 1000.0,
+                        "topic": p.topic,
+                        "retain": p.retain,
+                        "payload": payload,
+                    });
+                    println!("{line}");
+                } else if let Some(text) = describe(topic, &payload, &mut last) {
+                    println!("{t:7.1}s  {text}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if stop.is_cancelled() {
+                    break;
+                }
+                eprintln!("control room: broker connection: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    let _ = client.disconnect().await;
+}
+
+fn num(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_f64)
+        .map_or_else(|| "-".into(), |x| format!("{x:.2}"))
+}
+
+/// One console line for a message, or None to stay quiet (rate limit).
+fn describe(topic: &str, v: &Value, last: &mut HashMap<String, Instant>) -> Option<String> {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+    if topic == "/status" {
+        return Some(format!("agent {} ({})", s("state"), s("client_id")));
+    }
+    if let Some(kind) = topic.strip_prefix("/alerts/") {
+        let state = s("state").to_uppercase();
+        let mark = if state == "RAISED" { "!!" } else { "ok" };
+        return Some(format!(
+            "{mark} ALERT {state:<7} {kind} [{}] {} (id {})",
+            s("severity"),
+            s("message"),
+            s("alert_id")
+        ));
+    }
+    if topic == "/drift" {
+        let features = v.get("features").and_then(Value::as_array);
+        let drifted = features.map_or(0, |f| {
+            f.iter()
+                .filter(|x| x.get("drifted").and_then(Value::as_bool) == Some(true))
+                .count()
+        });
+        return Some(format!(
+            "drift  {}: {drifted}/{} features drifted (share {}) over {} vectors",
+            s("model"),
+            features.map_or(0, Vec::len),
+            num(v, "drifted_share"),
+            v.get("samples").and_then(Value::as_u64).unwrap_or(0)
+        ));
+    }
+    if let Some(model) = topic.strip_prefix("/predictions/") {
+        let batch_level = matches!(model, "quality" | "yield");
+        if !batch_level {
+            let now = Instant::now();
+            if last
+                .get(model)
+                .is_some_and(|t| now.duration_since(*t) < PREDICTION_EVERY)
+            {
+                return None;
+            }
+            last.insert(model.to_string(), now);
+        }
+        let out = v.get("output").cloned().unwrap_or(Value::Null);
+        let what = match out.get("type").and_then(Value::as_str) {
+            Some("class") => {
+                let label = out.get("label").and_then(Value::as_str).unwrap_or("?");
+                let probs = out
+                    .get("probabilities")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, p)| format!("{k} {:.2}", p.as_f64().unwrap_or(f64::NAN)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                format!("{label} ({probs})")
+            }
+            Some("value") => num(&out, "value"),
+            Some("anomaly") => format!(
+                "score {} {}",
+                num(&out, "score"),
+                if out.get("is_anomaly").and_then(Value::as_bool) == Some(true) {
+                    "ANOMALY"
+                } else {
+                    "normal"
+                }
+            ),
+            _ => "?".into(),
+        };
+        let b = v.get("batch").cloned().unwrap_or(Value::Null);
+        let batch = format!(
+            "batch {} {}",
+            b.get("batch_id").and_then(Value::as_str).unwrap_or("?"),
+            b.get("product").and_then(Value::as_str).unwrap_or("?")
+        );
+        let readings = v
+            .get("features")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| k.contains("mean") || k.ends_with("_last"))
+                    .take(4)
+                    .map(|(k, x)| format!("{k}={:.2}", x.as_f64().unwrap_or(f64::NAN)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        let level = if batch_level { "per batch" } else { "" };
+        return Some(format!("{model:<8} {what}  [{batch}] {level} {readings}"));
+    }
+    if topic == "/data_quality" {
+        let now = Instant::now();
+        if last
+            .get("dq")
+            .is_some_and(|t| now.duration_since(*t) < PREDICTION_EVERY)
+        {
+            return None;
+        }
+        last.insert("dq".into(), now);
+        return Some(format!(
+            "data quality: {} vector refused: {}",
+            s("model"),
+            v.get("flags").map(Value::to_string).unwrap_or_default()
+        ));
+    }
+    None
+}

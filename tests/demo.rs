@@ -1,0 +1,70 @@
+//! Acceptance test of `chocoline demo`: run it headless for two minutes and check, from what
+//! the control-room subscriber received through the embedded broker, that a fat-bloom alert
+//! was raised and then cleared (same alert id), and that the agent said `offline` at the end.
+#![cfg(feature = "embedded-broker")]
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::Instant;
+
+use serde_json::Value;
+
+#[test]
+fn demo_raises_and_clears_a_fat_bloom_alert_within_two_minutes() {
+    let t0 = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_chocoline"))
+        .args(["demo", "--duration", "120s", "--headless"])
+        .output()
+        .unwrap();
+    eprintln!("demo ran {:?}", t0.elapsed());
+    assert!(
+        out.status.success(),
+        "{:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|m| m["topic"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("/predictions/bloom"))),
+        "no bloom predictions reached the subscriber"
+    );
+    // alert id → (time raised, time cleared)
+    let mut alerts: HashMap<String, (Option<f64>, Option<f64>)> = HashMap::new();
+    for m in &lines {
+        let topic = m["topic"].as_str().unwrap_or("");
+        if !topic.ends_with("/alerts/fat_bloom_risk") {
+            continue;
+        }
+        let p = &m["payload"];
+        assert_eq!(p["kind"], "fat_bloom_risk");
+        let id = p["alert_id"].as_str().unwrap().to_string();
+        let t = m["t"].as_f64().unwrap();
+        let e = alerts.entry(id).or_default();
+        match p["state"].as_str() {
+            Some("raised") => e.0 = e.0.or(Some(t)),
+            Some("cleared") => e.1 = Some(t),
+            other => panic!("state {other:?}"),
+        }
+    }
+    let cycles: Vec<(f64, f64)> = alerts
+        .values()
+        .filter_map(|(r, c)| Some((r.as_ref().copied()?, c.as_ref().copied()?)))
+        .filter(|(r, c)| c > r)
+        .collect();
+    eprintln!("fat_bloom_risk raised → cleared (s after start): {cycles:?}");
+    assert!(
+        !cycles.is_empty(),
+        "no fat_bloom_risk alert was raised and then cleared: {alerts:?}"
+    );
+    let last_status = lines
+        .iter()
+        .rev()
+        .find(|m| m["topic"].as_str().is_some_and(|t| t.ends_with("/status")))
+        .unwrap();
+    assert_eq!(last_status["payload"]["state"], "offline");
+}
