@@ -47,7 +47,7 @@ fn check_config_accepts_the_reference_sample_with_a_summary() {
         "tempering  tcp://10.20.3.21:502  slave 1  3 registers  every 1s",
         "conche     file:///dev/ttyUSB0  slave 3  3 registers  every 2s",
         "plc        tcp://10.20.3.10:502  slave 1  6 registers",
-        "dark-70 (recipe 1, dark), milk-35 (recipe 2, milk), white-28 (recipe 3, white)",
+        "DARK70 (recipe 1, dark), DARK55 (recipe 2, dark), MILK35 (recipe 3, milk), WHITE30 (recipe 4, white)",
         "enabled: quality, yield, bloom, anomaly",
         "mqtt://broker.bruges.local:1883",
         "client_id chocoline-bruges-line-3",
