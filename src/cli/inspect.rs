@@ -91,7 +91,7 @@ pub fn render(data_dir: &Path, s: &Snapshot, source: Source, now: TimestampMs) -
         s.size_on_disk,
         s.max_bytes,
         s.used_bytes,
-        s.max_bytes / crate::store::db::SPACE_AMPLIFICATION
+        crate::store::db::budget_of(s.max_bytes)
     );
     let c = &s.counters;
     o += &format!(
