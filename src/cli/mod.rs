@@ -5,6 +5,7 @@
 //! (configuration, arguments, files).
 
 pub mod check_config;
+pub mod poll;
 pub mod run;
 pub mod simulate;
 
@@ -12,6 +13,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+pub mod model;
 
 use crate::config::LogFormat;
 
@@ -53,7 +56,8 @@ pub enum Command {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
-    /// Simulate a chocolate line: export a run as CSV (training / replay data).
+    /// Simulate a chocolate line: export a run as CSV (training / replay data), or serve it as
+    /// a Modbus TCP server (`--listen`).
     Simulate(simulate::SimulateArgs),
     /// Show the store: outbox depth, oldest undelivered message, last alerts, predictions and
     /// drift windows. Safe while the agent runs (reads its snapshot then).
@@ -68,6 +72,11 @@ pub enum Command {
     /// Test hook for the store/publish fault tests (see `src/cli/outbox_feed.rs`).
     #[command(name = "__outbox-feed", hide = true)]
     OutboxFeed(outbox_feed::FeedArgs),
+    /// List, verify and run exported models.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
+    /// Poll the configured devices and print every decoded reading (commissioning).
+    Poll(poll::PollArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -86,8 +95,10 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => run::run(&config, cli.log_format),
         Command::CheckConfig { config } => check_config::check_config(&config),
-        Command::Simulate(args) => simulate::run(&args),
         Command::Inspect { data_dir, json } => inspect::run(&data_dir, json),
         Command::OutboxFeed(args) => outbox_feed::run(args),
+        Command::Model(cmd) => model::run(cmd),
+        Command::Simulate(args) => simulate::run(&args, cli.log_format),
+        Command::Poll(args) => poll::run(&args, cli.log_format),
     }
 }
