@@ -14,8 +14,9 @@
 //! | [`publish`] | MQTT, at least once, in order |
 //!
 //! Around them: [`domain`] (the only types stages share), [`config`] (layered, validated
-//! configuration), [`pipeline`] (wiring and shutdown), [`simulate`] (the line simulator) and
-//! [`cli`] (subcommands).
+//! configuration), [`logging`] (tracing set-up), [`pipeline`] (wiring and shutdown),
+//! [`simulate`] (the line simulator), [`cli`] (subcommands), [`metrics`] (Prometheus registry
+//! and endpoint) and [`health`] (systemd readiness and a progress-driven watchdog).
 
 pub mod acquire;
 pub mod alert;
@@ -23,7 +24,10 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod features;
+pub mod health;
 pub mod infer;
+pub mod logging;
+pub mod metrics;
 pub mod monitor;
 pub mod pipeline;
 pub mod publish;

@@ -1,7 +1,8 @@
 //! `chocoline model …` through the real binary: bad files and bad CSVs must exit 2 with a
 //! clear message (never a panic); verify must catch a mismatch (exit 1).
 
-mod common;
+mod model_fixtures;
+use model_fixtures as common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,7 +1,8 @@
 //! Registry, service and stage on real ONNX files: lock-free serving, typed errors, hot
 //! reload that keeps the previous model on every kind of failure.
 
-mod common;
+mod model_fixtures;
+use model_fixtures as common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -4,6 +4,11 @@
 //! Exit codes: 0 success, 1 runtime failure (or a verification mismatch), 2 bad input
 //! (configuration, arguments, files).
 
+pub mod check_config;
+pub mod poll;
+pub mod run;
+pub mod simulate;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,6 +17,9 @@ use clap::{Parser, Subcommand};
 pub mod model;
 
 use crate::config::LogFormat;
+
+pub mod inspect;
+pub mod outbox_feed;
 
 /// Exit code for bad input: configuration, arguments, unreadable files.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -48,9 +56,27 @@ pub enum Command {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Simulate a chocolate line: export a run as CSV (training / replay data), or serve it as
+    /// a Modbus TCP server (`--listen`).
+    Simulate(simulate::SimulateArgs),
+    /// Show the store: outbox depth, oldest undelivered message, last alerts, predictions and
+    /// drift windows. Safe while the agent runs (reads its snapshot then).
+    Inspect {
+        /// The `[store] data_dir` of the agent.
+        #[arg(long, default_value = "/var/lib/chocoline")]
+        data_dir: PathBuf,
+        /// Print the snapshot as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Test hook for the store/publish fault tests (see `src/cli/outbox_feed.rs`).
+    #[command(name = "__outbox-feed", hide = true)]
+    OutboxFeed(outbox_feed::FeedArgs),
     /// List, verify and run exported models.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Poll the configured devices and print every decoded reading (commissioning).
+    Poll(poll::PollArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -67,10 +93,12 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Run { config } => run::run(&config, cli.log_format),
+        Command::CheckConfig { config } => check_config::check_config(&config),
+        Command::Inspect { data_dir, json } => inspect::run(&data_dir, json),
+        Command::OutboxFeed(args) => outbox_feed::run(args),
         Command::Model(cmd) => model::run(cmd),
-        Command::Run { .. } | Command::CheckConfig { .. } => {
-            eprintln!("chocoline: not implemented yet");
-            ExitCode::from(EXIT_FAILURE)
-        }
+        Command::Simulate(args) => simulate::run(&args, cli.log_format),
+        Command::Poll(args) => poll::run(&args, cli.log_format),
     }
 }

@@ -7,8 +7,27 @@
 //! Each stage owns the struct of its section (`acquire::config`, `store::config`, …); this
 //! module owns the root, the small sections that belong to no stage (`[agent]`, `[log]`,
 //! `[metrics]`), loading, and validation.
+//!
+//! The path from text to something the pipeline can start from (ripgrep's "parse, then
+//! resolve"): [`load`] reads the file, checks it strictly on its own ([`structure`]), merges the
+//! environment over it with the `config` crate, resolves relative paths against the file's
+//! directory and runs every semantic check ([`validate`]); only then does it hand out a
+//! [`Plan`]. Errors ([`ConfigErrors`]) name file, line (or environment variable), dotted key
+//! and what would be valid. `check-config` and `run` go through exactly this path.
 
+pub mod controller;
+pub mod error;
+pub mod keypath;
+pub mod load;
+mod locate;
+pub mod plan;
+#[cfg(test)]
+mod sample_tests;
+pub mod structure;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod units;
+mod validate;
 
 use std::net::SocketAddr;
 
@@ -23,6 +42,11 @@ pub use crate::infer::config::{ModelsConfig, OptimizeAt};
 pub use crate::monitor::config::DriftConfig;
 pub use crate::publish::config::{MqttConfig, TopicClass, TopicsConfig};
 pub use crate::store::config::StoreConfig;
+pub use controller::Controller;
+pub use error::{ConfigError, ConfigErrors, Location};
+pub use keypath::KeyPath;
+pub use load::{Env, load, load_str, load_with_env};
+pub use plan::Plan;
 pub use units::{ByteSize, Duration};
 
 /// The whole configuration file.

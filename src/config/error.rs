@@ -1,0 +1,153 @@
+//! Configuration errors: every one names the file, where the offending setting stands (a line
+//! of the file, or the environment variable that set it), the dotted key and what is wrong.
+//!
+//! ```text
+//! config/line3.toml:42: devices[1].registers[0].byte_order = "ABDC": unknown value; expected one of ABCD, DCBA, BADC, CDAB
+//! config/line3.toml: environment variable CHOCOLINE__MQTT__KEEP_ALIVE: mqtt.keep_alive: duration "5" has no unit: …
+//! ```
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where an offending setting comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A line of the configuration file (1-based).
+    Line(usize),
+    /// An environment variable (`CHOCOLINE__SECTION__KEY`).
+    Env(String),
+    /// The file as a whole (it cannot be read, or the setting is absent and has no place).
+    File,
+}
+
+/// One configuration error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    /// The configuration file, as the user named it.
+    pub file: PathBuf,
+    /// Line or environment variable.
+    pub location: Location,
+    /// Dotted key, e.g. `devices[1].registers[0].byte_order`; empty for file-level errors.
+    pub key: String,
+    /// The value as written in the file, when it is a short scalar and not a secret.
+    pub value: Option<String>,
+    /// What is wrong and what would be valid.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self.file.display();
+        match &self.location {
+            Location::Line(n) => write!(f, "{file}:{n}: ")?,
+            Location::Env(var) => write!(f, "{file}: environment variable {var}: ")?,
+            Location::File => write!(f, "{file}: ")?,
+        }
+        if !self.key.is_empty() {
+            f.write_str(&self.key)?;
+            if let Some(v) = &self.value {
+                write!(f, " = {v}")?;
+            }
+            f.write_str(": ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Every error found in one configuration (never empty when returned as an error).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct ConfigErrors {
+    /// The configuration file.
+    pub file: PathBuf,
+    /// The errors, in file order where possible.
+    pub errors: Vec<ConfigError>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.errors {
+            writeln!(f, "{e}")?;
+        }
+        let n = self.errors.len();
+        write!(
+            f,
+            "{}: {n} configuration error{}",
+            self.file.display(),
+            if n == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// Rewrites serde's wording into what a technician reads: no backticks, Rust integer types
+/// spelled as ranges.
+pub(crate) fn humanize(message: &str) -> String {
+    let mut m = message.replace('`', "");
+    let ranges = [
+        ("expected u8", "expected an integer 0..=255"),
+        ("expected u16", "expected an integer 0..=65535"),
+        ("expected u32", "expected an integer 0..=4294967295"),
+        ("expected u64", "expected a non-negative integer"),
+        ("expected f64", "expected a number"),
+        ("expected i64", "expected an integer"),
+    ];
+    for (from, to) in ranges {
+        if m.ends_with(from) {
+            m.truncate(m.len() - from.len());
+            m.push_str(to);
+        }
+    }
+    if let Some(rest) = m.strip_prefix("unknown variant ") {
+        // "unknown variant ABDC, expected one of ABCD, …" → the value is shown beside the key.
+        if let Some((_, expected)) = rest.split_once(", expected ") {
+            return format!("unknown value; expected {expected}");
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_file_line_key_value() {
+        let e = ConfigError {
+            file: "config/line3.toml".into(),
+            location: Location::Line(42),
+            key: "devices[1].registers[0].byte_order".into(),
+            value: Some("\"ABDC\"".into()),
+            message: "unknown value; expected one of ABCD, DCBA, BADC, CDAB".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "config/line3.toml:42: devices[1].registers[0].byte_order = \"ABDC\": unknown value; expected one of ABCD, DCBA, BADC, CDAB"
+        );
+    }
+
+    #[test]
+    fn display_names_environment_variable() {
+        let e = ConfigError {
+            file: "c.toml".into(),
+            location: Location::Env("CHOCOLINE__MQTT__INFLIGHT".into()),
+            key: "mqtt.inflight".into(),
+            value: None,
+            message: "bad".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "c.toml: environment variable CHOCOLINE__MQTT__INFLIGHT: mqtt.inflight: bad"
+        );
+    }
+
+    #[test]
+    fn humanize_variants_and_integers() {
+        assert_eq!(
+            humanize("unknown variant `ABDC`, expected one of `ABCD`, `DCBA`"),
+            "unknown value; expected one of ABCD, DCBA"
+        );
+        assert_eq!(
+            humanize("invalid value: integer `300`, expected u8"),
+            "invalid value: integer 300, expected an integer 0..=255"
+        );
+    }
+}

@@ -1,0 +1,448 @@
+//! Loading, in layers: built-in defaults (the `#[serde(default)]`s of the schema) → the TOML
+//! file → environment variables `CHOCOLINE__SECTION__KEY`; then relative paths are resolved
+//! against the directory of the configuration file and the whole is validated.
+//!
+//! The file is first checked strictly on its own ([`super::structure`]); the layers are then
+//! merged by the `config` crate. Environment values are kept as strings (no `try_parsing`):
+//! the deserializer converts a string to a number or boolean only where the schema wants one,
+//! so `CHOCOLINE__MQTT__CLIENT_ID=007` stays `"007"` instead of becoming the integer 7.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::error::{ConfigError, ConfigErrors, Location, humanize};
+use super::keypath::KeyPath;
+use super::locate::{EnvVar, Locator};
+use super::plan::Plan;
+use super::structure::{self, Problem};
+use super::{Config, validate};
+
+/// Prefix of environment overrides.
+pub const ENV_PREFIX: &str = "CHOCOLINE";
+/// Separator between the prefix, sections and keys of an environment override.
+pub const ENV_SEPARATOR: &str = "__";
+
+/// Sections that are arrays of tables: the environment cannot address their entries.
+const ARRAY_SECTIONS: [&str; 2] = ["devices", "products"];
+
+/// The environment overrides: every variable whose name starts with `CHOCOLINE__`
+/// (case-insensitive, as the `config` crate matches them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+    not_unicode: Vec<String>,
+}
+
+impl Env {
+    /// The overrides set in this process's environment.
+    pub fn from_process() -> Self {
+        let mut env = Env::default();
+        for (k, v) in std::env::vars_os() {
+            let Ok(k) = k.into_string() else { continue };
+            if !is_override(&k) {
+                continue;
+            }
+            match v.into_string() {
+                Ok(v) => {
+                    env.vars.insert(k, v);
+                }
+                Err(_) => env.not_unicode.push(k),
+            }
+        }
+        env
+    }
+
+    /// Overrides from explicit pairs (tests, embedding); names without the prefix are ignored.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let vars = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .filter(|(k, _)| is_override(k))
+            .collect();
+        Env {
+            vars,
+            not_unicode: Vec::new(),
+        }
+    }
+
+    /// No overrides.
+    pub fn empty() -> Self {
+        Env::default()
+    }
+}
+
+fn is_override(name: &str) -> bool {
+    let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
+    name.len() >= prefix.len()
+        && name
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(&prefix))
+}
+
+/// Loads and validates the configuration file `path` with this process's environment.
+pub fn load(path: &Path) -> Result<Plan, ConfigErrors> {
+    load_with_env(path, &Env::from_process())
+}
+
+/// Loads and validates the configuration file `path` with the given environment overrides.
+pub fn load_with_env(path: &Path, env: &Env) -> Result<Plan, ConfigErrors> {
+    let text = std::fs::read(path).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+    let text =
+        String::from_utf8(text).map_err(|e| file_error(path, format!("not UTF-8 text: {e}")))?;
+    load_str(&text, path, env)
+}
+
+/// Loads and validates configuration `text` as if read from `path` (which names the file in
+/// errors and anchors relative paths).
+pub fn load_str(text: &str, path: &Path, env: &Env) -> Result<Plan, ConfigErrors> {
+    let fail = |errors: Vec<ConfigError>| ConfigErrors {
+        file: path.to_path_buf(),
+        errors,
+    };
+
+    let doc = match toml_edit::Document::parse(text.to_string()) {
+        Ok(d) => d,
+        Err(e) => {
+            let locator = Locator::new(text, None, &[]);
+            let location = e
+                .span()
+                .map_or(Location::File, |s| Location::Line(locator.line_of(s.start)));
+            return Err(fail(vec![ConfigError {
+                file: path.to_path_buf(),
+                location,
+                key: String::new(),
+                value: None,
+                message: format!("TOML syntax error: {}", one_line(e.message())),
+            }]));
+        }
+    };
+
+    // 1. The file alone, strictly.
+    let file_locator = Locator::new(text, Some(&doc), &[]);
+    let problems = structure::check_document(&doc);
+    if !problems.is_empty() {
+        return Err(fail(located(path, &file_locator, problems, false)));
+    }
+
+    // 2. The environment's names.
+    let mut errors = Vec::new();
+    let mut env_vars = Vec::new();
+    let mut env_map = config::Map::new();
+    for name in &env.not_unicode {
+        errors.push(env_error(path, name, "value is not valid UTF-8"));
+    }
+    for (name, value) in &env.vars {
+        match env_words(name) {
+            Ok(words) => {
+                env_vars.push(EnvVar {
+                    name: name.clone(),
+                    words,
+                });
+                env_map.insert(name.clone(), value.clone());
+            }
+            Err(msg) => errors.push(env_error(path, name, &msg)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(fail(errors));
+    }
+
+    // 3. Layers merged.
+    let locator = Locator::new(text, Some(&doc), &env_vars);
+    let built = config::Config::builder()
+        .add_source(config::File::from_str(text, config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator(ENV_SEPARATOR)
+                .separator(ENV_SEPARATOR)
+                .source(Some(env_map)),
+        )
+        .build();
+    let built = match built {
+        Ok(b) => b,
+        Err(e) => return Err(fail(vec![file_error_entry(path, one_line(&e.to_string()))])),
+    };
+    let mut cfg: Config = match serde_path_to_error::deserialize(built.clone()) {
+        Ok(c) => c,
+        Err(first) => {
+            // Section by section, so that every broken override is named, not just the first.
+            let mut problems = Vec::new();
+            for name in structure::SECTIONS {
+                let value = match built.get::<config::Value>(name) {
+                    Ok(v) => v,
+                    Err(config::ConfigError::NotFound(_)) => continue,
+                    Err(e) => {
+                        problems.push(Problem::new(KeyPath::root().key(name), message_of(&e)));
+                        continue;
+                    }
+                };
+                if let Some(Err(e)) = structure::section(name, value) {
+                    let path = KeyPath::root().key(name).join_serde(e.path());
+                    problems.push(structure::problem_from(path, &message_of(e.inner())));
+                }
+            }
+            if problems.is_empty() {
+                let path = KeyPath::root().join_serde(first.path());
+                problems.push(structure::problem_from(path, &message_of(first.inner())));
+            }
+            return Err(fail(located(path, &locator, problems, true)));
+        }
+    };
+
+    // 4. Paths, then meaning.
+    resolve_paths(&mut cfg, &base_dir(path));
+    let problems = validate::validate(&cfg);
+    if !problems.is_empty() {
+        return Err(fail(located(path, &locator, problems, true)));
+    }
+    Ok(Plan {
+        file: path.to_path_buf(),
+        config: cfg,
+    })
+}
+
+/// The words of an override's key, or why the name cannot be a setting.
+fn env_words(name: &str) -> Result<Vec<String>, String> {
+    let lower = name.to_lowercase();
+    let rest = lower
+        .get(ENV_PREFIX.len() + ENV_SEPARATOR.len()..)
+        .unwrap_or_default();
+    let words: Vec<String> = rest.split(ENV_SEPARATOR).map(str::to_string).collect();
+    let well_formed = words.iter().all(|w| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    });
+    if !well_formed {
+        return Err(format!(
+            "not a setting name: write {ENV_PREFIX}__SECTION__KEY with letters, digits and \
+             single underscores, e.g. {ENV_PREFIX}__MQTT__CLIENT_ID"
+        ));
+    }
+    let first = words.first().map(String::as_str).unwrap_or_default();
+    if !structure::SECTIONS.contains(&first) {
+        return Err(format!(
+            "unknown section \"{first}\"; expected one of {}",
+            structure::SECTIONS.join(", ")
+        ));
+    }
+    if ARRAY_SECTIONS.contains(&first) {
+        return Err(format!(
+            "[[{first}]] entries cannot be set from the environment; edit the file"
+        ));
+    }
+    Ok(words)
+}
+
+/// The `config` crate's error without the origin and key it appends (we name those better).
+fn message_of(e: &config::ConfigError) -> String {
+    let m = match e {
+        config::ConfigError::Type {
+            unexpected,
+            expected,
+            ..
+        } => format!("invalid type: {unexpected}, expected {expected}"),
+        config::ConfigError::At { error, .. } => message_of(error),
+        config::ConfigError::Message(m) => m.clone(),
+        other => other.to_string(),
+    };
+    enum_message(&m).unwrap_or(m)
+}
+
+/// The `config` crate words a bad enum value "enum LogFormat does not have variant constructor
+/// xml", without the valid spellings; this adds them, taken from the types' own serde names.
+fn enum_message(m: &str) -> Option<String> {
+    let rest = m.strip_prefix("enum ")?;
+    let (name, value) = rest.split_once(" does not have variant constructor ")?;
+    let valid = match name {
+        "LogFormat" => variants::<super::LogFormat>(),
+        "OptimizeAt" => variants::<super::OptimizeAt>(),
+        "Severity" => variants::<crate::domain::Severity>(),
+        "Parity" => variants::<super::Parity>(),
+        "RegisterKind" => variants::<super::RegisterKind>(),
+        "DataType" => variants::<super::DataType>(),
+        "ByteOrder" => variants::<super::ByteOrder>(),
+        "Chocolate" => variants::<super::Chocolate>(),
+        _ => return Some(format!("unknown value \"{value}\"")),
+    };
+    Some(format!("unknown value \"{value}\"; expected {valid}"))
+}
+
+/// "one of a, b, c" for a unit-variant enum, read from serde's own error for a bad spelling.
+fn variants<T: serde::de::DeserializeOwned>() -> String {
+    let probe = serde_json::Value::String(String::new());
+    match serde_json::from_value::<T>(probe) {
+        Err(e) => {
+            let s = e.to_string();
+            s.split_once("expected ")
+                .map_or_else(|| s.clone(), |(_, v)| v.replace('`', ""))
+        }
+        Ok(_) => "a valid value".to_string(),
+    }
+}
+
+/// Turns problems into located errors, in file order (environment ones last).
+fn located(
+    path: &Path,
+    locator: &Locator<'_>,
+    problems: Vec<Problem>,
+    with_env: bool,
+) -> Vec<ConfigError> {
+    let mut out: Vec<ConfigError> = problems
+        .into_iter()
+        .map(|p| {
+            let (location, value) = if with_env {
+                locator.locate(&p.path)
+            } else {
+                locator.locate_in_file(&p.path)
+            };
+            let secret = p.path.last_key().is_some_and(is_secret_name);
+            ConfigError {
+                file: path.to_path_buf(),
+                location,
+                key: p.path.to_string(),
+                value: value.filter(|_| p.show_value && !secret),
+                message: humanize(&p.message),
+            }
+        })
+        .collect();
+    out.sort_by_key(|e| match &e.location {
+        Location::File => (0, 0),
+        Location::Line(n) => (1, *n),
+        Location::Env(_) => (2, 0),
+    });
+    out
+}
+
+fn is_secret_name(key: &str) -> bool {
+    let k = key.to_lowercase();
+    ["password", "secret", "token", "passphrase"]
+        .iter()
+        .any(|s| k.contains(s) && !k.ends_with("_file"))
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn file_error_entry(path: &Path, message: String) -> ConfigError {
+    ConfigError {
+        file: path.to_path_buf(),
+        location: Location::File,
+        key: String::new(),
+        value: None,
+        message,
+    }
+}
+
+fn file_error(path: &Path, message: String) -> ConfigErrors {
+    ConfigErrors {
+        file: path.to_path_buf(),
+        errors: vec![file_error_entry(path, message)],
+    }
+}
+
+fn env_error(path: &Path, name: &str, message: &str) -> ConfigError {
+    ConfigError {
+        file: path.to_path_buf(),
+        location: Location::Env(name.to_string()),
+        key: String::new(),
+        value: None,
+        message: message.to_string(),
+    }
+}
+
+/// The directory relative paths are resolved against: the configuration file's directory,
+/// made absolute so that the agent's working directory never matters.
+fn base_dir(file: &Path) -> PathBuf {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::path::absolute(&dir).unwrap_or(dir)
+}
+
+/// Makes every relative path of the configuration relative to `base`. Empty paths are left
+/// alone for validation to report.
+fn resolve_paths(cfg: &mut Config, base: &Path) {
+    fn fix(p: &mut PathBuf, base: &Path) {
+        if !p.as_os_str().is_empty() && p.is_relative() {
+            *p = base.join(&*p);
+        }
+    }
+    fn fix_opt(p: &mut Option<PathBuf>, base: &Path) {
+        if let Some(p) = p {
+            fix(p, base);
+        }
+    }
+    fix(&mut cfg.models.dir, base);
+    fix(&mut cfg.store.data_dir, base);
+    fix_opt(&mut cfg.mqtt.password_file, base);
+    fix_opt(&mut cfg.mqtt.ca_file, base);
+    fix_opt(&mut cfg.mqtt.client_cert_file, base);
+    fix_opt(&mut cfg.mqtt.client_key_file, base);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_names_are_matched_case_insensitively() {
+        assert!(is_override("CHOCOLINE__MQTT__URL"));
+        assert!(is_override("chocoline__mqtt__url"));
+        assert!(!is_override("CHOCOLINE_INTEROP"));
+        assert!(!is_override("CHOCO"));
+    }
+
+    #[test]
+    fn env_words_split_and_refuse_arrays() {
+        assert_eq!(
+            env_words("CHOCOLINE__MQTT__CLIENT_ID").unwrap(),
+            vec!["mqtt", "client_id"]
+        );
+        assert!(env_words("CHOCOLINE__MQTT____X").is_err());
+        assert!(env_words("CHOCOLINE__MQTT__CLIENT-ID").is_err());
+        assert!(env_words("CHOCOLINE__DEVICES__0__NAME").is_err());
+        assert!(
+            env_words("CHOCOLINE__FOO")
+                .unwrap_err()
+                .contains("unknown section")
+        );
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_file_directory() {
+        let mut cfg = crate::config::testing::fully_populated();
+        cfg.models.dir = PathBuf::from("../models");
+        cfg.store.data_dir = PathBuf::from("/var/lib/x");
+        resolve_paths(&mut cfg, Path::new("/etc/chocoline"));
+        assert_eq!(cfg.models.dir, PathBuf::from("/etc/chocoline/../models"));
+        assert_eq!(cfg.store.data_dir, PathBuf::from("/var/lib/x"));
+    }
+
+    #[test]
+    fn enum_messages_list_the_valid_values() {
+        assert_eq!(
+            enum_message("enum LogFormat does not have variant constructor xml").unwrap(),
+            "unknown value \"xml\"; expected human or json"
+        );
+        assert_eq!(
+            enum_message("enum Severity does not have variant constructor loud").unwrap(),
+            "unknown value \"loud\"; expected warning or critical"
+        );
+        assert!(enum_message("something else").is_none());
+    }
+
+    #[test]
+    fn secret_names() {
+        assert!(is_secret_name("password"));
+        assert!(!is_secret_name("password_file"));
+        assert!(!is_secret_name("client_id"));
+    }
+}

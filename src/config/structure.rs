@@ -1,0 +1,253 @@
+//! The file on its own, checked strictly against the schema before any layering: exact TOML
+//! types (the `config` crate would round `slave_id = 1.7` to 2 and accept `"5"` for a number),
+//! unknown keys, enum spellings, missing keys. Each top-level section and each `[[devices]]` /
+//! `[[products]]` entry is checked on its own, so one broken device does not hide the next.
+
+use serde::de::{DeserializeOwned, IntoDeserializer};
+use serde::{Deserialize, Deserializer};
+use toml_edit::Item;
+
+use super::error::humanize;
+use super::keypath::KeyPath;
+use super::{
+    AgentConfig, AlertsConfig, Config, DeviceConfig, DriftConfig, FeaturesConfig, LogConfig,
+    MetricsConfig, ModelsConfig, MqttConfig, ProductConfig, StoreConfig,
+};
+
+/// The top-level keys of [`Config`], in the order the reference sample uses.
+pub const SECTIONS: [&str; 11] = [
+    "agent", "devices", "products", "features", "models", "drift", "alerts", "store", "mqtt",
+    "log", "metrics",
+];
+
+/// A problem found at a key path.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Problem {
+    /// The key.
+    pub path: KeyPath,
+    /// What is wrong and what would be valid.
+    pub message: String,
+    /// Whether the offending value may be shown (never for unknown keys: a misplaced
+    /// `password = "…"` must not be echoed).
+    pub show_value: bool,
+}
+
+impl Problem {
+    pub(crate) fn new(path: KeyPath, message: impl Into<String>) -> Self {
+        Problem {
+            path,
+            message: message.into(),
+            show_value: true,
+        }
+    }
+}
+
+/// Every structural problem of the document, per section and per array entry.
+pub(crate) fn check_document(doc: &toml_edit::Document<String>) -> Vec<Problem> {
+    let whole = match deserialize::<Config>(doc.as_item(), &KeyPath::root()) {
+        Ok(()) => return Vec::new(),
+        Err(p) => p,
+    };
+    let mut out = Vec::new();
+    for (key, item) in doc.as_table().iter() {
+        let base = KeyPath::root().key(key);
+        let res = match key {
+            "devices" => each::<DeviceConfig>(item, &base, &mut out),
+            "products" => each::<ProductConfig>(item, &base, &mut out),
+            _ => match item.clone().into_value() {
+                // `Item::None`: nothing written, nothing wrong.
+                Err(_) => Ok(()),
+                Ok(v) => match section(key, v.into_deserializer()) {
+                    None => Err(Problem {
+                        path: base,
+                        message: format!(
+                            "unknown section; expected one of {}",
+                            SECTIONS.join(", ")
+                        ),
+                        show_value: false,
+                    }),
+                    Some(Ok(())) => Ok(()),
+                    Some(Err(e)) => {
+                        Err(problem_from(base.join_serde(e.path()), e.inner().message()))
+                    }
+                },
+            },
+        };
+        if let Err(p) = res {
+            out.push(p);
+        }
+    }
+    if out.is_empty() {
+        // A problem the per-section pass cannot see; report what the whole pass said.
+        out.push(whole);
+    }
+    out
+}
+
+/// Deserializes top-level section `name` from `d` into its schema type, reporting the first
+/// problem with its path inside the section; `None` for a name that is not a section.
+pub(crate) fn section<'de, D: Deserializer<'de>>(
+    name: &str,
+    d: D,
+) -> Option<Result<(), serde_path_to_error::Error<D::Error>>> {
+    fn go<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<(), serde_path_to_error::Error<D::Error>> {
+        serde_path_to_error::deserialize::<_, T>(d).map(|_| ())
+    }
+    Some(match name {
+        "agent" => go::<AgentConfig, D>(d),
+        "devices" => go::<Vec<DeviceConfig>, D>(d),
+        "products" => go::<Vec<ProductConfig>, D>(d),
+        "features" => go::<FeaturesConfig, D>(d),
+        "models" => go::<ModelsConfig, D>(d),
+        "drift" => go::<DriftConfig, D>(d),
+        "alerts" => go::<AlertsConfig, D>(d),
+        "store" => go::<StoreConfig, D>(d),
+        "mqtt" => go::<MqttConfig, D>(d),
+        "log" => go::<LogConfig, D>(d),
+        "metrics" => go::<MetricsConfig, D>(d),
+        _ => return None,
+    })
+}
+
+/// Checks each element of an array on its own; a non-array is checked as a whole.
+fn each<T: DeserializeOwned>(
+    item: &Item,
+    base: &KeyPath,
+    out: &mut Vec<Problem>,
+) -> Result<(), Problem> {
+    let elements: Vec<Item> = match item {
+        Item::ArrayOfTables(a) => a.iter().map(|t| Item::Table(t.clone())).collect(),
+        Item::Value(toml_edit::Value::Array(a)) => {
+            a.iter().map(|v| Item::Value(v.clone())).collect()
+        }
+        _ => return deserialize::<Vec<T>>(item, base),
+    };
+    for (i, el) in elements.iter().enumerate() {
+        if let Err(p) = deserialize::<T>(el, &base.index(i)) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Deserializes one item into `T`, reporting the first problem with its full key path.
+fn deserialize<T: DeserializeOwned>(item: &Item, base: &KeyPath) -> Result<(), Problem> {
+    let value = match item.clone().into_value() {
+        Ok(v) => v,
+        // `Item::None`: nothing written, nothing wrong.
+        Err(_) => return Ok(()),
+    };
+    match serde_path_to_error::deserialize::<_, T>(value.into_deserializer()) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(problem_from(base.join_serde(e.path()), e.inner().message())),
+    }
+}
+
+/// A problem from a serde error message at `path`: unknown and missing fields are added to the
+/// path (serde reports them at their table), and unknown keys never show their value.
+pub(crate) fn problem_from(mut path: KeyPath, message: &str) -> Problem {
+    let mut show_value = true;
+    if let Some(field) = quoted_after(message, "unknown field `") {
+        show_value = false;
+        if path.last_key() != Some(field) {
+            path = path.key(field);
+        }
+    } else if let Some(field) = quoted_after(message, "missing field `") {
+        path = path.key(field);
+    }
+    Problem {
+        path,
+        message: humanize(message),
+        show_value,
+    }
+}
+
+/// The field named by serde's "unknown field `x`, expected …" or "missing field `x`".
+fn quoted_after<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
+    let rest = message.strip_prefix(prefix)?;
+    rest.split_once('`').map(|(f, _)| f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<(String, String)> {
+        let doc: toml_edit::Document<String> = text.parse().unwrap();
+        check_document(&doc)
+            .into_iter()
+            .map(|p| (p.path.to_string(), p.message))
+            .collect()
+    }
+
+    #[test]
+    fn sections_match_the_schema() {
+        let cfg = crate::config::testing::fully_populated();
+        let v = serde_json::to_value(&cfg).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(|s| s.as_str()).collect();
+        let mut a = keys.clone();
+        a.sort();
+        let mut b = SECTIONS.to_vec();
+        b.sort();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn valid_document_has_no_problems() {
+        assert!(problems("[agent]\nsite = \"s\"\n").is_empty());
+    }
+
+    #[test]
+    fn reports_one_problem_per_broken_entry_and_section() {
+        let p = problems(
+            r#"
+[agent]
+sight = "x"
+
+[[devices]]
+name = "a"
+controller = "tcp://h"
+slave_id = 1.5
+
+[[devices]]
+name = "b"
+controller = "tcp://h"
+[[devices.registers]]
+name = "t"
+address = 0
+byte_order = "ABDC"
+
+[bogus]
+x = 1
+"#,
+        );
+        let keys: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "agent.sight",
+                "devices[0].slave_id",
+                "devices[1].registers[0].byte_order",
+                "bogus"
+            ]
+        );
+        assert!(
+            p[0].1.contains("expected one of site, line, product"),
+            "{p:?}"
+        );
+        assert!(
+            p[2].1.contains("expected one of ABCD, DCBA, BADC, CDAB"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn missing_required_key_is_named() {
+        let p = problems("[[devices]]\ncontroller = \"tcp://h\"\n");
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].0, "devices[0].name");
+        assert!(p[0].1.contains("missing field name"), "{p:?}");
+    }
+}

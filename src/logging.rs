@@ -1,0 +1,187 @@
+//! Logging through `tracing`: human-readable lines by default, one JSON object per line with
+//! `--log-format json` (or `[log] format = "json"`). The level comes from `[log] level` unless
+//! `RUST_LOG` is set, which wins. Everything goes to stderr (journald picks it up); stdout is
+//! left to command output such as `check-config`'s summary.
+//!
+//! Secrets never reach a log line: the configuration holds no secret values (passwords are
+//! read from files by the stage that needs them, and never logged).
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Levels a bare directive may name.
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// Why logging could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    /// `RUST_LOG` does not parse as a filter.
+    #[error("RUST_LOG={value:?} is not a valid log filter: {reason}")]
+    RustLog {
+        /// The variable's value.
+        value: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// `[log] level` does not parse as a filter (validation normally catches this first).
+    #[error("[log] level = {value:?}: {reason}")]
+    Level {
+        /// The configured value.
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A global subscriber was already installed.
+    #[error("logging was already initialised")]
+    AlreadyInitialised,
+}
+
+/// What is wrong with a `[log] level` filter, if anything. Stricter than `EnvFilter`, which
+/// reads a bare word as a target name: here a bare word must be a level, so `level = "warning"`
+/// is an error instead of a filter that silently shows nothing.
+pub fn filter_problem(level: &str) -> Option<String> {
+    const EXPECTED: &str = "expected error, warn, info, debug, trace, off or a filter such as \"info,chocoline::acquire=debug\"";
+    let level = level.trim();
+    if level.is_empty() {
+        return Some(format!("must not be empty; {EXPECTED}"));
+    }
+    for directive in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let bare = !directive.contains(['=', '[', ':']);
+        if bare && !LEVELS.contains(&directive.to_ascii_lowercase().as_str()) {
+            return Some(format!("\"{directive}\" is not a level; {EXPECTED}"));
+        }
+    }
+    EnvFilter::builder()
+        .parse(level)
+        .err()
+        .map(|e| format!("{e}; {EXPECTED}"))
+}
+
+/// The filter to use: `RUST_LOG` (given here as `rust_log`) when set and non-empty, else the
+/// configured level.
+pub fn filter(cfg: &LogConfig, rust_log: Option<&str>) -> Result<EnvFilter, LoggingError> {
+    match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(v) => EnvFilter::builder()
+            .parse(v)
+            .map_err(|e| LoggingError::RustLog {
+                value: v.to_string(),
+                reason: e.to_string(),
+            }),
+        None => {
+            if let Some(reason) = filter_problem(&cfg.level) {
+                return Err(LoggingError::Level {
+                    value: cfg.level.clone(),
+                    reason,
+                });
+            }
+            EnvFilter::builder()
+                .parse(cfg.level.trim())
+                .map_err(|e| LoggingError::Level {
+                    value: cfg.level.clone(),
+                    reason: e.to_string(),
+                })
+        }
+    }
+}
+
+/// The format to use: the command-line flag wins over `[log] format`.
+pub fn format(cfg: &LogConfig, flag: Option<LogFormat>) -> LogFormat {
+    flag.unwrap_or(cfg.format)
+}
+
+/// Installs the global subscriber (stderr). Call once, after the configuration loaded.
+pub fn init(cfg: &LogConfig, flag: Option<LogFormat>) -> Result<(), LoggingError> {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let filter = filter(cfg, rust_log.as_deref())?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let res = match format(cfg, flag) {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    res.map_err(|_| LoggingError::AlreadyInitialised)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[test]
+    fn bare_words_must_be_levels() {
+        assert!(filter_problem("info").is_none());
+        assert!(filter_problem("DEBUG").is_none());
+        assert!(filter_problem("info,chocoline::acquire=debug").is_none());
+        assert!(filter_problem("warning").unwrap().contains("not a level"));
+        assert!(filter_problem("").is_some());
+        assert!(filter_problem("chocoline=loud").is_some());
+    }
+
+    #[test]
+    fn rust_log_wins_over_the_config() {
+        let cfg = LogConfig {
+            level: "warn".into(),
+            format: LogFormat::Human,
+        };
+        assert_eq!(filter(&cfg, None).unwrap().to_string(), "warn");
+        assert_eq!(filter(&cfg, Some("debug")).unwrap().to_string(), "debug");
+        assert_eq!(filter(&cfg, Some("  ")).unwrap().to_string(), "warn");
+        assert!(matches!(
+            filter(&cfg, Some("x=loud")),
+            Err(LoggingError::RustLog { .. })
+        ));
+    }
+
+    #[test]
+    fn flag_wins_over_config_format() {
+        let cfg = LogConfig {
+            level: "info".into(),
+            format: LogFormat::Json,
+        };
+        assert_eq!(format(&cfg, None), LogFormat::Json);
+        assert_eq!(format(&cfg, Some(LogFormat::Human)), LogFormat::Human);
+    }
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::ErrorKind::Other)?
+                .extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_format_writes_one_object_per_line() {
+        let buf = Buf::default();
+        let w = buf.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_env_filter(EnvFilter::new("info"))
+            .with_writer(move || w.clone())
+            .json()
+            .flatten_event(true)
+            .finish();
+        tracing::subscriber::with_default(sub, || {
+            tracing::info!(devices = 4, "configuration loaded");
+            tracing::debug!("filtered out");
+        });
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 1, "{out}");
+        let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(v["message"], "configuration loaded");
+        assert_eq!(v["devices"], 4);
+        assert_eq!(v["level"], "INFO");
+    }
+}

@@ -1,0 +1,483 @@
+//! `LineSim`: a deterministic, seeded chocolate line (shared/domain.md).
+//!
+//! Pure: no I/O and no clock. Time advances only through [`LineSim::step`], internally in
+//! fixed one-second ticks, so the values at a given simulated time do not depend on how the
+//! caller chops time into steps (a Modbus server stepping by wall-clock deltas and a CSV
+//! export stepping by `--interval` see the same line).
+//!
+//! Model, per tick:
+//! - tempering: working temperature = recipe band centre + per-batch set-point offset + a
+//!   controller-hunting cycle (≈ 8 min, ±0.25 °C) + AR(1) noise;
+//! - cooling tunnel and humidity: slow mean-reverting walks (humidity with a daily swing);
+//! - refiner: particle size D90 per batch around 20.5 µm;
+//! - conche: moisture decays exponentially over the batch from ≈ 1.9 % to ≈ 1.25 %;
+//! - bean lot (2–4 batches): pH, fermentation index, roast time, bean quality;
+//! - latent bloom: exposure integrators (temperature above the band, humidity above the
+//!   recipe's limit, moisture above 2.3 %) turn into `fat_bloom` / `sugar_bloom` labels;
+//! - batches of 2–4 h; on close they get a grade, a yield and a defect (see `batch.rs`).
+//!
+//! Faults (one window per run, after a warm-up) are added on top of the same base process:
+//! for one seed the fault scenarios share every random draw with `normal`.
+
+use std::time::Duration;
+
+use crate::domain::TimestampMs;
+
+use super::batch::{BatchAccum, BatchRecord, BloomLabel, TickTruth};
+use super::noise::{Noise, det_exp, det_sin, quantize};
+use super::recipe::{BeanLot, Recipe, draw_recipe};
+use super::scenario::{FaultPlan, Scenario};
+
+/// Internal tick, ms.
+const TICK_MS: i64 = 1000;
+/// Ramp time of a fault's onset and recovery, ms.
+const RAMP_MS: i64 = 15 * 60 * 1000;
+/// Seconds in a day (humidity cycle).
+const DAY_S: f64 = 86_400.0;
+
+/// Canonical signal names, in the order of [`LineSim::signals`].
+const SIGNALS: [&str; 13] = [
+    "temperature",
+    "tunnel_temp",
+    "humidity",
+    "particle_size",
+    "moisture",
+    "ph",
+    "conche_temp",
+    "batch_id",
+    "recipe",
+    "cocoa_pct",
+    "roast_time",
+    "fermentation_index",
+    "bean_quality",
+];
+
+/// Index into [`SIGNALS`] / the readings array.
+#[derive(Clone, Copy)]
+enum Sig {
+    Temperature = 0,
+    TunnelTemp,
+    Humidity,
+    ParticleSize,
+    Moisture,
+    Ph,
+    ConcheTemp,
+    BatchId,
+    Recipe,
+    CocoaPct,
+    RoastTime,
+    FermentationIndex,
+    BeanQuality,
+}
+
+/// The device (of the sample config) that carries a canonical signal: `tempering`,
+/// `refiner`, `conche` or `plc`.
+pub fn device_of(signal: &str) -> Option<&'static str> {
+    match signal {
+        "temperature" | "tunnel_temp" | "humidity" => Some("tempering"),
+        "particle_size" => Some("refiner"),
+        "moisture" | "ph" | "conche_temp" => Some("conche"),
+        "batch_id" | "recipe" | "cocoa_pct" | "roast_time" | "fermentation_index"
+        | "bean_quality" => Some("plc"),
+        _ => None,
+    }
+}
+
+/// Fault magnitudes, drawn once per run from their own stream.
+#[derive(Debug, Clone, Copy)]
+struct FaultParams {
+    /// fat-bloom: working temperature offset at full strength, °C (2–3).
+    temp_offset: f64,
+    /// sugar-bloom: humidity reached, % RH (84–90).
+    humidity: f64,
+    /// sugar-bloom: extra moisture after one hour of creeping, % (0.8–1.2).
+    moisture_extra: f64,
+    /// gritty: particle size reached, µm (32–37).
+    particle: f64,
+    /// drift: pH shift at the end of the window (0.5–0.8).
+    ph_shift: f64,
+}
+
+/// The batch being made.
+#[derive(Debug, Clone)]
+struct Batch {
+    id: u64,
+    recipe: &'static Recipe,
+    start_ms: i64,
+    end_ms: i64,
+    setpoint_offset: f64,
+    cycle_period_s: f64,
+    particle_base: f64,
+    moisture_start: f64,
+    moisture_end: f64,
+    accum: BatchAccum,
+}
+
+/// A deterministic (seeded) chocolate line. Pure: no I/O, no clock; time advances only by
+/// [`step`](LineSim::step).
+#[derive(Debug, Clone)]
+pub struct LineSim {
+    scenario: Scenario,
+    noise: Noise,
+    start_ms: i64,
+    /// Time of the last computed tick.
+    tick_ms: i64,
+    /// Simulated time (≥ `tick_ms`, < `tick_ms + TICK_MS`).
+    now_ms: i64,
+    window: Option<(i64, i64)>,
+    fault: FaultParams,
+    lot: BeanLot,
+    next_lot: u64,
+    batch: Batch,
+    next_batch: u64,
+    // Process states.
+    phase: f64,
+    temp_ar: f64,
+    tunnel_ar: f64,
+    humidity_ar: f64,
+    particle_ar: f64,
+    moisture_ar: f64,
+    ph_ar: f64,
+    conche_ar: f64,
+    fat_exposure: f64,
+    sugar_exposure: f64,
+    bloom: BloomLabel,
+    stuck_temperature: Option<f64>,
+    readings: [f64; SIGNALS.len()],
+    closed: Vec<BatchRecord>,
+}
+
+impl LineSim {
+    /// A line for `scenario` and `seed`, starting at `start`, with the default fault plan
+    /// (30 min warm-up, 2 h fault).
+    pub fn new(scenario: Scenario, seed: u64, start: TimestampMs) -> Self {
+        Self::with_plan(scenario, seed, start, FaultPlan::default())
+    }
+
+    /// Like [`new`](LineSim::new) with an explicit fault plan.
+    pub fn with_plan(scenario: Scenario, seed: u64, start: TimestampMs, plan: FaultPlan) -> Self {
+        let mut fault_noise = Noise::new(seed, 1);
+        let fault = FaultParams {
+            temp_offset: fault_noise.uniform(2.0, 3.0),
+            humidity: fault_noise.uniform(84.0, 90.0),
+            moisture_extra: fault_noise.uniform(0.8, 1.2),
+            particle: fault_noise.uniform(32.0, 37.0),
+            ph_shift: fault_noise.uniform(0.5, 0.8),
+        };
+        let window = match scenario {
+            Scenario::Normal => None,
+            _ => {
+                let s = start.0.saturating_add(duration_ms(plan.warmup));
+                Some((s, s.saturating_add(duration_ms(plan.duration))))
+            }
+        };
+        let mut noise = Noise::new(seed, 0);
+        let lot = BeanLot::draw(100, &mut noise);
+        let batch = Self::draw_batch(1001, start.0, &mut noise);
+        let mut sim = LineSim {
+            scenario,
+            noise,
+            start_ms: start.0,
+            tick_ms: start.0,
+            now_ms: start.0,
+            window,
+            fault,
+            lot,
+            next_lot: 101,
+            batch,
+            next_batch: 1002,
+            phase: 0.0,
+            temp_ar: 0.0,
+            tunnel_ar: 0.0,
+            humidity_ar: 0.0,
+            particle_ar: 0.0,
+            moisture_ar: 0.0,
+            ph_ar: 0.0,
+            conche_ar: 0.0,
+            fat_exposure: 0.0,
+            sugar_exposure: 0.0,
+            bloom: BloomLabel::None,
+            stuck_temperature: None,
+            readings: [0.0; SIGNALS.len()],
+            closed: Vec::new(),
+        };
+        sim.tick(0.0);
+        sim
+    }
+
+    fn draw_batch(id: u64, start_ms: i64, noise: &mut Noise) -> Batch {
+        let recipe = draw_recipe(noise);
+        let minutes = noise.uniform(120.0, 240.0).floor() as i64;
+        Batch {
+            id,
+            recipe,
+            start_ms,
+            end_ms: start_ms + minutes * 60_000,
+            setpoint_offset: noise.normal(0.0, 0.08).clamp(-0.15, 0.15),
+            cycle_period_s: noise.uniform(420.0, 560.0),
+            particle_base: noise.normal(20.5, 0.9).clamp(18.5, 22.5),
+            moisture_start: noise.uniform(1.8, 1.95),
+            moisture_end: noise.uniform(1.15, 1.4),
+            accum: BatchAccum::default(),
+        }
+    }
+
+    /// Advance simulated time by `dt` (any size; the model runs in one-second ticks).
+    pub fn step(&mut self, dt: Duration) {
+        self.now_ms = self.now_ms.saturating_add(duration_ms(dt));
+        while self.tick_ms + TICK_MS <= self.now_ms {
+            self.tick_ms += TICK_MS;
+            self.tick(1.0);
+        }
+    }
+
+    /// Current simulated time.
+    pub fn now(&self) -> TimestampMs {
+        TimestampMs(self.now_ms)
+    }
+
+    /// Current value of a canonical signal (docs/signals.md), as the sensor reports it
+    /// (quantised to its resolution; frozen during `sensor-stuck`). During `sensor-dropout`
+    /// the value is still returned: whether the device answers is [`is_dropped`]'s business.
+    /// `None` for an unknown name.
+    ///
+    /// [`is_dropped`]: LineSim::is_dropped
+    pub fn value(&self, signal: &str) -> Option<f64> {
+        let i = SIGNALS.iter().position(|s| *s == signal)?;
+        self.readings.get(i).copied()
+    }
+
+    /// The canonical signal names this simulator produces.
+    pub fn signals() -> &'static [&'static str] {
+        &SIGNALS
+    }
+
+    /// True while a fault makes the device carrying `signal` stop answering: during the
+    /// `sensor-dropout` window every signal of the `conche` device.
+    pub fn is_dropped(&self, signal: &str) -> bool {
+        self.scenario == Scenario::SensorDropout
+            && self.in_window(self.tick_ms)
+            && device_of(signal) == Some("conche")
+    }
+
+    /// The fault window `[start, end)`; `None` for `normal`.
+    pub fn fault_window(&self) -> Option<(TimestampMs, TimestampMs)> {
+        self.window.map(|(s, e)| (TimestampMs(s), TimestampMs(e)))
+    }
+
+    /// The scenario whose fault is active now, if any.
+    pub fn active_fault(&self) -> Option<Scenario> {
+        self.in_window(self.tick_ms).then_some(self.scenario)
+    }
+
+    /// The scenario.
+    pub fn scenario(&self) -> Scenario {
+        self.scenario
+    }
+
+    /// The recipe being made.
+    pub fn recipe(&self) -> &'static Recipe {
+        self.batch.recipe
+    }
+
+    /// Latent bloom state of the product being made now (training ground truth).
+    pub fn bloom_label(&self) -> BloomLabel {
+        self.bloom
+    }
+
+    /// Batches closed since the last call, with their labels, oldest first.
+    pub fn take_closed_batches(&mut self) -> Vec<BatchRecord> {
+        std::mem::take(&mut self.closed)
+    }
+
+    fn in_window(&self, t: i64) -> bool {
+        self.window.is_some_and(|(s, e)| t >= s && t < e)
+    }
+
+    /// Strength of the fault at `t`: 0 outside the window, ramping up to 1 over the first
+    /// quarter-hour and back to 0 over the last, so the line is healthy again at the end.
+    fn intensity(&self, t: i64) -> f64 {
+        let Some((s, e)) = self.window else {
+            return 0.0;
+        };
+        if t < s || t >= e {
+            return 0.0;
+        }
+        let ramp = RAMP_MS.min((e - s) / 4).max(1) as f64;
+        let up = (t - s) as f64 / ramp;
+        let down = (e - t) as f64 / ramp;
+        up.min(down).min(1.0)
+    }
+
+    /// Share of the window elapsed at `t` (0 outside): the linear pH drift.
+    fn window_progress(&self, t: i64) -> f64 {
+        match self.window {
+            Some((s, e)) if t >= s && t < e && e > s => (t - s) as f64 / (e - s) as f64,
+            _ => 0.0,
+        }
+    }
+
+    /// One tick of `dt_s` seconds (0 for the initial state).
+    fn tick(&mut self, dt_s: f64) {
+        let t = self.tick_ms;
+        if t >= self.batch.end_ms {
+            self.close_batch(t);
+        }
+        let recipe = self.batch.recipe;
+        let [lo, hi] = recipe.working_band;
+        let mid = 0.5 * (lo + hi);
+        let i = self.intensity(t);
+        let drift = self.window_progress(t);
+        let n = &mut self.noise;
+
+        // Tempering: controller hunting around the set point.
+        self.phase = (self.phase + dt_s / self.batch.cycle_period_s).fract();
+        self.temp_ar = 0.95 * self.temp_ar + n.normal(0.0, 0.02);
+        let mut temp_true = mid
+            + self.batch.setpoint_offset
+            + 0.25 * det_sin(std::f64::consts::TAU * self.phase)
+            + self.temp_ar;
+        if self.scenario == Scenario::FatBloom {
+            temp_true += i * self.fault.temp_offset;
+        }
+        let temp_meas = quantize(temp_true + n.normal(0.0, 0.02), 0.01);
+
+        // Cooling tunnel and ambient humidity.
+        self.tunnel_ar = 0.998 * self.tunnel_ar + n.normal(0.0, 0.02);
+        let tunnel_true = 13.0 + self.tunnel_ar;
+        let tunnel_meas = quantize(tunnel_true + n.normal(0.0, 0.05), 0.01);
+        self.humidity_ar = 0.998 * self.humidity_ar + n.normal(0.0, 0.06);
+        let day = (t - self.start_ms) as f64 / 1000.0 / DAY_S;
+        let mut humidity_true =
+            55.0 + 5.0 * det_sin(std::f64::consts::TAU * day) + self.humidity_ar;
+        if self.scenario == Scenario::SugarBloom {
+            humidity_true += i * (self.fault.humidity - humidity_true);
+        }
+        let humidity_meas = quantize((humidity_true + n.normal(0.0, 0.3)).clamp(0.0, 100.0), 0.1);
+
+        // Refiner.
+        self.particle_ar = 0.99 * self.particle_ar + n.normal(0.0, 0.05);
+        let mut particle_true = self.batch.particle_base + self.particle_ar;
+        if self.scenario == Scenario::Gritty {
+            particle_true += i * (self.fault.particle - particle_true);
+        }
+        let particle_meas = quantize(particle_true + n.normal(0.0, 0.1), 0.01);
+
+        // Conche: moisture falls over the batch.
+        let b = &self.batch;
+        let progress =
+            ((t - b.start_ms) as f64 / (b.end_ms - b.start_ms).max(1) as f64).clamp(0.0, 1.0);
+        self.moisture_ar = 0.99 * self.moisture_ar + n.normal(0.0, 0.002);
+        let mut moisture_true = b.moisture_end
+            + (b.moisture_start - b.moisture_end) * det_exp(-4.0 * progress)
+            + self.moisture_ar;
+        if self.scenario == Scenario::SugarBloom
+            && let Some((s, _)) = self.window
+        {
+            // Creeps up over the first hour of the fault, then holds; recovers with the ramp.
+            let creep = ((t - s) as f64 / 3_600_000.0).clamp(0.0, 1.0);
+            moisture_true += i * creep * self.fault.moisture_extra;
+        }
+        let moisture_meas = quantize(moisture_true + n.normal(0.0, 0.005), 0.001);
+        self.ph_ar = 0.999 * self.ph_ar + n.normal(0.0, 0.001);
+        let mut ph_true = self.lot.ph + self.ph_ar;
+        if self.scenario == Scenario::Drift {
+            ph_true += drift * self.fault.ph_shift;
+        }
+        let ph_meas = quantize(ph_true + n.normal(0.0, 0.01), 0.001);
+        self.conche_ar = 0.995 * self.conche_ar + n.normal(0.0, 0.05);
+        let conche_meas = quantize(
+            recipe.conche_setpoint + self.conche_ar + n.normal(0.0, 0.1),
+            0.01,
+        );
+
+        // Latent bloom: exposure integrators with linear recovery.
+        let temp_excess = temp_true - (hi + 0.5);
+        if temp_excess > 0.0 {
+            self.fat_exposure += temp_excess * dt_s / 900.0;
+        } else {
+            self.fat_exposure = (self.fat_exposure - dt_s / 600.0).max(0.0);
+        }
+        self.fat_exposure = self.fat_exposure.min(1.0);
+        let humid_excess = (humidity_true - recipe.humidity_limit).max(0.0) / 5.0;
+        let wet_excess = (moisture_true - 2.3).max(0.0) / 0.3;
+        if humid_excess + wet_excess > 0.0 {
+            self.sugar_exposure += (humid_excess + wet_excess) * dt_s / 900.0;
+        } else {
+            self.sugar_exposure = (self.sugar_exposure - dt_s / 600.0).max(0.0);
+        }
+        self.sugar_exposure = self.sugar_exposure.min(1.0);
+        self.bloom = if self.fat_exposure >= 0.5 && self.fat_exposure >= self.sugar_exposure {
+            BloomLabel::FatBloom
+        } else if self.sugar_exposure >= 0.5 {
+            BloomLabel::SugarBloom
+        } else {
+            BloomLabel::None
+        };
+
+        if dt_s > 0.0 {
+            self.batch.accum.add(TickTruth {
+                temp_dev: temp_true - mid,
+                moisture: moisture_true,
+                ph: ph_true,
+                particle: particle_true,
+                bloom: self.bloom,
+            });
+        }
+
+        // The stuck sensor freezes at the reading it had when the fault began.
+        let temperature = if self.scenario == Scenario::SensorStuck && self.in_window(t) {
+            *self.stuck_temperature.get_or_insert(temp_meas)
+        } else {
+            self.stuck_temperature = None;
+            temp_meas
+        };
+
+        let r = &mut self.readings;
+        r[Sig::Temperature as usize] = temperature;
+        r[Sig::TunnelTemp as usize] = tunnel_meas;
+        r[Sig::Humidity as usize] = humidity_meas;
+        r[Sig::ParticleSize as usize] = particle_meas;
+        r[Sig::Moisture as usize] = moisture_meas;
+        r[Sig::Ph as usize] = ph_meas;
+        r[Sig::ConcheTemp as usize] = conche_meas;
+        r[Sig::BatchId as usize] = self.batch.id as f64;
+        r[Sig::Recipe as usize] = f64::from(recipe.id);
+        r[Sig::CocoaPct as usize] = recipe.cocoa_pct;
+        r[Sig::RoastTime as usize] = self.lot.roast_time;
+        r[Sig::FermentationIndex as usize] = self.lot.fermentation_index;
+        r[Sig::BeanQuality as usize] = self.lot.bean_quality;
+    }
+
+    /// Label the finished batch and start the next one at `t` (a new bean lot when the
+    /// current one is used up).
+    fn close_batch(&mut self, t: i64) {
+        let (grade, yield_pct, defect) =
+            self.batch
+                .accum
+                .label(self.batch.recipe, &self.lot, &mut self.noise);
+        self.closed.push(BatchRecord {
+            batch_id: self.batch.id,
+            recipe: self.batch.recipe.id,
+            product: self.batch.recipe.code,
+            chocolate: self.batch.recipe.kind.name(),
+            start_ms: self.batch.start_ms,
+            end_ms: t,
+            bean_lot: self.lot.id,
+            quality_grade: grade,
+            yield_pct,
+            defect,
+        });
+        self.lot.batches_left = self.lot.batches_left.saturating_sub(1);
+        if self.lot.batches_left == 0 {
+            self.lot = BeanLot::draw(self.next_lot, &mut self.noise);
+            self.next_lot += 1;
+        }
+        self.batch = Self::draw_batch(self.next_batch, t, &mut self.noise);
+        self.next_batch += 1;
+    }
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,128 @@
+//! Simulator scenarios: which fault the line suffers, and when.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// Simulator scenarios, parsed from kebab-case names: `normal`, `fat-bloom`, `sugar-bloom`,
+/// `gritty`, `sensor-stuck`, `sensor-dropout`, `drift`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scenario {
+    /// A healthy line: every signal inside its domain band.
+    Normal,
+    /// Tempering working temperature drifts 2–3 °C above the recipe target (form V seeds
+    /// melt → under-tempered → fat bloom).
+    FatBloom,
+    /// Humidity at the tunnel exit rises above the sugar-bloom limit and the mass moisture
+    /// creeps up.
+    SugarBloom,
+    /// Refiner output particle size (D90) climbs above 30 µm.
+    Gritty,
+    /// The tempering unit's temperature sensor freezes at its last value.
+    SensorStuck,
+    /// The conche device stops answering (see `LineSim::is_dropped`).
+    SensorDropout,
+    /// The pH of the mass shifts slowly upwards over the fault window.
+    Drift,
+}
+
+/// An unknown scenario name.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown scenario {given:?}; valid scenarios: {}", Scenario::names().join(", "))]
+pub struct UnknownScenario {
+    /// What was given.
+    pub given: String,
+}
+
+impl Scenario {
+    /// Every scenario, `Normal` first.
+    pub const ALL: [Scenario; 7] = [
+        Scenario::Normal,
+        Scenario::FatBloom,
+        Scenario::SugarBloom,
+        Scenario::Gritty,
+        Scenario::SensorStuck,
+        Scenario::SensorDropout,
+        Scenario::Drift,
+    ];
+
+    /// The kebab-case name (`fat-bloom`), as accepted by `FromStr` and written to the CSV
+    /// `scenario` / `fault` columns.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Normal => "normal",
+            Scenario::FatBloom => "fat-bloom",
+            Scenario::SugarBloom => "sugar-bloom",
+            Scenario::Gritty => "gritty",
+            Scenario::SensorStuck => "sensor-stuck",
+            Scenario::SensorDropout => "sensor-dropout",
+            Scenario::Drift => "drift",
+        }
+    }
+
+    /// All names, in `ALL` order.
+    pub fn names() -> Vec<&'static str> {
+        Scenario::ALL.iter().map(|s| s.name()).collect()
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Scenario {
+    type Err = UnknownScenario;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scenario::ALL
+            .iter()
+            .copied()
+            .find(|sc| sc.name() == s)
+            .ok_or_else(|| UnknownScenario {
+                given: s.to_string(),
+            })
+    }
+}
+
+/// When a scenario's fault happens, relative to the simulation start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultPlan {
+    /// Healthy warm-up before the fault starts. Default 30 min.
+    pub warmup: Duration,
+    /// How long the fault lasts; the line is healthy again afterwards. Default 2 h.
+    pub duration: Duration,
+}
+
+impl Default for FaultPlan {
+    fn default() -> Self {
+        FaultPlan {
+            warmup: Duration::from_secs(30 * 60),
+            duration: Duration::from_secs(2 * 3600),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for s in Scenario::ALL {
+            assert_eq!(s.name().parse::<Scenario>(), Ok(s));
+        }
+    }
+
+    #[test]
+    fn unknown_name_lists_valid_ones() {
+        let err = "fatbloom".parse::<Scenario>().unwrap_err().to_string();
+        assert!(err.contains("\"fatbloom\""), "{err}");
+        for s in Scenario::ALL {
+            assert!(err.contains(s.name()), "{err}");
+        }
+    }
+}
