@@ -88,7 +88,7 @@ pub struct RegisterConfig {
     pub unit: String,
     /// Plausible range `[min, max]` of the engineering value; readings outside are kept and
     /// flagged `out_of_range`. Default: none.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::config::units::optional_pair")]
     pub valid_range: Option<[f64; 2]>,
 }
 

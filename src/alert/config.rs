@@ -124,13 +124,19 @@ pub struct ProductConfig {
     pub chocolate: Chocolate,
     /// Tempering working temperature band, °C. Default by chocolate: dark [31, 32],
     /// milk [30, 31], white [28, 30].
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::config::units::optional_pair")]
     pub working_temp: Option<[f64; 2]>,
     /// Moisture band, %. Default [1.0, 2.0] (customer target; literature says < 1 %).
-    #[serde(default = "default_moisture")]
+    #[serde(
+        default = "default_moisture",
+        deserialize_with = "crate::config::units::pair"
+    )]
     pub moisture_pct: [f64; 2],
     /// pH band. Default [5.0, 5.5].
-    #[serde(default = "default_ph")]
+    #[serde(
+        default = "default_ph",
+        deserialize_with = "crate::config::units::pair"
+    )]
     pub ph: [f64; 2],
     /// Particle size (D90) limit, µm. Default 25.
     #[serde(default = "default_particle")]

@@ -16,6 +16,9 @@ use clap::{Parser, Subcommand};
 
 use crate::config::LogFormat;
 
+pub mod inspect;
+pub mod outbox_feed;
+
 /// Exit code for bad input: configuration, arguments, unreadable files.
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit code for a runtime failure.
@@ -56,6 +59,19 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
     /// Poll the configured devices and print every decoded reading (commissioning).
     Poll(poll::PollArgs),
+    /// Show the store: outbox depth, oldest undelivered message, last alerts, predictions and
+    /// drift windows. Safe while the agent runs (reads its snapshot then).
+    Inspect {
+        /// The `[store] data_dir` of the agent.
+        #[arg(long, default_value = "/var/lib/chocoline")]
+        data_dir: PathBuf,
+        /// Print the snapshot as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Test hook for the store/publish fault tests (see `src/cli/outbox_feed.rs`).
+    #[command(name = "__outbox-feed", hide = true)]
+    OutboxFeed(outbox_feed::FeedArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -76,5 +92,7 @@ pub fn main() -> ExitCode {
         Command::CheckConfig { config } => check_config::check_config(&config),
         Command::Simulate(args) => simulate::run(&args, cli.log_format),
         Command::Poll(args) => poll::run(&args, cli.log_format),
+        Command::Inspect { data_dir, json } => inspect::run(&data_dir, json),
+        Command::OutboxFeed(args) => outbox_feed::run(args),
     }
 }

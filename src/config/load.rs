@@ -167,14 +167,30 @@ pub fn load_str(text: &str, path: &Path, env: &Env) -> Result<Plan, ConfigErrors
         Ok(b) => b,
         Err(e) => return Err(fail(vec![file_error_entry(path, one_line(&e.to_string()))])),
     };
-    let mut cfg: Config = match serde_path_to_error::deserialize(built) {
+    let mut cfg: Config = match serde_path_to_error::deserialize(built.clone()) {
         Ok(c) => c,
-        Err(e) => {
-            let p = structure::problem_from(
-                KeyPath::root().join_serde(e.path()),
-                &message_of(e.inner()),
-            );
-            return Err(fail(located(path, &locator, vec![p], true)));
+        Err(first) => {
+            // Section by section, so that every broken override is named, not just the first.
+            let mut problems = Vec::new();
+            for name in structure::SECTIONS {
+                let value = match built.get::<config::Value>(name) {
+                    Ok(v) => v,
+                    Err(config::ConfigError::NotFound(_)) => continue,
+                    Err(e) => {
+                        problems.push(Problem::new(KeyPath::root().key(name), message_of(&e)));
+                        continue;
+                    }
+                };
+                if let Some(Err(e)) = structure::section(name, value) {
+                    let path = KeyPath::root().key(name).join_serde(e.path());
+                    problems.push(structure::problem_from(path, &message_of(e.inner())));
+                }
+            }
+            if problems.is_empty() {
+                let path = KeyPath::root().join_serde(first.path());
+                problems.push(structure::problem_from(path, &message_of(first.inner())));
+            }
+            return Err(fail(located(path, &locator, problems, true)));
         }
     };
 
@@ -208,10 +224,14 @@ fn env_words(name: &str) -> Result<Vec<String>, String> {
              single underscores, e.g. {ENV_PREFIX}__MQTT__CLIENT_ID"
         ));
     }
-    if let Some(first) = words
-        .first()
-        .filter(|w| ARRAY_SECTIONS.contains(&w.as_str()))
-    {
+    let first = words.first().map(String::as_str).unwrap_or_default();
+    if !structure::SECTIONS.contains(&first) {
+        return Err(format!(
+            "unknown section \"{first}\"; expected one of {}",
+            structure::SECTIONS.join(", ")
+        ));
+    }
+    if ARRAY_SECTIONS.contains(&first) {
         return Err(format!(
             "[[{first}]] entries cannot be set from the environment; edit the file"
         ));
@@ -221,7 +241,7 @@ fn env_words(name: &str) -> Result<Vec<String>, String> {
 
 /// The `config` crate's error without the origin and key it appends (we name those better).
 fn message_of(e: &config::ConfigError) -> String {
-    match e {
+    let m = match e {
         config::ConfigError::Type {
             unexpected,
             expected,
@@ -230,6 +250,39 @@ fn message_of(e: &config::ConfigError) -> String {
         config::ConfigError::At { error, .. } => message_of(error),
         config::ConfigError::Message(m) => m.clone(),
         other => other.to_string(),
+    };
+    enum_message(&m).unwrap_or(m)
+}
+
+/// The `config` crate words a bad enum value "enum LogFormat does not have variant constructor
+/// xml", without the valid spellings; this adds them, taken from the types' own serde names.
+fn enum_message(m: &str) -> Option<String> {
+    let rest = m.strip_prefix("enum ")?;
+    let (name, value) = rest.split_once(" does not have variant constructor ")?;
+    let valid = match name {
+        "LogFormat" => variants::<super::LogFormat>(),
+        "OptimizeAt" => variants::<super::OptimizeAt>(),
+        "Severity" => variants::<crate::domain::Severity>(),
+        "Parity" => variants::<super::Parity>(),
+        "RegisterKind" => variants::<super::RegisterKind>(),
+        "DataType" => variants::<super::DataType>(),
+        "ByteOrder" => variants::<super::ByteOrder>(),
+        "Chocolate" => variants::<super::Chocolate>(),
+        _ => return Some(format!("unknown value \"{value}\"")),
+    };
+    Some(format!("unknown value \"{value}\"; expected {valid}"))
+}
+
+/// "one of a, b, c" for a unit-variant enum, read from serde's own error for a bad spelling.
+fn variants<T: serde::de::DeserializeOwned>() -> String {
+    let probe = serde_json::Value::String(String::new());
+    match serde_json::from_value::<T>(probe) {
+        Err(e) => {
+            let s = e.to_string();
+            s.split_once("expected ")
+                .map_or_else(|| s.clone(), |(_, v)| v.replace('`', ""))
+        }
+        Ok(_) => "a valid value".to_string(),
     }
 }
 
@@ -356,6 +409,11 @@ mod tests {
         assert!(env_words("CHOCOLINE__MQTT____X").is_err());
         assert!(env_words("CHOCOLINE__MQTT__CLIENT-ID").is_err());
         assert!(env_words("CHOCOLINE__DEVICES__0__NAME").is_err());
+        assert!(
+            env_words("CHOCOLINE__FOO")
+                .unwrap_err()
+                .contains("unknown section")
+        );
     }
 
     #[test]
@@ -366,6 +424,19 @@ mod tests {
         resolve_paths(&mut cfg, Path::new("/etc/chocoline"));
         assert_eq!(cfg.models.dir, PathBuf::from("/etc/chocoline/../models"));
         assert_eq!(cfg.store.data_dir, PathBuf::from("/var/lib/x"));
+    }
+
+    #[test]
+    fn enum_messages_list_the_valid_values() {
+        assert_eq!(
+            enum_message("enum LogFormat does not have variant constructor xml").unwrap(),
+            "unknown value \"xml\"; expected human or json"
+        );
+        assert_eq!(
+            enum_message("enum Severity does not have variant constructor loud").unwrap(),
+            "unknown value \"loud\"; expected warning or critical"
+        );
+        assert!(enum_message("something else").is_none());
     }
 
     #[test]

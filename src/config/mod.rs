@@ -21,6 +21,8 @@ pub mod keypath;
 pub mod load;
 mod locate;
 pub mod plan;
+#[cfg(test)]
+mod sample_tests;
 pub mod structure;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -97,7 +97,8 @@ impl Plan {
             c.store.data_dir.display(),
             c.store.max_bytes
         );
-        let _ = writeln!(s, "log       {} ({:?})", c.log.level, c.log.format);
+        let format = format!("{:?}", c.log.format).to_lowercase();
+        let _ = writeln!(s, "log       {} ({format})", c.log.level);
         let metrics = if c.metrics.enabled {
             c.metrics.listen.to_string()
         } else {

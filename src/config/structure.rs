@@ -4,6 +4,7 @@
 //! `[[products]]` entry is checked on its own, so one broken device does not hide the next.
 
 use serde::de::{DeserializeOwned, IntoDeserializer};
+use serde::{Deserialize, Deserializer};
 use toml_edit::Item;
 
 use super::error::humanize;
@@ -51,22 +52,26 @@ pub(crate) fn check_document(doc: &toml_edit::Document<String>) -> Vec<Problem> 
     for (key, item) in doc.as_table().iter() {
         let base = KeyPath::root().key(key);
         let res = match key {
-            "agent" => deserialize::<AgentConfig>(item, &base),
             "devices" => each::<DeviceConfig>(item, &base, &mut out),
             "products" => each::<ProductConfig>(item, &base, &mut out),
-            "features" => deserialize::<FeaturesConfig>(item, &base),
-            "models" => deserialize::<ModelsConfig>(item, &base),
-            "drift" => deserialize::<DriftConfig>(item, &base),
-            "alerts" => deserialize::<AlertsConfig>(item, &base),
-            "store" => deserialize::<StoreConfig>(item, &base),
-            "mqtt" => deserialize::<MqttConfig>(item, &base),
-            "log" => deserialize::<LogConfig>(item, &base),
-            "metrics" => deserialize::<MetricsConfig>(item, &base),
-            _ => Err(Problem {
-                path: base,
-                message: format!("unknown section; expected one of {}", SECTIONS.join(", ")),
-                show_value: false,
-            }),
+            _ => match item.clone().into_value() {
+                // `Item::None`: nothing written, nothing wrong.
+                Err(_) => Ok(()),
+                Ok(v) => match section(key, v.into_deserializer()) {
+                    None => Err(Problem {
+                        path: base,
+                        message: format!(
+                            "unknown section; expected one of {}",
+                            SECTIONS.join(", ")
+                        ),
+                        show_value: false,
+                    }),
+                    Some(Ok(())) => Ok(()),
+                    Some(Err(e)) => {
+                        Err(problem_from(base.join_serde(e.path()), e.inner().message()))
+                    }
+                },
+            },
         };
         if let Err(p) = res {
             out.push(p);
@@ -77,6 +82,33 @@ pub(crate) fn check_document(doc: &toml_edit::Document<String>) -> Vec<Problem> 
         out.push(whole);
     }
     out
+}
+
+/// Deserializes top-level section `name` from `d` into its schema type, reporting the first
+/// problem with its path inside the section; `None` for a name that is not a section.
+pub(crate) fn section<'de, D: Deserializer<'de>>(
+    name: &str,
+    d: D,
+) -> Option<Result<(), serde_path_to_error::Error<D::Error>>> {
+    fn go<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<(), serde_path_to_error::Error<D::Error>> {
+        serde_path_to_error::deserialize::<_, T>(d).map(|_| ())
+    }
+    Some(match name {
+        "agent" => go::<AgentConfig, D>(d),
+        "devices" => go::<Vec<DeviceConfig>, D>(d),
+        "products" => go::<Vec<ProductConfig>, D>(d),
+        "features" => go::<FeaturesConfig, D>(d),
+        "models" => go::<ModelsConfig, D>(d),
+        "drift" => go::<DriftConfig, D>(d),
+        "alerts" => go::<AlertsConfig, D>(d),
+        "store" => go::<StoreConfig, D>(d),
+        "mqtt" => go::<MqttConfig, D>(d),
+        "log" => go::<LogConfig, D>(d),
+        "metrics" => go::<MetricsConfig, D>(d),
+        _ => return None,
+    })
 }
 
 /// Checks each element of an array on its own; a non-array is checked as a whole.

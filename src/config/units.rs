@@ -143,6 +143,27 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+/// Deserializes `[min, max]` strictly: exactly two numbers. Serde's own `[f64; 2]` silently
+/// drops a third element with some deserializers, so `valid_range = [1, 2, 3]` would pass.
+pub fn pair<'de, D: Deserializer<'de>>(d: D) -> Result<[f64; 2], D::Error> {
+    let v = Vec::<f64>::deserialize(d)?;
+    match v.as_slice() {
+        [a, b] => Ok([*a, *b]),
+        _ => Err(serde::de::Error::custom(format!(
+            "expected [min, max] (two numbers), found {} number{}",
+            v.len(),
+            if v.len() == 1 { "" } else { "s" }
+        ))),
+    }
+}
+
+/// [`pair`] for optional settings.
+pub fn optional_pair<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "pair")] [f64; 2]);
+    Option::<Wrap>::deserialize(d).map(|o| o.map(|w| w.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +175,25 @@ mod tests {
         assert_eq!("1h".parse::<Duration>(), Ok(Duration::from_secs(3600)));
         assert!("5".parse::<Duration>().unwrap_err().contains("no unit"));
         assert!("fast".parse::<Duration>().is_err());
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Pairs {
+        #[serde(deserialize_with = "pair")]
+        p: [f64; 2],
+        #[serde(default, deserialize_with = "optional_pair")]
+        o: Option<[f64; 2]>,
+    }
+
+    #[test]
+    fn pairs_take_exactly_two_numbers() {
+        let ok: Pairs = serde_json::from_str(r#"{"p": [1, 2.5], "o": [3, 4]}"#).unwrap();
+        assert_eq!((ok.p, ok.o), ([1.0, 2.5], Some([3.0, 4.0])));
+        let none: Pairs = serde_json::from_str(r#"{"p": [1, 2]}"#).unwrap();
+        assert_eq!(none.o, None);
+        let e = serde_json::from_str::<Pairs>(r#"{"p": [1, 2, 3]}"#).unwrap_err();
+        assert!(e.to_string().contains("found 3 numbers"), "{e}");
+        assert!(serde_json::from_str::<Pairs>(r#"{"p": [1, 2], "o": [1]}"#).is_err());
     }
 
     #[test]

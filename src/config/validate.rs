@@ -2,7 +2,7 @@
 //! reported, not just the first. Each check is a small function over the whole [`Config`]
 //! with its own test; paths are already resolved against the configuration file's directory.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::controller::Controller;
@@ -322,11 +322,24 @@ fn registers(cfg: &Config, out: &mut Vec<Problem>) {
     }
 }
 
+/// The addresses one register occupies, and where it is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Span {
+    /// First address.
+    start: u32,
+    /// One past the last address.
+    end: u32,
+    device: usize,
+    register: usize,
+}
+
+/// One register table of one slave: where overlaps matter.
+type Table = (Controller, u8, RegisterKind);
+
 /// Registers of one table of one slave must not share addresses (by the words their type
 /// occupies): the second would decode half of the first.
 fn overlaps(cfg: &Config, out: &mut Vec<Problem>) {
-    type Slave = (Controller, u8, RegisterKind);
-    let mut tables: BTreeMap<String, (Slave, Vec<(u32, u32, usize, usize)>)> = BTreeMap::new();
+    let mut tables: Vec<(Table, Vec<Span>)> = Vec::new();
     for (i, d) in cfg.devices.iter().enumerate() {
         let Ok(c) = Controller::parse(&d.controller) else {
             continue;
@@ -339,61 +352,52 @@ fn overlaps(cfg: &Config, out: &mut Vec<Problem>) {
                 u32::from(r.data_type.words())
             };
             let start = u32::from(r.address);
-            let key = format!("{c}|{}|{:?}", d.slave_id, r.register);
-            tables
-                .entry(key)
-                .or_insert_with(|| ((c.clone(), d.slave_id, r.register), Vec::new()))
-                .1
-                .push((start, start + words, i, j));
+            let span = Span {
+                start,
+                end: start + words,
+                device: i,
+                register: j,
+            };
+            let table = (c.clone(), d.slave_id, r.register);
+            match tables.iter_mut().find(|(t, _)| *t == table) {
+                Some((_, spans)) => spans.push(span),
+                None => tables.push((table, vec![span])),
+            }
         }
     }
-    for ((c, slave, kind), mut regs) in tables.into_values() {
-        regs.sort();
+    for ((c, slave, kind), mut spans) in tables {
+        spans.sort();
+        let kind = format!("{kind:?}").to_lowercase();
         // The register reaching furthest so far: anything starting before its end overlaps it.
-        let mut reach: Option<(u32, u32, usize, usize)> = None;
-        for r in regs {
+        let mut reach: Option<Span> = None;
+        for r in spans {
             if let Some(prev) = reach {
-                if r.0 < prev.1 {
+                if r.start < prev.end {
                     let name = cfg
                         .devices
-                        .get(prev.2)
-                        .and_then(|d| d.registers.get(prev.3))
+                        .get(prev.device)
+                        .and_then(|d| d.registers.get(prev.register))
                         .map_or("", |x| x.name.as_str());
                     push(
                         out,
-                        reg(r.2, r.3).key("address"),
+                        reg(r.device, r.register).key("address"),
                         format!(
-                            "{kind:?} addresses {}..={} overlap devices[{}].registers[{}] \"{name}\" \
+                            "{kind} addresses {}..={} overlap devices[{}].registers[{}] \"{name}\" \
                              ({}..={}) on the same slave ({c}, slave_id {slave})",
-                            r.0,
-                            r.1 - 1,
-                            prev.2,
-                            prev.3,
-                            prev.0,
-                            prev.1 - 1
-                        )
-                        .to_lowercase_first(),
+                            r.start,
+                            r.end - 1,
+                            prev.device,
+                            prev.register,
+                            prev.start,
+                            prev.end - 1
+                        ),
                     );
                 }
-                if r.1 <= prev.1 {
+                if r.end <= prev.end {
                     continue;
                 }
             }
             reach = Some(r);
-        }
-    }
-}
-
-trait LowercaseFirst {
-    fn to_lowercase_first(self) -> String;
-}
-
-impl LowercaseFirst for String {
-    fn to_lowercase_first(self) -> String {
-        let mut c = self.chars();
-        match c.next() {
-            Some(f) => f.to_lowercase().chain(c).collect(),
-            None => self,
         }
     }
 }
@@ -456,19 +460,19 @@ fn agent(cfg: &Config, out: &mut Vec<Problem>) {
             push(out, a.key(key), m);
         }
     }
-    if let Some(p) = &cfg.agent.product {
-        if !cfg.products.iter().any(|x| &x.code == p) {
-            let codes: Vec<&str> = cfg.products.iter().map(|x| x.code.as_str()).collect();
-            let m = if codes.is_empty() {
-                "no [[products]] are configured".to_string()
-            } else {
-                format!(
-                    "no product with this code; expected one of {}",
-                    one_of(&codes)
-                )
-            };
-            push(out, a.key("product"), m);
-        }
+    if let Some(p) = &cfg.agent.product
+        && !cfg.products.iter().any(|x| &x.code == p)
+    {
+        let codes: Vec<&str> = cfg.products.iter().map(|x| x.code.as_str()).collect();
+        let m = if codes.is_empty() {
+            "no [[products]] are configured".to_string()
+        } else {
+            format!(
+                "no product with this code; expected one of {}",
+                one_of(&codes)
+            )
+        };
+        push(out, a.key("product"), m);
     }
 }
 

@@ -46,7 +46,13 @@ pub struct MqttConfig {
     /// Longest reconnect delay. Default "30s".
     #[serde(default = "default_reconnect_max")]
     pub reconnect_max: Duration,
-    /// QoS and retain flag per topic class.
+    /// On graceful shutdown, how long to wait for outstanding PubAcks before publishing the
+    /// retained `offline` status and disconnecting. Unacknowledged messages stay in the outbox
+    /// either way. Default "5s".
+    #[serde(default = "default_drain_timeout")]
+    pub drain_timeout: Duration,
+    /// QoS and retain flag per topic class. The `{prefix}/status` topic is always QoS 1 and
+    /// retained (birth `online`, last will `offline`).
     #[serde(default)]
     pub topics: TopicsConfig,
 }
@@ -115,6 +121,7 @@ impl Default for MqttConfig {
             inflight: default_inflight(),
             reconnect_min: default_reconnect_min(),
             reconnect_max: default_reconnect_max(),
+            drain_timeout: default_drain_timeout(),
             topics: TopicsConfig::default(),
         }
     }
@@ -140,4 +147,7 @@ fn default_reconnect_min() -> Duration {
 }
 fn default_reconnect_max() -> Duration {
     Duration::from_secs(30)
+}
+fn default_drain_timeout() -> Duration {
+    Duration::from_secs(5)
 }

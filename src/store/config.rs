@@ -25,9 +25,23 @@ pub struct StoreConfig {
     /// How long prediction history is kept. Default "7d".
     #[serde(default = "default_prediction_retention")]
     pub prediction_retention: Duration,
-    /// Longest a record waits for the batched flush that makes it durable. Default "20ms".
+    /// Longest a write waits for a flush. Records are group-committed and flushed as soon as the
+    /// stage has drained its queue, so they normally wait far less; this is sled's background
+    /// flush period, which also bounds how long a delivered message's delete lives only in
+    /// memory (a delete lost in a crash means one resend, never a loss). Default "20ms".
     #[serde(default = "default_flush_interval")]
     pub flush_interval: Duration,
+    /// Most prediction-history entries kept (a ring: the oldest go first). Default 100000,
+    /// range 1–10000000.
+    #[serde(default = "default_prediction_history_max")]
+    pub prediction_history_max: u64,
+    /// Most drift windows kept (a ring). Default 10000, range 1–10000000.
+    #[serde(default = "default_drift_history_max")]
+    pub drift_history_max: u64,
+    /// How often the daemon rewrites `DATA_DIR/inspect.json`, the snapshot that
+    /// `chocoline inspect` reads while the daemon holds the database lock. Default "1s".
+    #[serde(default = "default_snapshot_interval")]
+    pub snapshot_interval: Duration,
 }
 
 impl Default for StoreConfig {
@@ -38,6 +52,9 @@ impl Default for StoreConfig {
             cache_capacity: default_cache_capacity(),
             prediction_retention: default_prediction_retention(),
             flush_interval: default_flush_interval(),
+            prediction_history_max: default_prediction_history_max(),
+            drift_history_max: default_drift_history_max(),
+            snapshot_interval: default_snapshot_interval(),
         }
     }
 }
@@ -56,4 +73,13 @@ fn default_prediction_retention() -> Duration {
 }
 fn default_flush_interval() -> Duration {
     Duration::from_millis(20)
+}
+fn default_prediction_history_max() -> u64 {
+    100_000
+}
+fn default_drift_history_max() -> u64 {
+    10_000
+}
+fn default_snapshot_interval() -> Duration {
+    Duration::from_secs(1)
 }

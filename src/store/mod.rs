@@ -1,4 +1,40 @@
 //! Store: the sled database — outbox (what must reach the broker), prediction history, drift
 //! windows, agent state. A record counts as stored only once flushed.
+//!
+//! | file | job |
+//! |---|---|
+//! | `config.rs` | `[store]` |
+//! | `open.rs` | writable-dir check, lock, open, move a corrupt database aside |
+//! | `db.rs` | the [`Store`] handle and its accounting |
+//! | `append.rs` | ids, disk budget, retention, group commit |
+//! | `outbox.rs` | what the publisher drains |
+//! | `message.rs` | the outbox entry encoding |
+//! | `payload.rs` | record → topic + JSON payload |
+//! | `snapshot.rs` | what `chocoline inspect` shows |
+//! | `stage.rs` | the task |
+//!
+//! Wiring (pipeline): `let store = store::open(&cfg.store, Envelope::from_config(&cfg))?;`
+//! then spawn `store::stage::run(store.clone(), records_rx)` and
+//! `publish::Publisher::new(&cfg.mqtt, Outbox::new(store))?.run(shutdown)`; cancel `shutdown`
+//! after the store stage has returned so the publisher drains what it flushed last.
 
+pub mod append;
 pub mod config;
+pub mod db;
+pub mod error;
+pub mod keys;
+pub mod message;
+pub mod open;
+pub mod outbox;
+pub mod payload;
+pub mod snapshot;
+pub mod stage;
+
+pub use append::Appended;
+pub use db::{CounterValues, Store};
+pub use error::StoreError;
+pub use message::{MessageClass, OutboxMessage};
+pub use open::open;
+pub use outbox::Outbox;
+pub use payload::Envelope;
+pub use snapshot::Snapshot;

@@ -1,0 +1,299 @@
+//! The publish stage: one task that drains the outbox to the broker, in order, with a bounded
+//! in-flight window, deleting a message only on its PubAck.
+//!
+//! rumqttc's `publish()` only queues and does not return the packet id. Requests leave its
+//! channel in FIFO order and each QoS 1 publish produces `Event::Outgoing(Outgoing::Publish(pkid))`
+//! when it is written, so the n-th such event belongs to the n-th message we queued: that is how
+//! a PubAck's pkid is mapped back to an outbox sequence number. (On a packet-id collision
+//! rumqttc emits `AwaitAck` first and the `Publish` event later, in the same order.)
+//!
+//! Every connection gets a fresh client and event loop; on any error both are dropped, the
+//! task sleeps (capped exponential backoff with jitter — `poll()` would otherwise reconnect
+//! at once) and the next session starts again from the oldest outbox entry. Everything not
+//! acknowledged is therefore resent, in sequence order: at least once, in order, duplicates
+//! possible and marked by the same message `id`.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, Outgoing, QoS};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::backoff::Backoff;
+use super::config::MqttConfig;
+use super::error::PublishError;
+use super::options::mqtt_options;
+use crate::domain::TimestampMs;
+use crate::store::Outbox;
+
+/// Largest topic + payload the publisher sends (the client's packet limit is 1 MiB).
+pub const MAX_MESSAGE: usize = 1024 * 1024 - 1024;
+
+/// What a publisher did, returned when it stops.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishStats {
+    /// Sessions that reached ConnAck.
+    pub connects: u64,
+    /// Sessions that ended in an error.
+    pub disconnects: u64,
+    /// Messages handed to the client (including resends).
+    pub sent: u64,
+    /// Messages sent again after a disconnect (a subscriber may see them twice).
+    pub resent: u64,
+    /// Messages acknowledged and removed from the outbox.
+    pub acked: u64,
+}
+
+/// The publisher task's state.
+pub struct Publisher {
+    cfg: MqttConfig,
+    options: MqttOptions,
+    outbox: Outbox,
+    window: usize,
+    stats: PublishStats,
+    /// Highest sequence ever handed to a client: anything at or below it is a resend.
+    high_water: Option<u64>,
+}
+
+/// What a queued request becomes once rumqttc writes it.
+enum Queued {
+    Outbox { seq: u64, qos0: bool },
+    Status,
+}
+
+/// One connection's bookkeeping.
+struct Session {
+    client: AsyncClient,
+    queued: VecDeque<Queued>,
+    /// pkid → outbox sequence (None: the status message).
+    inflight: HashMap<u16, Option<u64>>,
+    cursor: u64,
+    connected: bool,
+}
+
+/// How a session ended.
+enum End {
+    Lost,
+    Shutdown,
+}
+
+impl Publisher {
+    /// Validate `[mqtt]` (url, TLS files, secrets) and prepare the publisher.
+    pub fn new(cfg: &MqttConfig, outbox: Outbox) -> Result<Self, PublishError> {
+        let window = cfg.inflight.max(1);
+        let options = mqtt_options(cfg, outbox.store().envelope(), window)?;
+        Ok(Publisher {
+            cfg: cfg.clone(),
+            options,
+            outbox,
+            window: usize::from(window),
+            stats: PublishStats::default(),
+            high_water: None,
+        })
+    }
+
+    /// Run until `shutdown` fires; then drain (up to `drain_timeout`), publish the retained
+    /// `offline` status, disconnect and flush the store.
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<PublishStats, PublishError> {
+        let mut backoff = Backoff::new(self.cfg.reconnect_min.get(), self.cfg.reconnect_max.get());
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            match self.session(&shutdown, &mut backoff).await? {
+                End::Shutdown => break,
+                End::Lost => {
+                    self.stats.disconnects += 1;
+                    let delay = backoff.next_delay();
+                    tracing::info!(retry_in = ?delay, "MQTT reconnecting");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+        self.outbox.store().flush().await?;
+        Ok(self.stats)
+    }
+
+    async fn session(
+        &mut self,
+        shutdown: &CancellationToken,
+        backoff: &mut Backoff,
+    ) -> Result<End, PublishError> {
+        let cap = self.window * 2 + 16;
+        let (client, mut events) = AsyncClient::new(self.options.clone(), cap);
+        let mut s = Session {
+            client,
+            queued: VecDeque::new(),
+            inflight: HashMap::new(),
+            cursor: 0,
+            connected: false,
+        };
+        let mut durable = self.outbox.subscribe();
+        let mut store_alive = true;
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => {
+                    if s.connected {
+                        self.goodbye(&mut s, &mut events).await?;
+                    }
+                    return Ok(End::Shutdown);
+                }
+                ev = events.poll() => match ev {
+                    Ok(ev) => self.on_event(&mut s, ev, backoff)?,
+                    Err(e) => {
+                        tracing::warn!(error = %e, in_flight = s.inflight.len(),
+                            outbox = self.outbox.depth(), "MQTT connection lost");
+                        return Ok(End::Lost);
+                    }
+                },
+                changed = durable.changed(), if store_alive && s.connected => {
+                    if changed.is_err() {
+                        store_alive = false;
+                    }
+                    self.fill(&mut s)?;
+                }
+            }
+        }
+    }
+
+    fn on_event(
+        &mut self,
+        s: &mut Session,
+        ev: Event,
+        backoff: &mut Backoff,
+    ) -> Result<(), PublishError> {
+        match ev {
+            Event::Incoming(Incoming::ConnAck(_)) => {
+                s.connected = true;
+                self.stats.connects += 1;
+                backoff.reset();
+                tracing::info!(url = %self.cfg.url, outbox = self.outbox.depth(), "MQTT connected");
+                let env = self.outbox.store().envelope();
+                let birth = env.status_payload(true, &self.cfg.client_id, TimestampMs::now());
+                if s.client
+                    .try_publish(env.status_topic(), QoS::AtLeastOnce, true, birth)
+                    .is_ok()
+                {
+                    s.queued.push_back(Queued::Status);
+                }
+                self.fill(s)?;
+            }
+            Event::Outgoing(Outgoing::Publish(pkid)) => match s.queued.pop_front() {
+                Some(Queued::Outbox { seq, qos0: true }) => {
+                    // QoS 0 has no acknowledgement: written to the socket is as good as it gets.
+                    if self.outbox.ack(seq)? {
+                        self.stats.acked += 1;
+                    }
+                    self.fill(s)?;
+                }
+                Some(Queued::Outbox { seq, qos0: false }) => {
+                    s.inflight.insert(pkid, Some(seq));
+                }
+                Some(Queued::Status) => {
+                    s.inflight.insert(pkid, None);
+                }
+                None => tracing::warn!(pkid, "publish event without a queued message"),
+            },
+            Event::Incoming(Incoming::PubAck(ack)) => {
+                if let Some(Some(seq)) = s.inflight.remove(&ack.pkid)
+                    && self.outbox.ack(seq)?
+                {
+                    self.stats.acked += 1;
+                }
+                self.fill(s)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Hand the client as many outbox messages as the window allows.
+    fn fill(&mut self, s: &mut Session) -> Result<(), PublishError> {
+        if !s.connected {
+            return Ok(());
+        }
+        let busy = s.queued.len() + s.inflight.len();
+        let room = self.window.saturating_sub(busy);
+        if room == 0 {
+            return Ok(());
+        }
+        for (seq, m) in self.outbox.read(s.cursor, room)? {
+            if m.payload.len() + m.topic.len() > MAX_MESSAGE {
+                // rumqttc would fail the whole connection on it, again after every reconnect:
+                // one oversized message must not block every message behind it.
+                tracing::error!(id = %m.id, topic = %m.topic, bytes = m.payload.len(),
+                    "message larger than the MQTT packet limit: dropped from the outbox");
+                self.outbox.ack(seq)?;
+                s.cursor = seq + 1;
+                continue;
+            }
+            let qos0 = m.qos == 0;
+            let qos = if qos0 {
+                QoS::AtMostOnce
+            } else {
+                QoS::AtLeastOnce
+            };
+            if let Err(e) = s.client.try_publish(m.topic, qos, m.retain, m.payload) {
+                // Only possible if the request channel is full; the next ack refills.
+                tracing::debug!(error = %e, "client queue full");
+                break;
+            }
+            s.queued.push_back(Queued::Outbox { seq, qos0 });
+            s.cursor = seq + 1;
+            self.stats.sent += 1;
+            if self.high_water.is_some_and(|h| seq <= h) {
+                self.stats.resent += 1;
+            } else {
+                self.high_water = Some(seq);
+            }
+        }
+        Ok(())
+    }
+
+    /// Graceful end: keep draining for up to `drain_timeout`, then publish the retained
+    /// `offline` status and disconnect.
+    async fn goodbye(
+        &mut self,
+        s: &mut Session,
+        events: &mut rumqttc::EventLoop,
+    ) -> Result<(), PublishError> {
+        let deadline = Instant::now() + self.cfg.drain_timeout.get();
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(1));
+        self.fill(s)?;
+        while !(s.queued.is_empty() && s.inflight.is_empty() && self.outbox.depth() == 0) {
+            match tokio::time::timeout_at(deadline, events.poll()).await {
+                Ok(Ok(ev)) => self.on_event(s, ev, &mut backoff)?,
+                Ok(Err(_)) | Err(_) => {
+                    tracing::warn!(
+                        outbox = self.outbox.depth(),
+                        "shutdown: outbox not fully drained; it stays on disk"
+                    );
+                    return Ok(());
+                }
+            }
+        }
+        let env = self.outbox.store().envelope();
+        let bye = env.status_payload(false, &self.cfg.client_id, TimestampMs::now());
+        if s.client
+            .try_publish(env.status_topic(), QoS::AtLeastOnce, true, bye)
+            .is_ok()
+        {
+            s.queued.push_back(Queued::Status);
+        }
+        let _ = s.client.try_disconnect();
+        let until = Instant::now() + Duration::from_secs(2);
+        loop {
+            match tokio::time::timeout_at(until, events.poll()).await {
+                Ok(Ok(Event::Outgoing(Outgoing::Disconnect))) | Ok(Err(_)) | Err(_) => break,
+                Ok(Ok(_)) => {}
+            }
+        }
+        tracing::info!("MQTT disconnected (offline status published)");
+        Ok(())
+    }
+}

@@ -1,0 +1,418 @@
+//! Appending records: ids and sequence numbers, the disk budget, history retention, and the
+//! flush that makes a record count as stored.
+//!
+//! Group commit: the stage hands over every record that is queued at once; they are inserted
+//! and then made durable by ONE flush, after which the durable bound the publisher reads up to
+//! moves forward. Under load, batches grow by themselves and the flush cost is shared.
+
+use std::sync::atomic::Ordering;
+
+use serde_json::Value;
+
+use super::db::{ALERT_HISTORY_MAX, AppendState, Store, cost};
+use super::error::StoreError;
+use super::keys;
+use super::message::{MessageClass, OutboxMessage};
+use crate::domain::{Alert, AlertKind, AlertState, BatchContext, Record, Severity, TimestampMs};
+
+/// What one appended record became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// Outbox sequence number.
+    pub seq: u64,
+    /// Message id (in the payload as `id`).
+    pub id: String,
+    /// Topic it will be published on.
+    pub topic: String,
+}
+
+/// One prepared tree write.
+struct Entry {
+    tree: Slot,
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Outbox,
+    Predictions,
+    Drift,
+    Alerts,
+}
+
+/// What space had to be freed for.
+#[derive(Default)]
+struct Freed {
+    /// Undelivered non-alert messages were dropped.
+    outbox: bool,
+    /// Undelivered alerts were dropped.
+    alerts: bool,
+}
+
+impl Store {
+    /// Append records and wait until they are durable. Returns one [`Appended`] per record
+    /// (same order), plus any `store_full` alert events the store raised on the way.
+    pub async fn append(&self, records: &[Record]) -> Result<Vec<Appended>, StoreError> {
+        let out = self.insert(records)?;
+        self.inner.db.flush_async().await?;
+        self.mark_durable(&out);
+        Ok(out)
+    }
+
+    /// Blocking variant of [`Store::append`] for synchronous callers (open, benches).
+    pub fn append_blocking(&self, records: &[Record]) -> Result<Vec<Appended>, StoreError> {
+        let out = self.insert(records)?;
+        self.inner.db.flush()?;
+        self.mark_durable(&out);
+        Ok(out)
+    }
+
+    fn mark_durable(&self, out: &[Appended]) {
+        if let Some(last) = out.iter().map(|a| a.seq).max() {
+            // Concurrent appends may finish their flushes out of order; the bound only grows.
+            self.inner.durable.send_if_modified(|d| {
+                if last + 1 > *d {
+                    *d = last + 1;
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+    }
+
+    /// Insert without flushing (the caller flushes).
+    fn insert(&self, records: &[Record]) -> Result<Vec<Appended>, StoreError> {
+        let inner = &self.inner;
+        let mut st = inner.append.lock().map_err(|_| {
+            StoreError::Sled(sled::Error::ReportableBug("append lock poisoned".into()))
+        })?;
+        let now = TimestampMs::now();
+        let mut seq = st.next_seq;
+        let mut entries = Vec::with_capacity(records.len() * 2);
+        let mut out = Vec::with_capacity(records.len());
+        let mut newest_prediction = None;
+        let mut newest_drift = None;
+        for record in records {
+            match self.prepare(record, seq, now, &mut entries, &mut out) {
+                Ok(()) => {}
+                Err(e @ StoreError::TooLarge { .. }) => {
+                    // One oversized record must not block the ones behind it.
+                    tracing::error!(error = %e, "record refused by the store");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            match record {
+                Record::Prediction(p) => newest_prediction = newest_prediction.max(Some(p.ts)),
+                Record::Drift(d) => newest_drift = newest_drift.max(Some(d.end)),
+                _ => {}
+            }
+            seq += 1;
+        }
+        let needed: u64 = entries.iter().map(|e| cost(&e.key, &e.value)).sum();
+        let freed = self.make_room(needed)?;
+
+        // The store_full alert itself is small and is written even when that overshoots the
+        // budget a little: losing the notice that data is being lost would be worse.
+        for alert in self.full_transitions(&mut st, &freed, now) {
+            self.prepare(&Record::Alert(alert), seq, now, &mut entries, &mut out)?;
+            seq += 1;
+        }
+
+        for e in &entries {
+            let tree = self.tree(e.tree);
+            let old = tree.insert(&e.key, e.value.as_slice())?;
+            if let Some(old) = old {
+                // Only a retried batch rewrites a key: keep the accounting exact.
+                inner.used.fetch_sub(cost(&e.key, &old), Ordering::Relaxed);
+            } else {
+                self.len_of(e.tree).fetch_add(1, Ordering::Relaxed);
+            }
+            inner
+                .used
+                .fetch_add(cost(&e.key, &e.value), Ordering::Relaxed);
+        }
+        inner.state.insert("next_seq", &seq.to_be_bytes())?;
+        st.next_seq = seq;
+
+        if let Some(ts) = newest_prediction {
+            let cutoff =
+                TimestampMs(ts.0.saturating_sub(millis(inner.cfg.prediction_retention.get())));
+            self.prune(
+                Slot::Predictions,
+                Some(cutoff),
+                inner.cfg.prediction_history_max,
+            )?;
+        }
+        if let Some(ts) = newest_drift {
+            let cutoff =
+                TimestampMs(ts.0.saturating_sub(millis(inner.cfg.prediction_retention.get())));
+            self.prune(Slot::Drift, Some(cutoff), inner.cfg.drift_history_max)?;
+        }
+        self.prune(Slot::Alerts, None, ALERT_HISTORY_MAX)?;
+        self.persist_counters()?;
+        Ok(out)
+    }
+
+    /// Build the outbox entry (and the history entry) of one record.
+    fn prepare(
+        &self,
+        record: &Record,
+        seq: u64,
+        now: TimestampMs,
+        entries: &mut Vec<Entry>,
+        out: &mut Vec<Appended>,
+    ) -> Result<(), StoreError> {
+        let env = &self.inner.envelope;
+        let id = format!("{}-{}-{}-{seq}", env.site, env.line, self.inner.epoch);
+        let mut draft = env.draft(record);
+        draft.body.insert("id".into(), Value::from(id.clone()));
+        let payload = serde_json::to_vec(&Value::Object(draft.body))?;
+        let msg = OutboxMessage {
+            id: id.clone(),
+            class: draft.class,
+            topic: draft.topic.clone(),
+            qos: draft.delivery.qos.min(1),
+            retain: draft.delivery.retain,
+            created_ms: now.0,
+            payload,
+        };
+        let history = match record {
+            Record::Prediction(p) => Some((Slot::Predictions, keys::ts_key(p.ts, seq).to_vec())),
+            Record::Drift(d) => Some((Slot::Drift, keys::ts_key(d.end, seq).to_vec())),
+            Record::Alert(_) => Some((Slot::Alerts, keys::seq_key(seq).to_vec())),
+            Record::DataQuality(_) => None,
+        };
+        let value = msg.encode();
+        let max = self.inner.cfg.max_bytes.get();
+        let size = cost(&keys::seq_key(seq), &value);
+        if size > max {
+            return Err(StoreError::TooLarge { size, max });
+        }
+        if let Some((slot, key)) = history {
+            entries.push(Entry {
+                tree: slot,
+                key,
+                value: msg.payload.clone(),
+            });
+        }
+        entries.push(Entry {
+            tree: Slot::Outbox,
+            key: keys::seq_key(seq).to_vec(),
+            value,
+        });
+        out.push(Appended {
+            seq,
+            id,
+            topic: draft.topic,
+        });
+        Ok(())
+    }
+
+    /// Free space for `needed` bytes: prediction history, then drift history, then alert
+    /// history, then undelivered non-alert messages, and undelivered alerts only as the very
+    /// last resort.
+    fn make_room(&self, needed: u64) -> Result<Freed, StoreError> {
+        let inner = &self.inner;
+        let max = inner.cfg.max_bytes.get();
+        let mut freed = Freed::default();
+        while inner.used.load(Ordering::Relaxed) + needed > max {
+            if self.pop_first(Slot::Predictions)? {
+                inner
+                    .counters
+                    .predictions_pruned
+                    .fetch_add(1, Ordering::Relaxed);
+            } else if self.pop_first(Slot::Drift)? {
+                inner.counters.drift_pruned.fetch_add(1, Ordering::Relaxed);
+            } else if self.pop_first(Slot::Alerts)? {
+            } else if self.drop_outbox(false)? {
+                inner
+                    .counters
+                    .outbox_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+                freed.outbox = true;
+            } else if self.drop_outbox(true)? {
+                inner
+                    .counters
+                    .alerts_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+                freed.alerts = true;
+            } else {
+                return Err(StoreError::TooLarge { size: needed, max });
+            }
+        }
+        if freed.outbox || freed.alerts {
+            let c = inner.counters.values();
+            tracing::warn!(
+                outbox_dropped = c.outbox_dropped,
+                alerts_dropped = c.alerts_dropped,
+                max_bytes = max,
+                "store full: dropped undelivered messages (oldest first)"
+            );
+        }
+        Ok(freed)
+    }
+
+    /// Raise, escalate or clear the `store_full` alert.
+    fn full_transitions(
+        &self,
+        st: &mut AppendState,
+        freed: &Freed,
+        now: TimestampMs,
+    ) -> Vec<Alert> {
+        let wanted = if freed.alerts {
+            Some(Severity::Critical)
+        } else if freed.outbox {
+            Some(Severity::Warning)
+        } else {
+            None
+        };
+        let env = &self.inner.envelope;
+        let c = self.inner.counters.values();
+        let make = |id: &str, severity, state, raised_at| {
+            Alert {
+            id: id.to_string(),
+            kind: AlertKind::StoreFull,
+            severity,
+            state,
+            site: env.site.clone(),
+            line: env.line.clone(),
+            batch: BatchContext::default(),
+            raised_at,
+            ts: now,
+            message: match severity {
+                Severity::Critical => "store full: undelivered ALERTS are being dropped".into(),
+                Severity::Warning => {
+                    "store full: undelivered predictions / drift / data-quality messages are being dropped".into()
+                }
+            },
+            evidence: serde_json::json!({
+                "max_bytes": self.inner.cfg.max_bytes.get(),
+                "used_bytes": self.inner.used.load(Ordering::Relaxed),
+                "outbox_dropped": c.outbox_dropped,
+                "alerts_dropped": c.alerts_dropped,
+                "predictions_pruned": c.predictions_pruned,
+            }),
+        }
+        };
+        let mut events = Vec::new();
+        match (&mut st.full, wanted) {
+            (None, Some(sev)) => {
+                st.full_count += 1;
+                let id = format!(
+                    "{}-{}-store-full-{}-{}",
+                    env.site, env.line, self.inner.epoch, st.next_seq
+                );
+                events.push(make(&id, sev, AlertState::Raised, now));
+                st.full = Some((id, sev, now));
+            }
+            (Some((id, cur, raised_at)), Some(sev)) if sev > *cur => {
+                *cur = sev;
+                events.push(make(id, sev, AlertState::Raised, *raised_at));
+            }
+            (Some((id, cur, raised_at)), None)
+                if self.inner.used.load(Ordering::Relaxed)
+                    < self.inner.cfg.max_bytes.get() / 10 * 9 =>
+            {
+                events.push(make(id, *cur, AlertState::Cleared, *raised_at));
+                st.full = None;
+            }
+            _ => {}
+        }
+        events
+    }
+
+    fn tree(&self, slot: Slot) -> &sled::Tree {
+        match slot {
+            Slot::Outbox => &self.inner.outbox,
+            Slot::Predictions => &self.inner.predictions,
+            Slot::Drift => &self.inner.drift,
+            Slot::Alerts => &self.inner.alerts,
+        }
+    }
+
+    fn len_of(&self, slot: Slot) -> &std::sync::atomic::AtomicU64 {
+        match slot {
+            Slot::Outbox => &self.inner.depth,
+            Slot::Predictions => &self.inner.predictions_len,
+            Slot::Drift => &self.inner.drift_len,
+            Slot::Alerts => &self.inner.alerts_len,
+        }
+    }
+
+    /// Remove the oldest entry of a history tree; false when it is empty.
+    fn pop_first(&self, slot: Slot) -> Result<bool, StoreError> {
+        match self.tree(slot).pop_min()? {
+            Some((k, v)) => {
+                self.inner.used.fetch_sub(cost(&k, &v), Ordering::Relaxed);
+                self.len_of(slot).fetch_sub(1, Ordering::Relaxed);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Drop the oldest undelivered message of the given kind; false when there is none. Among
+    /// alerts, the store's own `store_full` / `store_corrupt` notices go last: they are the
+    /// control room's only evidence that something was lost.
+    fn drop_outbox(&self, alerts: bool) -> Result<bool, StoreError> {
+        let passes: &[bool] = if alerts { &[false, true] } else { &[true] };
+        for &take_protected in passes {
+            for kv in self.inner.outbox.iter() {
+                let (k, v) = kv?;
+                let is_alert = MessageClass::of_encoded(&v) == Some(MessageClass::Alert);
+                if is_alert != alerts {
+                    continue;
+                }
+                if alerts && !take_protected && self.is_store_notice(&k, &v) {
+                    continue;
+                }
+                if self.inner.outbox.remove(&k)?.is_some() {
+                    self.inner.used.fetch_sub(cost(&k, &v), Ordering::Relaxed);
+                    self.inner.depth.fetch_sub(1, Ordering::Relaxed);
+                }
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn is_store_notice(&self, k: &[u8], v: &[u8]) -> bool {
+        OutboxMessage::decode(k, v).is_ok_and(|m| {
+            m.topic.ends_with("/alerts/store_full") || m.topic.ends_with("/alerts/store_corrupt")
+        })
+    }
+
+    /// Age and count retention of a history ring.
+    fn prune(
+        &self,
+        slot: Slot,
+        cutoff: Option<TimestampMs>,
+        max_len: u64,
+    ) -> Result<(), StoreError> {
+        let counter = match slot {
+            Slot::Predictions => Some(&self.inner.counters.predictions_pruned),
+            Slot::Drift => Some(&self.inner.counters.drift_pruned),
+            _ => None,
+        };
+        loop {
+            let too_many = self.len_of(slot).load(Ordering::Relaxed) > max_len;
+            let too_old = match (cutoff, self.tree(slot).first()?) {
+                (Some(c), Some((k, _))) => keys::ts_of(&k).is_some_and(|t| t < c),
+                _ => false,
+            };
+            if !(too_many || too_old) || !self.pop_first(slot)? {
+                return Ok(());
+            }
+            if let Some(c) = counter {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,209 @@
+//! The [`Store`] handle: the sled database, its trees and the in-memory accounting that the
+//! disk budget and `inspect` need.
+//!
+//! Trees:
+//! - `outbox`: big-endian `u64` sequence → [`OutboxMessage`] (what must still reach the broker);
+//! - `predictions`: `(ts, seq)` → payload JSON (ring: age and count bounded);
+//! - `drift`: `(end ts, seq)` → payload JSON (ring);
+//! - `alerts`: sequence → payload JSON (the last [`ALERT_HISTORY_MAX`] alert events, for
+//!   `inspect`);
+//! - `state`: `epoch`, `next_seq`, drop counters.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use std::sync::Mutex;
+use tokio::sync::watch;
+
+use super::config::StoreConfig;
+use super::error::StoreError;
+use super::payload::Envelope;
+use crate::domain::{Severity, TimestampMs};
+
+/// Alert events kept in the `alerts` history tree.
+pub const ALERT_HISTORY_MAX: u64 = 1000;
+
+/// Fixed per-entry cost added to key + value lengths in the disk budget: sled's node and log
+/// framing overhead (measured by `benches/store.rs`, "disk bytes per stored alert").
+pub const ENTRY_OVERHEAD: u64 = 48;
+
+/// Budget cost of one entry.
+pub fn cost(key: &[u8], value: &[u8]) -> u64 {
+    key.len() as u64 + value.len() as u64 + ENTRY_OVERHEAD
+}
+
+/// Cheap clonable handle on the open store. The database lock (`DATA_DIR/chocoline.lock`) is
+/// held until the last clone is dropped.
+#[derive(Clone)]
+pub struct Store {
+    pub(super) inner: Arc<Inner>,
+}
+
+pub(super) struct Inner {
+    pub db: sled::Db,
+    pub outbox: sled::Tree,
+    pub predictions: sled::Tree,
+    pub drift: sled::Tree,
+    pub alerts: sled::Tree,
+    pub state: sled::Tree,
+    pub cfg: StoreConfig,
+    pub envelope: Envelope,
+    pub epoch: String,
+    pub used: AtomicU64,
+    pub depth: AtomicU64,
+    pub predictions_len: AtomicU64,
+    pub drift_len: AtomicU64,
+    pub alerts_len: AtomicU64,
+    pub counters: Counters,
+    /// Exclusive upper bound of the sequence numbers that are flushed: the publisher never
+    /// sends a message before it is durable, so a crash can never reuse a published id.
+    pub durable: watch::Sender<u64>,
+    pub append: Mutex<AppendState>,
+    pub moved_aside: Option<PathBuf>,
+    pub _lock: std::fs::File,
+}
+
+/// State only the appending side touches (serialised by a mutex).
+pub(super) struct AppendState {
+    pub next_seq: u64,
+    /// The current `store_full` episode: alert id, severity, raised at.
+    pub full: Option<(String, Severity, TimestampMs)>,
+    pub full_count: u64,
+}
+
+/// What the store dropped to stay inside `max_bytes` (persisted in the `state` tree).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Prediction-history entries dropped for space or expired by age / count.
+    pub predictions_pruned: AtomicU64,
+    /// Drift windows dropped from history.
+    pub drift_pruned: AtomicU64,
+    /// Undelivered non-alert outbox messages dropped because the store was full.
+    pub outbox_dropped: AtomicU64,
+    /// Undelivered alerts dropped because the store was full (each raised a critical
+    /// `store_full`).
+    pub alerts_dropped: AtomicU64,
+    /// Outbox entries that could not be decoded and were removed.
+    pub undecodable: AtomicU64,
+}
+
+/// Counter values, for snapshots and reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CounterValues {
+    /// See [`Counters::predictions_pruned`].
+    pub predictions_pruned: u64,
+    /// See [`Counters::drift_pruned`].
+    pub drift_pruned: u64,
+    /// See [`Counters::outbox_dropped`].
+    pub outbox_dropped: u64,
+    /// See [`Counters::alerts_dropped`].
+    pub alerts_dropped: u64,
+    /// See [`Counters::undecodable`].
+    pub undecodable: u64,
+}
+
+pub(super) const COUNTER_KEYS: [&str; 5] = [
+    "predictions_pruned",
+    "drift_pruned",
+    "outbox_dropped",
+    "alerts_dropped",
+    "undecodable",
+];
+
+impl Counters {
+    pub(super) fn get(&self, name: &str) -> Option<&AtomicU64> {
+        match name {
+            "predictions_pruned" => Some(&self.predictions_pruned),
+            "drift_pruned" => Some(&self.drift_pruned),
+            "outbox_dropped" => Some(&self.outbox_dropped),
+            "alerts_dropped" => Some(&self.alerts_dropped),
+            "undecodable" => Some(&self.undecodable),
+            _ => None,
+        }
+    }
+
+    /// Current values.
+    pub fn values(&self) -> CounterValues {
+        CounterValues {
+            predictions_pruned: self.predictions_pruned.load(Ordering::Relaxed),
+            drift_pruned: self.drift_pruned.load(Ordering::Relaxed),
+            outbox_dropped: self.outbox_dropped.load(Ordering::Relaxed),
+            alerts_dropped: self.alerts_dropped.load(Ordering::Relaxed),
+            undecodable: self.undecodable.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Store {
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.cfg.data_dir
+    }
+
+    /// Random id of this database instance, part of every message id: a database started fresh
+    /// (after corruption) never reuses an id the control room has already seen.
+    pub fn epoch(&self) -> &str {
+        &self.inner.epoch
+    }
+
+    /// The envelope (site, line, topics) messages are built with.
+    pub fn envelope(&self) -> &Envelope {
+        &self.inner.envelope
+    }
+
+    /// Undelivered messages in the outbox.
+    pub fn outbox_depth(&self) -> u64 {
+        self.inner.depth.load(Ordering::Relaxed)
+    }
+
+    /// Budgeted bytes in use (keys + values + [`ENTRY_OVERHEAD`] per entry, all trees).
+    pub fn used_bytes(&self) -> u64 {
+        self.inner.used.load(Ordering::Relaxed)
+    }
+
+    /// Bytes sled occupies on disk (log + snapshots); larger than [`Store::used_bytes`] because
+    /// sled is log-structured.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.db.size_on_disk()?)
+    }
+
+    /// Drop counters.
+    pub fn counters(&self) -> CounterValues {
+        self.inner.counters.values()
+    }
+
+    /// Where a corrupt database was moved when this one was opened, if that happened.
+    pub fn moved_aside(&self) -> Option<&Path> {
+        self.inner.moved_aside.as_deref()
+    }
+
+    /// Exclusive upper bound of durable sequence numbers, and a way to wait for it to grow.
+    pub fn durable(&self) -> watch::Receiver<u64> {
+        self.inner.durable.subscribe()
+    }
+
+    /// Flush everything (used on shutdown; appends flush by themselves).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.persist_counters()?;
+        self.inner.db.flush_async().await?;
+        Ok(())
+    }
+
+    pub(super) fn persist_counters(&self) -> Result<(), StoreError> {
+        for name in COUNTER_KEYS {
+            if let Some(c) = self.inner.counters.get(name) {
+                let v = c.load(Ordering::Relaxed);
+                self.inner.state.insert(name, &v.to_be_bytes())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Read a big-endian u64 value.
+pub(super) fn be_u64(v: &[u8]) -> Option<u64> {
+    let b: [u8; 8] = v.get(..8)?.try_into().ok()?;
+    Some(u64::from_be_bytes(b))
+}

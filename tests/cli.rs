@@ -1,0 +1,161 @@
+//! The binary's commands end to end: `check-config` on the samples (summary, environment
+//! override, exit codes), `run` (refuses bad configs with 2, says the pipeline is not wired
+//! with 1), `--version`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("config")
+        .join(name)
+}
+
+fn chocoline(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chocoline"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy()
+            .to_uppercase()
+            .starts_with("CHOCOLINE__")
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env_remove("RUST_LOG");
+    cmd.args(args).envs(env.iter().copied());
+    cmd.output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_string()
+}
+
+#[test]
+fn check_config_accepts_the_reference_sample_with_a_summary() {
+    let path = sample("chocoline.toml");
+    let out = chocoline(&["check-config", "--config", path.to_str().unwrap()], &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout,
+        text(&out.stderr)
+    );
+    for needle in [
+        "configuration OK",
+        "tempering  tcp://10.20.3.21:502  slave 1  3 registers  every 1s",
+        "conche     file:///dev/ttyUSB0  slave 3  3 registers  every 2s",
+        "plc        tcp://10.20.3.10:502  slave 1  6 registers",
+        "dark-70 (recipe 1, dark), milk-35 (recipe 2, milk), white-28 (recipe 3, white)",
+        "enabled: quality, yield, bloom, anomaly",
+        "mqtt://broker.bruges.local:1883",
+        "client_id chocoline-bruges-line-3",
+        "topic_prefix chocoline/bruges/line-3",
+        "TLS no",
+        "auth none",
+        "/var/lib/chocoline",
+    ] {
+        assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
+    }
+    assert!(
+        stdout.lines().count() <= 24,
+        "more than one screen:\n{stdout}"
+    );
+}
+
+#[test]
+fn environment_override_shows_in_the_summary() {
+    let path = sample("chocoline.toml");
+    let out = chocoline(
+        &["check-config", "--config", path.to_str().unwrap()],
+        &[("CHOCOLINE__MQTT__CLIENT_ID", "x")],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("client_id x "), "{stdout}");
+    // A numeric-looking string stays a string (no try_parsing): "007" is not 7.
+    let out = chocoline(
+        &["check-config", "--config", path.to_str().unwrap()],
+        &[
+            ("CHOCOLINE__MQTT__CLIENT_ID", "007"),
+            ("CHOCOLINE__MQTT__INFLIGHT", "8"),
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("client_id 007 "), "{stdout}");
+}
+
+#[test]
+fn demo_config_passes() {
+    let path = sample("demo.toml");
+    let out = chocoline(&["check-config", "--config", path.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("tcp://127.0.0.1:5020  slave 4"));
+}
+
+#[test]
+fn missing_file_is_bad_input() {
+    let out = chocoline(
+        &["check-config", "--config", "/nonexistent/chocoline.toml"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("/nonexistent/chocoline.toml: cannot read"));
+}
+
+#[test]
+fn run_validates_then_says_the_pipeline_is_not_wired() {
+    let path = sample("demo.toml");
+    let out = chocoline(&["run", "--config", path.to_str().unwrap()], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("configuration loaded"), "{stderr}");
+    assert!(stderr.contains("pipeline is not wired yet"), "{stderr}");
+
+    // JSON logs: every stderr line is one JSON object.
+    let out = chocoline(
+        &[
+            "run",
+            "--log-format",
+            "json",
+            "--config",
+            path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(v.get("level").is_some(), "{l}");
+    }
+}
+
+#[test]
+fn run_refuses_a_bad_config_with_exit_2() {
+    let bad = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/bad-configs/enum-byte-order.toml");
+    let out = chocoline(&["run", "--config", bad.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("devices[0].registers[0].byte_order"));
+}
+
+#[test]
+fn version_is_printed() {
+    let out = chocoline(&["--version"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("chocoline {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn unknown_subcommand_is_bad_input() {
+    let out = chocoline(&["demo"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
