@@ -37,6 +37,22 @@ pub struct AlertsConfig {
     /// Predicted yield (%) below `raise` (lower is worse).
     #[serde(default = "RuleConfig::yield_low")]
     pub yield_low: RuleConfig,
+    /// Vectors in the rolling share that the `anomaly` (per model) and `data_quality` (per
+    /// line) rules evaluate. Default 60 (one minute of 1 s polls).
+    #[serde(default = "default_share_window")]
+    pub share_window: u32,
+    /// `fat_bloom_risk` band rule: the working temperature must be outside the product's
+    /// tempering band by more than this many °C to count (a reading on the edge is not a
+    /// risk); it clears once back inside the band. Default 0.2. Range ≥ 0.
+    #[serde(default = "default_band_tolerance")]
+    pub temp_band_tolerance_c: f64,
+    /// `sugar_bloom_risk` moisture rule: moisture must exceed the product's upper limit by
+    /// more than this many % points. Default 0.1.
+    #[serde(default = "default_moisture_tolerance")]
+    pub moisture_tolerance_pct: f64,
+    /// Name of the model whose `value` output is the predicted yield. Default "yield".
+    #[serde(default = "default_yield_model")]
+    pub yield_model: String,
 }
 
 impl Default for AlertsConfig {
@@ -51,11 +67,19 @@ impl Default for AlertsConfig {
             low_confidence: RuleConfig::low_confidence(),
             data_quality: RuleConfig::data_quality(),
             yield_low: RuleConfig::yield_low(),
+            share_window: default_share_window(),
+            temp_band_tolerance_c: default_band_tolerance(),
+            moisture_tolerance_pct: default_moisture_tolerance(),
+            yield_model: default_yield_model(),
         }
     }
 }
 
-/// One alert rule.
+/// One alert rule. For most rules higher values are worse (raise when `value ≥ raise`,
+/// clear when `value ≤ clear`); for `low_confidence` and `yield_low` lower is worse (raise
+/// when `value ≤ raise`, clear when `value ≥ clear`). Raising needs `consecutive`
+/// evaluations on the raise side, clearing needs `consecutive` evaluations on the clear side;
+/// values between the two thresholds keep the current state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
@@ -74,7 +98,8 @@ pub struct RuleConfig {
 }
 
 impl RuleConfig {
-    fn new(severity: Severity, raise: f64, clear: f64, consecutive: u32) -> Self {
+    /// A rule with the given thresholds, enabled.
+    pub fn new(severity: Severity, raise: f64, clear: f64, consecutive: u32) -> Self {
         RuleConfig {
             enabled: true,
             severity,
@@ -183,4 +208,16 @@ fn default_ph() -> [f64; 2] {
 }
 fn default_particle() -> f64 {
     25.0
+}
+fn default_share_window() -> u32 {
+    60
+}
+fn default_band_tolerance() -> f64 {
+    0.2
+}
+fn default_moisture_tolerance() -> f64 {
+    0.1
+}
+fn default_yield_model() -> String {
+    "yield".into()
 }

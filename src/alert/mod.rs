@@ -1,4 +1,20 @@
 //! Alert: declarative rules with hysteresis and de-duplication turn predictions, drift and
-//! data-quality events into [`crate::domain::Alert`]s.
+//! data-quality events into [`crate::domain::Alert`]s. Operator documentation:
+//! docs/alerts.md.
+//!
+//! - [`config`]: `[alerts]` rules and `[[products]]` specifications.
+//! - [`hysteresis`]: one rule's raise / clear state machine.
+//! - [`share`]: rolling shares for the anomaly and data-quality rules.
+//! - [`engine`]: which input feeds which rule, ids, evidence.
+//! - [`stage`]: the task.
 
 pub mod config;
+pub mod engine;
+pub mod hysteresis;
+pub mod share;
+pub mod stage;
+
+#[cfg(test)]
+mod tests;
+
+pub use engine::{AlertEngine, AlertStats};

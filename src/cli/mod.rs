@@ -14,6 +14,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod model;
+
 use crate::config::LogFormat;
 
 pub mod inspect;
@@ -57,8 +59,6 @@ pub enum Command {
     /// Simulate a chocolate line: export a run as CSV (training / replay data), or serve it as
     /// a Modbus TCP server (`--listen`).
     Simulate(simulate::SimulateArgs),
-    /// Poll the configured devices and print every decoded reading (commissioning).
-    Poll(poll::PollArgs),
     /// Show the store: outbox depth, oldest undelivered message, last alerts, predictions and
     /// drift windows. Safe while the agent runs (reads its snapshot then).
     Inspect {
@@ -72,6 +72,11 @@ pub enum Command {
     /// Test hook for the store/publish fault tests (see `src/cli/outbox_feed.rs`).
     #[command(name = "__outbox-feed", hide = true)]
     OutboxFeed(outbox_feed::FeedArgs),
+    /// List, verify and run exported models.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
+    /// Poll the configured devices and print every decoded reading (commissioning).
+    Poll(poll::PollArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -90,9 +95,10 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => run::run(&config, cli.log_format),
         Command::CheckConfig { config } => check_config::check_config(&config),
-        Command::Simulate(args) => simulate::run(&args, cli.log_format),
-        Command::Poll(args) => poll::run(&args, cli.log_format),
         Command::Inspect { data_dir, json } => inspect::run(&data_dir, json),
         Command::OutboxFeed(args) => outbox_feed::run(args),
+        Command::Model(cmd) => model::run(cmd),
+        Command::Simulate(args) => simulate::run(&args, cli.log_format),
+        Command::Poll(args) => poll::run(&args, cli.log_format),
     }
 }

@@ -1,4 +1,27 @@
 //! Infer: runs the exported ONNX models through tract, with chocoline's own ONNX-ML tree ops,
 //! and turns feature vectors into [`crate::domain::Prediction`]s.
+//!
+//! | file | job |
+//! |---|---|
+//! | [`ops`] | ONNX-ML ops for tract (tree ensembles, LabelEncoder, Scaler) |
+//! | [`model`] | one ONNX file: load, optimise, run |
+//! | [`manifest`] | `manifest.json` and its checks |
+//! | [`golden`] | running a model on its `golden.csv` |
+//! | [`registry`] | the served models: checksum, golden check, lock-free swap, hot reload |
+//! | [`service`] | `predict` / `predict_batch`: feature vectors → predictions |
+//! | [`stage`] | the pipeline task |
 
 pub mod config;
+pub mod error;
+pub mod golden;
+pub mod manifest;
+pub mod model;
+pub mod ops;
+pub mod registry;
+pub mod service;
+pub mod stage;
+
+pub use error::InferError;
+pub use model::Model;
+pub use registry::Registry;
+pub use service::Service;

@@ -1,3 +1,5 @@
 //! Pipeline: wires the stages with typed, bounded channels, supervises them and shuts them
 //! down in order (only the source holds the shutdown signal; each later stage ends when its
 //! input closes).
+
+pub mod replay;

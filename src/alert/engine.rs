@@ -1,0 +1,648 @@
+//! The alert engine: predictions, drift windows and data-quality events in; the same
+//! records out, followed by any alert events they caused.
+//!
+//! | kind | scope | value evaluated | source |
+//! |---|---|---|---|
+//! | `fat_bloom_risk` | model (e.g. `bloom`) | P(`fat_bloom`) | classifier with a `fat_bloom` class |
+//! | `fat_bloom_risk` | `temperature` | °C outside the product's working band | temperature feature of a sample-level vector |
+//! | `sugar_bloom_risk` | model | P(`sugar_bloom`) | classifier with a `sugar_bloom` class |
+//! | `sugar_bloom_risk` | `moisture` | % above the product's moisture limit | moisture feature of a sample-level vector |
+//! | `gritty` | `particle_size` | particle size, µm | particle-size feature of a sample-level vector |
+//! | `out_of_range_batch` | `line` | max(P(`reject`), 1 if an aggregate is outside the product spec) | batch-level prediction |
+//! | `anomaly` | model | share of anomalous vectors over `share_window` | anomaly detector |
+//! | `drift` | model | share of drifted features | drift window |
+//! | `low_confidence` | model | prediction confidence | every prediction |
+//! | `data_quality` | `line` | share of refused vectors over `share_window` | data-quality events vs predictions |
+//! | `yield_low` | model | predicted yield % | `yield_model`'s value |
+//!
+//! The working temperature, moisture and particle size come from the feature vector the
+//! prediction carries (its `mean`, else `ewma`, else `last` feature of that signal), so the
+//! band rules judge exactly the data the models saw. Each (kind, scope) has at most one open
+//! alert; its id — `site:line:kind:scope:raised-at-ms` — is derived from data only, so it is
+//! stable across re-sends and identical in a replay, and the `cleared` event carries it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Value, json};
+
+use crate::domain::{
+    Alert, AlertKind, AlertState, BatchContext, DataQualityEvent, DriftWindow, FeatureLevel,
+    Prediction, PredictionOutput, Record, Severity, TimestampMs,
+};
+use crate::features::{FeatureSpec, Transform};
+
+use super::config::{AlertsConfig, ProductConfig, RuleConfig};
+use super::hysteresis::{Direction, Hysteresis, Step};
+use super::share::RollingShare;
+
+struct Open {
+    id: String,
+    raised_at: TimestampMs,
+    severity: Severity,
+}
+
+struct Tracker {
+    h: Hysteresis,
+    open: Option<Open>,
+}
+
+/// One evaluation of a rule, with what the operator should see.
+struct Eval<'a> {
+    kind: AlertKind,
+    scope: &'a str,
+    value: f64,
+    ts: TimestampMs,
+    batch: &'a BatchContext,
+    message: String,
+    evidence: Value,
+}
+
+/// Counters of alert events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertStats {
+    /// Raised events per kind.
+    pub raised: BTreeMap<AlertKind, u64>,
+    /// Cleared events per kind.
+    pub cleared: BTreeMap<AlertKind, u64>,
+}
+
+/// Rules, their state, and the context they need.
+pub struct AlertEngine {
+    cfg: AlertsConfig,
+    site: String,
+    line: String,
+    products: HashMap<String, ProductConfig>,
+    /// model → (feature name, signal, transform) in input order.
+    inputs: HashMap<String, Vec<(String, String, Transform)>>,
+    trackers: BTreeMap<(AlertKind, String), Tracker>,
+    anomaly_share: HashMap<String, RollingShare>,
+    dq_share: RollingShare,
+    /// Last data time a signal-based rule was evaluated (one evaluation per poll even when
+    /// several models carry the signal).
+    signal_ts: HashMap<&'static str, TimestampMs>,
+    stats: AlertStats,
+}
+
+impl AlertEngine {
+    /// An engine for the given rules, products, identity and models' feature specs.
+    pub fn new(
+        cfg: &AlertsConfig,
+        products: &[ProductConfig],
+        site: &str,
+        line: &str,
+        specs: &[FeatureSpec],
+    ) -> Self {
+        AlertEngine {
+            cfg: cfg.clone(),
+            site: site.to_string(),
+            line: line.to_string(),
+            products: products
+                .iter()
+                .map(|p| (p.code.clone(), p.clone()))
+                .collect(),
+            inputs: specs
+                .iter()
+                .map(|s| {
+                    let v = s
+                        .entries
+                        .iter()
+                        .map(|e| (e.name.clone(), e.signal.clone(), e.transform))
+                        .collect();
+                    (s.model.to_string(), v)
+                })
+                .collect(),
+            trackers: BTreeMap::new(),
+            anomaly_share: HashMap::new(),
+            dq_share: RollingShare::new(cfg.share_window as usize),
+            signal_ts: HashMap::new(),
+            stats: AlertStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &AlertStats {
+        &self.stats
+    }
+
+    /// Alerts currently open, as (kind, scope).
+    pub fn open_alerts(&self) -> Vec<(AlertKind, String)> {
+        self.trackers
+            .iter()
+            .filter(|(_, t)| t.open.is_some())
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Handle one record: it is passed on first, then the alert events it caused.
+    pub fn handle(&mut self, rec: Record, out: &mut Vec<Record>) {
+        let start = out.len();
+        match &rec {
+            Record::Prediction(p) => self.on_prediction(p, out),
+            Record::Drift(w) => self.on_drift(w, out),
+            Record::DataQuality(e) => self.on_data_quality(e, out),
+            Record::Alert(_) => {}
+        }
+        out.insert(start, rec);
+    }
+
+    fn rule(&self, kind: AlertKind) -> (RuleConfig, Direction) {
+        let c = &self.cfg;
+        match kind {
+            AlertKind::FatBloomRisk => (c.fat_bloom_risk.clone(), Direction::Above),
+            AlertKind::SugarBloomRisk => (c.sugar_bloom_risk.clone(), Direction::Above),
+            AlertKind::Gritty => (c.gritty.clone(), Direction::Above),
+            AlertKind::OutOfRangeBatch => (c.out_of_range_batch.clone(), Direction::Above),
+            AlertKind::Anomaly => (c.anomaly.clone(), Direction::Above),
+            AlertKind::Drift => (c.drift.clone(), Direction::Above),
+            AlertKind::LowConfidence => (c.low_confidence.clone(), Direction::Below),
+            AlertKind::DataQuality => (c.data_quality.clone(), Direction::Above),
+            AlertKind::YieldLow => (c.yield_low.clone(), Direction::Below),
+            // Raised by the store, not by rules here: never fire.
+            AlertKind::StoreFull | AlertKind::StoreCorrupt => {
+                let mut r = c.drift.clone();
+                r.enabled = false;
+                (r, Direction::Above)
+            }
+        }
+    }
+
+    /// Run one evaluation through its tracker; emit raise / clear events.
+    fn eval(&mut self, e: Eval<'_>, rule: Option<RuleConfig>, out: &mut Vec<Record>) {
+        let key = (e.kind, e.scope.to_string());
+        let (default_rule, dir) = self.rule(e.kind);
+        let rule = rule.unwrap_or(default_rule);
+        let t = self.trackers.entry(key).or_insert_with(|| Tracker {
+            h: Hysteresis::new(rule.clone(), dir),
+            open: None,
+        });
+        let step = t.h.observe(e.value);
+        let r = t.h.rule().clone();
+        let mut evidence = e.evidence;
+        if let Value::Object(m) = &mut evidence {
+            m.insert(
+                "rule".into(),
+                json!({"value": e.value, "raise": r.raise, "clear": r.clear,
+                       "consecutive": r.consecutive, "direction": match dir {
+                           Direction::Above => "above", Direction::Below => "below" }}),
+            );
+        }
+        let alert = match step {
+            Step::Hold => return,
+            Step::Raise => {
+                let id = format!(
+                    "{}:{}:{}:{}:{}",
+                    self.site, self.line, e.kind, e.scope, e.ts.0
+                );
+                t.open = Some(Open {
+                    id: id.clone(),
+                    raised_at: e.ts,
+                    severity: r.severity,
+                });
+                *self.stats.raised.entry(e.kind).or_default() += 1;
+                Alert {
+                    id,
+                    kind: e.kind,
+                    severity: r.severity,
+                    state: AlertState::Raised,
+                    site: self.site.clone(),
+                    line: self.line.clone(),
+                    batch: e.batch.clone(),
+                    raised_at: e.ts,
+                    ts: e.ts,
+                    message: e.message,
+                    evidence,
+                }
+            }
+            Step::Clear => {
+                let Some(open) = t.open.take() else { return };
+                *self.stats.cleared.entry(e.kind).or_default() += 1;
+                Alert {
+                    id: open.id,
+                    kind: e.kind,
+                    severity: open.severity,
+                    state: AlertState::Cleared,
+                    site: self.site.clone(),
+                    line: self.line.clone(),
+                    batch: e.batch.clone(),
+                    raised_at: open.raised_at,
+                    ts: e.ts,
+                    message: format!("cleared: {}", e.message),
+                    evidence,
+                }
+            }
+        };
+        out.push(Record::Alert(alert));
+    }
+
+    /// Value of the prediction's feature of `signal` (mean, else ewma, else last).
+    fn signal_value(&self, p: &Prediction, signal: &str) -> Option<(String, f64)> {
+        let inputs = self.inputs.get(p.model.as_ref())?;
+        for want in ["mean", "ewma", "last"] {
+            for (i, (name, sig, tr)) in inputs.iter().enumerate() {
+                if sig == signal && tr.name() == want {
+                    let v = *p.features.values.get(i)?;
+                    return Some((name.clone(), v));
+                }
+            }
+        }
+        None
+    }
+
+    fn base_evidence(p: &Prediction) -> Value {
+        let features: serde_json::Map<String, Value> = p
+            .features
+            .names
+            .iter()
+            .zip(&p.features.values)
+            .map(|(n, v)| (n.clone(), json!(v)))
+            .collect();
+        let mut ev = json!({
+            "model": p.model.as_ref(),
+            "model_version": p.model_version.as_ref(),
+            "confidence": p.confidence,
+            "features": features,
+        });
+        if let (
+            Value::Object(m),
+            PredictionOutput::Class {
+                probabilities,
+                label,
+            },
+        ) = (&mut ev, &p.output)
+        {
+            let probs: serde_json::Map<String, Value> = probabilities
+                .iter()
+                .map(|(c, v)| (c.clone(), json!(v)))
+                .collect();
+            m.insert("label".into(), json!(label));
+            m.insert("probabilities".into(), Value::Object(probs));
+        }
+        if let (
+            Value::Object(m),
+            PredictionOutput::Anomaly {
+                score, decision, ..
+            },
+        ) = (&mut ev, &p.output)
+        {
+            m.insert("anomaly_score".into(), json!(score));
+            m.insert("decision".into(), json!(decision));
+        }
+        if let (Value::Object(m), PredictionOutput::Value { value }) = (&mut ev, &p.output) {
+            m.insert("value".into(), json!(value));
+        }
+        ev
+    }
+
+    fn on_prediction(&mut self, p: &Prediction, out: &mut Vec<Record>) {
+        // A prediction is an accepted vector: it lowers the refused share, and the
+        // data-quality rule must see that to clear.
+        let share = self.dq_share.push(false);
+        let message = format!(
+            "Data quality: {:.0}% of recent vectors refused",
+            share * 100.0
+        );
+        let dq_ev = json!({"refused_share": share, "window": self.cfg.share_window});
+        self.eval(
+            Eval {
+                kind: AlertKind::DataQuality,
+                scope: "line",
+                value: share,
+                ts: p.ts,
+                batch: &p.batch,
+                message,
+                evidence: dq_ev,
+            },
+            None,
+            out,
+        );
+        let model = p.model.to_string();
+        let version = p.model_version.to_string();
+        let ev = Self::base_evidence(p);
+        match &p.output {
+            PredictionOutput::Class { probabilities, .. } => {
+                let prob = |c: &str| probabilities.iter().find(|(k, _)| k == c).map(|(_, v)| *v);
+                for (class, kind, what) in [
+                    ("fat_bloom", AlertKind::FatBloomRisk, "Fat bloom risk"),
+                    ("sugar_bloom", AlertKind::SugarBloomRisk, "Sugar bloom risk"),
+                ] {
+                    if let Some(v) = prob(class) {
+                        let message =
+                            format!("{what}: P({class}) {v:.2} (model {model} {version})");
+                        self.eval(
+                            Eval {
+                                kind,
+                                scope: &model,
+                                value: v,
+                                ts: p.ts,
+                                batch: &p.batch,
+                                message,
+                                evidence: ev.clone(),
+                            },
+                            None,
+                            out,
+                        );
+                    }
+                }
+                if p.features.level == FeatureLevel::Batch {
+                    self.batch_spec(p, prob("reject").unwrap_or(0.0), &ev, out);
+                }
+            }
+            PredictionOutput::Anomaly {
+                is_anomaly, score, ..
+            } => {
+                let n = self.cfg.share_window as usize;
+                let share = self
+                    .anomaly_share
+                    .entry(model.clone())
+                    .or_insert_with(|| RollingShare::new(n))
+                    .push(*is_anomaly);
+                let message = format!(
+                    "Process anomaly: {:.0}% of the last vectors anomalous (score {score:.3}, model {model} {version})",
+                    share * 100.0
+                );
+                self.eval(
+                    Eval {
+                        kind: AlertKind::Anomaly,
+                        scope: &model,
+                        value: share,
+                        ts: p.ts,
+                        batch: &p.batch,
+                        message,
+                        evidence: ev.clone(),
+                    },
+                    None,
+                    out,
+                );
+            }
+            PredictionOutput::Value { value } => {
+                if model == self.cfg.yield_model {
+                    let message = format!("Predicted yield {value:.1} % (model {model} {version})");
+                    self.eval(
+                        Eval {
+                            kind: AlertKind::YieldLow,
+                            scope: &model,
+                            value: *value,
+                            ts: p.ts,
+                            batch: &p.batch,
+                            message,
+                            evidence: ev.clone(),
+                        },
+                        None,
+                        out,
+                    );
+                }
+            }
+        }
+        let message = format!(
+            "Low model confidence {:.2} (model {model} {version})",
+            p.confidence
+        );
+        self.eval(
+            Eval {
+                kind: AlertKind::LowConfidence,
+                scope: &model,
+                value: p.confidence,
+                ts: p.ts,
+                batch: &p.batch,
+                message,
+                evidence: ev.clone(),
+            },
+            None,
+            out,
+        );
+        if p.features.level == FeatureLevel::Sample {
+            self.process_bands(p, &ev, out);
+        }
+    }
+
+    /// Signal-based rules on sample-level vectors, once per poll per signal.
+    fn process_bands(&mut self, p: &Prediction, ev: &Value, out: &mut Vec<Record>) {
+        let product = p
+            .batch
+            .product
+            .as_deref()
+            .and_then(|c| self.products.get(c))
+            .cloned();
+        for signal in ["temperature", "moisture", "particle_size"] {
+            let Some((feature, v)) = self.signal_value(p, signal) else {
+                continue;
+            };
+            if self.signal_ts.get(signal).is_some_and(|t| *t >= p.ts) {
+                continue;
+            }
+            self.signal_ts.insert(signal, p.ts);
+            let mut ev = ev.clone();
+            match signal {
+                "temperature" => {
+                    let Some(prod) = &product else { continue };
+                    let [lo, hi] = prod.working_temp.unwrap_or(prod.chocolate.working_band());
+                    let excursion = (lo - v).max(v - hi).max(0.0);
+                    let mut rule = self.cfg.fat_bloom_risk.clone();
+                    rule.raise = self.cfg.temp_band_tolerance_c.max(1e-9);
+                    rule.clear = 0.0;
+                    if let Value::Object(m) = &mut ev {
+                        m.insert(
+                            "band".into(),
+                            json!({"signal": signal, "feature": feature, "value": v,
+                            "band": [lo, hi], "excursion": excursion, "product": prod.code}),
+                        );
+                    }
+                    let message = format!(
+                        "Fat bloom risk: working temperature {v:.2} °C outside {} band [{lo}, {hi}] °C",
+                        prod.code
+                    );
+                    self.eval(
+                        Eval {
+                            kind: AlertKind::FatBloomRisk,
+                            scope: "temperature",
+                            value: excursion,
+                            ts: p.ts,
+                            batch: &p.batch,
+                            message,
+                            evidence: ev,
+                        },
+                        Some(rule),
+                        out,
+                    );
+                }
+                "moisture" => {
+                    let Some(prod) = &product else { continue };
+                    let limit = prod.moisture_pct[1];
+                    let excess = (v - limit).max(0.0);
+                    let mut rule = self.cfg.sugar_bloom_risk.clone();
+                    rule.raise = self.cfg.moisture_tolerance_pct.max(1e-9);
+                    rule.clear = 0.0;
+                    if let Value::Object(m) = &mut ev {
+                        m.insert(
+                            "band".into(),
+                            json!({"signal": signal, "feature": feature, "value": v,
+                            "limit": limit, "excess": excess, "product": prod.code}),
+                        );
+                    }
+                    let message = format!(
+                        "Sugar bloom risk: moisture {v:.2} % above {} limit {limit} %",
+                        prod.code
+                    );
+                    self.eval(
+                        Eval {
+                            kind: AlertKind::SugarBloomRisk,
+                            scope: "moisture",
+                            value: excess,
+                            ts: p.ts,
+                            batch: &p.batch,
+                            message,
+                            evidence: ev,
+                        },
+                        Some(rule),
+                        out,
+                    );
+                }
+                _ => {
+                    if let Value::Object(m) = &mut ev {
+                        m.insert(
+                            "signal".into(),
+                            json!({"signal": signal, "feature": feature, "value": v}),
+                        );
+                    }
+                    let message = format!("Gritty: particle size {v:.1} µm");
+                    self.eval(
+                        Eval {
+                            kind: AlertKind::Gritty,
+                            scope: "particle_size",
+                            value: v,
+                            ts: p.ts,
+                            batch: &p.batch,
+                            message,
+                            evidence: ev,
+                        },
+                        None,
+                        out,
+                    );
+                }
+            }
+        }
+    }
+
+    /// A closed batch: predicted reject, or aggregates outside the product spec.
+    fn batch_spec(&mut self, p: &Prediction, p_reject: f64, ev: &Value, out: &mut Vec<Record>) {
+        let product = p
+            .batch
+            .product
+            .as_deref()
+            .and_then(|c| self.products.get(c))
+            .cloned();
+        let mut violations = Vec::new();
+        if let Some(prod) = &product {
+            let checks: [(&str, f64, f64); 3] = [
+                ("moisture", prod.moisture_pct[0], prod.moisture_pct[1]),
+                ("ph", prod.ph[0], prod.ph[1]),
+                (
+                    "particle_size",
+                    f64::NEG_INFINITY,
+                    prod.particle_size_max_um,
+                ),
+            ];
+            for (signal, lo, hi) in checks {
+                if let Some((feature, v)) = self.signal_value(p, signal)
+                    && (v < lo || v > hi)
+                {
+                    violations.push(
+                        json!({"signal": signal, "feature": feature, "value": v, "spec": [lo, hi]}),
+                    );
+                }
+            }
+        }
+        let value = if violations.is_empty() { p_reject } else { 1.0 };
+        let mut ev = ev.clone();
+        if let Value::Object(m) = &mut ev {
+            m.insert("p_reject".into(), json!(p_reject));
+            m.insert("spec_violations".into(), Value::Array(violations.clone()));
+        }
+        let batch = p.batch.batch_id.as_deref().unwrap_or("?");
+        let message = if violations.is_empty() {
+            format!("Batch {batch}: P(reject) {p_reject:.2}")
+        } else {
+            format!(
+                "Batch {batch}: {} aggregate(s) outside the product spec",
+                violations.len()
+            )
+        };
+        self.eval(
+            Eval {
+                kind: AlertKind::OutOfRangeBatch,
+                scope: "line",
+                value,
+                ts: p.ts,
+                batch: &p.batch,
+                message,
+                evidence: ev,
+            },
+            None,
+            out,
+        );
+    }
+
+    fn on_drift(&mut self, w: &DriftWindow, out: &mut Vec<Record>) {
+        let drifted: Vec<Value> = w
+            .features
+            .iter()
+            .filter(|f| f.drifted && !f.feature.starts_with('@'))
+            .map(|f| {
+                json!({"feature": f.feature, "psi": f.psi, "js": f.js, "w1_sigma": f.w1_sigma,
+                            "thresholds": f.thresholds})
+            })
+            .collect();
+        let ev = json!({"model": w.model.as_ref(), "model_version": w.model_version.as_ref(),
+            "window": {"start": w.start, "end": w.end, "samples": w.samples},
+            "drifted_share": w.drifted_share, "drifted_features": drifted});
+        let message = format!(
+            "Input drift: {:.0}% of {} inputs drifted (model {} {})",
+            w.drifted_share * 100.0,
+            w.features
+                .iter()
+                .filter(|f| !f.feature.starts_with('@'))
+                .count(),
+            w.model,
+            w.model_version
+        );
+        let model = w.model.to_string();
+        self.eval(
+            Eval {
+                kind: AlertKind::Drift,
+                scope: &model,
+                value: w.drifted_share,
+                ts: w.end,
+                batch: &BatchContext::default(),
+                message,
+                evidence: ev,
+            },
+            None,
+            out,
+        );
+    }
+
+    fn on_data_quality(&mut self, e: &DataQualityEvent, out: &mut Vec<Record>) {
+        let share = self.dq_share.push(true);
+        let ev = json!({"model": e.model.as_ref(), "flags": e.flags, "refused_share": share,
+            "window": self.cfg.share_window});
+        let signals: Vec<&str> = e.flags.keys().map(String::as_str).collect();
+        let message = format!(
+            "Data quality: {:.0}% of recent vectors refused ({})",
+            share * 100.0,
+            signals.join(", ")
+        );
+        self.eval(
+            Eval {
+                kind: AlertKind::DataQuality,
+                scope: "line",
+                value: share,
+                ts: e.ts,
+                batch: &e.batch,
+                message,
+                evidence: ev,
+            },
+            None,
+            out,
+        );
+    }
+}

@@ -1,0 +1,457 @@
+//! Alert engine tests: consecutive counts, dedup, clear with the raise's id, band rules,
+//! batch spec, drift, data quality, yield.
+
+use std::collections::BTreeMap;
+
+use super::config::{AlertsConfig, Chocolate, ProductConfig};
+use super::*;
+use crate::domain::{
+    Alert, AlertKind, AlertState, BatchContext, DataQualityEvent, DriftWindow, FeatureLevel,
+    FeatureVector, Prediction, PredictionOutput, ReasonCode, Record, TimestampMs,
+};
+use crate::features::FeatureSpec;
+
+fn specs() -> Vec<FeatureSpec> {
+    let bloom = r#"{"name":"bloom","level":"sample","feature_spec_version":1,"features":[
+        {"name":"temp_mean","signal":"temperature","transform":"mean","window":60},
+        {"name":"temp_std","signal":"temperature","transform":"std","window":60},
+        {"name":"moist_last","signal":"moisture","transform":"last","window":1},
+        {"name":"ps_mean","signal":"particle_size","transform":"mean","window":60}]}"#;
+    let quality = r#"{"name":"quality","level":"batch","feature_spec_version":1,"features":[
+        {"name":"moisture_mean","signal":"moisture","transform":"mean","window":"batch"},
+        {"name":"ph_mean","signal":"ph","transform":"mean","window":"batch"}]}"#;
+    vec![
+        FeatureSpec::from_manifest_str("bloom", bloom).unwrap(),
+        FeatureSpec::from_manifest_str("quality", quality).unwrap(),
+    ]
+}
+
+fn products() -> Vec<ProductConfig> {
+    vec![ProductConfig {
+        code: "DARK70".into(),
+        recipe_id: 1,
+        chocolate: Chocolate::Dark,
+        working_temp: None,
+        moisture_pct: [1.0, 2.0],
+        ph: [5.0, 5.5],
+        particle_size_max_um: 25.0,
+        cocoa_pct: Some(70.0),
+    }]
+}
+
+fn engine() -> AlertEngine {
+    AlertEngine::new(
+        &AlertsConfig::default(),
+        &products(),
+        "plant",
+        "L1",
+        &specs(),
+    )
+}
+
+fn ctx() -> BatchContext {
+    BatchContext {
+        batch_id: Some("42".into()),
+        product: Some("DARK70".into()),
+    }
+}
+
+/// A bloom prediction at second `s` with P(fat_bloom) = pf, P(sugar_bloom) = ps.
+fn bloom(s: i64, pf: f64, ps: f64, temp: f64) -> Record {
+    let names: Vec<String> = ["temp_mean", "temp_std", "moist_last", "ps_mean"]
+        .map(String::from)
+        .into();
+    Record::Prediction(Prediction {
+        model: "bloom".into(),
+        model_version: "1.0.0".into(),
+        ts: TimestampMs(s * 1000),
+        batch: ctx(),
+        output: PredictionOutput::Class {
+            label: "none".into(),
+            probabilities: vec![
+                ("none".into(), 1.0 - pf - ps),
+                ("fat_bloom".into(), pf),
+                ("sugar_bloom".into(), ps),
+            ],
+        },
+        confidence: 0.9,
+        features: FeatureVector {
+            model: "bloom".into(),
+            spec_version: 1,
+            level: FeatureLevel::Sample,
+            names: names.into(),
+            values: vec![temp, 0.05, 1.5, 20.0],
+            ts: TimestampMs(s * 1000),
+            batch: ctx(),
+            flags: BTreeMap::new(),
+        },
+    })
+}
+
+fn alerts(out: &[Record]) -> Vec<&Alert> {
+    out.iter()
+        .filter_map(|r| match r {
+            Record::Alert(a) => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+fn feed(e: &mut AlertEngine, recs: Vec<Record>) -> Vec<Record> {
+    let mut out = Vec::new();
+    for r in recs {
+        e.handle(r, &mut out);
+    }
+    out
+}
+
+#[test]
+fn fat_bloom_probability_consecutive_dedup_and_clear() {
+    let mut e = engine();
+    // Default rule: raise 0.6, clear 0.4, 3 consecutive.
+    let p = [
+        0.1, 0.7, 0.7, 0.5, 0.7, 0.7, 0.7, 0.8, 0.9, 0.5, 0.45, 0.3, 0.2, 0.1, 0.7,
+    ];
+    let recs = p
+        .iter()
+        .enumerate()
+        .map(|(i, pf)| bloom(i as i64, *pf, 0.0, 31.5))
+        .collect();
+    let out = feed(&mut e, recs);
+    assert_eq!(
+        out.iter()
+            .filter(|r| matches!(r, Record::Prediction(_)))
+            .count(),
+        p.len(),
+        "inputs pass through"
+    );
+    let a: Vec<_> = alerts(&out)
+        .into_iter()
+        .filter(|a| a.kind == AlertKind::FatBloomRisk)
+        .collect();
+    assert_eq!(a.len(), 2, "{a:#?}");
+    // Raised on the third consecutive ≥ 0.6 (index 6), once despite 8 and 9 staying high.
+    assert_eq!(a[0].state, AlertState::Raised);
+    assert_eq!(a[0].ts, TimestampMs(6000));
+    // Cleared after three ≤ 0.4 (indices 11, 12, 13), carrying the raise's id and time.
+    assert_eq!(a[1].state, AlertState::Cleared);
+    assert_eq!(a[1].ts, TimestampMs(13_000));
+    assert_eq!(a[1].id, a[0].id);
+    assert_eq!(a[1].raised_at, TimestampMs(6000));
+    assert_eq!(a[0].id, "plant:L1:fat_bloom_risk:bloom:6000");
+    assert_eq!((a[0].site.as_str(), a[0].line.as_str()), ("plant", "L1"));
+    assert_eq!(a[0].batch, ctx());
+    let ev = &a[0].evidence;
+    assert_eq!(ev["model_version"], "1.0.0");
+    assert_eq!(ev["probabilities"]["fat_bloom"], 0.7);
+    assert_eq!(ev["rule"]["raise"], 0.6);
+    assert_eq!(ev["features"]["temp_mean"], 31.5);
+    // Exactly one alert open at any time for the kind and scope: no other kinds fired.
+    assert!(
+        alerts(&out)
+            .iter()
+            .all(|a| a.kind == AlertKind::FatBloomRisk)
+    );
+}
+
+#[test]
+fn working_temperature_outside_band_raises_fat_bloom() {
+    let mut e = engine();
+    // Dark band [31, 32], tolerance 0.2 °C: 32.1 is tolerated, 32.5 is not.
+    let temps = [31.5, 32.1, 32.5, 32.5, 32.5, 32.5, 31.9, 31.8, 31.7];
+    let recs = temps
+        .iter()
+        .enumerate()
+        .map(|(i, t)| bloom(i as i64, 0.0, 0.0, *t))
+        .collect();
+    let out = feed(&mut e, recs);
+    let a = alerts(&out);
+    assert_eq!(a.len(), 2, "{a:#?}");
+    assert_eq!(
+        (a[0].kind, a[0].state, a[0].ts),
+        (
+            AlertKind::FatBloomRisk,
+            AlertState::Raised,
+            TimestampMs(4000)
+        )
+    );
+    assert!(a[0].id.contains(":temperature:"));
+    assert_eq!(
+        a[0].evidence["band"]["band"],
+        serde_json::json!([31.0, 32.0])
+    );
+    assert!((a[0].evidence["band"]["excursion"].as_f64().unwrap() - 0.5).abs() < 1e-9);
+    assert_eq!(
+        (a[1].state, a[1].ts),
+        (AlertState::Cleared, TimestampMs(8000))
+    );
+}
+
+#[test]
+fn signal_rules_evaluate_once_per_poll() {
+    // Two predictions at the same data time (two models) must not count twice.
+    let mut e = engine();
+    let mut recs = Vec::new();
+    for i in 0..2 {
+        recs.push(bloom(i, 0.0, 0.0, 33.0));
+        recs.push(bloom(i, 0.0, 0.0, 33.0));
+    }
+    assert!(
+        alerts(&feed(&mut e, recs)).is_empty(),
+        "2 polls < 3 consecutive"
+    );
+}
+
+fn quality(batch: &str, s: i64, p_reject: f64, moisture: f64) -> Record {
+    let b = BatchContext {
+        batch_id: Some(batch.into()),
+        product: Some("DARK70".into()),
+    };
+    Record::Prediction(Prediction {
+        model: "quality".into(),
+        model_version: "2.0.0".into(),
+        ts: TimestampMs(s),
+        batch: b.clone(),
+        output: PredictionOutput::Class {
+            label: "A".into(),
+            probabilities: vec![("A".into(), 1.0 - p_reject), ("reject".into(), p_reject)],
+        },
+        confidence: 0.9,
+        features: FeatureVector {
+            model: "quality".into(),
+            spec_version: 1,
+            level: FeatureLevel::Batch,
+            names: vec!["moisture_mean".to_string(), "ph_mean".to_string()].into(),
+            values: vec![moisture, 5.3],
+            ts: TimestampMs(s),
+            batch: b,
+            flags: BTreeMap::new(),
+        },
+    })
+}
+
+#[test]
+fn out_of_range_batch_by_reject_or_spec() {
+    let mut e = engine();
+    let out = feed(
+        &mut e,
+        vec![
+            quality("1", 1, 0.1, 1.5),
+            quality("2", 2, 0.1, 2.4), // moisture mean above 2.0: out of spec
+            quality("3", 3, 0.2, 1.5), // back in spec: clears
+            quality("4", 4, 0.7, 1.5), // predicted reject
+        ],
+    );
+    let a = alerts(&out);
+    let kinds: Vec<_> = a
+        .iter()
+        .map(|a| (a.kind, a.state, a.batch.batch_id.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (AlertKind::OutOfRangeBatch, AlertState::Raised, "2".into()),
+            (AlertKind::OutOfRangeBatch, AlertState::Cleared, "3".into()),
+            (AlertKind::OutOfRangeBatch, AlertState::Raised, "4".into()),
+        ]
+    );
+    assert_eq!(a[0].evidence["spec_violations"][0]["signal"], "moisture");
+    assert_eq!(a[2].evidence["p_reject"], 0.7);
+}
+
+fn dq(s: i64) -> Record {
+    Record::DataQuality(DataQualityEvent {
+        model: "bloom".into(),
+        ts: TimestampMs(s * 1000),
+        batch: ctx(),
+        flags: BTreeMap::from([("temperature".to_string(), vec![ReasonCode::Stuck])]),
+    })
+}
+
+#[test]
+fn data_quality_share_raises_and_clears() {
+    let cfg = AlertsConfig {
+        share_window: 10,
+        ..AlertsConfig::default()
+    };
+    let mut e = AlertEngine::new(&cfg, &products(), "plant", "L1", &specs());
+    // 10 good, then 5 refused: share 0.1, 0.2 (1st ≥ 0.2), 0.3, 0.4 → raised at the 3rd.
+    let mut recs: Vec<Record> = (0..10).map(|i| bloom(i, 0.0, 0.0, 31.5)).collect();
+    recs.extend((10..15).map(dq));
+    // Then good vectors: share falls as the refused ones roll out; ≤ 0.05 means none left
+    // in the window of 10, three times in a row.
+    recs.extend((15..40).map(|i| bloom(i, 0.0, 0.0, 31.5)));
+    let out = feed(&mut e, recs);
+    let a: Vec<_> = alerts(&out)
+        .into_iter()
+        .filter(|a| a.kind == AlertKind::DataQuality)
+        .collect();
+    assert_eq!(a.len(), 2, "{a:#?}");
+    assert_eq!(
+        (a[0].state, a[0].ts),
+        (AlertState::Raised, TimestampMs(13_000))
+    );
+    assert_eq!(a[0].evidence["flags"]["temperature"][0], "stuck");
+    // The last refused vector (t=14) leaves the 10-window at t=24; 3rd clean evaluation t=26.
+    assert_eq!(
+        (a[1].state, a[1].ts),
+        (AlertState::Cleared, TimestampMs(26_000))
+    );
+}
+
+#[test]
+fn drift_window_share() {
+    let mut e = engine();
+    let w = |s: i64, share: f64| {
+        Record::Drift(DriftWindow {
+            model: "bloom".into(),
+            model_version: "1.0.0".into(),
+            start: TimestampMs(s - 3_600_000),
+            end: TimestampMs(s),
+            samples: 3600,
+            features: vec![],
+            drifted_share: share,
+        })
+    };
+    let out = feed(&mut e, vec![w(1, 0.0), w(2, 0.5), w(3, 0.2), w(4, 0.1)]);
+    let a = alerts(&out);
+    assert_eq!(a.len(), 2);
+    assert_eq!(
+        (a[0].kind, a[0].state, a[0].ts),
+        (AlertKind::Drift, AlertState::Raised, TimestampMs(2))
+    );
+    assert_eq!((a[1].state, a[1].ts), (AlertState::Cleared, TimestampMs(4)));
+}
+
+#[test]
+fn yield_low_and_low_confidence_are_lower_is_worse() {
+    let mut e = engine();
+    let y = |s: i64, v: f64, conf: f64| {
+        Record::Prediction(Prediction {
+            model: "yield".into(),
+            model_version: "1.0.0".into(),
+            ts: TimestampMs(s),
+            batch: ctx(),
+            output: PredictionOutput::Value { value: v },
+            confidence: conf,
+            features: FeatureVector {
+                model: "yield".into(),
+                spec_version: 1,
+                level: FeatureLevel::Batch,
+                names: vec!["x".to_string()].into(),
+                values: vec![1.0],
+                ts: TimestampMs(s),
+                batch: ctx(),
+                flags: BTreeMap::new(),
+            },
+        })
+    };
+    let mut recs = vec![
+        y(1, 80.0, 0.9),
+        y(2, 74.0, 0.9),
+        y(3, 77.0, 0.9),
+        y(4, 79.0, 0.9),
+    ];
+    // low_confidence: ≤ 0.5 ten times in a row.
+    recs.extend((5..15).map(|s| y(s, 80.0, 0.3)));
+    let out = feed(&mut e, recs);
+    let a: Vec<_> = alerts(&out)
+        .iter()
+        .map(|a| (a.kind, a.state, a.ts.0))
+        .collect();
+    assert_eq!(
+        a,
+        vec![
+            (AlertKind::YieldLow, AlertState::Raised, 2),
+            (AlertKind::YieldLow, AlertState::Cleared, 4),
+            (AlertKind::LowConfidence, AlertState::Raised, 14),
+        ]
+    );
+}
+
+#[test]
+fn anomaly_share_over_window() {
+    let cfg = AlertsConfig {
+        share_window: 4,
+        ..AlertsConfig::default()
+    };
+    let mut e = AlertEngine::new(&cfg, &products(), "plant", "L1", &specs());
+    let an = |s: i64, bad: bool| {
+        Record::Prediction(Prediction {
+            model: "anomaly".into(),
+            model_version: "1.0.0".into(),
+            ts: TimestampMs(s),
+            batch: ctx(),
+            output: PredictionOutput::Anomaly {
+                score: if bad { -0.7 } else { -0.4 },
+                decision: if bad { -0.1 } else { 0.1 },
+                is_anomaly: bad,
+            },
+            confidence: 0.9,
+            features: FeatureVector {
+                model: "anomaly".into(),
+                spec_version: 1,
+                level: FeatureLevel::Sample,
+                names: vec!["x".to_string()].into(),
+                values: vec![1.0],
+                ts: TimestampMs(s),
+                batch: ctx(),
+                flags: BTreeMap::new(),
+            },
+        })
+    };
+    // Rule: share ≥ 0.5 for 5 consecutive vectors raises; ≤ 0.2 for 5 clears.
+    let pattern = [
+        false, true, true, true, true, true, true, false, false, false, false, false, false, false,
+        false,
+    ];
+    let out = feed(
+        &mut e,
+        pattern
+            .iter()
+            .enumerate()
+            .map(|(i, b)| an(i as i64, *b))
+            .collect(),
+    );
+    let a: Vec<_> = alerts(&out)
+        .iter()
+        .map(|a| (a.kind, a.state, a.ts.0))
+        .collect();
+    // Shares: .0 .5 .67 .75 1 1 1 .75 .5 .25 0 0 0 0 0 → ≥.5 from index 1; 5th at index 5.
+    // ≤ .2 from index 10; 5th at index 14.
+    assert_eq!(
+        a,
+        vec![
+            (AlertKind::Anomaly, AlertState::Raised, 5),
+            (AlertKind::Anomaly, AlertState::Cleared, 14)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn stage_forwards_records_then_alerts_and_ends_with_its_input() {
+    use tokio::sync::mpsc;
+    let (tx, rx) = mpsc::channel(8);
+    let (otx, mut orx) = mpsc::channel(8);
+    let task = tokio::spawn(stage::run(engine(), rx, otx));
+    // Two producers share the input, as monitor and validate do.
+    let tx2 = tx.clone();
+    for i in 0..3 {
+        tx.send(bloom(i, 0.9, 0.0, 31.5)).await.unwrap();
+    }
+    tx2.send(dq(3)).await.unwrap();
+    drop((tx, tx2));
+    let mut got = Vec::new();
+    while let Some(r) = orx.recv().await {
+        got.push(r);
+    }
+    let stats = task.await.unwrap();
+    assert_eq!(
+        got.len(),
+        5,
+        "3 predictions + 1 alert + 1 data-quality event"
+    );
+    assert!(matches!(&got[3], Record::Alert(a) if a.kind == AlertKind::FatBloomRisk));
+    assert!(matches!(&got[4], Record::DataQuality(_)));
+    assert_eq!(stats.raised[&AlertKind::FatBloomRisk], 1);
+}

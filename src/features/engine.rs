@@ -1,0 +1,379 @@
+//! The feature engine: ingests [`Sample`]s, keeps per-signal ring buffers, batch
+//! accumulators and per-reading check state, and emits [`FeatureVector`]s.
+//!
+//! - A **sample-level** model gets a vector every time a sample arrives that carries at least
+//!   one of its signals (every poll of the devices that feed it).
+//! - A **batch-level** model gets a vector when the batch id changes: the closed batch's
+//!   aggregates, with the closed batch's context. The first batch seen after start-up is
+//!   not emitted, since its beginning was missed and its aggregates would be partial.
+//!
+//! Each vector carries the per-signal flags of the reading checks
+//! ([`crate::validate::SignalChecker`]) of the signals it used, plus `stale` when a signal
+//! has no reading within two poll intervals and `missing` when it has never been read; the
+//! validate stage decides on them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::domain::{BatchContext, FeatureLevel, FeatureVector, ReasonCode, Sample, TimestampMs};
+use crate::validate::{ReasonSet, SignalChecker};
+
+use super::config::FeaturesConfig;
+use super::ring::Ring;
+use super::spec::{FeatureSpec, Window};
+use super::transform::Accumulator;
+
+/// What the engine needs beyond `[features]`: product codes and poll intervals.
+#[derive(Debug, Clone, Default)]
+pub struct EngineSetup {
+    /// `[[products]]`: recipe id → product code.
+    pub products: BTreeMap<u32, String>,
+    /// Product assumed until the PLC reports one (`[agent] product`).
+    pub default_product: Option<String>,
+    /// Register name → poll interval of its device.
+    pub poll_intervals: HashMap<String, Duration>,
+    /// Poll interval assumed for a register not in `poll_intervals`.
+    pub default_poll: Duration,
+}
+
+impl EngineSetup {
+    /// From the whole configuration.
+    pub fn from_config(cfg: &Config) -> Self {
+        let mut poll_intervals = HashMap::new();
+        for d in &cfg.devices {
+            for r in &d.registers {
+                poll_intervals.insert(r.name.clone(), d.poll_interval.get());
+            }
+        }
+        EngineSetup {
+            products: cfg
+                .products
+                .iter()
+                .map(|p| (p.recipe_id, p.code.clone()))
+                .collect(),
+            default_product: cfg.agent.product.clone(),
+            poll_intervals,
+            default_poll: Duration::from_secs(1),
+        }
+    }
+}
+
+struct SignalState {
+    ring: Option<Ring>,
+    checker: SignalChecker,
+    flags: ReasonSet,
+    last_ts: Option<TimestampMs>,
+    stale_after_ms: i64,
+}
+
+struct CompiledEntry {
+    signal: String,
+    register: Arc<str>,
+    window: Window,
+    transform: super::transform::Transform,
+}
+
+struct SampleModel {
+    spec: FeatureSpec,
+    entries: Vec<CompiledEntry>,
+}
+
+struct BatchModel {
+    spec: FeatureSpec,
+    entries: Vec<CompiledEntry>,
+    accs: Vec<Accumulator>,
+}
+
+/// Counters of what the engine did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Samples ingested.
+    pub samples: u64,
+    /// Sample-level vectors emitted.
+    pub sample_vectors: u64,
+    /// Batches closed (each emits one vector per batch-level model).
+    pub batches_closed: u64,
+}
+
+/// Samples in, feature vectors out. Synchronous and clock-free: time is the data's.
+pub struct FeatureEngine {
+    signals: HashMap<Arc<str>, SignalState>,
+    sample_models: Vec<SampleModel>,
+    batch_models: Vec<BatchModel>,
+    batch_register: String,
+    product_register: String,
+    setup: EngineSetup,
+    batch: BatchContext,
+    /// True once a batch change was seen: the current batch's start is known.
+    batch_complete: bool,
+    batch_last_ts: TimestampMs,
+    stats: EngineStats,
+}
+
+impl FeatureEngine {
+    /// Build the engine for the given models' specs.
+    pub fn new(cfg: &FeaturesConfig, setup: EngineSetup, specs: Vec<FeatureSpec>) -> Self {
+        let params = cfg.check_params();
+        let mut signals: HashMap<Arc<str>, SignalState> = HashMap::new();
+        let mut ring_caps: HashMap<Arc<str>, usize> = HashMap::new();
+        let mut sample_models = Vec::new();
+        let mut batch_models = Vec::new();
+        for spec in specs {
+            let entries: Vec<CompiledEntry> = spec
+                .entries
+                .iter()
+                .map(|e| CompiledEntry {
+                    signal: e.signal.clone(),
+                    register: Arc::from(cfg.register_of(&e.signal)),
+                    window: e.window,
+                    transform: e.transform,
+                })
+                .collect();
+            for e in &entries {
+                let need = match e.window {
+                    Window::Samples(n) => n,
+                    Window::Duration(_) => cfg.max_window_samples,
+                    Window::Batch => 0,
+                };
+                let cap = ring_caps.entry(e.register.clone()).or_insert(0);
+                *cap = (*cap).max(need);
+            }
+            match spec.level {
+                FeatureLevel::Sample => sample_models.push(SampleModel { spec, entries }),
+                FeatureLevel::Batch => {
+                    let accs = entries
+                        .iter()
+                        .map(|e| Accumulator::new(e.transform))
+                        .collect();
+                    batch_models.push(BatchModel {
+                        spec,
+                        entries,
+                        accs,
+                    });
+                }
+            }
+        }
+        for (reg, cap) in ring_caps {
+            let is_static = cfg
+                .static_signals
+                .iter()
+                .any(|s| cfg.register_of(s) == &*reg)
+                || reg.as_ref() == cfg.register_of(&cfg.batch_id_signal)
+                || reg.as_ref() == cfg.register_of(&cfg.product_signal);
+            let poll = setup
+                .poll_intervals
+                .get(reg.as_ref())
+                .copied()
+                .unwrap_or(setup.default_poll);
+            signals.insert(
+                reg.clone(),
+                SignalState {
+                    ring: (cap > 0).then(|| Ring::new(cap)),
+                    checker: SignalChecker::new(params, is_static),
+                    flags: ReasonSet::EMPTY,
+                    last_ts: None,
+                    stale_after_ms: 2 * i64::try_from(poll.as_millis()).unwrap_or(i64::MAX / 4),
+                },
+            );
+        }
+        let batch = BatchContext {
+            batch_id: None,
+            product: setup.default_product.clone(),
+        };
+        FeatureEngine {
+            signals,
+            sample_models,
+            batch_models,
+            batch_register: cfg.register_of(&cfg.batch_id_signal).to_string(),
+            product_register: cfg.register_of(&cfg.product_signal).to_string(),
+            setup,
+            batch,
+            batch_complete: false,
+            batch_last_ts: TimestampMs(0),
+            stats: EngineStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    /// The current batch context.
+    pub fn batch(&self) -> &BatchContext {
+        &self.batch
+    }
+
+    /// Ingest one sample; append the vectors it produces to `out` (batch vectors of a
+    /// closed batch first, then the sample-level ones).
+    pub fn push(&mut self, sample: &Sample, out: &mut Vec<FeatureVector>) {
+        self.stats.samples += 1;
+        self.update_context(sample, out);
+        for r in &sample.readings {
+            let Some(st) = self.signals.get_mut(r.name.as_ref()) else {
+                continue;
+            };
+            st.flags = st.checker.check(r);
+            st.last_ts = Some(r.ts);
+            let rt = r.ts.as_secs_f64();
+            if let Some(ring) = st.ring.as_mut() {
+                ring.push(rt, r.value);
+            }
+            for m in &mut self.batch_models {
+                for (e, acc) in m.entries.iter().zip(m.accs.iter_mut()) {
+                    if e.register == r.name {
+                        acc.push(rt, r.value);
+                    }
+                }
+            }
+        }
+        self.batch_last_ts = sample.ts;
+        for m in &self.sample_models {
+            let relevant = sample
+                .readings
+                .iter()
+                .any(|r| m.entries.iter().any(|e| e.register == r.name));
+            if !relevant {
+                continue;
+            }
+            let mut values = Vec::with_capacity(m.entries.len());
+            let mut flags: BTreeMap<String, Vec<ReasonCode>> = BTreeMap::new();
+            for e in &m.entries {
+                let st = self.signals.get(&e.register);
+                let v = match (st.and_then(|s| s.ring.as_ref()), e.window) {
+                    (Some(ring), Window::Samples(n)) => e.transform.apply(ring.last_n(n)),
+                    (Some(ring), Window::Duration(d)) => {
+                        e.transform.apply(ring.within(d.as_secs_f64()))
+                    }
+                    _ => f64::NAN,
+                };
+                values.push(v);
+                let mut f = match st {
+                    None | Some(SignalState { last_ts: None, .. }) => {
+                        ReasonSet::EMPTY.with(ReasonCode::Missing)
+                    }
+                    Some(s) => s.flags,
+                };
+                if let Some(SignalState {
+                    last_ts: Some(lt),
+                    stale_after_ms,
+                    ..
+                }) = st
+                    && sample.ts.0 - lt.0 > *stale_after_ms
+                {
+                    f.insert(ReasonCode::Stale);
+                }
+                if !f.is_empty() {
+                    merge(&mut flags, &e.signal, f);
+                }
+            }
+            self.stats.sample_vectors += 1;
+            out.push(FeatureVector {
+                model: m.spec.model.clone(),
+                spec_version: m.spec.version,
+                level: FeatureLevel::Sample,
+                names: m.spec.names.clone(),
+                values,
+                ts: sample.ts,
+                batch: self.batch.clone(),
+                flags,
+            });
+        }
+    }
+
+    /// Read batch id and product from the sample; close the batch when the id changes.
+    fn update_context(&mut self, sample: &Sample, out: &mut Vec<FeatureVector>) {
+        let mut new_batch = None;
+        let mut new_product = None;
+        for r in &sample.readings {
+            if !r.value.is_finite() {
+                continue;
+            }
+            if *r.name == *self.batch_register {
+                new_batch = Some(format_id(r.value));
+            } else if *r.name == *self.product_register {
+                new_product = Some(self.product_code(r.value));
+            }
+        }
+        if let Some(id) = new_batch
+            && self.batch.batch_id.as_deref() != Some(id.as_str())
+        {
+            if self.batch.batch_id.is_some() {
+                if self.batch_complete {
+                    self.close_batch(out);
+                }
+                self.batch_complete = true;
+            }
+            for m in &mut self.batch_models {
+                m.accs.iter_mut().for_each(Accumulator::reset);
+            }
+            self.batch.batch_id = Some(id);
+        }
+        if let Some(p) = new_product {
+            self.batch.product = Some(p);
+        }
+    }
+
+    fn close_batch(&mut self, out: &mut Vec<FeatureVector>) {
+        self.stats.batches_closed += 1;
+        for m in &self.batch_models {
+            let mut flags = BTreeMap::new();
+            let values = m
+                .entries
+                .iter()
+                .zip(&m.accs)
+                .map(|(e, acc)| {
+                    if acc.count() == 0 {
+                        merge(
+                            &mut flags,
+                            &e.signal,
+                            ReasonSet::EMPTY.with(ReasonCode::Missing),
+                        );
+                    }
+                    acc.value()
+                })
+                .collect();
+            out.push(FeatureVector {
+                model: m.spec.model.clone(),
+                spec_version: m.spec.version,
+                level: FeatureLevel::Batch,
+                names: m.spec.names.clone(),
+                values,
+                ts: self.batch_last_ts,
+                batch: self.batch.clone(),
+                flags,
+            });
+        }
+    }
+
+    fn product_code(&self, v: f64) -> String {
+        let id = v.round();
+        if (v - id).abs() < 1e-9
+            && (0.0..=u32::MAX as f64).contains(&id)
+            && let Some(code) = self.setup.products.get(&(id as u32))
+        {
+            return code.clone();
+        }
+        format_id(v)
+    }
+}
+
+/// Integers print without a fractional part ("17", not "17.0").
+fn format_id(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+fn merge(flags: &mut BTreeMap<String, Vec<ReasonCode>>, signal: &str, f: ReasonSet) {
+    let entry = flags.entry(signal.to_string()).or_default();
+    for r in f.to_vec() {
+        if !entry.contains(&r) {
+            entry.push(r);
+        }
+    }
+}

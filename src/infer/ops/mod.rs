@@ -1,0 +1,41 @@
+//! chocoline's own ONNX-ML operators for tract.
+//!
+//! Stock tract-onnx 0.23.9 cannot load `TreeEnsembleRegressor`, `LabelEncoder` or `Scaler`,
+//! and its `TreeEnsembleClassifier` walks the leaf table for every tree and row (≈ 15 ms per
+//! row for a 100-tree forest). [`onnx`] returns tract's ONNX framework with these ops
+//! registered through `OnnxOpRegister::insert`, replacing the stock classifier; tract still
+//! loads, types, optimises and runs the graph around them.
+//!
+//! Layout: [`forest`] (compact node layout and the tree walk), [`post`] (onnxruntime's
+//! output rules), [`attrs`] (attribute parsing), [`tree`] (shared parsing/running),
+//! one file per op; [`div`] keeps `Div` an IEEE division (scaler parity).
+//!
+//! Thread safety: op data is immutable behind an `Arc`; the only mutable state is a
+//! thread-local scratch buffer in [`tree`], so a plan can run on any number of threads.
+
+pub mod attrs;
+pub mod classifier;
+pub mod div;
+pub mod forest;
+pub mod label_encoder;
+pub mod post;
+pub mod regressor;
+pub mod scaler;
+pub mod tree;
+
+/// tract's ONNX framework with chocoline's ONNX-ML ops registered.
+pub fn onnx() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    register(&mut onnx.op_register);
+    onnx
+}
+
+/// Register (or replace) the ONNX-ML ops in an op register.
+pub fn register(reg: &mut tract_onnx::model::OnnxOpRegister) {
+    reg.insert("TreeEnsembleClassifier", classifier::build);
+    reg.insert("TreeEnsembleRegressor", regressor::build);
+    reg.insert("LabelEncoder", label_encoder::build);
+    reg.insert("Scaler", scaler::build);
+    // IEEE division (tract would multiply by the reciprocal): see div.rs.
+    reg.insert("Div", div::build);
+}

@@ -1,0 +1,261 @@
+//! The inference service: [`crate::domain::FeatureVector`] in, [`crate::domain::Prediction`]
+//! out, through the model the registry currently serves under the vector's model name.
+//!
+//! Confidence, in `[0, 1]`:
+//! - classifier: the maximum class probability;
+//! - regressor: an *extrapolation margin*, `1 − (share of features outside the training range)`
+//!   where the range is the manifest reference's first and last bin edge — 1 when every input
+//!   lies where the model was trained, falling as more inputs leave that range;
+//! - anomaly: the distance of `decision_function` from the manifest threshold (default 0),
+//!   `min(1, |decision − threshold| / 0.5)` — IsolationForest decisions lie in about
+//!   `[−0.5, 0.5]`, so 1 means "clearly normal / clearly anomalous", 0 "on the boundary".
+//!
+//! No prediction cache: feature vectors are means, slopes and EWMAs of noisy sensor values,
+//! so two vectors are practically never bit-identical and a cache keyed on them would miss
+//! every time while costing a hash of the vector; a prediction costs a few microseconds.
+
+use std::sync::Arc;
+
+use crate::domain::{FeatureVector, Prediction, PredictionOutput};
+
+use super::error::InferError;
+use super::manifest::{Role, Task};
+use super::model::Output;
+use super::registry::{Registry, Served};
+
+/// Predictions from the registry's models. Cheap to clone; `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct Service {
+    registry: Arc<Registry>,
+}
+
+impl Service {
+    /// Serve from `registry`.
+    pub fn new(registry: Arc<Registry>) -> Self {
+        Service { registry }
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Predict one vector with the model named in `fv.model`.
+    pub fn predict(&self, fv: &FeatureVector) -> Result<Prediction, InferError> {
+        let served = self.registry.get(&fv.model)?;
+        let x = inputs(&served, fv)?;
+        let outs = served.model()?.run(&x)?;
+        build(&served, fv, &outs, 0)
+    }
+
+    /// Predict many vectors: one model run per model name, results in input order.
+    pub fn predict_batch(&self, fvs: &[FeatureVector]) -> Vec<Result<Prediction, InferError>> {
+        let mut results: Vec<Option<Result<Prediction, InferError>>> = vec![None; fvs.len()];
+        let mut names: Vec<&str> = fvs.iter().map(|f| &*f.model).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let idx: Vec<usize> = (0..fvs.len()).filter(|&i| &*fvs[i].model == name).collect();
+            let served = match self.registry.get(name) {
+                Ok(s) => s,
+                Err(e) => {
+                    for &i in &idx {
+                        results[i] = Some(Err(e.clone()));
+                    }
+                    continue;
+                }
+            };
+            let mut x = Vec::with_capacity(idx.len() * served.manifest.features.len());
+            let mut ok = Vec::with_capacity(idx.len());
+            for &i in &idx {
+                match inputs(&served, &fvs[i]) {
+                    Ok(v) => {
+                        x.extend_from_slice(&v);
+                        ok.push(i);
+                    }
+                    Err(e) => results[i] = Some(Err(e)),
+                }
+            }
+            if ok.is_empty() {
+                continue;
+            }
+            match served.model().and_then(|m| m.run(&x)) {
+                Ok(outs) => {
+                    for (row, &i) in ok.iter().enumerate() {
+                        results[i] = Some(build(&served, &fvs[i], &outs, row));
+                    }
+                }
+                Err(e) => {
+                    for &i in &ok {
+                        results[i] = Some(Err(e.clone()));
+                    }
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(InferError::ModelNotFound(String::new()))))
+            .collect()
+    }
+}
+
+/// Check a vector against the manifest and convert it to the f32 model input.
+fn inputs(served: &Served, fv: &FeatureVector) -> Result<Vec<f32>, InferError> {
+    let m = &served.manifest;
+    let invalid = |reason: String| InferError::InvalidFeatures {
+        model: served.name.to_string(),
+        reason,
+    };
+    if fv.spec_version != m.feature_spec_version {
+        return Err(invalid(format!(
+            "vector built with feature spec {}, model expects {}",
+            fv.spec_version, m.feature_spec_version
+        )));
+    }
+    if fv.values.len() != m.features.len() {
+        return Err(invalid(format!(
+            "{} values, the model takes {} features",
+            fv.values.len(),
+            m.features.len()
+        )));
+    }
+    if !fv.names.is_empty() {
+        if fv.names.len() != m.features.len() {
+            return Err(invalid(format!(
+                "{} names for {} values",
+                fv.names.len(),
+                fv.values.len()
+            )));
+        }
+        for (i, (got, want)) in fv.names.iter().zip(&m.features).enumerate() {
+            if *got != want.name {
+                return Err(invalid(format!(
+                    "feature {i} is {got:?}, the model expects {:?}",
+                    want.name
+                )));
+            }
+        }
+    }
+    fv.values
+        .iter()
+        .zip(&m.features)
+        .map(|(v, f)| {
+            if v.is_finite() {
+                Ok(*v as f32)
+            } else {
+                Err(invalid(format!(
+                    "feature {:?} is {v} (NaN/inf are not allowed)",
+                    f.name
+                )))
+            }
+        })
+        .collect()
+}
+
+fn output<'a>(served: &Served, outs: &'a [Output], role: Role) -> Option<&'a Output> {
+    let name = &served.manifest.output(role)?.name;
+    outs.iter().find(|o| o.name == *name)
+}
+
+fn build(
+    served: &Served,
+    fv: &FeatureVector,
+    outs: &[Output],
+    row: usize,
+) -> Result<Prediction, InferError> {
+    let m = &served.manifest;
+    let fail = |reason: String| InferError::Prediction {
+        model: served.name.to_string(),
+        reason,
+    };
+    let real = |role: Role| -> Result<f64, InferError> {
+        output(served, outs, role)
+            .and_then(|o| o.real(row, 0))
+            .ok_or_else(|| fail(format!("no {} output", role.as_str())))
+    };
+    let (output, confidence) = match m.task {
+        Task::Classifier => {
+            let label = output(served, outs, Role::Label)
+                .and_then(|o| o.cell(row, 0))
+                .ok_or_else(|| fail("no label output".into()))?;
+            let probs = output(served, outs, Role::Probabilities)
+                .ok_or_else(|| fail("no probabilities output".into()))?;
+            if probs.width != m.classes.len() {
+                return Err(fail(format!(
+                    "{} probability columns for {} classes",
+                    probs.width,
+                    m.classes.len()
+                )));
+            }
+            let probabilities: Vec<(String, f64)> = m
+                .classes
+                .iter()
+                .enumerate()
+                .map(|(j, c)| (c.clone(), probs.real(row, j).unwrap_or(f64::NAN)))
+                .collect();
+            let conf = probabilities.iter().map(|(_, p)| *p).fold(0.0, f64::max);
+            (
+                PredictionOutput::Class {
+                    label,
+                    probabilities,
+                },
+                conf,
+            )
+        }
+        Task::Regressor => {
+            let value = real(Role::Value)?;
+            (
+                PredictionOutput::Value { value },
+                extrapolation_margin(served, fv),
+            )
+        }
+        Task::Anomaly => {
+            let decision = real(Role::DecisionFunction)?;
+            let score = real(Role::ScoreSamples).unwrap_or(decision);
+            let threshold = m.decision.threshold.unwrap_or(0.0);
+            let conf = ((decision - threshold).abs() / 0.5).min(1.0);
+            (
+                PredictionOutput::Anomaly {
+                    score,
+                    decision,
+                    is_anomaly: decision < threshold,
+                },
+                conf,
+            )
+        }
+    };
+    Ok(Prediction {
+        model: Arc::clone(&served.name),
+        model_version: Arc::clone(&served.version),
+        ts: fv.ts,
+        batch: fv.batch.clone(),
+        output,
+        confidence: if confidence.is_finite() {
+            confidence.clamp(0.0, 1.0)
+        } else {
+            0.0
+        },
+        features: fv.clone(),
+    })
+}
+
+/// `1 − share of features outside [first edge, last edge]` of the training reference.
+fn extrapolation_margin(served: &Served, fv: &FeatureVector) -> f64 {
+    let refs = &served.manifest.reference.features;
+    if refs.is_empty() || fv.values.is_empty() {
+        return 1.0;
+    }
+    let outside = served
+        .manifest
+        .features
+        .iter()
+        .zip(&fv.values)
+        .filter(|(f, v)| {
+            refs.iter()
+                .find(|r| r.name == f.name)
+                .and_then(|r| Some((*r.edges.first()?, *r.edges.last()?)))
+                .is_some_and(|(lo, hi)| **v < lo || **v > hi)
+        })
+        .count();
+    1.0 - outside as f64 / fv.values.len() as f64
+}

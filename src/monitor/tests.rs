@@ -1,0 +1,162 @@
+//! Monitor tests: windows by time and count, drift on a shifted distribution, none on the
+//! reference distribution itself.
+
+use std::collections::BTreeMap;
+
+use super::config::DriftConfig;
+use super::reference::{FeatureReference, ModelReference, Thresholds};
+use super::*;
+use crate::config::Duration;
+use crate::domain::{
+    BatchContext, FeatureLevel, FeatureVector, Prediction, PredictionOutput, Record, TimestampMs,
+};
+
+/// Reference: feature "x" uniform on [0, 10) in 10 unit bins, 100 per bin.
+fn reference() -> ModelReference {
+    ModelReference {
+        model: "bloom".into(),
+        version: "1.0.0".into(),
+        features: vec![FeatureReference {
+            name: "x".into(),
+            edges: (0..=10).map(f64::from).collect(),
+            counts: std::iter::once(0)
+                .chain(std::iter::repeat_n(100, 10))
+                .chain([0])
+                .collect(),
+            mean: 5.0,
+            std: 10.0 / 12f64.sqrt(),
+            thresholds: Some(Thresholds {
+                psi: 0.2,
+                js: 0.1,
+                w1_sigma: 0.1,
+            }),
+        }],
+    }
+}
+
+fn prediction(ts_ms: i64, x: f64) -> Prediction {
+    Prediction {
+        model: "bloom".into(),
+        model_version: "1.0.0".into(),
+        ts: TimestampMs(ts_ms),
+        batch: BatchContext::default(),
+        output: PredictionOutput::Value { value: 0.0 },
+        confidence: 0.9,
+        features: FeatureVector {
+            model: "bloom".into(),
+            spec_version: 1,
+            level: FeatureLevel::Sample,
+            names: vec!["other".to_string(), "x".to_string()].into(),
+            values: vec![123.0, x],
+            ts: TimestampMs(ts_ms),
+            batch: BatchContext::default(),
+            flags: BTreeMap::new(),
+        },
+    }
+}
+
+fn cfg(window_s: u64, samples: Option<u64>) -> DriftConfig {
+    DriftConfig {
+        window: Duration::from_secs(window_s),
+        window_samples: samples,
+        ..DriftConfig::default()
+    }
+}
+
+#[test]
+fn reference_like_window_is_not_drifted() {
+    let mut m = ModelMonitor::new(reference(), &cfg(1000, None));
+    // 0.5, 1.5, … 9.5 cycles through the 10 bins evenly: the window matches the reference.
+    let mut got = None;
+    for i in 0..1001 {
+        if let Some(w) = m.observe(&prediction(i * 1000, (i % 10) as f64 + 0.5)) {
+            got = Some(w);
+        }
+    }
+    let w = got.expect("a window closes at 1000 s");
+    assert_eq!(w.samples, 1000);
+    assert_eq!(w.start, TimestampMs(0));
+    assert_eq!(w.end, TimestampMs(999_000));
+    let f = &w.features[0];
+    assert_eq!(f.feature, "x");
+    assert!(f.psi < 1e-9 && f.js < 1e-6 && f.w1_sigma < 1e-9, "{f:?}");
+    assert!(!f.drifted);
+    assert_eq!(w.drifted_share, 0.0);
+    assert_eq!(f.thresholds, [0.2, 0.1, 0.1]);
+}
+
+#[test]
+fn shifted_window_drifts_with_hand_checked_w1() {
+    let mut m = ModelMonitor::new(reference(), &cfg(3600, Some(100)));
+    let mut got = None;
+    for i in 0..100 {
+        // All values in bin [9, 10): W1 from uniform(0,10) centres .5…9.5 to 9.5 is 4.5.
+        got = m.observe(&prediction(i, 9.5));
+    }
+    let w = got.expect("a window closes after 100 vectors");
+    let f = &w.features[0];
+    assert!(
+        (f.w1_sigma - 4.5 / (10.0 / 12f64.sqrt())).abs() < 1e-9,
+        "{}",
+        f.w1_sigma
+    );
+    // PSI: one bin q=1 vs p=.1 → .9·ln 10; nine bins q=ε vs p=.1 → (ε−.1)·ln(10ε) each.
+    let e = stats::PSI_EPSILON;
+    let want = 0.9 * 10f64.ln() + 9.0 * (e - 0.1) * (e / 0.1).ln();
+    assert!((f.psi - want).abs() < 1e-9, "{} vs {want}", f.psi);
+    assert!(f.drifted);
+    assert_eq!(w.drifted_share, 1.0);
+    // A constant input has no change for Page–Hinkley to see.
+    assert!(!f.page_hinkley);
+    // The extra PH entries exist and are not part of the share.
+    assert_eq!(w.features.len(), 3);
+}
+
+#[test]
+fn overrides_replace_manifest_thresholds() {
+    let c = DriftConfig {
+        psi_threshold: Some(9.0),
+        js_threshold: Some(0.9),
+        w1_threshold: Some(9.0),
+        ..cfg(10, Some(10))
+    };
+    let mut m = ModelMonitor::new(reference(), &c);
+    let w = (0..10)
+        .filter_map(|i| m.observe(&prediction(i, 9.5)))
+        .next_back()
+        .unwrap();
+    assert_eq!(w.features[0].thresholds, [9.0, 0.9, 9.0]);
+}
+
+#[test]
+fn monitor_passes_predictions_through_and_appends_windows() {
+    let mut mon = Monitor::new(
+        vec![ModelMonitor::new(reference(), &cfg(3600, Some(2)))],
+        true,
+    );
+    let mut out = Vec::new();
+    mon.handle(prediction(0, 1.0), &mut out);
+    mon.handle(prediction(1, 1.0), &mut out);
+    let mut other = prediction(2, 1.0);
+    other.model = "quality".into();
+    mon.handle(other, &mut out);
+    assert!(matches!(out[0], Record::Prediction(_)));
+    assert!(matches!(out[1], Record::Prediction(_)));
+    assert!(matches!(out[2], Record::Drift(_)));
+    assert!(matches!(out[3], Record::Prediction(_)));
+    assert_eq!(out.len(), 4);
+}
+
+#[test]
+fn page_hinkley_flags_the_window_with_the_step() {
+    let mut m = ModelMonitor::new(reference(), &cfg(3600, Some(100)));
+    let mut windows = Vec::new();
+    for i in 0..400 {
+        let x = if i < 300 { (i % 10) as f64 + 0.5 } else { 9.5 };
+        windows.extend(m.observe(&prediction(i, x)));
+    }
+    let ph: Vec<bool> = windows.iter().map(|w| w.features[0].page_hinkley).collect();
+    assert_eq!(ph, vec![false, false, false, true]);
+    // Confidence is constant 0.9: its detector stays quiet.
+    assert!(windows.iter().all(|w| !w.features[2].page_hinkley));
+}

@@ -1,0 +1,219 @@
+//! Drift monitor of one model: counts each input feature's values into the frozen
+//! reference bins over a window (data time, or a number of vectors), then reports PSI,
+//! Jensen–Shannon and W1/σ per feature against the thresholds, plus Page–Hinkley alarms.
+//! State per feature is one counter per bin and one detector: constant memory.
+//!
+//! Page–Hinkley runs on every vector: on each feature standardised by the reference
+//! (`(x − mean)/σ`, so δ and λ are in σ units), on the anomaly score (anomaly detectors) and
+//! on the model confidence. A PH alarm is reported (`page_hinkley`) but does not make a
+//! feature "drifted" by itself: process means legitimately step when the product changes,
+//! and the binned statistics over a whole window are what the `drift` alert trusts. The
+//! score and confidence detectors appear as two extra entries named [`SCORE_ENTRY`] and
+//! [`CONFIDENCE_ENTRY`] (statistics 0, `drifted` = the PH alarm), not counted in the share.
+
+use std::sync::Arc;
+
+use crate::domain::{DriftWindow, FeatureDrift, Prediction, PredictionOutput, TimestampMs};
+
+use super::config::DriftConfig;
+use super::page_hinkley::PageHinkley;
+use super::reference::{DEFAULT_THRESHOLDS, ModelReference};
+use super::stats::{bin_centres, js_distance, psi, w1};
+
+/// Name of the Page–Hinkley entry on the anomaly score.
+pub const SCORE_ENTRY: &str = "@anomaly_score";
+/// Name of the Page–Hinkley entry on the model confidence.
+pub const CONFIDENCE_ENTRY: &str = "@confidence";
+
+struct FeatureState {
+    centres: Vec<f64>,
+    counts: Vec<u64>,
+    thresholds: [f64; 3],
+    ph: PageHinkley,
+    ph_fired: bool,
+    /// Position of this feature in the model's vectors (resolved on the first vector).
+    index: Option<usize>,
+}
+
+/// Monitor of one model.
+pub struct ModelMonitor {
+    reference: ModelReference,
+    features: Vec<FeatureState>,
+    window_ms: i64,
+    window_samples: Option<u64>,
+    start: Option<TimestampMs>,
+    end: TimestampMs,
+    samples: u64,
+    resolved_for: Option<Arc<[String]>>,
+    score_ph: PageHinkley,
+    score_fired: bool,
+    conf_ph: PageHinkley,
+    conf_fired: bool,
+}
+
+impl ModelMonitor {
+    /// A monitor for one model's reference.
+    pub fn new(reference: ModelReference, cfg: &DriftConfig) -> Self {
+        let features = reference
+            .features
+            .iter()
+            .map(|f| {
+                let t = f.thresholds.unwrap_or(DEFAULT_THRESHOLDS);
+                FeatureState {
+                    centres: bin_centres(&f.edges),
+                    counts: vec![0; f.counts.len()],
+                    thresholds: [
+                        cfg.psi_threshold.unwrap_or(t.psi),
+                        cfg.js_threshold.unwrap_or(t.js),
+                        cfg.w1_threshold.unwrap_or(t.w1_sigma),
+                    ],
+                    ph: PageHinkley::new(cfg.page_hinkley_delta, cfg.page_hinkley_lambda),
+                    ph_fired: false,
+                    index: None,
+                }
+            })
+            .collect();
+        ModelMonitor {
+            reference,
+            features,
+            window_ms: i64::try_from(cfg.window.get().as_millis()).unwrap_or(i64::MAX),
+            window_samples: cfg.window_samples.filter(|n| *n > 0),
+            start: None,
+            end: TimestampMs(0),
+            samples: 0,
+            resolved_for: None,
+            score_ph: PageHinkley::new(cfg.page_hinkley_delta, cfg.page_hinkley_lambda),
+            score_fired: false,
+            conf_ph: PageHinkley::new(cfg.page_hinkley_delta, cfg.page_hinkley_lambda),
+            conf_fired: false,
+        }
+    }
+
+    /// The model this monitor watches.
+    pub fn model(&self) -> &Arc<str> {
+        &self.reference.model
+    }
+
+    /// Count one prediction's inputs; returns a window report when a window closed.
+    /// A vector past the window's end closes the window first and opens the next one.
+    pub fn observe(&mut self, p: &Prediction) -> Option<DriftWindow> {
+        let mut closed = None;
+        if let Some(start) = self.start
+            && p.ts.0.saturating_sub(start.0) >= self.window_ms
+        {
+            closed = Some(self.close());
+        }
+        if self.start.is_none() {
+            self.start = Some(p.ts);
+        }
+        self.end = p.ts;
+        self.samples += 1;
+        self.resolve(&p.features.names);
+        for (f, r) in self.features.iter_mut().zip(&self.reference.features) {
+            let Some(x) = f.index.and_then(|i| p.features.values.get(i)).copied() else {
+                continue;
+            };
+            if !x.is_finite() {
+                continue;
+            }
+            if let Some(c) = f.counts.get_mut(r.bin(x)) {
+                *c += 1;
+            }
+            let z = if r.std > 0.0 {
+                (x - r.mean) / r.std
+            } else {
+                x - r.mean
+            };
+            f.ph_fired |= f.ph.update(z);
+        }
+        if let PredictionOutput::Anomaly { score, .. } = p.output {
+            self.score_fired |= self.score_ph.update(score);
+        }
+        self.conf_fired |= self.conf_ph.update(p.confidence);
+        if closed.is_none() && self.window_samples.is_some_and(|n| self.samples >= n) {
+            closed = Some(self.close());
+        }
+        closed
+    }
+
+    fn resolve(&mut self, names: &Arc<[String]>) {
+        if self
+            .resolved_for
+            .as_ref()
+            .is_some_and(|r| Arc::ptr_eq(r, names) || **r == **names)
+        {
+            return;
+        }
+        for (f, r) in self.features.iter_mut().zip(&self.reference.features) {
+            f.index = names.iter().position(|n| *n == r.name);
+        }
+        self.resolved_for = Some(names.clone());
+    }
+
+    /// Close the current window and report it; counters restart.
+    fn close(&mut self) -> DriftWindow {
+        let mut features = Vec::with_capacity(self.features.len() + 2);
+        let mut drifted = 0usize;
+        for (f, r) in self.features.iter_mut().zip(&self.reference.features) {
+            let p = psi(&r.counts, &f.counts);
+            let j = js_distance(&r.counts, &f.counts);
+            let sigma = if r.std > 0.0 {
+                r.std
+            } else {
+                f64::MIN_POSITIVE
+            };
+            let w = w1(&r.counts, &f.counts, &f.centres) / sigma;
+            let is_drifted = p > f.thresholds[0] || j > f.thresholds[1] || w > f.thresholds[2];
+            drifted += usize::from(is_drifted);
+            features.push(FeatureDrift {
+                feature: r.name.clone(),
+                psi: finite_or_zero(p),
+                js: finite_or_zero(j),
+                w1_sigma: finite_or_zero(w),
+                thresholds: f.thresholds,
+                page_hinkley: f.ph_fired,
+                drifted: is_drifted,
+            });
+            f.counts.iter_mut().for_each(|c| *c = 0);
+            f.ph_fired = false;
+        }
+        for (name, fired) in [
+            (SCORE_ENTRY, self.score_fired),
+            (CONFIDENCE_ENTRY, self.conf_fired),
+        ] {
+            features.push(FeatureDrift {
+                feature: name.to_string(),
+                psi: 0.0,
+                js: 0.0,
+                w1_sigma: 0.0,
+                thresholds: [0.0; 3],
+                page_hinkley: fired,
+                drifted: fired,
+            });
+        }
+        self.score_fired = false;
+        self.conf_fired = false;
+        let n = self.reference.features.len();
+        let w = DriftWindow {
+            model: self.reference.model.clone(),
+            model_version: self.reference.version.clone(),
+            start: self.start.unwrap_or(self.end),
+            end: self.end,
+            samples: self.samples,
+            features,
+            drifted_share: if n == 0 {
+                0.0
+            } else {
+                drifted as f64 / n as f64
+            },
+        };
+        self.start = None;
+        self.samples = 0;
+        w
+    }
+}
+
+/// An empty window gives NaN statistics; JSON cannot carry NaN, and "no evidence" is 0.
+fn finite_or_zero(x: f64) -> f64 {
+    if x.is_finite() { x } else { 0.0 }
+}

@@ -1,0 +1,458 @@
+//! Offline pipeline for `chocoline replay` and the scenario tests: recorded samples go
+//! through the same stage cores as the live agent — features, validate, infer, monitor,
+//! alert — in one thread, in data time, without channels (nothing to wait for offline, and
+//! it keeps the figure a measure of the stage code).
+//!
+//! Input: the simulator's `samples.csv` (`ts_ms,batch_id,recipe,<signals>,scenario,fault,
+//! bloom_label`, CONTRACTS.md). Each row becomes one [`Sample`] of device `replay` holding one
+//! reading per signal column; an empty cell is what a dropped device looks like
+//! (`sensor-dropout`) and becomes a `comm_error` reading, as the acquire stage would report.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+
+use crate::alert::AlertEngine;
+use crate::domain::{FeatureVector, Prediction, Quality, Reading, Record, Sample, TimestampMs};
+use crate::features::FeatureEngine;
+use crate::monitor::Monitor;
+use crate::validate::{Validator, Verdict};
+
+/// Columns of `samples.csv` that are not signals.
+const NON_SIGNALS: [&str; 4] = ["ts_ms", "scenario", "fault", "bloom_label"];
+
+/// Errors reading recorded samples.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The CSV is unreadable or malformed.
+    #[error("samples CSV: {0}")]
+    Csv(#[from] csv::Error),
+    /// A required column is missing.
+    #[error("samples CSV: no \"{0}\" column in the header")]
+    MissingColumn(&'static str),
+    /// A cell is not a number.
+    #[error("samples CSV line {line}: column \"{column}\": \"{value}\" is not a number")]
+    BadNumber {
+        /// 1-based line.
+        line: u64,
+        /// Column name.
+        column: String,
+        /// Cell text.
+        value: String,
+    },
+    /// Inference failed.
+    #[error("inference: {0}")]
+    Infer(String),
+}
+
+/// Turns `(name, value)` rows into [`Sample`]s with shared name strings.
+#[derive(Debug, Clone)]
+pub struct SampleBuilder {
+    device: Arc<str>,
+    names: Vec<Arc<str>>,
+    unit: Arc<str>,
+    ranges: HashMap<String, [f64; 2]>,
+}
+
+impl SampleBuilder {
+    /// For these signal (register) names, with optional `valid_range`s by name.
+    pub fn new(names: &[String], ranges: HashMap<String, [f64; 2]>) -> Self {
+        SampleBuilder {
+            device: Arc::from("replay"),
+            names: names.iter().map(|n| Arc::from(n.as_str())).collect(),
+            unit: Arc::from(""),
+            ranges,
+        }
+    }
+
+    /// Signal names, in column order.
+    pub fn names(&self) -> &[Arc<str>] {
+        &self.names
+    }
+
+    /// One sample; `None` in `values` is a device that did not answer.
+    pub fn build(&self, ts: TimestampMs, values: &[Option<f64>]) -> Sample {
+        let readings = self
+            .names
+            .iter()
+            .zip(values)
+            .map(|(name, v)| {
+                let (value, quality) = match v {
+                    None => (f64::NAN, Quality::CommError),
+                    Some(x) => {
+                        let out = self
+                            .ranges
+                            .get(name.as_ref())
+                            .is_some_and(|[lo, hi]| !(*lo..=*hi).contains(x));
+                        (
+                            *x,
+                            if out {
+                                Quality::OutOfRange
+                            } else {
+                                Quality::Good
+                            },
+                        )
+                    }
+                };
+                Reading {
+                    device: self.device.clone(),
+                    name: name.clone(),
+                    value,
+                    unit: self.unit.clone(),
+                    raw: Vec::new(),
+                    ts,
+                    quality,
+                }
+            })
+            .collect();
+        Sample {
+            device: self.device.clone(),
+            ts,
+            readings,
+            missed_cycles: 0,
+        }
+    }
+}
+
+/// Reads `samples.csv` row by row.
+pub struct CsvSamples<R: Read> {
+    reader: csv::Reader<R>,
+    ts_col: usize,
+    signal_cols: Vec<usize>,
+    builder: SampleBuilder,
+    record: csv::StringRecord,
+    values: Vec<Option<f64>>,
+}
+
+impl<R: Read> CsvSamples<R> {
+    /// Open a CSV stream; `signal_map` renames canonical columns to register names
+    /// (`[features] signal_map`), `ranges` gives `valid_range`s by register name.
+    pub fn new(
+        input: R,
+        signal_map: &std::collections::BTreeMap<String, String>,
+        ranges: HashMap<String, [f64; 2]>,
+    ) -> Result<Self, ReplayError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(input);
+        let header = reader.headers()?.clone();
+        let ts_col = header
+            .iter()
+            .position(|h| h == "ts_ms")
+            .ok_or(ReplayError::MissingColumn("ts_ms"))?;
+        let mut signal_cols = Vec::new();
+        let mut names = Vec::new();
+        for (i, h) in header.iter().enumerate() {
+            if !NON_SIGNALS.contains(&h) {
+                signal_cols.push(i);
+                names.push(signal_map.get(h).cloned().unwrap_or_else(|| h.to_string()));
+            }
+        }
+        Ok(CsvSamples {
+            reader,
+            ts_col,
+            values: Vec::with_capacity(signal_cols.len()),
+            signal_cols,
+            builder: SampleBuilder::new(&names, ranges),
+            record: csv::StringRecord::new(),
+        })
+    }
+
+    /// The next sample, `Ok(None)` at the end.
+    pub fn next_sample(&mut self) -> Result<Option<Sample>, ReplayError> {
+        if !self.reader.read_record(&mut self.record)? {
+            return Ok(None);
+        }
+        let line = self.record.position().map_or(0, |p| p.line());
+        let header = self.reader.headers()?.clone();
+        let bad = |col: usize, value: &str| ReplayError::BadNumber {
+            line,
+            column: header.get(col).unwrap_or("?").to_string(),
+            value: value.to_string(),
+        };
+        let ts_text = self.record.get(self.ts_col).unwrap_or("");
+        let ts: i64 = ts_text
+            .trim()
+            .parse()
+            .map_err(|_| bad(self.ts_col, ts_text))?;
+        self.values.clear();
+        for &c in &self.signal_cols {
+            let cell = self.record.get(c).unwrap_or("").trim();
+            if cell.is_empty() {
+                self.values.push(None);
+            } else {
+                self.values
+                    .push(Some(cell.parse().map_err(|_| bad(c, cell))?));
+            }
+        }
+        Ok(Some(self.builder.build(TimestampMs(ts), &self.values)))
+    }
+}
+
+/// What turns a validated feature vector into a prediction (the infer stage's service;
+/// `None` when no loaded model serves the vector's model name).
+pub trait Predictor {
+    /// Predict one vector.
+    fn predict(&mut self, v: &FeatureVector) -> Result<Option<Prediction>, String>;
+}
+
+/// Counters of a replay.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayCounts {
+    /// Samples read.
+    pub samples: u64,
+    /// Feature vectors built.
+    pub vectors: u64,
+    /// Vectors refused by validation.
+    pub refused: u64,
+    /// Predictions made.
+    pub predictions: u64,
+    /// Drift windows closed.
+    pub drift_windows: u64,
+    /// Alert events (raised + cleared).
+    pub alerts: u64,
+}
+
+/// The offline pipeline: stage cores in a row.
+pub struct OfflinePipeline<P: Predictor> {
+    /// Features.
+    pub features: FeatureEngine,
+    /// Validate.
+    pub validator: Validator,
+    /// Infer.
+    pub predictor: P,
+    /// Monitor.
+    pub monitor: Monitor,
+    /// Alert.
+    pub alerts: AlertEngine,
+    counts: ReplayCounts,
+    vectors: Vec<FeatureVector>,
+    monitored: Vec<Record>,
+}
+
+impl<P: Predictor> OfflinePipeline<P> {
+    /// Assemble from the stage cores.
+    pub fn new(
+        features: FeatureEngine,
+        predictor: P,
+        monitor: Monitor,
+        alerts: AlertEngine,
+    ) -> Self {
+        OfflinePipeline {
+            features,
+            validator: Validator::new(),
+            predictor,
+            monitor,
+            alerts,
+            counts: ReplayCounts::default(),
+            vectors: Vec::new(),
+            monitored: Vec::new(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn counts(&self) -> &ReplayCounts {
+        &self.counts
+    }
+
+    /// Run one sample through every stage; append the records the store would receive
+    /// (predictions, drift windows, data-quality events, alerts) to `out`.
+    pub fn push(&mut self, sample: &Sample, out: &mut Vec<Record>) -> Result<(), ReplayError> {
+        self.counts.samples += 1;
+        self.features.push(sample, &mut self.vectors);
+        let start = out.len();
+        for v in self.vectors.drain(..) {
+            self.counts.vectors += 1;
+            match self.validator.check(v) {
+                Verdict::Refuse(e) => {
+                    self.counts.refused += 1;
+                    self.alerts.handle(Record::DataQuality(e), out);
+                }
+                Verdict::Accept(v) => {
+                    let Some(p) = self.predictor.predict(&v).map_err(ReplayError::Infer)? else {
+                        continue;
+                    };
+                    self.counts.predictions += 1;
+                    self.monitor.handle(p, &mut self.monitored);
+                    for r in self.monitored.drain(..) {
+                        self.counts.drift_windows += u64::from(matches!(r, Record::Drift(_)));
+                        self.alerts.handle(r, out);
+                    }
+                }
+            }
+        }
+        self.counts.alerts += out
+            .iter()
+            .skip(start)
+            .filter(|r| matches!(r, Record::Alert(_)))
+            .count() as u64;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::alert::config::{AlertsConfig, Chocolate, ProductConfig};
+    use crate::domain::{AlertKind, AlertState, PredictionOutput, ReasonCode};
+    use crate::features::config::FeaturesConfig;
+    use crate::features::{EngineSetup, FeatureSpec};
+
+    /// Test double for the infer stage: P(fat_bloom) = 0.9 when the temperature mean is
+    /// above 33 °C. It only exercises the wiring; real models are tested with real ONNX files.
+    struct Threshold;
+
+    impl Predictor for Threshold {
+        fn predict(&mut self, v: &FeatureVector) -> Result<Option<Prediction>, String> {
+            let hot = v.values.first().is_some_and(|t| *t > 33.0);
+            let pf = if hot { 0.9 } else { 0.05 };
+            Ok(Some(Prediction {
+                model: v.model.clone(),
+                model_version: "0.0.1".into(),
+                ts: v.ts,
+                batch: v.batch.clone(),
+                output: PredictionOutput::Class {
+                    label: if hot { "fat_bloom" } else { "none" }.into(),
+                    probabilities: vec![("none".into(), 1.0 - pf), ("fat_bloom".into(), pf)],
+                },
+                confidence: 0.9,
+                features: v.clone(),
+            }))
+        }
+    }
+
+    fn csv_text() -> String {
+        let mut s =
+            String::from("ts_ms,batch_id,recipe,temperature,moisture,scenario,fault,bloom_label\n");
+        for i in 0..50 {
+            let temp = if (10..20).contains(&i) {
+                34.0
+            } else {
+                31.5 + 0.01 * (i % 3) as f64
+            };
+            let moisture = if (25..35).contains(&i) {
+                String::new()
+            } else {
+                format!("{}", 1.5 + 0.001 * (i % 2) as f64)
+            };
+            s.push_str(&format!(
+                "{},7,1,{temp},{moisture},normal,,none\n",
+                1000 * i
+            ));
+        }
+        s
+    }
+
+    #[test]
+    fn csv_rows_become_samples_with_comm_errors_for_empty_cells() {
+        let text = csv_text();
+        let mut r = CsvSamples::new(text.as_bytes(), &BTreeMap::new(), HashMap::new()).unwrap();
+        let s = r.next_sample().unwrap().unwrap();
+        let names: Vec<&str> = s.readings.iter().map(|r| r.name.as_ref()).collect();
+        assert_eq!(names, vec!["batch_id", "recipe", "temperature", "moisture"]);
+        assert_eq!(s.ts, TimestampMs(0));
+        let mut n = 1;
+        while let Some(s) = r.next_sample().unwrap() {
+            if s.ts == TimestampMs(25_000) {
+                assert_eq!(s.readings[3].quality, Quality::CommError);
+                assert!(s.readings[3].value.is_nan());
+            }
+            n += 1;
+        }
+        assert_eq!(n, 50);
+        let bad = "ts_ms,temperature\n0,abc\n";
+        let e = CsvSamples::new(bad.as_bytes(), &BTreeMap::new(), HashMap::new())
+            .unwrap()
+            .next_sample()
+            .unwrap_err();
+        assert!(e.to_string().contains("\"temperature\": \"abc\""), "{e}");
+        assert!(CsvSamples::new("a,b\n".as_bytes(), &BTreeMap::new(), HashMap::new()).is_err());
+    }
+
+    #[test]
+    fn samples_flow_through_every_stage() {
+        let spec = FeatureSpec::from_manifest_str(
+            "bloom",
+            r#"{"name":"bloom","level":"sample","feature_spec_version":1,"features":[
+                {"name":"t","signal":"temperature","transform":"mean","window":3},
+                {"name":"m","signal":"moisture","transform":"last","window":1}]}"#,
+        )
+        .unwrap();
+        let fcfg = FeaturesConfig::default();
+        let setup = EngineSetup {
+            products: BTreeMap::from([(1, "DARK70".to_string())]),
+            ..EngineSetup::default()
+        };
+        let products = vec![ProductConfig {
+            code: "DARK70".into(),
+            recipe_id: 1,
+            chocolate: Chocolate::Dark,
+            working_temp: None,
+            moisture_pct: [1.0, 2.0],
+            ph: [5.0, 5.5],
+            particle_size_max_um: 25.0,
+            cocoa_pct: None,
+        }];
+        let alerts = AlertsConfig {
+            share_window: 5,
+            ..AlertsConfig::default()
+        };
+        let mut p = OfflinePipeline::new(
+            FeatureEngine::new(&fcfg, setup, vec![spec.clone()]),
+            Threshold,
+            Monitor::new(vec![], true),
+            AlertEngine::new(&alerts, &products, "s", "l", &[spec]),
+        );
+        let text = csv_text();
+        let mut r = CsvSamples::new(text.as_bytes(), &BTreeMap::new(), HashMap::new()).unwrap();
+        let mut out = Vec::new();
+        while let Some(s) = r.next_sample().unwrap() {
+            p.push(&s, &mut out).unwrap();
+        }
+        let c = p.counts().clone();
+        assert_eq!((c.samples, c.vectors), (50, 50));
+        // Moisture cells empty for rows 25..35: those vectors are refused (comm error).
+        assert_eq!(c.refused, 10);
+        assert_eq!(c.predictions, 40);
+        let dq = out.iter().filter_map(|r| match r {
+            Record::DataQuality(e) => Some(e),
+            _ => None,
+        });
+        assert!(
+            dq.clone()
+                .all(|e| e.flags["moisture"] == vec![ReasonCode::CommError])
+        );
+        let kinds: Vec<(AlertKind, AlertState, String)> = out
+            .iter()
+            .filter_map(|r| match r {
+                Record::Alert(a) => Some((
+                    a.kind,
+                    a.state,
+                    a.id.split(':').nth(3).unwrap_or("").to_string(),
+                )),
+                _ => None,
+            })
+            .collect();
+        // Fat bloom raised by the model (scope bloom) and by the band (scope temperature),
+        // both cleared; data quality raised during the dropout and cleared after it.
+        for (kind, scope) in [
+            (AlertKind::FatBloomRisk, "bloom"),
+            (AlertKind::FatBloomRisk, "temperature"),
+            (AlertKind::DataQuality, "line"),
+        ] {
+            let states: Vec<AlertState> = kinds
+                .iter()
+                .filter(|k| k.0 == kind && k.2 == scope)
+                .map(|k| k.1)
+                .collect();
+            assert_eq!(
+                states,
+                vec![AlertState::Raised, AlertState::Cleared],
+                "{kind} {scope}: {kinds:?}"
+            );
+        }
+        assert_eq!(c.alerts, 6);
+    }
+}
