@@ -19,6 +19,7 @@ use crate::config::LogFormat;
 
 pub mod inspect;
 pub mod outbox_feed;
+pub mod replay;
 
 /// Exit code for bad input: configuration, arguments, unreadable files.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -73,6 +74,9 @@ pub enum Command {
     /// List, verify and run exported models.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Run the whole pipeline offline on recorded samples (the simulator's CSV export) and
+    /// write predictions, drift windows and alerts as JSONL.
+    Replay(replay::ReplayArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -95,5 +99,6 @@ pub fn main() -> ExitCode {
         Command::Inspect { data_dir, json } => inspect::run(&data_dir, json),
         Command::OutboxFeed(args) => outbox_feed::run(args),
         Command::Model(cmd) => model::run(cmd),
+        Command::Replay(args) => replay::run(&args),
     }
 }
