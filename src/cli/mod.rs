@@ -5,6 +5,7 @@
 //! (configuration, arguments, files).
 
 pub mod check_config;
+pub mod poll;
 pub mod run;
 pub mod simulate;
 
@@ -56,7 +57,8 @@ pub enum Command {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
-    /// Simulate a chocolate line: export a run as CSV (training / replay data).
+    /// Simulate a chocolate line: export a run as CSV (training / replay data), or serve it as
+    /// a Modbus TCP server (`--listen`).
     Simulate(simulate::SimulateArgs),
     /// Show the store: outbox depth, oldest undelivered message, last alerts, predictions and
     /// drift windows. Safe while the agent runs (reads its snapshot then).
@@ -74,6 +76,8 @@ pub enum Command {
     /// List, verify and run exported models.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Poll the configured devices and print every decoded reading (commissioning).
+    Poll(poll::PollArgs),
     /// Run the whole pipeline offline on recorded samples (the simulator's CSV export) and
     /// write predictions, drift windows and alerts as JSONL.
     Replay(replay::ReplayArgs),
@@ -95,10 +99,11 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => run::run(&config, cli.log_format),
         Command::CheckConfig { config } => check_config::check_config(&config),
-        Command::Simulate(args) => simulate::run(&args),
         Command::Inspect { data_dir, json } => inspect::run(&data_dir, json),
         Command::OutboxFeed(args) => outbox_feed::run(args),
         Command::Model(cmd) => model::run(cmd),
+        Command::Simulate(args) => simulate::run(&args, cli.log_format),
+        Command::Poll(args) => poll::run(&args, cli.log_format),
         Command::Replay(args) => replay::run(&args),
     }
 }

@@ -1,6 +1,9 @@
-//! `chocoline simulate`: the line simulator. `--export-csv DIR` writes a simulated run as
-//! training / replay data (models/DATA_CARD.md). Server modes (`--listen`) are added beside
-//! it; every mode shares the process-model arguments below.
+//! `chocoline simulate`: the line simulator, in one of two modes that share the process-model
+//! arguments below:
+//!
+//! - `--export-csv DIR` writes a simulated run as training / replay data (models/DATA_CARD.md);
+//! - `--listen ADDR --config FILE` serves the config's register map as a real Modbus TCP server,
+//!   values from the live process model advancing with wall time × `--speed`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +11,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::config::LogFormat;
 use crate::domain::TimestampMs;
 use crate::simulate::export::{ExportOptions, export_csv};
 use crate::simulate::{FaultPlan, Scenario};
@@ -22,8 +26,18 @@ pub const DEFAULT_EXPORT_START_MS: i64 = 1_767_225_600_000;
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
     /// Write `samples.csv` and `batches.csv` of a simulated run into this directory.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "listen")]
     pub export_csv: Option<PathBuf>,
+    /// Serve Modbus TCP on this address, e.g. `127.0.0.1:5020`.
+    #[arg(long, value_name = "ADDR", requires = "config")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Configuration whose `[[devices]]` register map is served (with `--listen`).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Simulated seconds per wall-clock second (with `--listen`), e.g. `60` to see a fault
+    /// scenario within minutes.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
     /// Scenario: normal, fat-bloom, sugar-bloom, gritty, sensor-stuck, sensor-dropout, drift.
     #[arg(long, default_value = "normal")]
     pub scenario: Scenario,
@@ -57,10 +71,22 @@ impl SimulateArgs {
     }
 }
 
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(v),
+        _ => Err(format!("speed \"{s}\" must be a number > 0 and ≤ 1e6")),
+    }
+}
+
 /// Run `chocoline simulate`.
-pub fn run(args: &SimulateArgs) -> ExitCode {
+pub fn run(args: &SimulateArgs, log_format: Option<LogFormat>) -> ExitCode {
+    if let (Some(listen), Some(config)) = (args.listen, &args.config) {
+        return serve(args, listen, config, log_format);
+    }
     let Some(dir) = &args.export_csv else {
-        eprintln!("chocoline simulate: nothing to do; give --export-csv DIR");
+        eprintln!(
+            "chocoline simulate: nothing to do; give --export-csv DIR or --listen ADDR --config FILE"
+        );
         return ExitCode::from(EXIT_BAD_INPUT);
     };
     let opts = ExportOptions {
@@ -92,4 +118,89 @@ pub fn run(args: &SimulateArgs) -> ExitCode {
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// How often the process model is advanced while serving.
+const TICK: Duration = Duration::from_millis(100);
+
+/// `--listen` mode: serve the register map until Ctrl-C.
+fn serve(
+    args: &SimulateArgs,
+    listen: std::net::SocketAddr,
+    path: &std::path::Path,
+    log_format: Option<LogFormat>,
+) -> ExitCode {
+    use crate::simulate::LineSim;
+    use crate::simulate::server::{RegisterMap, SimService, drive, serve_tcp};
+
+    let cfg = match super::poll::load_for_devices(path, "simulate") {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Err(e) = crate::logging::init(&cfg.log, log_format) {
+        eprintln!("chocoline simulate: {e}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let cfg = &cfg;
+    let map = match RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("chocoline simulate: {}: {e}", path.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let inverse: std::collections::HashMap<&str, &str> = cfg
+        .features
+        .signal_map
+        .iter()
+        .map(|(s, r)| (r.as_str(), s.as_str()))
+        .collect();
+    for d in &cfg.devices {
+        for r in &d.registers {
+            let signal = inverse.get(r.name.as_str()).copied().unwrap_or(&r.name);
+            if !LineSim::signals().contains(&signal) {
+                tracing::warn!(device = %d.name, register = %r.name, %signal,
+                    "not a simulated signal; reads of it answer exception 4");
+            }
+        }
+    }
+    let sim = LineSim::with_plan(args.scenario, args.seed, TimestampMs::now(), args.plan());
+    let service = SimService::new(map, sim);
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("chocoline simulate: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let speed = args.speed;
+    let scenario = args.scenario;
+    let seed = args.seed;
+    rt.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("chocoline simulate: cannot listen on {listen}: {e}");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
+        let token = tokio_util::sync::CancellationToken::new();
+        tracing::info!(%listen, %scenario, seed, speed, "Modbus TCP simulator serving");
+        tokio::spawn(drive(service.clone(), TICK, speed, token.clone()));
+        let ctrl_c = {
+            let token = token.clone();
+            async move {
+                let _ = tokio::signal::ctrl_c().await;
+                token.cancel();
+            }
+        };
+        tokio::spawn(ctrl_c);
+        match serve_tcp(listener, service, token).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("chocoline simulate: server failed: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        }
+    })
 }

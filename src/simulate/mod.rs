@@ -6,7 +6,10 @@
 //! - [`recipe`]: the plant's recipes and bean lots;
 //! - [`batch`]: batch accumulation and labels (grade, yield, defect, latent bloom);
 //! - [`noise`]: the pinned PRNG and platform-independent maths;
-//! - [`export`]: the CSV export used for training and replay.
+//! - [`export`]: the CSV export used for training and replay;
+//! - [`source`]: the [`source::SignalSource`] trait the Modbus server reads values from
+//!   (implemented by [`LineSim`]);
+//! - [`server`]: the Modbus TCP / RTU server serving a config's register map.
 
 pub mod batch;
 pub mod export;
@@ -14,6 +17,8 @@ pub mod noise;
 pub mod process;
 pub mod recipe;
 pub mod scenario;
+pub mod server;
+pub mod source;
 #[cfg(test)]
 mod tests;
 

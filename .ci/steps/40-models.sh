@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Models: pytest suite of models/ and a full retraining that must reproduce the committed
+# model.onnx / manifest.json / golden.csv files byte for byte.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+
+# The training data come from the simulator: build it (debug is fast enough).
+cargo build --quiet --bin chocoline
+export CHOCOLINE_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/chocoline"
+export CHOCOLINE_INTEROP=1
+
+cd models
+echo "== models: generate the data set and check data/dataset.sha256"
+python3 -m training data
+
+echo "== models: pytest"
+python3 -m pytest -q "$root/models"
+
+echo "== models: retrain all four models and compare with the committed files"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+python3 -m training train --all --out "$tmp"
+status=0
+for m in quality yield bloom anomaly; do
+  for f in model.onnx manifest.json golden.csv; do
+    want=$(sha256sum "$m/$f" | cut -d' ' -f1)
+    got=$(sha256sum "$tmp/$m/$f" | cut -d' ' -f1)
+    if [ "$want" = "$got" ]; then
+      echo "ok   $m/$f $got"
+    else
+      echo "DIFF $m/$f committed $want retrained $got" >&2
+      status=1
+    fi
+  done
+done
+if ! cmp -s golden_features.jsonl "$tmp/golden_features.jsonl"; then
+  echo "DIFF golden_features.jsonl" >&2
+  status=1
+fi
+exit $status

@@ -1,0 +1,45 @@
+"""Drift reference bins and statistics (docs/manifest.md)."""
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from training import drift
+
+
+def test_bins_follow_the_manifest_layout():
+    e = [0.0, 1.0, 2.0]
+    assert drift.counts([-1, 0, 0.5, 1, 1.5, 2, 3], e) == [1, 2, 3, 1]
+    # The last regular bin is closed on the right; only values above e_k overflow.
+    assert drift.counts([2.0], e) == [0, 0, 1, 0]
+    assert np.allclose(drift.edges(np.arange(101.0)), np.arange(0.0, 101.0, 10.0))
+    const = drift.edges(np.full(50, 3.0))
+    assert len(const) == 2 and const[0] == 3.0 < const[1]
+    assert drift.counts(np.full(50, 3.0), const) == [0, 50, 0]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 50), min_size=4, max_size=12))
+def test_statistics_of_identical_distributions_are_zero(c):
+    if sum(c) == 0:
+        c = [1] + c[1:]
+    e = list(map(float, range(len(c) - 1)))
+    assert drift.psi(c, c) == 0.0
+    assert drift.js(c, c) == 0.0
+    assert drift.w1_sigma(c, c, e, 1.0) == 0.0
+
+
+def test_statistics_grow_with_a_shift():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, 5000)
+    e = drift.edges(x)
+    ref = drift.counts(x, e)
+    small = drift.counts(rng.normal(0.1, 1, 500), e)
+    large = drift.counts(rng.normal(1.5, 1, 500), e)
+    assert drift.psi(ref, small) < 0.1 < drift.psi(ref, large)
+    assert drift.js(ref, small) < drift.js(ref, large) <= 1.0
+    assert drift.w1_sigma(ref, small, e, 1.0) < 0.2 < drift.w1_sigma(ref, large, e, 1.0)
+    # W1 on bin centres approximates the mean shift.
+    assert math.isclose(drift.w1_sigma(ref, large, e, 1.0), 1.5, rel_tol=0.25)

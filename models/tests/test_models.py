@@ -1,0 +1,139 @@
+"""Committed models: manifests, golden rows under onnxruntime, export parity on fresh rows,
+better than baseline, and byte-identical retraining."""
+
+import csv
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from sklearn.ensemble import GradientBoostingRegressor, IsolationForest, RandomForestClassifier
+
+from training import drift, features, onnx_export, train
+
+from conftest import MODELS_DIR
+
+NAMES = train.MODEL_NAMES
+
+
+def manifest(name):
+    return json.loads((MODELS_DIR / name / "manifest.json").read_text())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_manifest_follows_the_documented_schema(name):
+    m = manifest(name)
+    blob = (MODELS_DIR / name / "model.onnx").read_bytes()
+    assert m["schema"] == "chocoline.manifest/1" and m["name"] == name
+    assert m["onnx"]["sha256"] == hashlib.sha256(blob).hexdigest()
+    assert m["onnx"]["input"] == "input"
+    assert m["feature_spec_version"] == features.FEATURE_SPEC_VERSION
+    assert m["features"] == features.SPECS[name]
+    assert m["level"] == features.LEVEL[name]
+    ref = m["reference"]
+    assert [f["name"] for f in ref["features"]] == [f["name"] for f in m["features"]]
+    for f in ref["features"]:
+        e, c = f["edges"], f["counts"]
+        assert all(a < b for a, b in zip(e, e[1:])), f["name"]
+        assert len(c) == len(e) + 1
+        assert c[0] == 0 and c[-1] == 0 and sum(c) == ref["samples"]
+        assert all(f["thresholds"][k] >= drift.FLOORS[k] for k in drift.FLOORS)
+    assert m["golden"]["rows"] >= 2000
+    # Nothing hashed carries a wall-clock time.
+    text = json.dumps(m).lower()
+    for word in ("timestamp", "date", "created", "trained_at"):
+        assert word not in text, word
+
+
+def read_golden(name):
+    with open(MODELS_DIR / name / "golden.csv") as f:
+        rows = list(csv.reader(f))
+    return rows[0], np.array(rows[1:], dtype=np.float64)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_golden_rows_reproduce_under_onnxruntime(name):
+    m = manifest(name)
+    header, data = read_golden(name)
+    n = len(m["features"])
+    assert header[:n] == [f["name"] for f in m["features"]]
+    assert len(data) == m["golden"]["rows"] >= 2000
+    X = data[:, :n].astype(np.float32)
+    assert np.array_equal(X.astype(np.float64), data[:, :n]), "golden inputs are exact float32"
+    out = onnx_export.run_onnx((MODELS_DIR / name / "model.onnx").read_bytes(), X)
+    tol = m["golden"]["tolerance"]
+    if m["task"] == "classifier":
+        assert np.array_equal(out["label"].astype(np.float64), data[:, n])
+        assert np.abs(out["probabilities"] - data[:, n + 1 :]).max() <= tol
+    elif m["task"] == "regressor":
+        assert np.abs(out["variable"][:, 0] - data[:, n]).max() <= tol
+    else:
+        assert np.abs(out["score_samples"][:, 0] - data[:, n]).max() <= tol
+        assert np.abs(out["decision_function"][:, 0] - data[:, n + 1]).max() <= tol
+
+
+def fresh_rows(X, rng, k=500):
+    """Rows the model never saw: jittered data rows and uniform draws over the data box."""
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    jitter = X[rng.integers(len(X), size=k)] + rng.normal(0, 0.05, (k, X.shape[1])) * (hi - lo + 1e-9)
+    box = rng.uniform(lo, hi, (k, X.shape[1]))
+    return np.vstack([jitter, box]).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_export_parity_sklearn_vs_onnxruntime_on_fresh_rows(name, tables):
+    df = tables[name]
+    names = [f["name"] for f in features.SPECS[name]]
+    X = df[names].to_numpy(np.float64)
+    X = X[np.isfinite(X).all(axis=1)].astype(np.float32)
+    rng = np.random.default_rng(7)
+    if name == "quality":
+        y = df["quality_grade"].map({c: i for i, c in enumerate(train.CLASSES[name])}).to_numpy()
+        est = RandomForestClassifier(n_estimators=30, max_depth=8, random_state=1).fit(X, y)
+    elif name == "bloom":
+        y = df["bloom_label"].map({c: i for i, c in enumerate(train.CLASSES[name])}).to_numpy()
+        y = y[np.isfinite(df[names].to_numpy()).all(axis=1)]
+        est = RandomForestClassifier(n_estimators=30, max_depth=10, random_state=1).fit(X, y)
+    elif name == "yield":
+        est = GradientBoostingRegressor(n_estimators=150, random_state=1).fit(X, df["yield_pct"])
+    else:
+        est = IsolationForest(n_estimators=60, max_features=1.0, random_state=1).fit(X)
+    blob = (onnx_export.export_iforest(est, len(names)) if name == "anomaly"
+            else onnx_export.export_sklearn(est, len(names)))  # fmt: skip
+    F = fresh_rows(X, rng)
+    _, _, expected = train.outputs_for(name, est, F)
+    got = onnx_export.run_onnx(blob, F)
+    assert train.parity(expected, got) <= (1e-4 if name == "yield" else 1e-5)
+
+
+def test_models_beat_their_baselines():
+    q = manifest("quality")["metrics"]
+    assert q["macro_f1"] > q["baseline_macro_f1"] + 0.3
+    y = manifest("yield")["metrics"]
+    assert y["mae"] < 0.5 * y["baseline_mae"]
+    b = manifest("bloom")["metrics"]
+    assert b["macro_f1"] > b["baseline_macro_f1"] + 0.3
+    for c, v in b["at_threshold"]["per_class"].items():
+        assert v["recall"] > 0.8 > v["baseline_recall"], c
+    a = manifest("anomaly")["metrics"]
+    assert a["average_precision"] > 2 * a["baseline_average_precision"]
+    assert a["precision"] > 2 * a["baseline_precision"]
+
+
+def sha(p):
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_retraining_is_byte_identical(data_dir, tmp_path):
+    """Batch-level models twice into temp dirs (the CI step retrains all four against the
+    committed files)."""
+    outs = []
+    for k in (1, 2):
+        out = tmp_path / f"run{k}"
+        for name in ("quality", "yield"):
+            train.train_one(name, data_dir, out, train.set_hash(data_dir, "batch"), lambda m: None)
+        outs.append(out)
+    for name in ("quality", "yield"):
+        for f in ("model.onnx", "manifest.json", "golden.csv"):
+            assert sha(outs[0] / name / f) == sha(outs[1] / name / f), f"{name}/{f}"
+            assert sha(outs[0] / name / f) == sha(MODELS_DIR / name / f), f"{name}/{f} vs committed"

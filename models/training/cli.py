@@ -1,0 +1,88 @@
+"""Command line: `python -m training data|train|golden-features`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import dataset, features, golden, train
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def cmd_data(args) -> int:
+    log(f"generating runs of {dataset.RUNS_FILE} into {args.data}")
+    dataset.generate(args.data, log)
+    if args.lock:
+        dataset.write_lock(args.data)
+        log(f"wrote {dataset.LOCK_FILE}")
+    else:
+        log(f"data sha256 {dataset.check_lock(args.data)} matches {dataset.LOCK_FILE.name}")
+    return 0
+
+
+def golden_features(data_dir: Path, out: Path) -> int:
+    runs = dataset.load_set(data_dir, "sample")
+    windows = []
+    for k, run in enumerate(runs[:14]):
+        s = run.samples
+        lo = 2000 + 37 * k
+        sig = ["temperature", "moisture", "ph", "humidity"][k % 4]
+        t = s["ts_ms"].to_numpy(float)[lo : lo + 60] / 1000.0
+        windows.append((t, s[sig].to_numpy(float)[lo : lo + 60]))
+    cases = golden.feature_pairs(windows, train.SEED)
+    golden.write_feature_pairs(out, cases)
+    return len(cases)
+
+
+def cmd_train(args) -> int:
+    names = list(train.MODEL_NAMES) if args.all else args.model
+    if not names:
+        log("nothing to train: give --all or --model NAME")
+        return 2
+    t0 = time.time()
+    if args.data.resolve() == dataset.GENERATED_DIR.resolve():
+        log("[1/3] data: simulator runs from data/runs.json")
+        dataset.generate(args.data, log)
+        dataset.check_lock(args.data)
+    else:
+        log(f"[1/3] data: {args.data} (foreign data, not checked against dataset.sha256)")
+    log(f"[2/3] training {', '.join(names)} into {args.out}")
+    for i, name in enumerate(names, 1):
+        log(f" ({i}/{len(names)}) {name}")
+        level = features.LEVEL[name]
+        train.train_one(name, args.data, args.out, train.set_hash(args.data, level), log)
+    log("[3/3] golden feature pairs")
+    n = golden_features(args.data, args.out / "golden_features.jsonl")
+    log(f"  wrote {n} cases to {args.out / 'golden_features.jsonl'}")
+    log(f"done in {time.time() - t0:.0f} s")
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("data", help="generate the simulator runs and check / write the lock")
+    d.add_argument("--data", type=Path, default=dataset.GENERATED_DIR)
+    d.add_argument("--lock", action="store_true", help="rewrite data/dataset.sha256")
+    t = sub.add_parser("train", help="train, evaluate and export models")
+    t.add_argument("--all", action="store_true", help="all four models")
+    t.add_argument("--model", action="append", choices=train.MODEL_NAMES, default=[])
+    t.add_argument("--data", type=Path, default=dataset.GENERATED_DIR,
+                   help="data root with batch/ and sample/ run folders")  # fmt: skip
+    t.add_argument("--out", type=Path, default=dataset.MODELS_DIR,
+                   help="where <model>/ folders and golden_features.jsonl go")  # fmt: skip
+    args = p.parse_args(argv)
+    try:
+        return cmd_data(args) if args.cmd == "data" else cmd_train(args)
+    except dataset.DataError as e:
+        print(f"data error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

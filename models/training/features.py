@@ -1,0 +1,197 @@
+"""Feature spec version 1 (docs/feature-spec.md): transforms and per-model feature lists.
+
+`apply` is the reference implementation the Rust features stage must reproduce (golden pairs
+in models/golden_features.jsonl). The bulk helpers below only slice windows and call it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+FEATURE_SPEC_VERSION = 1
+TRANSFORMS = ("last", "mean", "std", "min", "max", "slope", "ewma", "delta")
+
+
+def apply(transform: str, t, x, params: dict | None = None) -> float:
+    """One transform over one window: `t` seconds, `x` values, oldest first.
+
+    Non-finite values are skipped; an empty remainder gives NaN.
+    """
+    params = params or {}
+    t = np.asarray(t, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    if t.shape != x.shape:
+        raise ValueError(f"t and x differ in length ({t.shape} vs {x.shape})")
+    keep = np.isfinite(x)
+    v = x[keep]
+    tv = t[keep]
+    n = len(v)
+    if transform not in TRANSFORMS:
+        raise ValueError(f"unknown transform {transform!r}; valid: {', '.join(TRANSFORMS)}")
+    if transform == "ewma":
+        alpha = params.get("alpha")
+        if alpha is None or not (0.0 < float(alpha) <= 1.0):
+            raise ValueError(f"ewma needs params.alpha in (0, 1], got {alpha!r}")
+    if n == 0:
+        return math.nan
+    if transform == "last":
+        return float(v[-1])
+    if transform == "mean":
+        return float(sum(v.tolist()) / n)
+    if transform == "std":
+        if n == 1:
+            return 0.0
+        m = sum(v.tolist()) / n
+        return math.sqrt(sum(((v - m) ** 2).tolist()) / n)
+    if transform == "min":
+        return float(v.min())
+    if transform == "max":
+        return float(v.max())
+    if transform == "delta":
+        return float(v[-1] - v[0]) if n > 1 else 0.0
+    if transform == "ewma":
+        a = float(params["alpha"])
+        s = float(v[0])
+        for xk in v[1:].tolist():
+            s = a * xk + (1.0 - a) * s
+        return s
+    # slope: OLS of v on (t - t_first), units per second.
+    if n < 2:
+        return 0.0
+    xs = (tv - tv[0]).tolist()
+    vs = v.tolist()
+    mx = sum(xs) / n
+    mv = sum(vs) / n
+    sxx = sum((a - mx) * (a - mx) for a in xs)
+    if sxx == 0.0:
+        return 0.0
+    sxy = sum((a - mx) * (b - mv) for a, b in zip(xs, vs))
+    return sxy / sxx
+
+
+def feature(name, signal, transform, window, **params) -> dict:
+    return {"name": name, "signal": signal, "transform": transform, "window": window,
+            "params": params}  # fmt: skip
+
+
+def _batch_features() -> list[dict]:
+    b = "batch"
+    return [
+        feature("temperature_mean", "temperature", "mean", b),
+        feature("temperature_std", "temperature", "std", b),
+        feature("temperature_max", "temperature", "max", b),
+        feature("moisture_mean", "moisture", "mean", b),
+        feature("moisture_last", "moisture", "last", b),
+        feature("moisture_max", "moisture", "max", b),
+        feature("ph_mean", "ph", "mean", b),
+        feature("particle_size_mean", "particle_size", "mean", b),
+        feature("particle_size_max", "particle_size", "max", b),
+        feature("humidity_mean", "humidity", "mean", b),
+        feature("humidity_max", "humidity", "max", b),
+        feature("tunnel_temp_mean", "tunnel_temp", "mean", b),
+        feature("cocoa_pct_last", "cocoa_pct", "last", b),
+        feature("fermentation_index_last", "fermentation_index", "last", b),
+        feature("bean_quality_last", "bean_quality", "last", b),
+        feature("roast_time_last", "roast_time", "last", b),
+    ]
+
+
+#: Feature specs per model, in model input order.
+SPECS: dict[str, list[dict]] = {
+    "quality": _batch_features(),
+    "yield": [
+        feature("bean_quality_last", "bean_quality", "last", "batch"),
+        feature("roast_time_last", "roast_time", "last", "batch"),
+        feature("particle_size_mean", "particle_size", "mean", "batch"),
+        feature("particle_size_max", "particle_size", "max", "batch"),
+        feature("fermentation_index_last", "fermentation_index", "last", "batch"),
+        feature("moisture_mean", "moisture", "mean", "batch"),
+        feature("temperature_mean", "temperature", "mean", "batch"),
+        feature("temperature_max", "temperature", "max", "batch"),
+        feature("humidity_max", "humidity", "max", "batch"),
+        feature("cocoa_pct_last", "cocoa_pct", "last", "batch"),
+    ],
+    "bloom": [
+        feature("temperature_mean_300", "temperature", "mean", 300),
+        feature("temperature_max_300", "temperature", "max", 300),
+        feature("temperature_slope_300", "temperature", "slope", 300),
+        feature("temperature_ewma_600", "temperature", "ewma", 600, alpha=0.01),
+        feature("humidity_mean_300", "humidity", "mean", 300),
+        feature("humidity_max_300", "humidity", "max", 300),
+        feature("moisture_mean_300", "moisture", "mean", 300),
+        feature("moisture_slope_300", "moisture", "slope", 300),
+        feature("tunnel_temp_mean_300", "tunnel_temp", "mean", 300),
+        feature("cocoa_pct_last", "cocoa_pct", "last", 1),
+    ],
+    # Few features on purpose: an isolation forest picks split features at random, so
+    # every irrelevant input dilutes the isolation of a fault in the relevant one.
+    "anomaly": [
+        feature("temperature_mean_60", "temperature", "mean", 60),
+        feature("humidity_mean_60", "humidity", "mean", 60),
+        feature("particle_size_mean_60", "particle_size", "mean", 60),
+        feature("moisture_mean_60", "moisture", "mean", 60),
+        feature("ph_mean_60", "ph", "mean", 60),
+    ],
+}
+LEVEL = {"quality": "batch", "yield": "batch", "bloom": "sample", "anomaly": "sample"}
+
+
+def vector(spec: list[dict], t: np.ndarray, cols: dict[str, np.ndarray], end: int | None = None):
+    """Feature vector over rows `[.., end)` (sample level: each feature's own window ending
+    at `end`; batch level: `end=None` means every row given)."""
+    out = []
+    for f in spec:
+        x = cols[f["signal"]]
+        if f["window"] == "batch":
+            tw, xw = t, x
+        else:
+            w = int(f["window"])
+            lo = max(0, end - w)
+            tw, xw = t[lo:end], x[lo:end]
+        out.append(apply(f["transform"], tw, xw, f["params"]))
+    return out
+
+
+def batch_table(runs, model: str) -> pd.DataFrame:
+    """One row per closed, labelled batch: features + labels + group keys."""
+    spec = SPECS[model]
+    rows = []
+    for run in runs:
+        s = run.samples
+        labels = run.batches.set_index("batch_id")
+        t_all = s["ts_ms"].to_numpy(np.float64) / 1000.0
+        for bid, idx in s.groupby("batch_id", sort=True).indices.items():
+            if bid not in labels.index:
+                continue  # still open at the end of the export
+            lab = labels.loc[bid]
+            cols = {f["signal"]: s[f["signal"]].to_numpy(np.float64)[idx] for f in spec}
+            vals = vector(spec, t_all[idx], cols)
+            rows.append(
+                [*vals, lab["quality_grade"], float(lab["yield_pct"]), lab["defect"],
+                 f"{run.name}/{int(bid)}", f"{run.name}/lot{int(lab['bean_lot'])}"]
+            )  # fmt: skip
+    names = [f["name"] for f in spec]
+    return pd.DataFrame(rows, columns=names + ["quality_grade", "yield_pct", "defect", "batch", "lot"])
+
+
+def window_table(runs, model: str, stride: int = 30) -> pd.DataFrame:
+    """Sample-level vectors every `stride` rows, once every window is full."""
+    spec = SPECS[model]
+    longest = max(int(f["window"]) for f in spec)
+    rows = []
+    for run in runs:
+        s = run.samples
+        t = s["ts_ms"].to_numpy(np.float64) / 1000.0
+        cols = {f["signal"]: s[f["signal"]].to_numpy(np.float64) for f in spec}
+        bloom = s["bloom_label"].to_numpy()
+        fault = s["fault"].to_numpy()
+        batch = s["batch_id"].to_numpy()
+        for end in range(longest, len(s) + 1, stride):
+            vals = vector(spec, t, cols, end)
+            i = end - 1
+            rows.append([*vals, bloom[i], fault[i], f"{run.name}/{int(batch[i])}", run.name])
+    names = [f["name"] for f in spec]
+    return pd.DataFrame(rows, columns=names + ["bloom_label", "fault", "batch", "run"])

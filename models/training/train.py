@@ -1,0 +1,358 @@
+"""Train, evaluate (grouped CV against baselines), export and document the four models."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.base import BaseEstimator, clone
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.ensemble import GradientBoostingRegressor, IsolationForest, RandomForestClassifier
+from sklearn.metrics import (
+    average_precision_score,
+    confusion_matrix,
+    f1_score,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    r2_score,
+)
+from sklearn.model_selection import GroupKFold, RandomizedSearchCV, cross_val_predict
+
+from . import dataset, drift, features, golden, onnx_export, report
+
+SEED = 42
+MODEL_NAMES = ("quality", "yield", "bloom", "anomaly")
+VERSION = "1.0.0"
+CLASSES = {"quality": dataset.GRADES, "bloom": dataset.BLOOM_LABELS}
+#: Alert threshold of the bloom model: a class other than "none" with probability ≥ this.
+BLOOM_THRESHOLD = 0.5
+#: Share of healthy windows the anomaly detector may flag (sets IsolationForest.offset_).
+ANOMALY_CONTAMINATION = 0.02
+
+
+def r6(x: float) -> float:
+    return float(round(float(x), 6))
+
+
+# --------------------------------------------------------------------------- data per model
+
+
+def table(name: str, data_dir: Path, log) -> pd.DataFrame:
+    level = features.LEVEL[name]
+    runs = dataset.load_set(data_dir, level)
+    log(f"  {name}: {len(runs)} {level} runs loaded, computing features")
+    if level == "batch":
+        return features.batch_table(runs, name)
+    df = features.window_table(runs, name)
+    names = [f["name"] for f in features.SPECS[name]]
+    finite = np.isfinite(df[names].to_numpy()).all(axis=1)
+    # Windows with an input missing are refused by the validate stage, not fed to a model.
+    return df[finite].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- anomaly wrapper
+
+
+class HealthyIsolationForest(BaseEstimator):
+    """IsolationForest fitted on the healthy rows only (y == 0): it learns what the line
+    looks like without faults; RandomizedSearchCV scores it on faults it never saw."""
+
+    def __init__(self, n_estimators=100, max_samples=256, random_state=SEED):
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.random_state = random_state
+
+    def make(self):
+        return IsolationForest(
+            n_estimators=self.n_estimators,
+            max_samples=self.max_samples,
+            max_features=1.0,
+            contamination=ANOMALY_CONTAMINATION,
+            random_state=self.random_state,
+        )
+
+    def fit(self, X, y):
+        self.forest_ = self.make().fit(X[np.asarray(y) == 0])
+        return self
+
+    def score_samples(self, X):
+        return self.forest_.score_samples(X)
+
+    def decision_function(self, X):
+        return self.forest_.decision_function(X)
+
+
+def _ap_scorer(est, X, y):
+    return average_precision_score(y, -est.score_samples(X))
+
+
+# --------------------------------------------------------------------------- training
+
+
+def fit_model(name: str, df: pd.DataFrame, log):
+    """Search, cross-validate against a baseline, fit the final model.
+
+    Returns (estimator, X float64 of float32 values, metrics, params, extra-for-report)."""
+    names = [f["name"] for f in features.SPECS[name]]
+    # Train on the float32 values the ONNX graph will see.
+    X = df[names].to_numpy(np.float64).astype(np.float32).astype(np.float64)
+    cv = GroupKFold(n_splits=5)
+    extra: dict = {"names": names}
+    if name in ("quality", "bloom"):
+        classes = CLASSES[name]
+        ylab = df["quality_grade" if name == "quality" else "bloom_label"].to_numpy()
+        y = np.array([classes.index(v) for v in ylab])
+        groups = df["lot" if name == "quality" else "batch"].to_numpy()
+        space = {
+            "n_estimators": [50, 100],
+            "max_depth": [6, 8, 10],
+            "min_samples_split": [2, 5, 10],
+            "max_features": ["sqrt", 0.5],
+            "class_weight": [None, "balanced"],
+        }
+        search = RandomizedSearchCV(
+            RandomForestClassifier(random_state=SEED, n_jobs=1), space, n_iter=6,
+            scoring="f1_macro", cv=cv, random_state=SEED, n_jobs=1, refit=True,
+        )  # fmt: skip
+        log(f"  {name}: RandomizedSearchCV (6 candidates x 5 grouped folds) on {len(X)} rows")
+        search.fit(X, y, groups=groups)
+        best = search.best_estimator_
+        proba = cross_val_predict(clone(best), X, y, groups=groups, cv=cv, method="predict_proba")
+        pred = proba.argmax(axis=1)
+        base = cross_val_predict(DummyClassifier(strategy="most_frequent"), X, y, groups=groups, cv=cv)
+        cm = confusion_matrix(y, pred, labels=range(len(classes)))
+        metrics = {
+            "cv": "GroupKFold(5) by " + ("bean lot" if name == "quality" else "batch"),
+            "rows": int(len(X)),
+            "macro_f1": r6(f1_score(y, pred, average="macro")),
+            "baseline_macro_f1": r6(f1_score(y, base, average="macro")),
+            "baseline": "majority class",
+            "confusion_matrix": cm.tolist(),
+            "class_counts": {c: int((y == i).sum()) for i, c in enumerate(classes)},
+        }
+        if name == "bloom":
+            per = {}
+            for i, c in enumerate(classes[1:], start=1):
+                hit = proba[:, i] >= BLOOM_THRESHOLD
+                pos = y == i
+                per[c] = {
+                    "recall": r6(hit[pos].mean()) if pos.any() else 0.0,
+                    "precision": r6(pos[hit].mean()) if hit.any() else 0.0,
+                    "baseline_recall": r6((base[pos] == i).mean()) if pos.any() else 0.0,
+                }
+            metrics["at_threshold"] = {"threshold": BLOOM_THRESHOLD, "per_class": per}
+        extra.update(classes=classes, cm=cm)
+        params = search.best_params_
+    elif name == "yield":
+        y = df["yield_pct"].to_numpy(np.float64)
+        groups = df["lot"].to_numpy()
+        space = {
+            "n_estimators": [100, 200, 300],
+            "learning_rate": [0.03, 0.05, 0.1],
+            "max_depth": [2, 3, 4],
+            "subsample": [0.8, 1.0],
+            "min_samples_leaf": [1, 3, 5],
+        }
+        search = RandomizedSearchCV(
+            GradientBoostingRegressor(random_state=SEED), space, n_iter=8,
+            scoring="neg_mean_absolute_error", cv=cv, random_state=SEED, n_jobs=1, refit=True,
+        )  # fmt: skip
+        log(f"  {name}: RandomizedSearchCV (8 candidates x 5 grouped folds) on {len(X)} rows")
+        search.fit(X, y, groups=groups)
+        best = search.best_estimator_
+        pred = cross_val_predict(clone(best), X, y, groups=groups, cv=cv)
+        base = cross_val_predict(DummyRegressor(strategy="mean"), X, y, groups=groups, cv=cv)
+        metrics = {
+            "cv": "GroupKFold(5) by bean lot",
+            "rows": int(len(X)),
+            "mae": r6(mean_absolute_error(y, pred)),
+            "mape_pct": r6(100 * mean_absolute_percentage_error(y, pred)),
+            "r2": r6(r2_score(y, pred)),
+            "baseline": "training mean",
+            "baseline_mae": r6(mean_absolute_error(y, base)),
+            "baseline_mape_pct": r6(100 * mean_absolute_percentage_error(y, base)),
+        }
+        extra.update(y=y, pred=pred)
+        params = search.best_params_
+    else:  # anomaly
+        fault = df["fault"].to_numpy()
+        # A dropped or frozen sensor is a data-quality event (validate stage: comm_error /
+        # stuck), not a process anomaly: leave those windows out of fitting and scoring.
+        keep = ~np.isin(fault, ["sensor-dropout", "sensor-stuck"])
+        df, X, fault = df[keep].reset_index(drop=True), X[keep], fault[keep]
+        y = (fault != "").astype(int)
+        groups = df["batch"].to_numpy()
+        space = {"n_estimators": [50, 100, 150], "max_samples": [128, 256, 512]}
+        search = RandomizedSearchCV(
+            HealthyIsolationForest(), space, n_iter=5, scoring=_ap_scorer, cv=cv,
+            random_state=SEED, n_jobs=1, refit=True,
+        )  # fmt: skip
+        log(f"  {name}: RandomizedSearchCV (5 candidates x 5 grouped folds) on {len(X)} rows")
+        search.fit(X, y, groups=groups)
+        params = {k: v for k, v in search.best_params_.items()}
+        dec = np.zeros(len(X))
+        score = np.zeros(len(X))
+        for tr, te in cv.split(X, y, groups):
+            m = HealthyIsolationForest(**params).fit(X[tr], y[tr])
+            dec[te] = m.decision_function(X[te])
+            score[te] = m.score_samples(X[te])
+        flag = dec < 0
+        per_fault = {
+            f: r6(flag[fault == f].mean()) for f in sorted(set(fault.tolist()) - {""})
+        }
+        prevalence = float(y.mean())
+        metrics = {
+            "cv": "GroupKFold(5) by batch; fitted on healthy windows of the training folds",
+            "rows": int(len(X)),
+            "precision": r6(y[flag].mean() if flag.any() else 0.0),
+            "recall": r6(flag[y == 1].mean()),
+            "false_positive_rate": r6(flag[y == 0].mean()),
+            "average_precision": r6(average_precision_score(y, -score)),
+            "recall_per_fault": per_fault,
+            "baseline": "flag every window (precision = prevalence, recall 1); random score AP = prevalence",
+            "baseline_precision": r6(prevalence),
+            "baseline_average_precision": r6(prevalence),
+        }
+        best = IsolationForest(
+            n_estimators=params["n_estimators"], max_samples=params["max_samples"],
+            max_features=1.0, contamination=ANOMALY_CONTAMINATION, random_state=SEED,
+        ).fit(X[y == 0])  # fmt: skip
+        extra.update(score=score, y=y)
+        params = {**params, "max_features": 1.0, "contamination": ANOMALY_CONTAMINATION}
+    params = {k: (v if not isinstance(v, np.generic) else v.item()) for k, v in params.items()}
+    return best, X, metrics, params, extra, df
+
+
+def chunks_for(name: str, df: pd.DataFrame) -> list[np.ndarray]:
+    """Index arrays of typical drift windows: batch models — 20 consecutive batches;
+    sample models — one hour of windows (120 at the 30 s stride) within a run."""
+    out = []
+    if features.LEVEL[name] == "batch":
+        n = len(df)
+        for s in range(0, n - 19, 20):
+            out.append(np.arange(s, s + 20))
+        return out
+    for _, idx in df.groupby("run", sort=True).indices.items():
+        for s in range(0, len(idx) - 119, 120):
+            out.append(idx[s : s + 120])
+    return out
+
+
+def outputs_for(name: str, est, X32: np.ndarray):
+    """sklearn outputs on float32 inputs, as golden columns."""
+    if name in CLASSES:
+        p = est.predict_proba(X32)
+        cols = ["label"] + [f"p_{c}" for c in CLASSES[name]]
+        Y = np.column_stack([p.argmax(axis=1), p]).astype(object)
+        Y[:, 0] = Y[:, 0].astype(int)
+        return cols, Y, {"label": p.argmax(axis=1), "probabilities": p}
+    if name == "yield":
+        v = est.predict(X32)
+        return ["value"], v[:, None], {"variable": v[:, None]}
+    s, d = est.score_samples(X32), est.decision_function(X32)
+    return (["score_samples", "decision_function"], np.column_stack([s, d]),
+            {"score_samples": s[:, None], "decision_function": d[:, None]})  # fmt: skip
+
+
+def parity(expected: dict, got: dict) -> float:
+    worst = 0.0
+    for k, v in expected.items():
+        g = np.asarray(got[k], dtype=np.float64).reshape(np.asarray(v).shape)
+        worst = max(worst, float(np.max(np.abs(g - np.asarray(v, dtype=np.float64)))))
+    return worst
+
+
+def train_one(name: str, data_dir: Path, out_root: Path, data_hash: str, log) -> dict:
+    t0 = time.time()
+    df = table(name, data_dir, log)
+    est, X, metrics, params, extra, df = fit_model(name, df, log)
+    spec = features.SPECS[name]
+    n = len(spec)
+    blob = onnx_export.export_iforest(est, n) if name == "anomaly" else onnx_export.export_sklearn(est, n)
+    out = out_root / name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.onnx").write_bytes(blob)
+
+    G = golden.rows(est, X, SEED)
+    cols, Y, expected = outputs_for(name, est, G)
+    got = onnx_export.run_onnx(blob, G)
+    worst = parity(expected, got)
+    tol = 1e-5 if name != "yield" else 1e-4
+    if worst > tol:
+        raise RuntimeError(f"{name}: onnxruntime differs from sklearn by {worst} > {tol}")
+    names = [f["name"] for f in spec]
+    golden.write_csv(out / "golden.csv", names, G, cols, Y)
+    metrics["onnx_parity_max_abs"] = float(f"{worst:.3g}")
+
+    ref = drift.reference(df[names].to_numpy(np.float64), names, chunks_for(name, df))
+    import hashlib
+
+    import onnx
+    import onnxruntime
+    import skl2onnx
+
+    if name == "anomaly":
+        outputs = [{"name": "score_samples", "role": "score_samples"},
+                   {"name": "decision_function", "role": "decision_function"}]  # fmt: skip
+        decision = {"threshold": 0.0}
+        task = "anomaly"
+    elif name == "yield":
+        outputs = [{"name": "variable", "role": "value"}]
+        decision = {"threshold": 78.0}
+        task = "regressor"
+    else:
+        outputs = [{"name": "label", "role": "label"},
+                   {"name": "probabilities", "role": "probabilities"}]  # fmt: skip
+        task = "classifier"
+        decision = ({"threshold": BLOOM_THRESHOLD} if name == "bloom"
+                    else {"threshold": 0.5, "positive": "reject"})  # fmt: skip
+    manifest = {
+        "schema": "chocoline.manifest/1",
+        "name": name,
+        "version": VERSION,
+        "task": task,
+        "level": features.LEVEL[name],
+        "onnx": {"file": "model.onnx", "sha256": hashlib.sha256(blob).hexdigest(),
+                 "input": "input", "outputs": outputs},  # fmt: skip
+        "feature_spec_version": features.FEATURE_SPEC_VERSION,
+        "features": spec,
+        "decision": decision,
+        "reference": ref,
+        "golden": {"file": "golden.csv", "rows": int(len(G)), "tolerance": tol},
+        "metrics": metrics,
+        "params": params,
+        "seed": SEED,
+        "versions": {"scikit-learn": sklearn.__version__, "skl2onnx": skl2onnx.__version__,
+                     "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
+                     "numpy": np.__version__, "pandas": pd.__version__},  # fmt: skip
+        "data_sha256": data_hash,
+    }
+    if task == "classifier":
+        manifest["classes"] = CLASSES[name]
+    (out / "manifest.json").write_text(json.dumps(manifest, sort_keys=True, indent=2) + "\n")
+    report.write(name, out, manifest, est, extra)
+    log(f"  {name}: done in {time.time() - t0:.0f} s; {summary(name, metrics)}")
+    return metrics
+
+
+def summary(name: str, m: dict) -> str:
+    if name in ("quality", "bloom"):
+        s = f"macro-F1 {m['macro_f1']:.3f} vs baseline {m['baseline_macro_f1']:.3f}"
+        if name == "bloom":
+            s += "; recall@0.5 " + ", ".join(
+                f"{c} {v['recall']:.3f}" for c, v in m["at_threshold"]["per_class"].items())
+        return s
+    if name == "yield":
+        return (f"MAE {m['mae']:.3f} % (MAPE {m['mape_pct']:.2f} %) vs baseline "
+                f"{m['baseline_mae']:.3f} % ({m['baseline_mape_pct']:.2f} %)")  # fmt: skip
+    return (f"precision {m['precision']:.3f} recall {m['recall']:.3f} AP {m['average_precision']:.3f}"
+            f" vs baseline precision/AP {m['baseline_precision']:.3f}")  # fmt: skip
+
+
+def set_hash(data_dir: Path, level: str) -> str:
+    h = dataset.file_hashes(data_dir)
+    return dataset.data_sha256({p: v for p, v in h.items() if p.startswith(level + "/")})

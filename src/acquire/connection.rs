@@ -1,0 +1,435 @@
+//! One Modbus connection (a TCP endpoint or a serial bus), owned by exactly one task.
+//!
+//! tokio-modbus has no request timeout and, after a timeout, a late reply on the same TCP
+//! context answers the *next* request (header mismatch forever after). So every request runs
+//! under `tokio::time::timeout`, and any timeout, transport or protocol error drops the context;
+//! the next request reconnects. Reconnecting after a dropped context is immediate (the endpoint
+//! was reachable a moment ago, other slaves on the bus must not wait); only failed *connect*
+//! attempts back off, exponentially with jitter and a cap, and while backing off requests fail
+//! at once with [`ReadError::NotConnected`] instead of blocking the bus.
+//!
+//! Only the read function codes 1–4 are ever sent: [`Connection::read`] is the only request
+//! path and it maps a [`RegisterKind`] to one of them.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_modbus::Slave;
+use tokio_modbus::client::{Context, Reader};
+use tokio_modbus::prelude::{ExceptionCode, SlaveContext};
+
+use crate::acquire::config::{DeviceConfig, Parity, RegisterKind};
+use crate::config::controller::Controller;
+
+/// A boxed connect future.
+pub type ConnectFuture<'a> = Pin<Box<dyn Future<Output = io::Result<Context>> + Send + 'a>>;
+
+/// Opens a fresh client context to one endpoint. Implemented for TCP and serial lines; tests
+/// implement it to hand in in-memory transports.
+pub trait Connector: Send + Sync {
+    /// Opens a new context (the old one, if any, has been dropped).
+    fn connect(&self) -> ConnectFuture<'_>;
+    /// Human-readable endpoint for logs, e.g. `tcp://10.0.0.5:502`.
+    fn describe(&self) -> String;
+}
+
+/// Modbus TCP endpoint `host:port`.
+#[derive(Debug, Clone)]
+pub struct TcpConnector {
+    /// `host:port`; resolved on every connect so a DNS change is picked up.
+    pub addr: String,
+}
+
+impl Connector for TcpConnector {
+    fn connect(&self) -> ConnectFuture<'_> {
+        Box::pin(async move {
+            let addr = tokio::net::lookup_host(&self.addr)
+                .await?
+                .next()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            // Requests are tiny and latency matters more than packet count.
+            stream.set_nodelay(true)?;
+            Ok(tokio_modbus::client::tcp::attach(stream))
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("tcp://{}", self.addr)
+    }
+}
+
+/// Modbus RTU serial line settings.
+#[derive(Debug, Clone)]
+pub struct SerialConnector {
+    /// Device path, e.g. `/dev/ttyUSB0`.
+    pub path: String,
+    /// Baud rate.
+    pub baud_rate: u32,
+    /// Data bits 5–8.
+    pub data_bits: u8,
+    /// Parity.
+    pub parity: Parity,
+    /// Stop bits 1 or 2.
+    pub stop_bits: u8,
+}
+
+impl Connector for SerialConnector {
+    fn connect(&self) -> ConnectFuture<'_> {
+        Box::pin(async move {
+            use tokio_serial::SerialPortBuilderExt as _;
+            let data_bits = match self.data_bits {
+                5 => tokio_serial::DataBits::Five,
+                6 => tokio_serial::DataBits::Six,
+                7 => tokio_serial::DataBits::Seven,
+                _ => tokio_serial::DataBits::Eight,
+            };
+            let parity = match self.parity {
+                Parity::None => tokio_serial::Parity::None,
+                Parity::Even => tokio_serial::Parity::Even,
+                Parity::Odd => tokio_serial::Parity::Odd,
+            };
+            let stop_bits = if self.stop_bits == 2 {
+                tokio_serial::StopBits::Two
+            } else {
+                tokio_serial::StopBits::One
+            };
+            let port = tokio_serial::new(&self.path, self.baud_rate)
+                .data_bits(data_bits)
+                .parity(parity)
+                .stop_bits(stop_bits)
+                .open_native_async()
+                .map_err(io::Error::other)?;
+            Ok(tokio_modbus::client::rtu::attach(port))
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("file://{}", self.path)
+    }
+}
+
+/// A `controller` string that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("device \"{device}\": controller \"{controller}\": {reason}")]
+pub struct ControllerError {
+    /// Device name.
+    pub device: String,
+    /// The controller string.
+    pub controller: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Builds the connector for a device's `controller` (`tcp://host[:port]` or `file:///dev/tty…`,
+/// parsed by [`Controller::parse`], the same parser `check-config` uses).
+pub fn connector_for(device: &DeviceConfig) -> Result<Box<dyn Connector>, ControllerError> {
+    match Controller::parse(device.controller.trim()) {
+        Ok(Controller::Tcp { host, port }) => {
+            let addr = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            Ok(Box::new(TcpConnector { addr }))
+        }
+        Ok(Controller::Serial { path }) => Ok(Box::new(SerialConnector {
+            path: path.to_string_lossy().into_owned(),
+            baud_rate: device.baud_rate,
+            data_bits: device.data_bits,
+            parity: device.parity,
+            stop_bits: device.stop_bits,
+        })),
+        Err(reason) => Err(ControllerError {
+            device: device.name.clone(),
+            controller: device.controller.clone(),
+            reason,
+        }),
+    }
+}
+
+/// Why one read did not produce words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    /// The device answered with a Modbus exception: it is alive, the block is not readable.
+    #[error("modbus exception {0}")]
+    Exception(u8),
+    /// No answer within the timeout; the context was dropped.
+    #[error("timeout")]
+    Timeout,
+    /// I/O error or a malformed / mismatched reply; the context was dropped.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// Connecting to the endpoint failed; the endpoint (not the slave) is down.
+    #[error("connect failed: {0}")]
+    Connect(String),
+    /// Not connected and the reconnect backoff has not elapsed yet; nothing was sent.
+    #[error("not connected (reconnect backoff)")]
+    NotConnected,
+    /// The device answered with fewer words than asked for.
+    #[error("short reply: asked {asked}, got {got}")]
+    Short {
+        /// Words or bits requested.
+        asked: u16,
+        /// Words or bits received.
+        got: usize,
+    },
+}
+
+impl ReadError {
+    /// True for failures that say this slave is not answering, as opposed to an exception
+    /// (the device is alive) or an endpoint that cannot be reached (not the slave's fault).
+    pub fn is_silence(&self) -> bool {
+        matches!(self, ReadError::Timeout | ReadError::Transport(_))
+    }
+}
+
+/// Reconnect backoff: `initial · 2^n`, capped, with ±`jitter` relative spread so that many
+/// gateways restarting together do not reconnect in lock-step.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// First delay after a failed connect.
+    pub initial: Duration,
+    /// Longest delay.
+    pub max: Duration,
+    /// Relative jitter, 0–1.
+    pub jitter: f64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(250),
+            max: Duration::from_secs(30),
+            jitter: 0.2,
+        }
+    }
+}
+
+impl Backoff {
+    /// Delay before the attempt that follows `failures` consecutive failed attempts (≥ 1).
+    pub fn delay(&self, failures: u32) -> Duration {
+        let exp = failures.saturating_sub(1).min(30);
+        let base = self
+            .initial
+            .saturating_mul(1u32 << exp.min(20))
+            .min(self.max);
+        let spread = if self.jitter > 0.0 {
+            rand::random_range(-self.jitter..=self.jitter)
+        } else {
+            0.0
+        };
+        base.mul_f64((1.0 + spread).max(0.0)).min(self.max)
+    }
+}
+
+/// Counters of one connection, for logs and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnStats {
+    /// Successful connects (the first one included).
+    pub connects: u64,
+    /// Failed connect attempts.
+    pub connect_failures: u64,
+    /// Requests sent.
+    pub requests: u64,
+    /// Requests that timed out.
+    pub timeouts: u64,
+    /// Contexts dropped after an error.
+    pub drops: u64,
+}
+
+/// One endpoint's client context plus its reconnect state.
+pub struct Connection {
+    connector: Box<dyn Connector>,
+    ctx: Option<Context>,
+    backoff: Backoff,
+    failures: u32,
+    next_attempt: Option<Instant>,
+    stats: ConnStats,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("endpoint", &self.connector.describe())
+            .field("connected", &self.ctx.is_some())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// A connection that connects lazily on the first read.
+    pub fn new(connector: Box<dyn Connector>, backoff: Backoff) -> Self {
+        Connection {
+            connector,
+            ctx: None,
+            backoff,
+            failures: 0,
+            next_attempt: None,
+            stats: ConnStats::default(),
+        }
+    }
+
+    /// The endpoint, for logs.
+    pub fn describe(&self) -> String {
+        self.connector.describe()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> ConnStats {
+        self.stats
+    }
+
+    /// True while a context is open.
+    pub fn is_connected(&self) -> bool {
+        self.ctx.is_some()
+    }
+
+    /// Drops the context (closing the socket), so a late reply can never be read.
+    fn drop_context(&mut self) {
+        if self.ctx.take().is_some() {
+            self.stats.drops += 1;
+        }
+    }
+
+    async fn ensure_connected(&mut self, timeout: Duration) -> Result<(), ReadError> {
+        if self.ctx.is_none() {
+            if let Some(at) = self.next_attempt
+                && Instant::now() < at
+            {
+                return Err(ReadError::NotConnected);
+            }
+            let res = tokio::time::timeout(timeout, self.connector.connect()).await;
+            match res {
+                Ok(Ok(ctx)) => {
+                    if self.failures > 0 {
+                        tracing::info!(endpoint = %self.connector.describe(), "reconnected");
+                    }
+                    self.failures = 0;
+                    self.next_attempt = None;
+                    self.stats.connects += 1;
+                    self.ctx = Some(ctx);
+                }
+                Ok(Err(e)) => return Err(self.connect_failed(e.to_string())),
+                Err(_) => return Err(self.connect_failed("connect timeout".into())),
+            }
+        }
+        Ok(())
+    }
+
+    fn connect_failed(&mut self, why: String) -> ReadError {
+        self.failures = self.failures.saturating_add(1);
+        self.stats.connect_failures += 1;
+        let delay = self.backoff.delay(self.failures);
+        self.next_attempt = Some(Instant::now() + delay);
+        tracing::warn!(
+            endpoint = %self.connector.describe(), error = %why, failures = self.failures,
+            retry_in_ms = delay.as_millis() as u64, "connect failed"
+        );
+        ReadError::Connect(why)
+    }
+
+    /// Reads `count` words (or bits, as 0/1) from `start` of `kind` on unit `slave`, with a
+    /// timeout. Any failure other than a Modbus exception drops the context.
+    pub async fn read(
+        &mut self,
+        slave: u8,
+        kind: RegisterKind,
+        start: u16,
+        count: u16,
+        timeout: Duration,
+    ) -> Result<Vec<u16>, ReadError> {
+        self.ensure_connected(timeout).await?;
+        self.stats.requests += 1;
+        let Some(ctx) = self.ctx.as_mut() else {
+            return Err(ReadError::NotConnected);
+        };
+        ctx.set_slave(Slave(slave));
+        let fut = async {
+            match kind {
+                RegisterKind::Holding => ctx.read_holding_registers(start, count).await,
+                RegisterKind::Input => ctx.read_input_registers(start, count).await,
+                RegisterKind::Coil => ctx
+                    .read_coils(start, count)
+                    .await
+                    .map(|r| r.map(|bits| bits.into_iter().map(u16::from).collect())),
+                RegisterKind::Discrete => ctx
+                    .read_discrete_inputs(start, count)
+                    .await
+                    .map(|r| r.map(|bits| bits.into_iter().map(u16::from).collect())),
+            }
+        };
+        let outcome = tokio::time::timeout(timeout, fut).await;
+        match outcome {
+            Err(_) => {
+                self.stats.timeouts += 1;
+                self.drop_context();
+                Err(ReadError::Timeout)
+            }
+            Ok(Err(e)) => {
+                self.drop_context();
+                Err(ReadError::Transport(e.to_string()))
+            }
+            Ok(Ok(Err(code))) => Err(ReadError::Exception(exception_byte(code))),
+            Ok(Ok(Ok(mut words))) => {
+                // Bit reads come back padded to a multiple of 8.
+                if words.len() < usize::from(count) {
+                    return Err(ReadError::Short {
+                        asked: count,
+                        got: words.len(),
+                    });
+                }
+                words.truncate(usize::from(count));
+                Ok(words)
+            }
+        }
+    }
+}
+
+fn exception_byte(code: ExceptionCode) -> u8 {
+    u8::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_caps_and_jitters() {
+        let b = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+            jitter: 0.0,
+        };
+        assert_eq!(b.delay(1), Duration::from_millis(100));
+        assert_eq!(b.delay(3), Duration::from_millis(400));
+        assert_eq!(b.delay(50), Duration::from_secs(1));
+        let j = Backoff { jitter: 0.2, ..b };
+        let ds: Vec<Duration> = (0..50).map(|_| j.delay(2)).collect();
+        assert!(
+            ds.iter()
+                .all(|d| *d >= Duration::from_millis(160) && *d <= Duration::from_millis(240))
+        );
+        assert!(ds.iter().any(|d| *d != ds[0]), "jitter must vary");
+    }
+
+    #[test]
+    fn controller_strings() {
+        let mut d: DeviceConfig =
+            toml_edit::de::from_str("name = \"x\"\ncontroller = \"tcp://plc\"").unwrap();
+        assert_eq!(connector_for(&d).unwrap().describe(), "tcp://plc:502");
+        d.controller = "tcp://[::1]:1502".into();
+        assert_eq!(connector_for(&d).unwrap().describe(), "tcp://[::1]:1502");
+        d.controller = "file:///dev/ttyUSB0".into();
+        assert_eq!(connector_for(&d).unwrap().describe(), "file:///dev/ttyUSB0");
+        d.controller = "udp://x".into();
+        let Err(e) = connector_for(&d) else {
+            panic!("udp accepted")
+        };
+        assert!(e.to_string().contains("\"x\""));
+    }
+}

@@ -1,0 +1,163 @@
+//! Modbus RTU end to end: the simulator's RTU server on one end of a serial line, the poller on
+//! the other. In-process over a pseudo-terminal pair from `SerialStream::pair()`, and — with
+//! `CHOCOLINE_INTEROP=1` — over a `socat` pty pair opened by path through the production
+//! serial connector (settings, reopen after a timeout).
+
+mod acquire_support;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use acquire_support::*;
+use chocoline::acquire::Acquire;
+use chocoline::acquire::connection::{ConnectFuture, Connector};
+use chocoline::domain::Quality;
+use chocoline::simulate::server::{Fault, RegisterMap, SimService, serve_rtu};
+use chocoline::simulate::source::FixedSource;
+use tokio_serial::SerialStream;
+use tokio_util::sync::CancellationToken;
+
+fn two_slaves(controller: &str) -> String {
+    let mut t = String::new();
+    for id in [3, 9] {
+        t.push_str(&format!(
+            "[[devices]]\nname = \"rtu{id}\"\ncontroller = \"{controller}\"\nslave_id = {id}\npoll_interval = \"300ms\"\ntimeout = \"150ms\"\nbaud_rate = 115200\n\
+             [[devices.registers]]\nname = \"t{id}\"\naddress = 4\ndata_type = \"FLOAT32\"\nbyte_order = \"CDAB\"\n\
+             [[devices.registers]]\nname = \"n{id}\"\nregister = \"input\"\naddress = 0\ndata_type = \"INT16\"\n\
+             [[devices.registers]]\nname = \"c{id}\"\nregister = \"coil\"\naddress = 7\n"
+        ));
+    }
+    t
+}
+
+fn source() -> FixedSource {
+    FixedSource::new([
+        ("t3", 31.25),
+        ("n3", -7.0),
+        ("c3", 1.0),
+        ("t9", 45.5),
+        ("n9", 12.0),
+        ("c9", 0.0),
+    ])
+}
+
+fn check(s: &chocoline::domain::Sample, t: f64, n: f64, c: f64) {
+    let v: Vec<f64> = s.readings.iter().map(|r| r.value).collect();
+    assert!(
+        s.readings.iter().all(|r| r.quality == Quality::Good),
+        "{s:?}"
+    );
+    assert_eq!(v, vec![t, n, c]);
+}
+
+/// Hands out the client end of an in-memory pair once (a pty pair cannot be reopened).
+struct PairConnector(Mutex<Option<SerialStream>>);
+
+impl Connector for PairConnector {
+    fn connect(&self) -> ConnectFuture<'_> {
+        let port = self.0.lock().unwrap().take();
+        Box::pin(async move {
+            let port = port.ok_or_else(|| std::io::Error::other("pair already used"))?;
+            Ok(tokio_modbus::client::rtu::attach(port))
+        })
+    }
+    fn describe(&self) -> String {
+        "pty-pair".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtu_over_an_in_process_pty_pair() {
+    let cfg = config(&two_slaves("file:///dev/null"));
+    let (server_end, client_end) = SerialStream::pair().expect("pty pair");
+    let token = CancellationToken::new();
+    let svc = SimService::new(
+        RegisterMap::from_devices(&cfg.devices, &Default::default()).unwrap(),
+        source(),
+    );
+    tokio::spawn(serve_rtu(server_end, svc, token.clone()));
+    let acq = Acquire::on_connector(
+        &cfg.devices,
+        Box::new(PairConnector(Mutex::new(Some(client_end)))),
+        fast_backoff(),
+    )
+    .unwrap();
+    let mut run = start_acquire(acq);
+    let samples = run.collect_for(Duration::from_millis(1500)).await;
+    let a = of(&samples, "rtu3");
+    let b = of(&samples, "rtu9");
+    assert!(a.len() >= 3 && b.len() >= 3, "{} {}", a.len(), b.len());
+    a.iter().for_each(|s| check(s, 31.25, -7.0, 1.0));
+    b.iter().for_each(|s| check(s, 45.5, 12.0, 0.0));
+    run.stop().await;
+    token.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtu_over_socat_with_a_silent_slave() {
+    if std::env::var("CHOCOLINE_INTEROP").as_deref() != Ok("1") {
+        eprintln!("SKIPPED: set CHOCOLINE_INTEROP=1 to run the socat RTU test");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("server");
+    let b = dir.path().join("client");
+    let mut socat = tokio::process::Command::new("socat")
+        .arg(format!("pty,raw,echo=0,link={}", a.display()))
+        .arg(format!("pty,raw,echo=0,link={}", b.display()))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("socat is required when CHOCOLINE_INTEROP=1 (apt-get install socat)");
+    for _ in 0..100 {
+        if a.exists() && b.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        a.exists() && b.exists(),
+        "socat did not create the pty links"
+    );
+    let cfg = config(&two_slaves(&format!("file://{}", b.display())));
+    let token = CancellationToken::new();
+    let svc = SimService::new(
+        RegisterMap::from_devices(&cfg.devices, &Default::default()).unwrap(),
+        source(),
+    );
+    use tokio_serial::SerialPortBuilderExt as _;
+    let server_port = tokio_serial::new(a.to_string_lossy(), 115200)
+        .open_native_async()
+        .unwrap();
+    tokio::spawn(serve_rtu(server_port, svc.clone(), token.clone()));
+    // The production path: controller = "file://…", serial settings from the config.
+    let mut run = start_poller(&cfg.devices);
+    let first = run.collect_for(Duration::from_millis(1500)).await;
+    of(&first, "rtu3")
+        .iter()
+        .for_each(|s| check(s, 31.25, -7.0, 1.0));
+    of(&first, "rtu9")
+        .iter()
+        .for_each(|s| check(s, 45.5, 12.0, 0.0));
+    assert!(of(&first, "rtu3").len() >= 3);
+    // A silent slave on the bus: timeouts reopen the port; the other slave keeps answering.
+    svc.set_fault(9, Some(Fault::Silent));
+    let during = run.collect_for(Duration::from_millis(1500)).await;
+    let good3 = of(&during, "rtu3");
+    assert!(good3.len() >= 3);
+    good3.iter().for_each(|s| check(s, 31.25, -7.0, 1.0));
+    assert!(
+        of(&during, "rtu9")
+            .iter()
+            .all(|s| s.readings[0].quality != Quality::Good)
+    );
+    svc.set_fault(9, None);
+    assert!(
+        run.wait_for("rtu9", Duration::from_secs(3), |s| s.readings[0].quality
+            == Quality::Good)
+            .await
+            .is_some()
+    );
+    run.stop().await;
+    token.cancel();
+    let _ = socat.kill().await;
+}
