@@ -106,7 +106,7 @@ fn missing_file_is_bad_input() {
 }
 
 /// Starts `run`, returns its stderr lines up to (and including) the first containing `until`,
-/// then kills it: until the pipeline is wired, `run` polls the devices until Ctrl-C.
+/// then kills it (`run` runs until a stop signal).
 fn run_until(args: &[&str], until: &str) -> Vec<String> {
     use std::io::BufRead;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chocoline"));
@@ -152,16 +152,13 @@ fn run_until(args: &[&str], until: &str) -> Vec<String> {
 }
 
 #[test]
-fn run_validates_logs_and_says_the_pipeline_is_not_wired() {
+fn run_validates_then_logs_in_the_chosen_format() {
     let path = sample("demo.toml");
     let lines = run_until(
         &["run", "--config", path.to_str().unwrap()],
-        "pipeline is not wired yet",
+        "configuration loaded",
     );
-    assert!(
-        lines.iter().any(|l| l.contains("configuration loaded")),
-        "{lines:?}"
-    );
+    assert!(lines.iter().any(|l| l.contains("INFO")), "{lines:?}");
 
     // JSON logs: every stderr line is one JSON object.
     let lines = run_until(
@@ -172,9 +169,9 @@ fn run_validates_logs_and_says_the_pipeline_is_not_wired() {
             "--config",
             path.to_str().unwrap(),
         ],
-        "pipeline is not wired yet",
+        "configuration loaded",
     );
-    assert!(lines.len() >= 2, "{lines:?}");
+    assert!(!lines.is_empty(), "{lines:?}");
     for l in lines {
         let v: serde_json::Value = serde_json::from_str(&l).unwrap_or_else(|e| panic!("{e}: {l}"));
         assert!(v.get("level").is_some(), "{l}");
