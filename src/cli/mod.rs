@@ -21,6 +21,7 @@ use crate::config::LogFormat;
 
 pub mod inspect;
 pub mod outbox_feed;
+pub mod replay;
 
 /// Exit code for bad input: configuration, arguments, unreadable files.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -81,6 +82,9 @@ pub enum Command {
     /// Try chocoline in one command: line simulator, embedded MQTT broker, the agent with the
     /// committed models, and a control-room view of what the broker receives.
     Demo(demo::DemoArgs),
+    /// Run the whole pipeline offline on recorded samples (the simulator's CSV export) and
+    /// write predictions, drift windows and alerts as JSONL.
+    Replay(replay::ReplayArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -105,5 +109,6 @@ pub fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(&args, cli.log_format),
         Command::Poll(args) => poll::run(&args, cli.log_format),
         Command::Demo(args) => demo::run(&args, cli.log_format),
+        Command::Replay(args) => replay::run(&args),
     }
 }
