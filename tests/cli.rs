@@ -199,6 +199,6 @@ fn version_is_printed() {
 
 #[test]
 fn unknown_subcommand_is_bad_input() {
-    let out = chocoline(&["demo"], &[]);
+    let out = chocoline(&["no-such-command"], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
