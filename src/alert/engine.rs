@@ -11,7 +11,7 @@
 //! | `out_of_range_batch` | `line` | max(P(`reject`), 1 if an aggregate is outside the product spec) | batch-level prediction |
 //! | `anomaly` | model | share of anomalous vectors over `share_window` | anomaly detector |
 //! | `drift` | model | share of drifted features | drift window |
-//! | `low_confidence` | model | prediction confidence | every prediction |
+//! | `low_confidence` | model | prediction confidence | every classifier / regressor prediction |
 //! | `data_quality` | `line` | share of refused vectors over `share_window` | data-quality events vs predictions |
 //! | `yield_low` | model | predicted yield % | `yield_model`'s value |
 //!
@@ -393,23 +393,27 @@ impl AlertEngine {
                 }
             }
         }
-        let message = format!(
-            "Low model confidence {:.2} (model {model} {version})",
-            p.confidence
-        );
-        self.eval(
-            Eval {
-                kind: AlertKind::LowConfidence,
-                scope: &model,
-                value: p.confidence,
-                ts: p.ts,
-                batch: &p.batch,
-                message,
-                evidence: ev.clone(),
-            },
-            None,
-            out,
-        );
+        // An anomaly detector's "confidence" is its distance from the decision boundary,
+        // which healthy data sits close to all the time: not a confidence to alarm on.
+        if !matches!(p.output, PredictionOutput::Anomaly { .. }) {
+            let message = format!(
+                "Low model confidence {:.2} (model {model} {version})",
+                p.confidence
+            );
+            self.eval(
+                Eval {
+                    kind: AlertKind::LowConfidence,
+                    scope: &model,
+                    value: p.confidence,
+                    ts: p.ts,
+                    batch: &p.batch,
+                    message,
+                    evidence: ev.clone(),
+                },
+                None,
+                out,
+            );
+        }
         if p.features.level == FeatureLevel::Sample {
             self.process_bands(p, &ev, out);
         }

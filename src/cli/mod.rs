@@ -20,6 +20,7 @@ use crate::config::LogFormat;
 
 pub mod inspect;
 pub mod outbox_feed;
+pub mod replay;
 
 /// Exit code for bad input: configuration, arguments, unreadable files.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -77,6 +78,9 @@ pub enum Command {
     Model(model::ModelCommand),
     /// Poll the configured devices and print every decoded reading (commissioning).
     Poll(poll::PollArgs),
+    /// Run the whole pipeline offline on recorded samples (the simulator's CSV export) and
+    /// write predictions, drift windows and alerts as JSONL.
+    Replay(replay::ReplayArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -100,5 +104,6 @@ pub fn main() -> ExitCode {
         Command::Model(cmd) => model::run(cmd),
         Command::Simulate(args) => simulate::run(&args, cli.log_format),
         Command::Poll(args) => poll::run(&args, cli.log_format),
+        Command::Replay(args) => replay::run(&args),
     }
 }

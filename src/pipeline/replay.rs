@@ -196,6 +196,78 @@ pub trait Predictor {
     fn predict(&mut self, v: &FeatureVector) -> Result<Option<Prediction>, String>;
 }
 
+impl Predictor for crate::infer::service::Service {
+    fn predict(&mut self, v: &FeatureVector) -> Result<Option<Prediction>, String> {
+        match crate::infer::service::Service::predict(self, v) {
+            Ok(p) => Ok(Some(p)),
+            // A vector for a model that is not configured: nothing to predict.
+            Err(crate::infer::InferError::ModelNotFound(_)) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// Why the offline pipeline could not be assembled from a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A model's feature spec is refused (e.g. unsupported `feature_spec_version`).
+    #[error(transparent)]
+    Spec(#[from] crate::features::LoadError),
+    /// A model's drift reference is refused.
+    #[error(transparent)]
+    Reference(#[from] crate::monitor::ReferenceError),
+    /// Models failed to load.
+    #[error("models failed to load: {0}")]
+    Models(String),
+}
+
+/// Assemble the offline pipeline from a validated configuration: the same specs, models,
+/// references, rules and products the live agent would use.
+pub fn build(
+    cfg: &crate::config::Config,
+) -> Result<OfflinePipeline<crate::infer::service::Service>, BuildError> {
+    let specs = crate::features::load_specs(&cfg.models.dir, &cfg.models.enabled)?;
+    let mut monitors = Vec::new();
+    for name in &cfg.models.enabled {
+        let path = cfg.models.dir.join(name).join("manifest.json");
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| crate::features::LoadError::Io {
+                model: name.clone(),
+                path: path.clone(),
+                source,
+            })?;
+        if let Some(r) = crate::monitor::ModelReference::from_manifest_str(name, &text)? {
+            monitors.push(crate::monitor::ModelMonitor::new(r, &cfg.drift));
+        }
+    }
+    let mut models = cfg.models.clone();
+    models.watch = false;
+    let (registry, errors) = crate::infer::registry::Registry::open(&models);
+    if !errors.is_empty() {
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        return Err(BuildError::Models(list.join("; ")));
+    }
+    let service = crate::infer::service::Service::new(Arc::new(registry));
+    let alerts = AlertEngine::new(
+        &cfg.alerts,
+        &cfg.products,
+        &cfg.agent.site,
+        &cfg.agent.line,
+        &specs,
+    );
+    let engine = FeatureEngine::new(
+        &cfg.features,
+        crate::features::EngineSetup::from_config(cfg),
+        specs,
+    );
+    Ok(OfflinePipeline::new(
+        engine,
+        service,
+        Monitor::new(monitors, cfg.drift.enabled),
+        alerts,
+    ))
+}
+
 /// Counters of a replay.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplayCounts {
@@ -211,6 +283,8 @@ pub struct ReplayCounts {
     pub drift_windows: u64,
     /// Alert events (raised + cleared).
     pub alerts: u64,
+    /// Vectors whose inference failed (counted, not fatal: the next vector may succeed).
+    pub infer_errors: u64,
 }
 
 /// The offline pipeline: stage cores in a row.
@@ -269,8 +343,14 @@ impl<P: Predictor> OfflinePipeline<P> {
                     self.alerts.handle(Record::DataQuality(e), out);
                 }
                 Verdict::Accept(v) => {
-                    let Some(p) = self.predictor.predict(&v).map_err(ReplayError::Infer)? else {
-                        continue;
+                    let p = match self.predictor.predict(&v) {
+                        Ok(Some(p)) => p,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            self.counts.infer_errors += 1;
+                            tracing::debug!(model = %v.model, error = %e, "inference failed");
+                            continue;
+                        }
                     };
                     self.counts.predictions += 1;
                     self.monitor.handle(p, &mut self.monitored);
