@@ -1,6 +1,6 @@
 //! The binary's commands end to end: `check-config` on the samples (summary, environment
-//! override, exit codes), `run` (refuses bad configs with 2; logs that the pipeline is not
-//! wired yet), `--version`.
+//! override, exit codes), `run` (refuses bad configs with 2; validates and logs, human or
+//! JSON), `--version`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -106,7 +106,7 @@ fn missing_file_is_bad_input() {
 }
 
 /// Starts `run`, returns its stderr lines up to (and including) the first containing `until`,
-/// then kills it: until the pipeline is wired, `run` polls the devices until Ctrl-C.
+/// then kills it (`run` runs until a signal).
 fn run_until(args: &[&str], until: &str) -> Vec<String> {
     use std::io::BufRead;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chocoline"));
@@ -133,8 +133,10 @@ fn run_until(args: &[&str], until: &str) -> Vec<String> {
         }
     });
     let mut lines = Vec::new();
-    // A generous safety net against a hang, not a timing assertion.
-    while let Ok(l) = rx.recv_timeout(std::time::Duration::from_secs(60)) {
+    // A generous safety net against a hang (the agent logs on and on), not a timing assertion.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        let Ok(l) = rx.recv_timeout(left) else { break };
         let done = l.contains(until);
         lines.push(l);
         if done {
@@ -152,15 +154,11 @@ fn run_until(args: &[&str], until: &str) -> Vec<String> {
 }
 
 #[test]
-fn run_validates_logs_and_says_the_pipeline_is_not_wired() {
+fn run_validates_and_logs() {
     let path = sample("demo.toml");
-    let lines = run_until(
+    run_until(
         &["run", "--config", path.to_str().unwrap()],
-        "pipeline is not wired yet",
-    );
-    assert!(
-        lines.iter().any(|l| l.contains("configuration loaded")),
-        "{lines:?}"
+        "configuration loaded",
     );
 
     // JSON logs: every stderr line is one JSON object.
@@ -172,9 +170,9 @@ fn run_validates_logs_and_says_the_pipeline_is_not_wired() {
             "--config",
             path.to_str().unwrap(),
         ],
-        "pipeline is not wired yet",
+        "configuration loaded",
     );
-    assert!(lines.len() >= 2, "{lines:?}");
+    assert!(!lines.is_empty(), "{lines:?}");
     for l in lines {
         let v: serde_json::Value = serde_json::from_str(&l).unwrap_or_else(|e| panic!("{e}: {l}"));
         assert!(v.get("level").is_some(), "{l}");
