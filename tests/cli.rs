@@ -1,6 +1,6 @@
 //! The binary's commands end to end: `check-config` on the samples (summary, environment
-//! override, exit codes), `run` (refuses bad configs with 2; validates and logs, human or
-//! JSON), `--version`.
+//! override, exit codes), `run` (refuses bad configs with 2; logs that the pipeline is not
+//! wired yet), `--version`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -106,7 +106,7 @@ fn missing_file_is_bad_input() {
 }
 
 /// Starts `run`, returns its stderr lines up to (and including) the first containing `until`,
-/// then kills it (`run` runs until a signal).
+/// then kills it (`run` runs until a stop signal).
 fn run_until(args: &[&str], until: &str) -> Vec<String> {
     use std::io::BufRead;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chocoline"));
@@ -133,7 +133,8 @@ fn run_until(args: &[&str], until: &str) -> Vec<String> {
         }
     });
     let mut lines = Vec::new();
-    // A generous safety net against a hang (the agent logs on and on), not a timing assertion.
+    // A generous safety net against a hang (the agent may log on and on, so a per-line timeout
+    // alone would never fire), not a timing assertion.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
         let Ok(l) = rx.recv_timeout(left) else { break };
@@ -154,12 +155,13 @@ fn run_until(args: &[&str], until: &str) -> Vec<String> {
 }
 
 #[test]
-fn run_validates_and_logs() {
+fn run_validates_then_logs_in_the_chosen_format() {
     let path = sample("demo.toml");
-    run_until(
+    let lines = run_until(
         &["run", "--config", path.to_str().unwrap()],
         "configuration loaded",
     );
+    assert!(lines.iter().any(|l| l.contains("INFO")), "{lines:?}");
 
     // JSON logs: every stderr line is one JSON object.
     let lines = run_until(
