@@ -20,7 +20,9 @@ const START: TimestampMs = TimestampMs(1_767_225_600_000);
 
 fn config() -> Config {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.toml");
-    let mut cfg: Config = chocoline::config::load(&path).expect("config/demo.toml").config;
+    let mut cfg: Config = chocoline::config::load(&path)
+        .expect("config/demo.toml")
+        .config;
     cfg.models.watch = false;
     cfg.models.verify_golden = false;
     // The simulator's own recipes, so that the product bands are the ones it runs.
@@ -60,8 +62,15 @@ fn run(scenario: Scenario, seed: u64, span: Duration) -> Run {
     let mut values = Vec::with_capacity(names.len());
     for _ in 0..span.as_secs() {
         values.clear();
-        values.extend(names.iter().map(|s| if sim.is_dropped(s) { None } else { sim.value(s) }));
-        p.push(&builder.build(sim.now(), &values), &mut out).expect("pipeline");
+        values.extend(names.iter().map(|s| {
+            if sim.is_dropped(s) {
+                None
+            } else {
+                sim.value(s)
+            }
+        }));
+        p.push(&builder.build(sim.now(), &values), &mut out)
+            .expect("pipeline");
         alerts.extend(out.drain(..).filter_map(|r| match r {
             Record::Alert(a) => Some(a),
             _ => None,
@@ -101,7 +110,12 @@ fn check_fault(scenario: Scenario, kind: AlertKind) {
         .alerts
         .iter()
         .find(|a| a.kind == kind && a.state == AlertState::Raised && a.ts >= start)
-        .unwrap_or_else(|| panic!("{}: no {kind} raised after the fault start", scenario.name()));
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: no {kind} raised after the fault start",
+                scenario.name()
+            )
+        });
     let delay_min = (raised.ts.0 - start.0) as f64 / 60_000.0;
     let cleared = r
         .alerts
@@ -113,8 +127,16 @@ fn check_fault(scenario: Scenario, kind: AlertKind) {
         "{}: {kind} raised {delay_min:.1} min after fault start, cleared {clear_min:.1} min after fault end",
         scenario.name()
     );
-    assert!(delay_min <= 45.0, "{}: raised after {delay_min:.1} min", scenario.name());
-    assert!(clear_min <= 60.0, "{}: cleared {clear_min:.1} min after the end", scenario.name());
+    assert!(
+        delay_min <= 45.0,
+        "{}: raised after {delay_min:.1} min",
+        scenario.name()
+    );
+    assert!(
+        clear_min <= 60.0,
+        "{}: cleared {clear_min:.1} min after the end",
+        scenario.name()
+    );
 }
 
 #[test]
@@ -150,7 +172,15 @@ fn drift_raises_and_clears() {
 #[test]
 fn normal_day_has_at_most_one_false_alarm() {
     let r = run(Scenario::Normal, 7, Duration::from_secs(24 * 3600));
-    let raised: Vec<_> = r.alerts.iter().filter(|a| a.state == AlertState::Raised).collect();
+    let raised: Vec<_> = r
+        .alerts
+        .iter()
+        .filter(|a| a.state == AlertState::Raised)
+        .collect();
     eprintln!("normal 24 h: {} false alarms", raised.len());
-    assert!(raised.len() <= 1, "{} false alarms in 24 h of normal operation", raised.len());
+    assert!(
+        raised.len() <= 1,
+        "{} false alarms in 24 h of normal operation",
+        raised.len()
+    );
 }

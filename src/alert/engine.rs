@@ -297,6 +297,11 @@ impl AlertEngine {
         // A prediction is an accepted vector: it lowers the refused share, and the
         // data-quality rule must see that to clear.
         let share = self.dq_share.push(false);
+        let dq_value = if self.dq_share.is_full() {
+            share
+        } else {
+            f64::NAN
+        };
         let message = format!(
             "Data quality: {:.0}% of recent vectors refused",
             share * 100.0
@@ -306,7 +311,7 @@ impl AlertEngine {
             Eval {
                 kind: AlertKind::DataQuality,
                 scope: "line",
-                value: share,
+                value: dq_value,
                 ts: p.ts,
                 batch: &p.batch,
                 message,
@@ -351,11 +356,13 @@ impl AlertEngine {
                 is_anomaly, score, ..
             } => {
                 let n = self.cfg.share_window as usize;
-                let share = self
+                let rolling = self
                     .anomaly_share
                     .entry(model.clone())
-                    .or_insert_with(|| RollingShare::new(n))
-                    .push(*is_anomaly);
+                    .or_insert_with(|| RollingShare::new(n));
+                let share = rolling.push(*is_anomaly);
+                // NaN is "no evaluation" for the tracker: wait for a full window.
+                let share_or_nan = if rolling.is_full() { share } else { f64::NAN };
                 let message = format!(
                     "Process anomaly: {:.0}% of the last vectors anomalous (score {score:.3}, model {model} {version})",
                     share * 100.0
@@ -364,7 +371,7 @@ impl AlertEngine {
                     Eval {
                         kind: AlertKind::Anomaly,
                         scope: &model,
-                        value: share,
+                        value: share_or_nan,
                         ts: p.ts,
                         batch: &p.batch,
                         message,
@@ -627,6 +634,11 @@ impl AlertEngine {
 
     fn on_data_quality(&mut self, e: &DataQualityEvent, out: &mut Vec<Record>) {
         let share = self.dq_share.push(true);
+        let dq_value = if self.dq_share.is_full() {
+            share
+        } else {
+            f64::NAN
+        };
         let ev = json!({"model": e.model.as_ref(), "flags": e.flags, "refused_share": share,
             "window": self.cfg.share_window});
         let signals: Vec<&str> = e.flags.keys().map(String::as_str).collect();
@@ -639,7 +651,7 @@ impl AlertEngine {
             Eval {
                 kind: AlertKind::DataQuality,
                 scope: "line",
-                value: share,
+                value: dq_value,
                 ts: e.ts,
                 batch: &e.batch,
                 message,

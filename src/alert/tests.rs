@@ -417,12 +417,12 @@ fn anomaly_share_over_window() {
         .iter()
         .map(|a| (a.kind, a.state, a.ts.0))
         .collect();
-    // Shares: .0 .5 .67 .75 1 1 1 .75 .5 .25 0 0 0 0 0 → ≥.5 from index 1; 5th at index 5.
-    // ≤ .2 from index 10; 5th at index 14.
+    // Shares: .0 .5 .67 .75 1 1 1 .75 .5 .25 0 0 0 0 0, evaluated only once the window of 4
+    // is full (index 3): ≥ .5 from index 3, 5th at index 7; ≤ .2 from index 10, 5th at 14.
     assert_eq!(
         a,
         vec![
-            (AlertKind::Anomaly, AlertState::Raised, 5),
+            (AlertKind::Anomaly, AlertState::Raised, 7),
             (AlertKind::Anomaly, AlertState::Cleared, 14)
         ]
     );
