@@ -356,3 +356,36 @@ async fn endpoint_down_at_start_then_up() {
     assert!(stats[0].1.connect_failures >= 2);
     token.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_cycles_of_a_degraded_slave_repeat_the_last_value_as_stale() {
+    let (token, svc, mut run) = setup().await;
+    assert!(
+        run.wait_for("s2", Duration::from_secs(2), |s| all_good_with(
+            s, 2.5, 20.0
+        ))
+        .await
+        .is_some()
+    );
+    svc.set_fault(2, Some(Fault::Silent));
+    let samples = run.collect_for(Duration::from_secs(2)).await;
+    let s2 = of(&samples, "s2");
+    // Polled-and-failed cycles are comm errors (NaN); cycles skipped while degraded carry the
+    // last good value, flagged stale.
+    let stale: Vec<_> = s2
+        .iter()
+        .filter(|s| s.readings.iter().all(|r| r.quality == Quality::Stale))
+        .collect();
+    assert!(stale.len() >= 3, "{s2:?}");
+    for s in stale {
+        assert_eq!(s.readings[0].value, 2.5);
+        assert_eq!(s.readings[1].value, 20.0);
+        assert_eq!(s.readings[1].raw, vec![200]);
+    }
+    assert!(
+        s2.iter()
+            .any(|s| s.readings[0].quality == Quality::CommError && s.readings[0].value.is_nan())
+    );
+    run.stop().await;
+    token.cancel();
+}

@@ -87,8 +87,11 @@ pub fn render(data_dir: &Path, s: &Snapshot, source: Source, now: TimestampMs) -
         None => o += "oldest undelivered  none (everything delivered)\n",
     }
     o += &format!(
-        "disk                {} of {} budget bytes used; sled size on disk {} bytes\n",
-        s.used_bytes, s.max_bytes, s.size_on_disk
+        "disk                sled files {} of max_bytes {}; live {} of budget {} bytes\n",
+        s.size_on_disk,
+        s.max_bytes,
+        s.used_bytes,
+        crate::store::db::budget_of(s.max_bytes)
     );
     let c = &s.counters;
     o += &format!(

@@ -1,22 +1,16 @@
 //! `chocoline run --config FILE`: loads and validates the configuration (exit 2 listing every
-//! error), starts logging, then starts the pipeline. The pipeline is not wired yet: until it
-//! is, `run` runs the acquire stage alone and logs every sample with its readings' qualities
-//! (saying so in a warning), until Ctrl-C.
+//! error), starts logging, then runs the agent ([`crate::pipeline::agent`]) until SIGTERM or
+//! SIGINT, which stop it in order (poller first, store flushed, `offline` published); exit 0.
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use tokio_util::sync::CancellationToken;
+
 use super::{EXIT_BAD_INPUT, EXIT_FAILURE};
 use crate::config::{self, LogFormat};
 use crate::logging;
-
-/// Why `run` stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// The stages exist but nothing connects them yet.
-    #[error("the pipeline is not wired yet: configuration is valid, but there is nothing to run")]
-    PipelineNotWired,
-}
+use crate::pipeline::agent::{self, AgentError, Supervision};
 
 /// Runs the agent with the configuration at `path`; returns the process exit code.
 pub fn run(path: &Path, log_format: Option<LogFormat>) -> ExitCode {
@@ -38,20 +32,6 @@ pub fn run(path: &Path, log_format: Option<LogFormat>) -> ExitCode {
         version = env!("CARGO_PKG_VERSION"),
         "configuration loaded"
     );
-    let e = RunError::PipelineNotWired;
-    tracing::warn!(error = %e, "only acquisition runs; readings are logged");
-    acquire_only(&plan.config)
-}
-
-/// Polls the devices and logs each sample until Ctrl-C. Replaced by the pipeline once wired.
-fn acquire_only(config: &config::Config) -> ExitCode {
-    let acquire = match crate::acquire::Acquire::from_config(&config.devices) {
-        Ok(a) => a,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot poll");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -60,27 +40,45 @@ fn acquire_only(config: &config::Config) -> ExitCode {
         }
     };
     rt.block_on(async move {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(256);
-        let token = tokio_util::sync::CancellationToken::new();
-        let stage = tokio::spawn(acquire.run(tx, token.clone()));
-        tokio::spawn({
-            let token = token.clone();
-            async move {
-                let _ = tokio::signal::ctrl_c().await;
-                tracing::info!("shutting down");
-                token.cancel();
+        let shutdown = CancellationToken::new();
+        let signals = match stop_signals(shutdown.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot install signal handlers");
+                return ExitCode::from(EXIT_FAILURE);
             }
-        });
-        while let Some(s) = rx.recv().await {
-            let readings: Vec<String> = s
-                .readings
-                .iter()
-                .map(|r| format!("{}={:.3}{} {:?}", r.name, r.value, r.unit, r.quality))
-                .collect();
-            tracing::info!(device = %s.device, ts = %s.ts, missed = s.missed_cycles,
-                readings = %readings.join(", "), "sample");
+        };
+        let result = agent::run(&plan.config, Supervision::from_env(), shutdown).await;
+        signals.abort();
+        match result {
+            Ok(report) => {
+                tracing::info!(samples = report.samples, predictions = report.predictions,
+                    records = report.records, publish = ?report.publish, "stopped");
+                ExitCode::SUCCESS
+            }
+            Err(e @ AgentError::Build(_)) => {
+                tracing::error!(error = %e, "cannot start");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start");
+                ExitCode::from(EXIT_FAILURE)
+            }
         }
-        let _ = stage.await;
-        ExitCode::SUCCESS
     })
+}
+
+/// Cancel `shutdown` on the first SIGTERM or SIGINT.
+fn stop_signals(shutdown: CancellationToken) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "stopping");
+        shutdown.cancel();
+    }))
 }

@@ -50,7 +50,8 @@ impl Plan {
             .products
             .iter()
             .map(|p| {
-                format!("{} (recipe {}, {:?})", p.code, p.recipe_id, p.chocolate).to_lowercase()
+                let kind = format!("{:?}", p.chocolate).to_lowercase();
+                format!("{} (recipe {}, {kind})", p.code, p.recipe_id)
             })
             .collect();
         let _ = writeln!(

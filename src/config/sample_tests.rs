@@ -109,7 +109,28 @@ fn both_samples_load_and_validate() {
         let plan = load_with_env(&sample(name), &Env::empty())
             .unwrap_or_else(|e| panic!("config/{name} must pass check-config:\n{e}"));
         assert_eq!(plan.config.devices.len(), 4, "{name}");
-        assert_eq!(plan.config.products.len(), 3, "{name}");
+        // The products are the simulator's recipes: same codes, ids, chocolate and cocoa %.
+        let products: Vec<(String, u32, String, Option<f64>)> = plan
+            .config
+            .products
+            .iter()
+            .map(|p| {
+                let kind = format!("{:?}", p.chocolate).to_lowercase();
+                (p.code.clone(), p.recipe_id, kind, p.cocoa_pct)
+            })
+            .collect();
+        let recipes: Vec<(String, u32, String, Option<f64>)> = crate::simulate::RECIPES
+            .iter()
+            .map(|r| {
+                (
+                    r.code.to_string(),
+                    r.id,
+                    r.kind.name().to_string(),
+                    Some(r.cocoa_pct),
+                )
+            })
+            .collect();
+        assert_eq!(products, recipes, "{name}");
     }
 }
 

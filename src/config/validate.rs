@@ -687,6 +687,21 @@ fn store(cfg: &Config, out: &mut Vec<Problem>) {
             "must be positive, e.g. \"8MiB\"",
         );
     }
+    for (key, n) in [
+        ("prediction_history_max", s.prediction_history_max),
+        ("drift_history_max", s.drift_history_max),
+    ] {
+        if !(1..=10_000_000).contains(&n) {
+            push(out, p.key(key), "expected 1..=10000000");
+        }
+    }
+    if s.snapshot_interval.get().is_zero() {
+        push(
+            out,
+            p.key("snapshot_interval"),
+            "must be longer than 0, e.g. \"1s\"",
+        );
+    }
     if s.prediction_retention.get().is_zero() {
         push(
             out,
@@ -1200,6 +1215,10 @@ mod tests {
         let mut c = valid();
         c.store.max_bytes = crate::config::ByteSize(10);
         assert_one(&run(store, &c), "store.max_bytes", "1MiB");
+        let mut c = valid();
+        c.store.drift_history_max = 0;
+        c.store.snapshot_interval = Duration::from_millis(0);
+        assert_eq!(run(store, &c).len(), 2);
         let f = tempfile::NamedTempFile::new().unwrap();
         let mut c = valid();
         c.store.data_dir = f.path().to_path_buf();

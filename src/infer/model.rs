@@ -131,7 +131,7 @@ impl Model {
             reason,
         };
         let w = self.n_features;
-        if w == 0 || rows.len() % w != 0 {
+        if w == 0 || !rows.len().is_multiple_of(w) {
             return Err(fail(format!(
                 "{} values do not make whole rows of {w} features",
                 rows.len()
@@ -249,11 +249,10 @@ fn build(bytes: &[u8], n_features: Option<usize>) -> Result<Built, String> {
 fn to_output(name: &str, v: &TValue) -> TractResult<Output> {
     let shape = v.shape();
     let rows = shape.first().copied().unwrap_or(1);
-    let width = if rows == 0 {
-        shape.iter().skip(1).product()
-    } else {
-        v.len() / rows
-    };
+    let width = v
+        .len()
+        .checked_div(rows)
+        .unwrap_or_else(|| shape.iter().skip(1).product());
     let dt = v.datum_type();
     let column = if dt == String::datum_type() {
         let view = v.try_as_plain_ram()?;

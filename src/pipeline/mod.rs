@@ -3,3 +3,8 @@
 //! input closes).
 
 pub mod replay;
+
+pub mod agent;
+pub mod build;
+pub mod live;
+pub mod telemetry;

@@ -146,7 +146,13 @@ pub fn mqtt_options(
         ));
     }
     let mut o = MqttOptions::new(cfg.client_id.clone(), ep.host.clone(), ep.port);
-    o.set_keep_alive(cfg.keep_alive.get().max(Duration::from_secs(1)));
+    // rumqttc panics on a keep-alive between 0 and 1 s; "0s" disables it.
+    let ka = cfg.keep_alive.get();
+    o.set_keep_alive(if ka.is_zero() {
+        ka
+    } else {
+        ka.max(Duration::from_secs(1))
+    });
     o.set_clean_session(true);
     // rumqttc numbers packets 1..=inflight and stalls on an id still in flight; a margin over
     // our own window keeps that from happening even if a broker acknowledges out of order.

@@ -186,7 +186,7 @@ impl Store {
             Record::DataQuality(_) => None,
         };
         let value = msg.encode();
-        let max = self.inner.cfg.max_bytes.get();
+        let max = self.budget();
         let size = cost(&keys::seq_key(seq), &value);
         if size > max {
             return Err(StoreError::TooLarge { size, max });
@@ -216,7 +216,7 @@ impl Store {
     /// last resort.
     fn make_room(&self, needed: u64) -> Result<Freed, StoreError> {
         let inner = &self.inner;
-        let max = inner.cfg.max_bytes.get();
+        let max = self.budget();
         let mut freed = Freed::default();
         while inner.used.load(Ordering::Relaxed) + needed > max {
             if self.pop_first(Slot::Predictions)? {
@@ -313,8 +313,7 @@ impl Store {
                 events.push(make(id, sev, AlertState::Raised, *raised_at));
             }
             (Some((id, cur, raised_at)), None)
-                if self.inner.used.load(Ordering::Relaxed)
-                    < self.inner.cfg.max_bytes.get() / 10 * 9 =>
+                if self.inner.used.load(Ordering::Relaxed) < self.budget() / 10 * 9 =>
             {
                 events.push(make(id, *cur, AlertState::Cleared, *raised_at));
                 st.full = None;

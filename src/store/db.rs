@@ -29,6 +29,17 @@ pub const ALERT_HISTORY_MAX: u64 = 1000;
 /// framing overhead (measured by `benches/store.rs`, "disk bytes per stored alert").
 pub const ENTRY_OVERHEAD: u64 = 48;
 
+/// sled is log-structured: its files hold more than the live bytes (measured by
+/// `benches/store.rs`: 2.1–2.2× for alerts). The live-byte budget is therefore
+/// `max_bytes × 2 / 5` (a factor of 2.5, some headroom over the measurement), so that
+/// `max_bytes` bounds the files on disk.
+pub const SPACE_AMPLIFICATION_X2: u64 = 5;
+
+/// Live-byte budget for a `max_bytes` value.
+pub fn budget_of(max_bytes: u64) -> u64 {
+    max_bytes / SPACE_AMPLIFICATION_X2 * 2
+}
+
 /// Budget cost of one entry.
 pub fn cost(key: &[u8], value: &[u8]) -> u64 {
     key.len() as u64 + value.len() as u64 + ENTRY_OVERHEAD
@@ -156,6 +167,11 @@ impl Store {
     /// Undelivered messages in the outbox.
     pub fn outbox_depth(&self) -> u64 {
         self.inner.depth.load(Ordering::Relaxed)
+    }
+
+    /// The live-byte budget: `max_bytes × 2 / 5`.
+    pub fn budget(&self) -> u64 {
+        budget_of(self.inner.cfg.max_bytes.get())
     }
 
     /// Budgeted bytes in use (keys + values + [`ENTRY_OVERHEAD`] per entry, all trees).

@@ -126,7 +126,7 @@ impl<'a> Attrs<'a> {
         match t.data_type {
             DOUBLE if !t.double_data.is_empty() => Ok(t.double_data.clone()),
             DOUBLE => {
-                if t.raw_data.len() % 8 != 0 {
+                if !t.raw_data.len().is_multiple_of(8) {
                     return Err(self.err(format!("{name}: raw double data is truncated")));
                 }
                 Ok(t.raw_data
@@ -142,7 +142,7 @@ impl<'a> Attrs<'a> {
                 Ok(t.float_data.iter().map(|f| f64::from(*f)).collect())
             }
             FLOAT => {
-                if t.raw_data.len() % 4 != 0 {
+                if !t.raw_data.len().is_multiple_of(4) {
                     return Err(self.err(format!("{name}: raw float data is truncated")));
                 }
                 Ok(t.raw_data

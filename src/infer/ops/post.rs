@@ -374,7 +374,7 @@ mod tests {
     #[test]
     fn logistic_matches_definition() {
         for x in [-30.0, -1.0, 0.0, 0.3, 12.0] {
-            assert!((logistic(x) - 1.0 / (1.0 + (-x as f64).exp())).abs() < 1e-12);
+            assert!((logistic(x) - 1.0 / (1.0 + (-x).exp())).abs() < 1e-12);
         }
         // probit(0.5) = 0; probit(0.8413) ≈ 1 (approximation good to ~1e-3).
         assert!(probit(0.5).abs() < 1e-6);

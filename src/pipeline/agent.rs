@@ -1,0 +1,149 @@
+//! The agent around the pipeline: builds the stages, serves `/metrics` and `/healthz`, tells
+//! systemd `READY=1` once the models are loaded and the first poll cycle has run, pings the
+//! watchdog while every stage makes progress, and stops in order when `shutdown` fires.
+//! Shared by `chocoline run` and `chocoline demo`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use super::build::{self, BuildError};
+use super::live::{self, Control, Report};
+use crate::config::Config;
+use crate::health::{Liveness, Notifier};
+use crate::metrics::{HealthStatus, Registry};
+
+/// Why the agent did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// A stage could not be built.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The metrics endpoint could not listen.
+    #[error("metrics: cannot listen on {addr}: {source}")]
+    Metrics {
+        /// `[metrics] listen`.
+        addr: std::net::SocketAddr,
+        /// OS error.
+        source: std::io::Error,
+    },
+}
+
+/// How the agent talks to its supervisor.
+#[derive(Debug, Clone)]
+pub struct Supervision {
+    /// sd_notify target.
+    pub notifier: Notifier,
+    /// Watchdog period (`WATCHDOG_USEC`), if systemd asked for one.
+    pub watchdog: Option<Duration>,
+}
+
+impl Supervision {
+    /// From the environment systemd sets.
+    pub fn from_env() -> Self {
+        Supervision {
+            notifier: Notifier::from_env(),
+            watchdog: crate::health::watchdog_period_from_env(),
+        }
+    }
+
+    /// No supervisor (demo, tests).
+    pub fn none() -> Self {
+        Supervision {
+            notifier: Notifier::new(None),
+            watchdog: None,
+        }
+    }
+}
+
+/// Build and run the agent for `cfg` until `shutdown` fires and everything has drained.
+pub async fn run(
+    cfg: &Config,
+    supervision: Supervision,
+    shutdown: CancellationToken,
+) -> Result<Report, AgentError> {
+    let stages = build::stages(cfg)?;
+    tracing::info!(models = ?cfg.models.enabled, "models loaded");
+    let liveness = Liveness::new();
+    let metrics = Registry::new();
+    let ready = Arc::new(AtomicBool::new(false));
+    // The endpoint and the watchdog outlive the source: they stop after the drain.
+    let aux_stop = CancellationToken::new();
+    let mut aux = Vec::new();
+    if cfg.metrics.enabled {
+        let addr = cfg.metrics.listen;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| AgentError::Metrics { addr, source })?;
+        let health = {
+            let liveness = liveness.clone();
+            let ready = ready.clone();
+            move || {
+                let mut reasons = liveness.check();
+                if !ready.load(Ordering::Relaxed) {
+                    reasons.insert(0, "starting: no poll cycle yet".to_string());
+                }
+                HealthStatus {
+                    healthy: reasons.is_empty(),
+                    reasons,
+                }
+            }
+        };
+        tracing::info!(listen = %addr, "serving /metrics and /healthz");
+        aux.push(tokio::spawn(crate::metrics::serve(
+            listener,
+            metrics.clone(),
+            Arc::new(health),
+            aux_stop.clone(),
+        )));
+    }
+    let (first_tx, first_rx) = oneshot::channel();
+    {
+        let notifier = supervision.notifier.clone();
+        let ready = ready.clone();
+        let stop = aux_stop.clone();
+        aux.push(tokio::spawn(async move {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                r = first_rx => if r.is_ok() {
+                    ready.store(true, Ordering::Relaxed);
+                    tracing::info!("first poll cycle done; ready");
+                    if let Err(e) = notifier.notify("READY=1") {
+                        tracing::warn!(error = %e, "sd_notify READY failed");
+                    }
+                }
+            }
+        }));
+    }
+    if let Some(period) = supervision.watchdog {
+        tracing::info!(period = ?period, "systemd watchdog enabled");
+        aux.push(tokio::spawn(crate::health::watchdog(
+            supervision.notifier.clone(),
+            period,
+            liveness.clone(),
+            aux_stop.clone(),
+        )));
+    }
+    {
+        let notifier = supervision.notifier.clone();
+        let shutdown = shutdown.clone();
+        aux.push(tokio::spawn(async move {
+            shutdown.cancelled().await;
+            let _ = notifier.notify("STOPPING=1");
+        }));
+    }
+    let control = Control {
+        liveness,
+        metrics,
+        first_cycle: Some(first_tx),
+    };
+    let report = live::run(stages, cfg, control, shutdown).await;
+    aux_stop.cancel();
+    for t in aux {
+        let _ = t.await;
+    }
+    Ok(report)
+}

@@ -1,0 +1,139 @@
+//! Builds every stage of the live agent from the validated configuration and the model
+//! registry. Building is all-or-nothing: an agent whose models do not load, whose store
+//! cannot open or whose broker settings are wrong must not start (and must not tell systemd
+//! it is ready).
+
+use std::sync::Arc;
+
+use crate::acquire::Acquire;
+use crate::alert::AlertEngine;
+use crate::config::Config;
+use crate::features::{EngineSetup, FeatureEngine, FeatureSpec};
+use crate::infer::{InferError, Registry, Service};
+use crate::monitor::{ModelMonitor, ModelReference, Monitor};
+use crate::publish::Publisher;
+use crate::store::{Envelope, Outbox, Store};
+
+/// Why the agent could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// `[[devices]]` cannot be polled.
+    #[error("acquire: {0}")]
+    Acquire(#[from] crate::acquire::stage::AcquireError),
+    /// A model's feature spec is refused.
+    #[error("features: {0}")]
+    Features(#[from] crate::features::LoadError),
+    /// One or more models failed to load.
+    #[error("models: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Models(Vec<InferError>),
+    /// A model's drift reference is unreadable.
+    #[error("drift reference of model {model}: {error}")]
+    Reference {
+        /// Model name.
+        model: String,
+        /// What is wrong.
+        error: String,
+    },
+    /// The store cannot open.
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// `[mqtt]` is unusable.
+    #[error("mqtt: {0}")]
+    Publish(#[from] crate::publish::PublishError),
+}
+
+/// The stage cores of the agent, ready to be wired.
+pub struct Stages {
+    /// Source: Modbus poller.
+    pub acquire: Acquire,
+    /// Feature engine.
+    pub features: FeatureEngine,
+    /// Inference over the registry.
+    pub service: Service,
+    /// Drift monitor.
+    pub monitor: Monitor,
+    /// Alert rules.
+    pub alerts: AlertEngine,
+    /// The sled store.
+    pub store: Store,
+    /// The MQTT publisher draining the store's outbox.
+    pub publisher: Publisher,
+}
+
+/// The parts of the agent that do not hold I/O: everything a reload may rebuild.
+pub struct Logic {
+    /// Feature specs of the enabled models.
+    pub specs: Vec<FeatureSpec>,
+    /// Drift monitor.
+    pub monitor: Monitor,
+    /// Alert rules.
+    pub alerts: AlertEngine,
+}
+
+/// Feature specs, drift monitor and alert engine from `cfg` and the manifests on disk.
+pub fn logic(cfg: &Config) -> Result<Logic, BuildError> {
+    let specs = crate::features::load_specs(&cfg.models.dir, &cfg.models.enabled)?;
+    let mut monitors = Vec::new();
+    for name in &cfg.models.enabled {
+        let path = cfg.models.dir.join(name).join("manifest.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| BuildError::Reference {
+            model: name.clone(),
+            error: format!("{}: {e}", path.display()),
+        })?;
+        match ModelReference::from_manifest_str(name, &text) {
+            Ok(Some(r)) => monitors.push(ModelMonitor::new(r, &cfg.drift)),
+            Ok(None) => {}
+            Err(e) => {
+                return Err(BuildError::Reference {
+                    model: name.clone(),
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+    let alerts = AlertEngine::new(
+        &cfg.alerts,
+        &cfg.products,
+        &cfg.agent.site,
+        &cfg.agent.line,
+        &specs,
+    );
+    Ok(Logic {
+        specs,
+        monitor: Monitor::new(monitors, cfg.drift.enabled),
+        alerts,
+    })
+}
+
+/// Load every model of `[models]`; any failure is an error (the agent needs all of them).
+pub fn registry(cfg: &Config) -> Result<Arc<Registry>, BuildError> {
+    let (reg, errors) = Registry::open(&cfg.models);
+    if errors.is_empty() {
+        Ok(Arc::new(reg))
+    } else {
+        Err(BuildError::Models(errors))
+    }
+}
+
+/// Every stage, from the validated configuration.
+pub fn stages(cfg: &Config) -> Result<Stages, BuildError> {
+    let acquire = Acquire::from_config(&cfg.devices)?;
+    let Logic {
+        specs,
+        monitor,
+        alerts,
+    } = logic(cfg)?;
+    let features = FeatureEngine::new(&cfg.features, EngineSetup::from_config(cfg), specs);
+    let service = Service::new(registry(cfg)?);
+    let store = crate::store::open(&cfg.store, Envelope::from_config(cfg))?;
+    let publisher = Publisher::new(&cfg.mqtt, Outbox::new(store.clone()))?;
+    Ok(Stages {
+        acquire,
+        features,
+        service,
+        monitor,
+        alerts,
+        store,
+        publisher,
+    })
+}

@@ -1,0 +1,320 @@
+//! The live agent: every stage as its own task, wired with typed bounded channels.
+//!
+//! ```text
+//! acquire ─Sample─▶ features ─FeatureVector─▶ validate ─ok─▶ infer ─Prediction─▶ monitor ─┐
+//!                                                  └──DataQuality──────────────────▶ alert ◀┘
+//!                                                              alert ─Record─▶ store ⇢ publish
+//! ```
+//!
+//! Only the source (acquire) holds the shutdown token. When it stops, its sender drops and
+//! each later stage ends when its input closes, after handling what was in flight; the store
+//! then flushes, and only after the store stage has returned is the publisher told to stop,
+//! so it drains what was flushed last, publishes the retained `offline` status and
+//! disconnects. Every stage holds a [`Heartbeat`] busy guard while it works on one item, so a
+//! wedged stage (or one blocked on a full downstream channel) shows in [`Liveness::check`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::build::Stages;
+use super::telemetry::{self, AlertSeries, InferSeries, PollSeries};
+use crate::domain::{FeatureVector, Prediction, Record, Sample, TimestampMs};
+use crate::health::{Heartbeat, Liveness};
+use crate::metrics::Registry;
+use crate::publish::PublishStats;
+use crate::validate::{Validator, Verdict};
+
+/// Capacity of every stage channel: enough to absorb a burst of a few poll cycles of many
+/// devices; beyond that back-pressure reaches the poller rather than memory growing.
+pub const CHANNEL: usize = 256;
+
+/// Longest time one stage may work on one item before the watchdog calls it stuck.
+const STALL: Duration = Duration::from_secs(30);
+
+/// What the pipeline reports to its owner while it runs.
+pub struct Control {
+    /// Heartbeats of the stages are registered here.
+    pub liveness: Liveness,
+    /// Metrics registry the stages update.
+    pub metrics: Registry,
+    /// Fired once the first poll cycle has produced a sample.
+    pub first_cycle: Option<oneshot::Sender<()>>,
+}
+
+/// Counters returned when the pipeline has stopped.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    /// Samples received from acquire.
+    pub samples: u64,
+    /// Predictions made.
+    pub predictions: u64,
+    /// Records handed to the store.
+    pub records: u64,
+    /// The publisher's counters (None if it failed).
+    pub publish: Option<PublishStats>,
+}
+
+/// Longest poll interval of the configured devices (sets the source's beat expectation).
+fn slowest_poll(cfg: &crate::config::Config) -> Duration {
+    cfg.devices
+        .iter()
+        .map(|d| d.poll_interval.get())
+        .max()
+        .unwrap_or(Duration::from_secs(1))
+}
+
+/// Run every stage until `shutdown` fires and the pipeline has drained.
+pub async fn run(
+    stages: Stages,
+    cfg: &crate::config::Config,
+    mut control: Control,
+    shutdown: CancellationToken,
+) -> Report {
+    let Stages {
+        acquire,
+        features,
+        service,
+        monitor,
+        alerts,
+        store,
+        publisher,
+    } = stages;
+    let live = &control.liveness;
+    // A healthy poller produces a sample every poll interval; allow for a slow device's
+    // timeouts and reconnect backoff before calling it stuck.
+    let beat = (slowest_poll(cfg) * 5).max(Duration::from_secs(30));
+    let hb_acquire = live.register("acquire", STALL, Some(beat));
+    let hb_features = live.register("features", STALL, None);
+    let hb_validate = live.register("validate", STALL, None);
+    let hb_infer = live.register("infer", STALL, None);
+    let hb_monitor = live.register("monitor", STALL, None);
+    let hb_alert = live.register("alert", STALL, None);
+
+    telemetry::static_info(&control.metrics, service.registry());
+    let publish_stop = CancellationToken::new();
+    let refresher = tokio::spawn(telemetry::refresh(
+        control.metrics.clone(),
+        acquire.metrics(),
+        store.clone(),
+        publish_stop.clone(),
+    ));
+
+    let (sample_tx, sample_rx) = mpsc::channel::<Sample>(CHANNEL);
+    let (vec_tx, vec_rx) = mpsc::channel::<FeatureVector>(CHANNEL);
+    let (ok_tx, ok_rx) = mpsc::channel::<FeatureVector>(CHANNEL);
+    let (pred_tx, pred_rx) = mpsc::channel::<Prediction>(CHANNEL);
+    let (alert_tx, alert_rx) = mpsc::channel::<Record>(CHANNEL);
+    let (store_tx, store_rx) = mpsc::channel::<Record>(CHANNEL);
+
+    let t_acquire = tokio::spawn(acquire.run(sample_tx, shutdown));
+    let t_features = tokio::spawn(features_task(
+        features,
+        sample_rx,
+        vec_tx,
+        hb_features,
+        hb_acquire,
+        PollSeries::new(&control.metrics),
+        control.first_cycle.take(),
+    ));
+    let t_validate = tokio::spawn(validate_task(vec_rx, ok_tx, alert_tx.clone(), hb_validate));
+    let t_infer = tokio::spawn(infer_task(
+        service,
+        ok_rx,
+        pred_tx,
+        hb_infer,
+        InferSeries::new(&control.metrics),
+    ));
+    let t_monitor = tokio::spawn(monitor_task(monitor, pred_rx, alert_tx, hb_monitor));
+    let t_alert = tokio::spawn(alert_task(
+        alerts,
+        alert_rx,
+        store_tx,
+        hb_alert,
+        AlertSeries::new(&control.metrics),
+    ));
+    let t_store = tokio::spawn(crate::store::stage::run(store.clone(), store_rx));
+    let t_publish = tokio::spawn(publisher.run(publish_stop.clone()));
+
+    if let Err(e) = t_acquire.await {
+        tracing::error!(error = %e, "acquire task failed");
+    }
+    tracing::info!("acquisition stopped; draining the pipeline");
+    let samples = t_features.await.unwrap_or_default();
+    let _ = t_validate.await;
+    let predictions = t_infer.await.unwrap_or_default();
+    let _ = t_monitor.await;
+    let records = t_alert.await.unwrap_or_default();
+    if let Err(e) = t_store.await {
+        tracing::error!(error = %e, "store task failed");
+    }
+    tracing::info!("store flushed; stopping the publisher");
+    publish_stop.cancel();
+    let publish = match t_publish.await {
+        Ok(Ok(stats)) => Some(stats),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "publisher failed");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "publisher task failed");
+            None
+        }
+    };
+    let _ = refresher.await;
+    Report {
+        samples,
+        predictions,
+        records,
+        publish,
+    }
+}
+
+async fn features_task(
+    mut engine: crate::features::FeatureEngine,
+    mut rx: mpsc::Receiver<Sample>,
+    tx: mpsc::Sender<FeatureVector>,
+    hb: Arc<Heartbeat>,
+    source: Arc<Heartbeat>,
+    mut series: PollSeries,
+    mut first_cycle: Option<oneshot::Sender<()>>,
+) -> u64 {
+    let mut out = Vec::new();
+    let mut n = 0;
+    while let Some(sample) = rx.recv().await {
+        let _busy = hb.busy();
+        // The poller's progress is visible here: one sample per device and cycle.
+        source.beat();
+        n += 1;
+        series.observe(&sample, TimestampMs::now());
+        if let Some(tx) = first_cycle.take() {
+            let _ = tx.send(());
+        }
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let readings: Vec<String> = sample
+                .readings
+                .iter()
+                .map(|r| format!("{}={:.3}{} {:?}", r.name, r.value, r.unit, r.quality))
+                .collect();
+            tracing::debug!(device = %sample.device, ts = %sample.ts,
+                missed = sample.missed_cycles, readings = %readings.join(", "), "sample");
+        }
+        engine.push(&sample, &mut out);
+        for v in out.drain(..) {
+            if tx.send(v).await.is_err() {
+                return n;
+            }
+        }
+    }
+    n
+}
+
+async fn validate_task(
+    mut rx: mpsc::Receiver<FeatureVector>,
+    ok_tx: mpsc::Sender<FeatureVector>,
+    dq_tx: mpsc::Sender<Record>,
+    hb: Arc<Heartbeat>,
+) {
+    let mut v = Validator::new();
+    while let Some(fv) = rx.recv().await {
+        let _busy = hb.busy();
+        let sent = match v.check(fv) {
+            Verdict::Accept(fv) => ok_tx.send(fv).await.is_ok(),
+            Verdict::Refuse(e) => {
+                tracing::debug!(model = %e.model, ts = %e.ts, flags = ?e.flags, "vector refused");
+                dq_tx.send(Record::DataQuality(e)).await.is_ok()
+            }
+        };
+        if !sent {
+            break;
+        }
+    }
+}
+
+async fn infer_task(
+    service: crate::infer::Service,
+    mut rx: mpsc::Receiver<FeatureVector>,
+    tx: mpsc::Sender<Prediction>,
+    hb: Arc<Heartbeat>,
+    mut series: InferSeries,
+) -> u64 {
+    let mut n = 0;
+    while let Some(v) = rx.recv().await {
+        let _busy = hb.busy();
+        // A prediction is microseconds of CPU: cheaper inline than a blocking-pool hop.
+        let start = Instant::now();
+        let result = service.predict(&v);
+        series.observe(&v.model, start.elapsed(), result.is_ok());
+        match result {
+            Ok(p) => {
+                n += 1;
+                tracing::debug!(model = %p.model, version = %p.model_version, ts = %p.ts,
+                    batch = ?p.batch.batch_id, output = ?p.output, confidence = p.confidence,
+                    "prediction");
+                if tx.send(p).await.is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(model = %v.model, ts = %v.ts, kind = e.kind(), error = %e,
+                    "prediction skipped");
+            }
+        }
+    }
+    n
+}
+
+async fn monitor_task(
+    mut monitor: crate::monitor::Monitor,
+    mut rx: mpsc::Receiver<Prediction>,
+    tx: mpsc::Sender<Record>,
+    hb: Arc<Heartbeat>,
+) {
+    let mut out = Vec::new();
+    while let Some(p) = rx.recv().await {
+        let _busy = hb.busy();
+        monitor.handle(p, &mut out);
+        for r in out.drain(..) {
+            if tx.send(r).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn alert_task(
+    mut engine: crate::alert::AlertEngine,
+    mut rx: mpsc::Receiver<Record>,
+    tx: mpsc::Sender<Record>,
+    hb: Arc<Heartbeat>,
+    mut series: AlertSeries,
+) -> u64 {
+    let mut out = Vec::new();
+    let mut n = 0;
+    while let Some(rec) = rx.recv().await {
+        let _busy = hb.busy();
+        engine.handle(rec, &mut out);
+        for r in out.drain(..) {
+            match &r {
+                Record::Alert(a) => {
+                    series.alert(a.kind, a.state);
+                    tracing::info!(id = %a.id, kind = %a.kind, state = ?a.state,
+                        severity = ?a.severity, message = %a.message, "alert");
+                }
+                Record::Drift(w) => {
+                    series.drift(w);
+                    tracing::info!(model = %w.model, samples = w.samples,
+                        drifted_share = w.drifted_share, "drift window");
+                }
+                _ => {}
+            }
+            n += 1;
+            if tx.send(r).await.is_err() {
+                return n;
+            }
+        }
+    }
+    n
+}

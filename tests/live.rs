@@ -1,0 +1,290 @@
+//! The live agent end to end: a real Modbus simulator (in-process tokio-modbus server over the
+//! line simulator), a real MQTT broker (rumqttd in-process), the committed models, a temporary
+//! sled store. A control-room subscriber must receive predictions; `/metrics` must show the
+//! series of every stage; the binary must stop on SIGTERM with exit 0.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chocoline::domain::TimestampMs;
+use chocoline::pipeline::agent::{self, Supervision};
+use chocoline::simulate::server::{RegisterMap, SimService, drive, serve_tcp};
+use chocoline::simulate::{LineSim, Scenario};
+use common::{Subscriber, free_port, rumqttd};
+use tokio_util::sync::CancellationToken;
+
+const PREFIX: &str = "chocoline/demo/line-1";
+
+struct Ports {
+    modbus: u16,
+    mqtt: u16,
+    metrics: u16,
+}
+
+/// config/demo.toml pointed at this test's ports, models and data dir.
+fn write_config(dir: &Path, p: &Ports) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("config/demo.toml"))
+        .unwrap()
+        .replace(
+            "tcp://127.0.0.1:5020",
+            &format!("tcp://127.0.0.1:{}", p.modbus),
+        )
+        .replace(
+            "mqtt://127.0.0.1:1883",
+            &format!("mqtt://127.0.0.1:{}", p.mqtt),
+        )
+        .replace(
+            "dir = \"../models\"",
+            &format!("dir = \"{}\"", root.join("models").display()),
+        )
+        .replace(
+            "/tmp/chocoline-demo",
+            &dir.join("data").display().to_string(),
+        )
+        .replace("127.0.0.1:9898", &format!("127.0.0.1:{}", p.metrics));
+    assert!(
+        text.contains(&format!(":{}", p.modbus)),
+        "demo.toml changed shape"
+    );
+    let path = dir.join("chocoline.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Serve the line simulator for every device of `cfg` on `port` (1 s of line per 1 s).
+async fn simulator(cfg: &chocoline::config::Config, port: u16, stop: CancellationToken) {
+    let map = RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map).unwrap();
+    let sim = LineSim::new(Scenario::Normal, 7, TimestampMs::now());
+    let service = SimService::new(map, sim);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tokio::spawn(drive(
+        service.clone(),
+        Duration::from_millis(100),
+        1.0,
+        stop.clone(),
+    ));
+    tokio::spawn(serve_tcp(listener, service, stop));
+}
+
+async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+/// Value of the first series line starting with `prefix`.
+fn metric(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_publishes_predictions_serves_metrics_and_stops_in_order() {
+    let broker = rumqttd();
+    let ports = Ports {
+        modbus: free_port(),
+        mqtt: broker.port(),
+        metrics: free_port(),
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_config(tmp.path(), &ports);
+    let plan = chocoline::config::load(&path).unwrap();
+    let cfg = plan.config;
+    let stop_sim = CancellationToken::new();
+    simulator(&cfg, ports.modbus, stop_sim.clone()).await;
+    let sub = Subscriber::connect(ports.mqtt, PREFIX).await;
+
+    let shutdown = CancellationToken::new();
+    let agent = {
+        let cfg = cfg.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { agent::run(&cfg, Supervision::none(), shutdown).await })
+    };
+
+    // Sample-level models predict every poll.
+    for model in ["bloom", "anomaly"] {
+        let topic = format!("{PREFIX}/predictions/{model}");
+        sub.wait_for(60, &topic, |got| got.iter().any(|g| g.topic == topic))
+            .await;
+    }
+    let msgs = sub.messages();
+    let bloom = msgs
+        .iter()
+        .find(|g| g.topic.ends_with("/predictions/bloom"))
+        .unwrap();
+    assert_eq!(bloom.payload["model"], "bloom");
+    assert!(
+        bloom.payload["model_version"].is_string(),
+        "{}",
+        bloom.payload
+    );
+    assert_eq!(bloom.payload["site"], "demo");
+
+    // Metrics: wait for a refresh, then scrape.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let health = http_get(ports.metrics, "/healthz").await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let text = http_get(ports.metrics, "/metrics").await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    for device in ["tempering", "refiner", "conche", "plc"] {
+        let polls = metric(
+            &text,
+            &format!("chocoline_polls_total{{device=\"{device}\"}}"),
+        );
+        assert!(
+            polls.is_some_and(|n| n >= 1.0),
+            "{device}: {polls:?}\n{text}"
+        );
+    }
+    let bloom_count = metric(&text, "chocoline_inference_seconds_count{model=\"bloom\"}");
+    assert!(bloom_count.is_some_and(|n| n >= 1.0), "{text}");
+    assert!(
+        metric(&text, "chocoline_predictions_total{model=\"anomaly\"}").is_some_and(|n| n >= 1.0)
+    );
+    assert!(text.contains("chocoline_build_info{version=\""), "{text}");
+    assert!(
+        text.contains("chocoline_model_info{model=\"bloom\",version=\""),
+        "{text}"
+    );
+    assert!(text.contains("chocoline_outbox_depth "), "{text}");
+    assert!(
+        text.contains("chocoline_outbox_oldest_age_seconds "),
+        "{text}"
+    );
+    assert!(
+        metric(&text, "chocoline_samples_total ").is_some_and(|n| n >= 4.0),
+        "{text}"
+    );
+
+    // Graceful stop: the source stops, everything drains, the publisher says offline.
+    let t0 = Instant::now();
+    shutdown.cancel();
+    let report = tokio::time::timeout(Duration::from_secs(30), agent)
+        .await
+        .expect("agent stops")
+        .unwrap()
+        .unwrap();
+    eprintln!("in-process stop took {:?}", t0.elapsed());
+    assert!(report.samples > 0 && report.predictions > 0, "{report:?}");
+    let publish = report.publish.expect("publisher stats");
+    assert!(publish.acked > 0, "{publish:?}");
+    let status = format!("{PREFIX}/status");
+    sub.wait_for(10, "offline status", |got| {
+        got.iter()
+            .rev()
+            .find(|g| g.topic == status)
+            .is_some_and(|g| g.payload.to_string().contains("offline"))
+    })
+    .await;
+    // Everything stored was delivered before the publisher stopped.
+    let store = chocoline::store::open::open_existing(&tmp.path().join("data")).unwrap();
+    assert_eq!(store.outbox_depth(), 0);
+    stop_sim.cancel();
+    sub.stop().await;
+}
+
+/// Through the binary, under a fake systemd: READY=1 once the first poll cycle ran,
+/// WATCHDOG=1 pings (WATCHDOG_USEC set), SIGTERM → STOPPING=1, `offline` published, exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_notifies_systemd_and_stops_on_sigterm() {
+    use std::os::unix::net::UnixDatagram;
+    let broker = rumqttd();
+    let ports = Ports {
+        modbus: free_port(),
+        mqtt: broker.port(),
+        metrics: free_port(),
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_config(tmp.path(), &ports);
+    let cfg = chocoline::config::load(&path).unwrap().config;
+    let stop_sim = CancellationToken::new();
+    simulator(&cfg, ports.modbus, stop_sim.clone()).await;
+    let sub = Subscriber::connect(ports.mqtt, PREFIX).await;
+    let sock_path = tmp.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chocoline"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "600000")
+        .env_remove("WATCHDOG_PID")
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let recv = |sock: &UnixDatagram| {
+        let mut buf = [0u8; 256];
+        let n = sock.recv(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    // READY comes after the models loaded and a poll cycle ran; watchdog pings start at once
+    // (period / 3), so skip those until READY.
+    let mut seen = Vec::new();
+    while !seen.iter().any(|s| s == "READY=1") {
+        seen.push(recv(&sock));
+        assert!(seen.len() < 200, "{seen:?}");
+    }
+    let mut pings = 0;
+    while pings < 3 {
+        if recv(&sock) == "WATCHDOG=1" {
+            pings += 1;
+        }
+    }
+    let topic = format!("{PREFIX}/predictions/bloom");
+    sub.wait_for(60, &topic, |got| got.iter().any(|g| g.topic == topic))
+        .await;
+
+    let t0 = Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "agent still running 30 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let took = t0.elapsed();
+    eprintln!("SIGTERM → exit took {took:?} (target: 5 s)");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    sock.set_nonblocking(true).unwrap();
+    let mut rest = Vec::new();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = sock.recv(&mut buf) {
+        rest.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(rest.iter().any(|s| s == "STOPPING=1"), "{rest:?}");
+    let status_topic = format!("{PREFIX}/status");
+    sub.wait_for(10, "offline status", |got| {
+        got.iter()
+            .rev()
+            .find(|g| g.topic == status_topic)
+            .is_some_and(|g| g.payload.to_string().contains("offline"))
+    })
+    .await;
+    stop_sim.cancel();
+    sub.stop().await;
+}
