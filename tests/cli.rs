@@ -133,8 +133,11 @@ fn run_until(args: &[&str], until: &str) -> Vec<String> {
         }
     });
     let mut lines = Vec::new();
-    // A generous safety net against a hang, not a timing assertion.
-    while let Ok(l) = rx.recv_timeout(std::time::Duration::from_secs(60)) {
+    // A generous safety net against a hang (the agent may log on and on, so a per-line timeout
+    // alone would never fire), not a timing assertion.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        let Ok(l) = rx.recv_timeout(left) else { break };
         let done = l.contains(until);
         lines.push(l);
         if done {

@@ -73,7 +73,11 @@ pub struct AlertEngine {
     line: String,
     products: HashMap<String, ProductConfig>,
     /// model → (feature name, signal, transform) in input order.
-    inputs: HashMap<String, Vec<(String, String, Transform)>>,
+    inputs: HashMap<String, Vec<(String, String, Transform, usize)>>,
+    /// Per band signal: the product its evaluations refer to, and evaluations still to skip
+    /// after a product change (the feature window still holds the previous product's
+    /// samples, judged against the new product's band).
+    settle: HashMap<&'static str, (String, usize)>,
     trackers: BTreeMap<(AlertKind, String), Tracker>,
     anomaly_share: HashMap<String, RollingShare>,
     dq_share: RollingShare,
@@ -106,7 +110,13 @@ impl AlertEngine {
                     let v = s
                         .entries
                         .iter()
-                        .map(|e| (e.name.clone(), e.signal.clone(), e.transform))
+                        .map(|e| {
+                            let n = match e.window {
+                                crate::features::Window::Samples(n) => n,
+                                _ => 0,
+                            };
+                            (e.name.clone(), e.signal.clone(), e.transform, n)
+                        })
                         .collect();
                     (s.model.to_string(), v)
                 })
@@ -115,6 +125,7 @@ impl AlertEngine {
             anomaly_share: HashMap::new(),
             dq_share: RollingShare::new(cfg.share_window as usize),
             signal_ts: HashMap::new(),
+            settle: HashMap::new(),
             stats: AlertStats::default(),
         }
     }
@@ -235,17 +246,33 @@ impl AlertEngine {
     }
 
     /// Value of the prediction's feature of `signal` (mean, else ewma, else last).
-    fn signal_value(&self, p: &Prediction, signal: &str) -> Option<(String, f64)> {
+    fn signal_value(&self, p: &Prediction, signal: &str) -> Option<(String, f64, usize)> {
         let inputs = self.inputs.get(p.model.as_ref())?;
         for want in ["mean", "ewma", "last"] {
-            for (i, (name, sig, tr)) in inputs.iter().enumerate() {
+            for (i, (name, sig, tr, n)) in inputs.iter().enumerate() {
                 if sig == signal && tr.name() == want {
                     let v = *p.features.values.get(i)?;
-                    return Some((name.clone(), v));
+                    return Some((name.clone(), v, *n));
                 }
             }
         }
         None
+    }
+
+    /// True while `signal`'s window still holds samples of the previous product.
+    fn settling(&mut self, signal: &'static str, product: &str, window: usize) -> bool {
+        let e = self
+            .settle
+            .entry(signal)
+            .or_insert_with(|| (product.to_string(), 0));
+        if e.0 != product {
+            *e = (product.to_string(), window);
+        }
+        if e.1 > 0 {
+            e.1 -= 1;
+            return true;
+        }
+        false
     }
 
     fn base_evidence(p: &Prediction) -> Value {
@@ -297,6 +324,11 @@ impl AlertEngine {
         // A prediction is an accepted vector: it lowers the refused share, and the
         // data-quality rule must see that to clear.
         let share = self.dq_share.push(false);
+        let dq_value = if self.dq_share.is_full() {
+            share
+        } else {
+            f64::NAN
+        };
         let message = format!(
             "Data quality: {:.0}% of recent vectors refused",
             share * 100.0
@@ -306,7 +338,7 @@ impl AlertEngine {
             Eval {
                 kind: AlertKind::DataQuality,
                 scope: "line",
-                value: share,
+                value: dq_value,
                 ts: p.ts,
                 batch: &p.batch,
                 message,
@@ -351,11 +383,13 @@ impl AlertEngine {
                 is_anomaly, score, ..
             } => {
                 let n = self.cfg.share_window as usize;
-                let share = self
+                let rolling = self
                     .anomaly_share
                     .entry(model.clone())
-                    .or_insert_with(|| RollingShare::new(n))
-                    .push(*is_anomaly);
+                    .or_insert_with(|| RollingShare::new(n));
+                let share = rolling.push(*is_anomaly);
+                // NaN is "no evaluation" for the tracker: wait for a full window.
+                let share_or_nan = if rolling.is_full() { share } else { f64::NAN };
                 let message = format!(
                     "Process anomaly: {:.0}% of the last vectors anomalous (score {score:.3}, model {model} {version})",
                     share * 100.0
@@ -364,7 +398,7 @@ impl AlertEngine {
                     Eval {
                         kind: AlertKind::Anomaly,
                         scope: &model,
-                        value: share,
+                        value: share_or_nan,
                         ts: p.ts,
                         batch: &p.batch,
                         message,
@@ -428,7 +462,7 @@ impl AlertEngine {
             .and_then(|c| self.products.get(c))
             .cloned();
         for signal in ["temperature", "moisture", "particle_size"] {
-            let Some((feature, v)) = self.signal_value(p, signal) else {
+            let Some((feature, v, window)) = self.signal_value(p, signal) else {
                 continue;
             };
             if self.signal_ts.get(signal).is_some_and(|t| *t >= p.ts) {
@@ -439,6 +473,9 @@ impl AlertEngine {
             match signal {
                 "temperature" => {
                     let Some(prod) = &product else { continue };
+                    if self.settling(signal, &prod.code, window) {
+                        continue;
+                    }
                     let [lo, hi] = prod.working_temp.unwrap_or(prod.chocolate.working_band());
                     let excursion = (lo - v).max(v - hi).max(0.0);
                     let mut rule = self.cfg.fat_bloom_risk.clone();
@@ -471,6 +508,9 @@ impl AlertEngine {
                 }
                 "moisture" => {
                     let Some(prod) = &product else { continue };
+                    if self.settling(signal, &prod.code, window) {
+                        continue;
+                    }
                     let limit = prod.moisture_pct[1];
                     let excess = (v - limit).max(0.0);
                     let mut rule = self.cfg.sugar_bloom_risk.clone();
@@ -547,7 +587,7 @@ impl AlertEngine {
                 ),
             ];
             for (signal, lo, hi) in checks {
-                if let Some((feature, v)) = self.signal_value(p, signal)
+                if let Some((feature, v, _)) = self.signal_value(p, signal)
                     && (v < lo || v > hi)
                 {
                     violations.push(
@@ -627,6 +667,11 @@ impl AlertEngine {
 
     fn on_data_quality(&mut self, e: &DataQualityEvent, out: &mut Vec<Record>) {
         let share = self.dq_share.push(true);
+        let dq_value = if self.dq_share.is_full() {
+            share
+        } else {
+            f64::NAN
+        };
         let ev = json!({"model": e.model.as_ref(), "flags": e.flags, "refused_share": share,
             "window": self.cfg.share_window});
         let signals: Vec<&str> = e.flags.keys().map(String::as_str).collect();
@@ -639,7 +684,7 @@ impl AlertEngine {
             Eval {
                 kind: AlertKind::DataQuality,
                 scope: "line",
-                value: share,
+                value: dq_value,
                 ts: e.ts,
                 batch: &e.batch,
                 message,

@@ -31,6 +31,12 @@ impl RollingShare {
         self.share()
     }
 
+    /// True once `n` observations were made: a share over fewer (at start-up) is too noisy
+    /// to alarm on — one anomalous vector out of one would be "100 %".
+    pub fn is_full(&self) -> bool {
+        self.buf.len() == self.n
+    }
+
     /// Current share (0 when empty).
     pub fn share(&self) -> f64 {
         if self.buf.is_empty() {

@@ -417,12 +417,12 @@ fn anomaly_share_over_window() {
         .iter()
         .map(|a| (a.kind, a.state, a.ts.0))
         .collect();
-    // Shares: .0 .5 .67 .75 1 1 1 .75 .5 .25 0 0 0 0 0 → ≥.5 from index 1; 5th at index 5.
-    // ≤ .2 from index 10; 5th at index 14.
+    // Shares: .0 .5 .67 .75 1 1 1 .75 .5 .25 0 0 0 0 0, evaluated only once the window of 4
+    // is full (index 3): ≥ .5 from index 3, 5th at index 7; ≤ .2 from index 10, 5th at 14.
     assert_eq!(
         a,
         vec![
-            (AlertKind::Anomaly, AlertState::Raised, 5),
+            (AlertKind::Anomaly, AlertState::Raised, 7),
             (AlertKind::Anomaly, AlertState::Cleared, 14)
         ]
     );
@@ -454,4 +454,41 @@ async fn stage_forwards_records_then_alerts_and_ends_with_its_input() {
     assert!(matches!(&got[3], Record::Alert(a) if a.kind == AlertKind::FatBloomRisk));
     assert!(matches!(&got[4], Record::DataQuality(_)));
     assert_eq!(stats.raised[&AlertKind::FatBloomRisk], 1);
+}
+
+#[test]
+fn band_rules_wait_for_the_window_after_a_product_change() {
+    let mut prods = products();
+    prods.push(ProductConfig {
+        code: "MILK35".into(),
+        recipe_id: 3,
+        chocolate: Chocolate::Milk,
+        working_temp: None,
+        moisture_pct: [1.0, 2.0],
+        ph: [5.0, 5.5],
+        particle_size_max_um: 25.0,
+        cocoa_pct: None,
+    });
+    let mut e = AlertEngine::new(&AlertsConfig::default(), &prods, "plant", "L1", &specs());
+    let milk = |s: i64| {
+        let Record::Prediction(mut p) = bloom(s, 0.0, 0.0, 31.5) else {
+            unreachable!()
+        };
+        p.batch.product = Some("MILK35".into());
+        Record::Prediction(p)
+    };
+    // DARK70 at 31.5 °C is in band; the recipe switches to MILK35 [30, 31] while the
+    // 60-sample temperature mean still says 31.5: the first 60 evaluations are skipped.
+    let mut recs: Vec<Record> = (0..5).map(|i| bloom(i, 0.0, 0.0, 31.5)).collect();
+    recs.extend((5..65).map(milk));
+    assert!(alerts(&feed(&mut e, recs)).is_empty());
+    // Still 31.5 after the window: now it is a real excursion (0.5 °C > 0.2), raised at the
+    // 3rd evaluation.
+    let a = feed(&mut e, (65..68).map(milk).collect());
+    let a = alerts(&a);
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        (a[0].kind, a[0].ts),
+        (AlertKind::FatBloomRisk, TimestampMs(67_000))
+    );
 }

@@ -13,7 +13,7 @@ use super::{Config, DataType, RegisterKind, RuleConfig};
 /// A check adds the problems it finds.
 type Check = fn(&Config, &mut Vec<Problem>);
 
-const CHECKS: [Check; 17] = [
+const CHECKS: [Check; 19] = [
     devices_present,
     names,
     device_settings,
@@ -25,9 +25,11 @@ const CHECKS: [Check; 17] = [
     products,
     agent,
     features,
+    feature_quality,
     models,
     drift,
     alerts,
+    alert_settings,
     store,
     mqtt,
     log,
@@ -502,6 +504,33 @@ fn features(cfg: &Config, out: &mut Vec<Problem>) {
     }
 }
 
+/// The data-quality settings of `[features]` (stuck and spike detection, window sizes).
+fn feature_quality(cfg: &Config, out: &mut Vec<Problem>) {
+    let f = &cfg.features;
+    let p = KeyPath::root().key("features");
+    // static_signals are not checked against the registers: the default list names every
+    // static canonical signal, and one a plant lacks exempts nothing, harmlessly.
+    if !(f.stuck_tolerance.is_finite() && f.stuck_tolerance >= 0.0) {
+        push(out, p.key("stuck_tolerance"), "must be a number ≥ 0");
+    }
+    if !(f.spike_k.is_finite() && f.spike_k > 0.0) {
+        push(out, p.key("spike_k"), "must be a positive number");
+    }
+    if !(f.spike_min_rel.is_finite() && f.spike_min_rel >= 0.0) {
+        push(out, p.key("spike_min_rel"), "must be a number ≥ 0");
+    }
+    if f.spike_window < 3 {
+        push(
+            out,
+            p.key("spike_window"),
+            "must be at least 3: a median and its spread need several readings",
+        );
+    }
+    if f.max_window_samples == 0 {
+        push(out, p.key("max_window_samples"), "must be at least 1");
+    }
+}
+
 fn models(cfg: &Config, out: &mut Vec<Problem>) {
     let m = KeyPath::root().key("models");
     dir_must_exist(&cfg.models.dir, m.key("dir"), out);
@@ -662,6 +691,33 @@ fn alerts(cfg: &Config, out: &mut Vec<Problem>) {
         if r.consecutive == 0 {
             push(out, p.key("consecutive"), "must be at least 1");
         }
+    }
+}
+
+/// The settings of `[alerts]` beside the rules.
+fn alert_settings(cfg: &Config, out: &mut Vec<Problem>) {
+    let a = &cfg.alerts;
+    let p = KeyPath::root().key("alerts");
+    if a.share_window == 0 {
+        push(out, p.key("share_window"), "must be at least 1");
+    }
+    for (key, v) in [
+        ("temp_band_tolerance_c", a.temp_band_tolerance_c),
+        ("moisture_tolerance_pct", a.moisture_tolerance_pct),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            push(out, p.key(key), "must be a number ≥ 0");
+        }
+    }
+    if a.yield_low.enabled && !cfg.models.enabled.contains(&a.yield_model) {
+        push(
+            out,
+            p.key("yield_model"),
+            format!(
+                "not in models.enabled ({}): enable it, or set alerts.yield_low.enabled = false",
+                cfg.models.enabled.join(", ")
+            ),
+        );
     }
 }
 
@@ -1160,6 +1216,34 @@ mod tests {
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got[0].starts_with("features.batch_id_signal: no register"));
         assert!(got[1].starts_with("features.signal_map.temperature: no register"));
+    }
+
+    #[test]
+    fn feature_quality_settings() {
+        assert!(run(feature_quality, &valid()).is_empty());
+        let mut c = valid();
+        c.features.spike_k = 0.0;
+        c.features.spike_window = 1;
+        c.features.stuck_tolerance = -1.0;
+        c.features.max_window_samples = 0;
+        assert_eq!(run(feature_quality, &c).len(), 4);
+    }
+
+    #[test]
+    fn alert_settings_and_yield_model() {
+        let mut c = valid();
+        c.alerts.yield_model = "yield2".into();
+        assert_one(
+            &run(alert_settings, &c),
+            "alerts.yield_model",
+            "not in models.enabled",
+        );
+        c.alerts.yield_low.enabled = false;
+        assert!(run(alert_settings, &c).is_empty());
+        let mut c = valid();
+        c.alerts.share_window = 0;
+        c.alerts.temp_band_tolerance_c = f64::NAN;
+        assert_eq!(run(alert_settings, &c).len(), 2);
     }
 
     #[test]
