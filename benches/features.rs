@@ -12,23 +12,8 @@ use chocoline::domain::TimestampMs;
 use chocoline::features::config::FeaturesConfig;
 use chocoline::features::{EngineSetup, FeatureEngine, FeatureSpec};
 use chocoline::pipeline::replay::SampleBuilder;
+use chocoline::simulate::LineSim;
 use chocoline::validate::Validator;
-
-const SIGNALS: [&str; 13] = [
-    "temperature",
-    "tunnel_temp",
-    "humidity",
-    "particle_size",
-    "moisture",
-    "ph",
-    "conche_temp",
-    "batch_id",
-    "recipe",
-    "cocoa_pct",
-    "roast_time",
-    "fermentation_index",
-    "bean_quality",
-];
 
 fn spec(json: &str) -> FeatureSpec {
     FeatureSpec::from_manifest_str("bench", json).expect("bench spec")
@@ -70,14 +55,14 @@ fn main() {
         EngineSetup::default(),
         vec![bloom, quality],
     );
-    let names: Vec<String> = SIGNALS.iter().map(|s| s.to_string()).collect();
+    let names: Vec<String> = LineSim::signals().iter().map(|s| s.to_string()).collect();
     let builder = SampleBuilder::new(&names, HashMap::new());
     let n = 200_000i64;
     // Pre-build the samples so that only the stage code is timed.
     let samples: Vec<_> = (0..n)
         .map(|i| {
             let w = (i as f64 * 0.01).sin();
-            let vals: Vec<Option<f64>> = (0..SIGNALS.len())
+            let vals: Vec<Option<f64>> = (0..LineSim::signals().len())
                 .map(|k| {
                     Some(match k {
                         7 => (1000 + i / 9000) as f64,
