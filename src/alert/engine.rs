@@ -324,11 +324,7 @@ impl AlertEngine {
         // A prediction is an accepted vector: it lowers the refused share, and the
         // data-quality rule must see that to clear.
         let share = self.dq_share.push(false);
-        let dq_value = if self.dq_share.is_full() {
-            share
-        } else {
-            f64::NAN
-        };
+        let dq_value = self.dq_share.rule_value();
         let message = format!(
             "Data quality: {:.0}% of recent vectors refused",
             share * 100.0
@@ -388,8 +384,7 @@ impl AlertEngine {
                     .entry(model.clone())
                     .or_insert_with(|| RollingShare::new(n));
                 let share = rolling.push(*is_anomaly);
-                // NaN is "no evaluation" for the tracker: wait for a full window.
-                let share_or_nan = if rolling.is_full() { share } else { f64::NAN };
+                let share_or_nan = rolling.rule_value();
                 let message = format!(
                     "Process anomaly: {:.0}% of the last vectors anomalous (score {score:.3}, model {model} {version})",
                     share * 100.0
@@ -667,11 +662,7 @@ impl AlertEngine {
 
     fn on_data_quality(&mut self, e: &DataQualityEvent, out: &mut Vec<Record>) {
         let share = self.dq_share.push(true);
-        let dq_value = if self.dq_share.is_full() {
-            share
-        } else {
-            f64::NAN
-        };
+        let dq_value = self.dq_share.rule_value();
         let ev = json!({"model": e.model.as_ref(), "flags": e.flags, "refused_share": share,
             "window": self.cfg.share_window});
         let signals: Vec<&str> = e.flags.keys().map(String::as_str).collect();

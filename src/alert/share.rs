@@ -37,6 +37,16 @@ impl RollingShare {
         self.buf.len() == self.n
     }
 
+    /// What a rule evaluates: the share once the window is full, NaN before ("no evaluation"
+    /// for the hysteresis tracker), so that start-up cannot raise on a handful of events.
+    pub fn rule_value(&self) -> f64 {
+        if self.is_full() {
+            self.share()
+        } else {
+            f64::NAN
+        }
+    }
+
     /// Current share (0 when empty).
     pub fn share(&self) -> f64 {
         if self.buf.is_empty() {
@@ -59,5 +69,15 @@ mod tests {
         s.push(false);
         assert_eq!(s.push(false), 0.25);
         assert_eq!(s.push(false), 0.0, "the first `true` has rolled out");
+    }
+
+    #[test]
+    fn rule_value_is_nan_until_the_window_is_full() {
+        let mut s = RollingShare::new(3);
+        s.push(true);
+        s.push(true);
+        assert!(s.rule_value().is_nan(), "two of three: no evaluation yet");
+        s.push(false);
+        assert!((s.rule_value() - 2.0 / 3.0).abs() < 1e-12);
     }
 }
