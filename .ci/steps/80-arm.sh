@@ -8,6 +8,10 @@
 # run here (time budget): `scripts/arm-check armv7`, README "ARM".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+if [ "${CHOCOLINE_SKIP_ARM:-0}" = 1 ]; then
+    echo "80-arm: SKIPPED (CHOCOLINE_SKIP_ARM=1)" >&2
+    exit 0
+fi
 start=$(date +%s)
 ARM_CHECK_BINARY=test-build scripts/arm-check aarch64
 echo "80-arm: aarch64 step took $(($(date +%s) - start)) s"
