@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # aarch64: cross-build with Debian's cross toolchain (apt packages in .ci/apt-packages; the
-# rustup target is added by scripts/arm-check), print the binary's stripped size and highest
-# GLIBC symbol version, and run scripts/arm-check's default test set under qemu-aarch64.
+# rustup target is added by scripts/arm-check), print the highest
+# GLIBC symbol version the binary needs, and run scripts/arm-check's default test set under
+# qemu-aarch64.
 # One dependency build only (ARM_CHECK_BINARY=test-build): the tests are built in the test
 # profile, the GLIBC check and smoke run use that build's binary; the release binary's size
 # and the qemu inference timing come from `scripts/arm-check aarch64` run by hand. armv7 is not
