@@ -244,7 +244,7 @@ fn latency(mqtt: u16) {
     // Every line device polled at 50 ms; stuck and spike checks off so that only the toggled
     // register changes the data-quality verdict; a one-vector share window and a one-step
     // rule, so each toggle raises or clears exactly one data_quality alert.
-    let extra = "\n[features]\nstuck_samples = 0\nspike_window = 0\n\n[alerts]\nshare_window = 1\n\n\
+    let extra = "\n[features]\nstuck_samples = 0\nspike_k = 1000000.0\n\n[alerts]\nshare_window = 1\n\n\
                  [alerts.data_quality]\nseverity = \"warning\"\nraise = 0.5\nclear = 0.0\nconsecutive = 1\n";
     let text = line_config(
         modbus,
@@ -497,11 +497,16 @@ fn load500(mqtt: u16) {
     let n = env_u64("BUDGET_DEVICES", 500).max(5) as usize;
     let secs = env_u64("BUDGET_LOAD_SECS", 60);
     let dir = tempfile::tempdir().expect("tempdir");
-    let (modbus, metrics) = (free_port(), free_port());
+    let metrics = free_port();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let stop = CancellationToken::new();
     let path = dir.path().join("load500.toml");
     rt.block_on(async {
+        // The line's listener is bound first so that no auxiliary listener can take its port.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let modbus = l.local_addr().expect("addr").port();
         let mut listeners = Vec::new();
         for _ in 4..n {
             listeners.push(
@@ -526,9 +531,6 @@ fn load500(mqtt: u16) {
         }
         std::fs::write(&path, &text).expect("write config");
         let cfg = load_config(&path);
-        let l = tokio::net::TcpListener::bind(("127.0.0.1", modbus))
-            .await
-            .expect("bind");
         let line: Vec<_> = cfg.devices.iter().take(4).cloned().collect();
         let line_cfg = chocoline::config::Config {
             devices: line,
