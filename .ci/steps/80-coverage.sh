@@ -28,6 +28,18 @@ fi
 cargo llvm-cov --version
 
 start=$(date +%s)
+# cargo-llvm-cov builds in <target>/llvm-cov-target and instruments only this workspace's
+# crates (through its rustc wrapper): the dependencies are the very artifacts of the plain
+# debug build above. Seed them from there instead of compiling them all a second time; the
+# chocoline fingerprints are left out so every workspace target is rebuilt instrumented.
+target="${CARGO_TARGET_DIR:-$root/target}"
+if [ -d "$target/debug/.fingerprint" ] && [ ! -d "$target/llvm-cov-target/debug" ]; then
+    echo "== coverage: seeding $target/llvm-cov-target/debug with the plain build's dependencies"
+    mkdir -p "$target/llvm-cov-target"
+    cp -a "$target/debug" "$target/llvm-cov-target/debug"
+    rm -rf "$target/llvm-cov-target/debug/incremental" \
+        "$target/llvm-cov-target/debug/.fingerprint"/chocoline-*
+fi
 echo "== coverage: CHOCOLINE_INTEROP=1 cargo llvm-cov (whole suite, instrumented)"
 CHOCOLINE_INTEROP=1 cargo llvm-cov --no-report
 echo "   tests under instrumentation took $(($(date +%s) - start)) s"
