@@ -536,3 +536,27 @@ fn model_list_config_errors_are_bad_input() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no manifest.json"), "{}", stderr(&o));
 }
+
+#[test]
+fn model_list_and_verify_report_a_missing_model_file_and_a_missing_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    copy_model("quality", &models.join("quality"));
+    std::fs::remove_file(models.join("quality/model.onnx")).unwrap();
+    let o = chocoline(&["model", "list", "--dir", models.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("model file unreadable"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = chocoline(&["model", "verify", models.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("FAILED to load"), "{}", stderr(&o));
+
+    let absent = dir.path().join("absent");
+    let o = chocoline(&["model", "verify", absent.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("absent"), "{}", stderr(&o));
+}
