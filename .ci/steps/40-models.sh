@@ -12,7 +12,7 @@ export CHOCOLINE_INTEROP=1
 
 cd models
 # Every Python command below runs under coverage (parallel data files, combined and reported
-# by 80-coverage.sh): each one checks its result (lock hash, tests, byte-identical retraining).
+# by 90-coverage.sh): each one checks its result (lock hash, tests, byte-identical retraining).
 export COVERAGE_FILE="$root/models/.coverage"
 rm -f "$root"/models/.coverage "$root"/models/.coverage.*
 py=(python3 -m coverage run --parallel-mode --source=training)
