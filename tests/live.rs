@@ -44,16 +44,7 @@ fn write_config(dir: &Path, p: &Ports) -> PathBuf {
             "/tmp/chocoline-demo",
             &dir.join("data").display().to_string(),
         )
-        .replace("127.0.0.1:9898", &format!("127.0.0.1:{}", p.metrics))
-        // Polls 10× faster (and the line 10× faster, see `simulator`): sample-level models
-        // predict only once their windows are full (300 polls for bloom, feature-spec.md
-        // "Window gating"), 30 s here instead of 5 min.
-        .replace("poll_interval = \"1s\"", "poll_interval = \"100ms\"")
-        .replace("poll_interval = \"2s\"", "poll_interval = \"200ms\"")
-        .replace("timeout = \"400ms\"", "timeout = \"80ms\"")
-        .replace("timeout = \"500ms\"", "timeout = \"80ms\"")
-        .replace("timeout = \"1s\"", "timeout = \"150ms\"")
-        .replace("timeout = \"300ms\"", "timeout = \"150ms\"");
+        .replace("127.0.0.1:9898", &format!("127.0.0.1:{}", p.metrics));
     assert!(
         text.contains(&format!(":{}", p.modbus)),
         "demo.toml changed shape"
@@ -63,8 +54,7 @@ fn write_config(dir: &Path, p: &Ports) -> PathBuf {
     path
 }
 
-/// Serve the line simulator for every device of `cfg` on `port` (10 s of line per 1 s, so
-/// that every 100 ms poll sees a new value).
+/// Serve the line simulator for every device of `cfg` on `port` (1 s of line per 1 s).
 async fn simulator(cfg: &chocoline::config::Config, port: u16, stop: CancellationToken) {
     let map = RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map).unwrap();
     let sim = LineSim::new(Scenario::Normal, 7, TimestampMs::now());
@@ -75,7 +65,7 @@ async fn simulator(cfg: &chocoline::config::Config, port: u16, stop: Cancellatio
     tokio::spawn(drive(
         service.clone(),
         Duration::from_millis(100),
-        10.0,
+        1.0,
         stop.clone(),
     ));
     tokio::spawn(serve_tcp(listener, service, stop));
