@@ -28,7 +28,10 @@ fn demo_raises_and_clears_a_fat_bloom_alert_within_two_minutes() {
     // readiness probe and the agent's disconnect at shutdown as ERRORs).
     let stderr = String::from_utf8_lossy(&out.stderr);
     let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("ERROR")).collect();
-    assert!(errors.is_empty(), "ERROR lines in the demo's log: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "ERROR lines in the demo's log: {errors:#?}"
+    );
     let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

@@ -142,12 +142,10 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
         copy_dir(&root.join("models").join(m), &models.join(m));
     }
     let path = write_config(tmp.path(), &ports);
-    let base = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace(
-            &format!("dir = \"{}\"", root.join("models").display()),
-            &format!("dir = \"{}\"\nwatch = false", models.display()),
-        );
+    let base = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("dir = \"{}\"", root.join("models").display()),
+        &format!("dir = \"{}\"\nwatch = false", models.display()),
+    );
     assert!(base.contains("watch = false"), "models section moved");
     std::fs::write(&path, &base).unwrap();
     let cfg = chocoline::config::load(&path).unwrap().config;
@@ -229,7 +227,10 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
         })
     })
     .await;
-    eprintln!("reload → first alert under the new rule: {:?}", t0.elapsed());
+    eprintln!(
+        "reload → first alert under the new rule: {:?}",
+        t0.elapsed()
+    );
     wait_log(&log, 30, "a debug prediction line", |r| {
         r["message"] == "prediction"
     })
@@ -238,7 +239,9 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
     let reloading = notes_now.iter().position(|n| n == "RELOADING=1");
     assert!(reloading.is_some(), "{notes_now:?}");
     assert!(
-        notes_now[reloading.unwrap()..].iter().any(|n| n == "READY=1"),
+        notes_now[reloading.unwrap()..]
+            .iter()
+            .any(|n| n == "READY=1"),
         "{notes_now:?}"
     );
     let text = http_get(ports.metrics, "/metrics").await;
@@ -269,10 +272,7 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
         s["message"].as_str().unwrap().starts_with("reload refused"),
         "{s}"
     );
-    let want = format!(
-        "{}:{bad_line}: alerts.anomaly.clear",
-        path.display()
-    );
+    let want = format!("{}:{bad_line}: alerts.anomaly.clear", path.display());
     wait_log(&log, 5, &want, |r| {
         r["error"].as_str().is_some_and(|e| e.starts_with(&want))
     })
@@ -294,7 +294,10 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
     //    the new poller and the new MQTT session.
     let moved = good
         .replacen("timeout = \"400ms\"", "timeout = \"350ms\"", 1)
-        .replace("client_id = \"chocoline-demo\"", "client_id = \"chocoline-reloaded\"");
+        .replace(
+            "client_id = \"chocoline-demo\"",
+            "client_id = \"chocoline-reloaded\"",
+        );
     std::fs::write(&path, &moved).unwrap();
     hup(&child);
     let s = summary(&log, 2).await;
@@ -315,7 +318,10 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
     eprintln!("model reload: {s}");
     assert_eq!(s["result"], "applied", "{s}");
     assert!(
-        s["models"].as_str().unwrap().contains("bloom 1.0.0 → 1.0.1-test"),
+        s["models"]
+            .as_str()
+            .unwrap()
+            .contains("bloom 1.0.0 → 1.0.1-test"),
         "{s}"
     );
     sub.wait_for(30, "predictions by bloom 1.0.1-test", |got| {

@@ -56,7 +56,13 @@ pub fn run(path: &Path, log_format: Option<LogFormat>) -> ExitCode {
             path: plan.file.clone(),
             triggers: hup_rx,
         };
-        let result = agent::run(&plan.config, Supervision::from_env(), Some(reload), shutdown).await;
+        let result = agent::run(
+            &plan.config,
+            Supervision::from_env(),
+            Some(reload),
+            shutdown,
+        )
+        .await;
         for s in signals {
             s.abort();
         }

@@ -80,7 +80,11 @@ impl Changes {
 fn poll_intervals(cfg: &Config) -> BTreeMap<&str, Duration> {
     cfg.devices
         .iter()
-        .flat_map(|d| d.registers.iter().map(|r| (r.name.as_str(), d.poll_interval.get())))
+        .flat_map(|d| {
+            d.registers
+                .iter()
+                .map(|r| (r.name.as_str(), d.poll_interval.get()))
+        })
         .collect()
 }
 

@@ -256,7 +256,10 @@ async fn supervise_acquire(
             tracing::error!(error = %e, "acquire task failed");
         }
         emitted += counters.samples.load(Ordering::Relaxed);
-        tracing::info!(samples_so_far = emitted, "acquire restarting with the new devices");
+        tracing::info!(
+            samples_so_far = emitted,
+            "acquire restarting with the new devices"
+        );
         acquire = next;
         let _ = done.send(());
     }
@@ -269,7 +272,10 @@ async fn supervise_publisher(
     stop: CancellationToken,
     mut restarts: mpsc::Receiver<Restart<Publisher>>,
 ) -> Option<PublishStats> {
-    let finished = |r: Result<Result<PublishStats, crate::publish::PublishError>, tokio::task::JoinError>| match r {
+    let finished = |r: Result<
+        Result<PublishStats, crate::publish::PublishError>,
+        tokio::task::JoinError,
+    >| match r {
         Ok(Ok(stats)) => Some(stats),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "publisher failed");
@@ -442,7 +448,10 @@ async fn alert_task(
             Next::Item(r) => r,
             Next::Update(rules) => {
                 engine.reconfigure(&rules.alerts, &rules.products);
-                tracing::info!(open = engine.open_alerts().len(), "alerts: new rules in force");
+                tracing::info!(
+                    open = engine.open_alerts().len(),
+                    "alerts: new rules in force"
+                );
                 continue;
             }
             Next::Closed => return n,

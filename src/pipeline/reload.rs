@@ -137,7 +137,10 @@ pub enum Next<T, U> {
 }
 
 /// The next item or update, updates first. A closed update channel is simply never ready.
-pub async fn next<T, U>(items: &mut mpsc::Receiver<T>, updates: &mut mpsc::Receiver<U>) -> Next<T, U> {
+pub async fn next<T, U>(
+    items: &mut mpsc::Receiver<T>,
+    updates: &mut mpsc::Receiver<U>,
+) -> Next<T, U> {
     tokio::select! {
         biased;
         Some(u) = updates.recv() => Next::Update(u),
@@ -286,7 +289,8 @@ impl Controller {
         let mut problems = Vec::new();
         if changes.log_level {
             match crate::logging::set_level(&new.log) {
-                Ok(crate::logging::LevelChange::Applied) | Ok(crate::logging::LevelChange::NotInitialised) => {}
+                Ok(crate::logging::LevelChange::Applied)
+                | Ok(crate::logging::LevelChange::NotInitialised) => {}
                 Ok(crate::logging::LevelChange::OverriddenByRustLog) => {
                     problems.push("log.level (RUST_LOG is set and wins)".to_string())
                 }
@@ -305,19 +309,31 @@ impl Controller {
         let models: Vec<String> = events
             .iter()
             .filter_map(|e| match e {
-                RegistryEvent::Reloaded { name, from, to } if from.as_deref() != Some(to.as_str()) => {
-                    Some(format!("{name} {} → {to}", from.as_deref().unwrap_or("none")))
+                RegistryEvent::Reloaded { name, from, to }
+                    if from.as_deref() != Some(to.as_str()) =>
+                {
+                    Some(format!(
+                        "{name} {} → {to}",
+                        from.as_deref().unwrap_or("none")
+                    ))
                 }
                 _ => None,
             })
             .collect();
         self.running = new;
-        let outcome = if changes.need_restart.is_empty() && refused.is_empty() && problems.is_empty() {
-            Outcome::Applied
-        } else {
-            Outcome::Partial
+        let outcome =
+            if changes.need_restart.is_empty() && refused.is_empty() && problems.is_empty() {
+                Outcome::Applied
+            } else {
+                Outcome::Partial
+            };
+        let none = |v: Vec<String>| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
         };
-        let none = |v: Vec<String>| if v.is_empty() { "none".to_string() } else { v.join(", ") };
         let strs = |v: Vec<&str>| none(v.into_iter().map(String::from).collect());
         tracing::info!(
             result = outcome.as_str(),
@@ -335,7 +351,12 @@ impl Controller {
     }
 
     /// Send the built parts to their stages; wait for restarts to be confirmed.
-    async fn hand_out(&self, built: Built, new: &Config, stop: &CancellationToken) -> Result<(), String> {
+    async fn hand_out(
+        &self,
+        built: Built,
+        new: &Config,
+        stop: &CancellationToken,
+    ) -> Result<(), String> {
         let u = &self.updates;
         let gone = |what: &str| format!("{what}: stage has stopped");
         if let Some(f) = built.features {
@@ -371,11 +392,19 @@ impl Controller {
                         tracing::info!(model = %name, from = ?from, to = %to, cause, "model reloaded");
                         if let Some(old) = from {
                             self.metrics
-                                .gauge("chocoline_model_info", "Model versions being served.", &[("model", name.as_str()), ("version", old.as_str())])
+                                .gauge(
+                                    "chocoline_model_info",
+                                    "Model versions being served.",
+                                    &[("model", name.as_str()), ("version", old.as_str())],
+                                )
                                 .set(0.0);
                         }
                         self.metrics
-                            .gauge("chocoline_model_info", "Model versions being served.", &[("model", name.as_str()), ("version", to.as_str())])
+                            .gauge(
+                                "chocoline_model_info",
+                                "Model versions being served.",
+                                &[("model", name.as_str()), ("version", to.as_str())],
+                            )
                             .set(1.0);
                     }
                 }
@@ -414,8 +443,12 @@ impl Controller {
             )
             .set(if o == outcome { 1.0 } else { 0.0 });
         }
-        m.gauge("chocoline_reload_last_seconds", "Duration of the last reload.", &[])
-            .set(took.as_secs_f64());
+        m.gauge(
+            "chocoline_reload_last_seconds",
+            "Duration of the last reload.",
+            &[],
+        )
+        .set(took.as_secs_f64());
         m.gauge(
             "chocoline_reload_last_timestamp_seconds",
             "Unix time of the last reload.",
