@@ -60,9 +60,9 @@ async fn summary(log: &Lines, n: usize) -> Value {
         let s: Vec<Value> = records(log)
             .into_iter()
             .filter(|r| {
-                r["message"]
-                    .as_str()
-                    .is_some_and(|m| m.starts_with("reload: ") || m.starts_with("reload refused"))
+                r["message"].as_str().is_some_and(|m| {
+                    m.starts_with("reload: configuration") || m.starts_with("reload refused")
+                })
             })
             .collect();
         if let Some(v) = s.get(n) {
