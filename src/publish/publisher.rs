@@ -200,10 +200,11 @@ impl Publisher {
                 None => tracing::warn!(pkid, "publish event without a queued message"),
             },
             Event::Incoming(Incoming::PubAck(ack)) => {
-                if let Some(Some(seq)) = s.inflight.remove(&ack.pkid)
-                    && self.outbox.ack(seq)?
-                {
-                    self.stats.acked += 1;
+                if let Some(Some(seq)) = s.inflight.remove(&ack.pkid) {
+                    tracing::trace!(seq, "acknowledged (PUBACK)");
+                    if self.outbox.ack(seq)? {
+                        self.stats.acked += 1;
+                    }
                 }
                 self.fill(s)?;
             }
@@ -238,6 +239,9 @@ impl Publisher {
             } else {
                 QoS::AtLeastOnce
             };
+            // Trace-level hooks (off unless asked for): the budget bench times "alert durable
+            // → PUBACK" from these two events, matched by `seq`.
+            tracing::trace!(seq, topic = %m.topic, id = %m.id, "publishing");
             if let Err(e) = s.client.try_publish(m.topic, qos, m.retain, m.payload) {
                 // Only possible if the request channel is full; the next ack refills.
                 tracing::debug!(error = %e, "client queue full");

@@ -54,12 +54,7 @@ pub struct ClassifierData {
 #[derive(Debug, Clone)]
 pub struct TreeClassifier(pub Arc<ClassifierData>);
 
-impl PartialEq for TreeClassifier {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-impl Eq for TreeClassifier {}
+eq_by_shared_data!(TreeClassifier);
 
 /// Parse a `TreeEnsembleClassifier` node.
 pub fn parse(node: &NodeProto) -> Result<ClassifierData, String> {
@@ -113,9 +108,7 @@ pub fn build(
 }
 
 impl Expansion for TreeClassifier {
-    fn name(&self) -> StaticName {
-        "ChocoTreeEnsembleClassifier".into()
-    }
+    expansion_wires_itself!("ChocoTreeEnsembleClassifier");
 
     fn nboutputs(&self) -> TractResult<usize> {
         Ok(2)
@@ -138,15 +131,6 @@ impl Expansion for TreeClassifier {
         s.equals(&outputs[1].shape[0], &inputs[0].shape[0])?;
         s.equals(&outputs[1].shape[1], self.0.rules.n_classes.to_dim())?;
         Ok(())
-    }
-
-    fn wire(
-        &self,
-        prefix: &str,
-        model: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
-        model.wire_node(prefix, self.clone(), inputs)
     }
 }
 

@@ -17,7 +17,33 @@
 //! `nodes_values_as_tensor`) and the input is compared in that type, like onnxruntime.
 //! Votes are accumulated in `f64`.
 
-use std::collections::HashMap;
+/// Load-time maps keyed by ONNX ids. Building the layout hashes every node several times,
+/// and SipHash made that a visible part of model load time; the keys are small integers from
+/// the model file, so a multiply-rotate hash is enough (a hostile file can at worst slow its
+/// own loading down).
+type Map<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<IdHasher>>;
+type Set<K> = std::collections::HashSet<K, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// A multiply-rotate hasher for integer ids (see [`Map`]).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.write_u64(v as u64);
+    }
+}
 use std::fmt::Debug;
 
 /// Comparison of a branch node: go to the true child when `x <op> threshold`.
@@ -96,6 +122,8 @@ pub trait Threshold: Copy + PartialOrd + PartialEq + Debug + Send + Sync + 'stat
     fn from_f64(v: f64) -> Self;
     /// NaN test.
     fn is_nan(self) -> bool;
+    /// A NaN of this type (a leaf's threshold: every comparison with it is false).
+    fn nan() -> Self;
 }
 
 impl Threshold for f32 {
@@ -105,6 +133,9 @@ impl Threshold for f32 {
     fn is_nan(self) -> bool {
         f32::is_nan(self)
     }
+    fn nan() -> Self {
+        f32::NAN
+    }
 }
 
 impl Threshold for f64 {
@@ -113,6 +144,9 @@ impl Threshold for f64 {
     }
     fn is_nan(self) -> bool {
         f64::is_nan(self)
+    }
+    fn nan() -> Self {
+        f64::NAN
     }
 }
 
@@ -156,8 +190,10 @@ const MODE_SHIFT: u32 = 24;
 const LOW_MASK: u32 = (1 << 24) - 1;
 
 /// A node of the compact layout. Branch: `meta` = feature | mode << 24 | NAN_TRUE?, `next` =
-/// index of the false child (the true child is the next node). Leaf: `meta` = LEAF | vote
-/// count, `next` = index of the first vote.
+/// index of the false child (the true child is the next node). Leaf: `meta` = LEAF (feature
+/// bits 0), `threshold` = NaN and `next` = its own index, so a branch-free `x <= t ? i + 1 :
+/// next` step stays on a leaf once reached (see [`Forest::accumulate`]); its votes are found
+/// through `vote_start`.
 #[derive(Debug, Clone, Copy)]
 #[repr(C)]
 struct Node<T> {
@@ -171,6 +207,11 @@ struct Node<T> {
 pub struct Forest<T> {
     nodes: Vec<Node<T>>,
     roots: Vec<u32>,
+    /// Per tree: the number of branches on its longest root-to-leaf path.
+    depths: Vec<u32>,
+    /// Votes of node `i` are `vote_start[i]..vote_start[i + 1]` (empty for branches): leaves
+    /// are laid out in node order, so the offsets are monotone.
+    vote_start: Vec<u32>,
     targets: Vec<u32>,
     weights: Vec<f64>,
     n_targets: usize,
@@ -205,7 +246,7 @@ impl<T: Threshold> Forest<T> {
         // Group node indices per tree, trees in ascending id order.
         let mut by_tree: Vec<(i64, Vec<usize>)> = Vec::new();
         {
-            let mut tree_pos: HashMap<i64, usize> = HashMap::new();
+            let mut tree_pos: Map<i64, usize> = Map::default();
             for (ix, n) in nodes.iter().enumerate() {
                 let pos = *tree_pos.entry(n.tree).or_insert_with(|| {
                     by_tree.push((n.tree, Vec::new()));
@@ -218,7 +259,7 @@ impl<T: Threshold> Forest<T> {
         }
         by_tree.sort_by_key(|(t, _)| *t);
 
-        let mut vote_map: HashMap<(i64, i64), Vec<(u32, f64)>> = HashMap::new();
+        let mut vote_map: Map<(i64, i64), Vec<(u32, f64)>> = Map::default();
         for v in votes {
             let target = usize::try_from(v.target)
                 .ok()
@@ -238,6 +279,8 @@ impl<T: Threshold> Forest<T> {
         let mut out = Forest {
             nodes: Vec::with_capacity(nodes.len()),
             roots: Vec::with_capacity(by_tree.len()),
+            depths: Vec::with_capacity(by_tree.len()),
+            vote_start: Vec::with_capacity(nodes.len() + 1),
             targets: Vec::with_capacity(votes.len()),
             weights: Vec::with_capacity(votes.len()),
             n_targets,
@@ -249,6 +292,7 @@ impl<T: Threshold> Forest<T> {
         for (tree, members) in &by_tree {
             used_votes += out.lay_out_tree(*tree, members, nodes, &vote_map)?;
         }
+        out.vote_start.push(out.weights.len() as u32);
         if used_votes != votes.len() {
             return Err(format!(
                 "{} leaf votes refer to nodes that are not leaves of any tree",
@@ -264,9 +308,10 @@ impl<T: Threshold> Forest<T> {
         tree: i64,
         members: &[usize],
         nodes: &[NodeSpec],
-        votes: &HashMap<(i64, i64), Vec<(u32, f64)>>,
+        votes: &Map<(i64, i64), Vec<(u32, f64)>>,
     ) -> Result<usize, String> {
-        let mut by_id: HashMap<i64, usize> = HashMap::with_capacity(members.len());
+        let mut by_id: Map<i64, usize> =
+            Map::with_capacity_and_hasher(members.len(), Default::default());
         for &ix in members {
             let id = nodes.get(ix).map(|n| n.id).unwrap_or_default();
             if by_id.insert(id, ix).is_some() {
@@ -274,7 +319,7 @@ impl<T: Threshold> Forest<T> {
             }
         }
         // The root is the node no branch points to.
-        let mut referenced: std::collections::HashSet<i64> = Default::default();
+        let mut referenced: Set<i64> = Set::default();
         for &ix in members {
             if let Some(n) = nodes.get(ix)
                 && n.mode.is_some()
@@ -299,11 +344,14 @@ impl<T: Threshold> Forest<T> {
         };
 
         let base = self.nodes.len();
-        // (onnx id, slot of the parent whose `next` must point here, or None)
-        let mut stack: Vec<(i64, Option<usize>)> = vec![(root, None)];
-        let mut placed: HashMap<i64, usize> = HashMap::with_capacity(members.len());
+        // (onnx id, slot of the parent whose `next` must point here or None, depth)
+        let mut stack: Vec<(i64, Option<usize>, u32)> = vec![(root, None, 0)];
+        let mut max_depth = 0u32;
+        let mut placed: Map<i64, usize> =
+            Map::with_capacity_and_hasher(members.len(), Default::default());
         let mut used = 0usize;
-        while let Some((id, patch)) = stack.pop() {
+        while let Some((id, patch, depth)) = stack.pop() {
+            max_depth = max_depth.max(depth);
             let &ix = by_id
                 .get(&id)
                 .ok_or_else(|| format!("tree {tree}: child node id {id} does not exist"))?;
@@ -322,6 +370,7 @@ impl<T: Threshold> Forest<T> {
             {
                 parent.next = me as u32;
             }
+            self.vote_start.push(self.weights.len() as u32);
             match spec.mode {
                 Some(mode) => {
                     let feature = u32::try_from(spec.feature)
@@ -344,11 +393,10 @@ impl<T: Threshold> Forest<T> {
                         next: 0,
                     });
                     // False child is laid out after the whole true subtree: push it first.
-                    stack.push((spec.false_id, Some(me)));
-                    stack.push((spec.true_id, None));
+                    stack.push((spec.false_id, Some(me), depth + 1));
+                    stack.push((spec.true_id, None, depth + 1));
                 }
                 None => {
-                    let start = self.weights.len();
                     let list = votes.get(&(tree, id)).map(Vec::as_slice).unwrap_or(&[]);
                     if list.len() > LOW_MASK as usize {
                         return Err(format!("tree {tree} leaf {id}: too many votes"));
@@ -358,10 +406,13 @@ impl<T: Threshold> Forest<T> {
                         self.weights.push(w);
                     }
                     used += list.len();
+                    if self.weights.len() > u32::MAX as usize / 2 {
+                        return Err("ensemble has too many votes".into());
+                    }
                     self.nodes.push(Node {
-                        threshold: T::from_f64(0.0),
-                        meta: LEAF | list.len() as u32,
-                        next: start as u32,
+                        threshold: T::nan(),
+                        meta: LEAF,
+                        next: me as u32,
                     });
                 }
             }
@@ -382,6 +433,7 @@ impl<T: Threshold> Forest<T> {
             }
         }
         self.roots.push(base as u32);
+        self.depths.push(max_depth);
         Ok(used)
     }
 
@@ -467,36 +519,38 @@ impl<T: Threshold> Forest<T> {
     /// Add the votes of leaf `leaf` to one row's accumulators.
     #[inline(always)]
     fn vote(&self, leaf: usize, scores: &mut [f64], has: &mut [bool]) {
-        let Some(n) = self.nodes.get(leaf) else {
+        let (Some(&start), Some(&end)) = (self.vote_start.get(leaf), self.vote_start.get(leaf + 1))
+        else {
             return;
         };
-        let start = n.next as usize;
-        let end = start + (n.meta & LOW_MASK) as usize;
+        let (start, end) = (start as usize, end as usize);
         let (Some(targets), Some(weights)) =
             (self.targets.get(start..end), self.weights.get(start..end))
         else {
             return;
         };
-        for (&t, &w) in targets.iter().zip(weights) {
+        let pairs = targets.iter().zip(weights);
+        if let Aggregate::Sum | Aggregate::Average = self.aggregate {
+            for (&t, &w) in pairs {
+                let t = t as usize;
+                if let (Some(s), Some(h)) = (scores.get_mut(t), has.get_mut(t)) {
+                    *s += w;
+                    *h = true;
+                }
+            }
+            return;
+        }
+        for (&t, &w) in pairs {
             let t = t as usize;
             if let (Some(s), Some(h)) = (scores.get_mut(t), has.get_mut(t)) {
-                *s = match self.aggregate {
-                    Aggregate::Sum | Aggregate::Average => *s + w,
-                    Aggregate::Min => {
-                        if !*h || w < *s {
-                            w
-                        } else {
-                            *s
-                        }
-                    }
-                    Aggregate::Max => {
-                        if !*h || w > *s {
-                            w
-                        } else {
-                            *s
-                        }
-                    }
-                };
+                let replace = !*h
+                    || match self.aggregate {
+                        Aggregate::Min => w < *s,
+                        _ => w > *s,
+                    };
+                if replace {
+                    *s = w;
+                }
                 *h = true;
             }
         }
@@ -504,44 +558,143 @@ impl<T: Threshold> Forest<T> {
 
     /// Accumulate the votes of every tree for `rows` (row-major, `width` values per row,
     /// `width >= n_features()` checked by the caller) into `acc` (`rows * n_targets`, zeroed
-    /// and `false` on entry). Trees are the outer loop when there are several rows, so one
-    /// tree's nodes stay in L1 while every row walks it.
+    /// and `false` on entry).
+    ///
+    /// Ensembles of plain `BRANCH_LEQ` trees (every skl2onnx export of sklearn's trees) take a
+    /// branch-free path: several independent walks advance one level per step with a
+    /// conditional move instead of a jump, so a mispredicted branch per level (the cost of a
+    /// naive walk: sklearn splits are coin flips to the predictor) is replaced by
+    /// memory-level parallelism. A single row walks [`TREE_LANES`] trees at once; a batch is
+    /// tree-major — for each tree, blocks of [`ROW_LANES`] rows walk it together while its
+    /// nodes stay in L1. A walk takes as many steps as its tree is deep; leaves loop onto
+    /// themselves so shorter paths simply wait. Other modes use the branching walk.
     pub fn accumulate(&self, input: &[T], width: usize, acc: Acc<'_>) {
-        if width == 0 {
+        if width == 0 || self.n_targets == 0 {
             return;
         }
         let k = self.n_targets;
-        let rows = input.chunks_exact(width);
-        let outs = acc
-            .scores
-            .chunks_exact_mut(k)
-            .zip(acc.has.chunks_exact_mut(k));
-        if input.len() / width <= 1 {
-            for (row, (s, h)) in rows.zip(outs) {
-                for &root in &self.roots {
-                    let leaf = if self.plain_leq {
-                        self.leaf_leq(root, row)
-                    } else {
-                        self.leaf_general(root, row)
-                    };
-                    self.vote(leaf, s, h);
-                }
+        let n_rows = input.len() / width;
+        if !self.plain_leq {
+            self.accumulate_general(input, width, acc);
+            return;
+        }
+        if n_rows < ROW_LANES {
+            let outs = acc
+                .scores
+                .chunks_exact_mut(k)
+                .zip(acc.has.chunks_exact_mut(k));
+            for (row, (s, h)) in input.chunks_exact(width).zip(outs) {
+                self.one_row(row, s, h);
             }
             return;
         }
+        let full = n_rows - n_rows % ROW_LANES;
+        let nodes = self.nodes.as_slice();
+        for (&root, &depth) in self.roots.iter().zip(&self.depths) {
+            let blocks = input
+                .get(..full * width)
+                .unwrap_or(&[])
+                .chunks_exact(width * ROW_LANES);
+            let outs = acc
+                .scores
+                .chunks_exact_mut(k * ROW_LANES)
+                .zip(acc.has.chunks_exact_mut(k * ROW_LANES));
+            for (block, (s, h)) in blocks.zip(outs) {
+                let mut rows: [&[T]; ROW_LANES] = [&[]; ROW_LANES];
+                for (slot, row) in rows.iter_mut().zip(block.chunks_exact(width)) {
+                    *slot = row;
+                }
+                let mut idx = [root; ROW_LANES];
+                walk_lanes(nodes, &mut idx, &rows, depth);
+                for ((&leaf, s), h) in idx
+                    .iter()
+                    .zip(s.chunks_exact_mut(k))
+                    .zip(h.chunks_exact_mut(k))
+                {
+                    self.vote(leaf as usize, s, h);
+                }
+            }
+        }
+        // The last rows (fewer than a block) walk row by row.
+        let rest = input.get(full * width..).unwrap_or(&[]);
+        let outs = acc
+            .scores
+            .get_mut(full * k..)
+            .unwrap_or(&mut [])
+            .chunks_exact_mut(k)
+            .zip(
+                acc.has
+                    .get_mut(full * k..)
+                    .unwrap_or(&mut [])
+                    .chunks_exact_mut(k),
+            );
+        for (row, (s, h)) in rest.chunks_exact(width).zip(outs) {
+            self.one_row(row, s, h);
+        }
+    }
+
+    /// One row of a plain-`BRANCH_LEQ` ensemble, [`TREE_LANES`] trees at a time.
+    fn one_row(&self, row: &[T], s: &mut [f64], h: &mut [bool]) {
+        let nodes = self.nodes.as_slice();
+        let rows = [row; TREE_LANES];
+        let roots = self.roots.chunks_exact(TREE_LANES);
+        let depths = self.depths.chunks_exact(TREE_LANES);
+        let (rest_roots, rest_depths) = (roots.remainder(), depths.remainder());
+        for (roots, depths) in roots.zip(depths) {
+            let mut idx = [0u32; TREE_LANES];
+            idx.copy_from_slice(roots);
+            let depth = depths.iter().copied().max().unwrap_or(0);
+            walk_lanes(nodes, &mut idx, &rows, depth);
+            for &leaf in &idx {
+                self.vote(leaf as usize, s, h);
+            }
+        }
+        for (&root, _) in rest_roots.iter().zip(rest_depths) {
+            let leaf = self.leaf_leq(root, row);
+            self.vote(leaf, s, h);
+        }
+    }
+
+    /// Any modes: the branching walk, tree-major when there are several rows.
+    fn accumulate_general(&self, input: &[T], width: usize, acc: Acc<'_>) {
+        let k = self.n_targets;
         for &root in &self.roots {
             let outs = acc
                 .scores
                 .chunks_exact_mut(k)
                 .zip(acc.has.chunks_exact_mut(k));
             for (row, (s, h)) in input.chunks_exact(width).zip(outs) {
-                let leaf = if self.plain_leq {
-                    self.leaf_leq(root, row)
-                } else {
-                    self.leaf_general(root, row)
-                };
+                let leaf = self.leaf_general(root, row);
                 self.vote(leaf, s, h);
             }
+        }
+    }
+}
+
+/// Trees walked together for one row.
+pub const TREE_LANES: usize = 8;
+/// Rows walked together through one tree in a batch.
+pub const ROW_LANES: usize = 16;
+
+/// Advance every lane `(idx[l], rows[l])` by `steps` levels of a plain-`BRANCH_LEQ` layout,
+/// branch-free: `x <= t` selects `i + 1` (true child) or `next` (false child, or the leaf
+/// itself — a leaf's NaN threshold makes the comparison false and its `next` is its own
+/// index). NaN inputs compare false and go to the false child, like the branching walk.
+#[inline(always)]
+fn walk_lanes<T: Threshold, const L: usize>(
+    nodes: &[Node<T>],
+    idx: &mut [u32; L],
+    rows: &[&[T]; L],
+    steps: u32,
+) {
+    for _ in 0..steps {
+        for (slot, row) in idx.iter_mut().zip(rows) {
+            let Some(n) = nodes.get(*slot as usize) else {
+                continue;
+            };
+            let x = row.get((n.meta & LOW_MASK) as usize).copied();
+            let go_true = matches!(x, Some(x) if x <= n.threshold);
+            *slot = if go_true { *slot + 1 } else { n.next };
         }
     }
 }
@@ -733,5 +886,99 @@ mod tests {
             leaf(0, 2),
         ];
         assert!(Forest::<f32>::build(&nodes, &[], 1, Aggregate::Sum).is_err());
+    }
+
+    /// A deterministic random plain-LEQ forest (complete trees of random depth, random
+    /// features/thresholds), the independent reference being a walk over the ONNX ids.
+    fn random_forest(seed: u64, n_trees: i64, k: i64) -> (Vec<NodeSpec>, Vec<VoteSpec>) {
+        let mut state = seed;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as u32
+        };
+        let (mut nodes, mut votes) = (vec![], vec![]);
+        for t in 0..n_trees {
+            // Unbalanced: each branch stops with probability 1/4 below depth 1.
+            let mut ids = 0i64;
+            let mut stack = vec![(0i64, 0u32)];
+            while let Some((id, depth)) = stack.pop() {
+                if depth >= 1 && (depth >= 9 || next() % 4 == 0) {
+                    nodes.push(leaf(t, id));
+                    for c in 0..k {
+                        votes.push(vote(t, id, c, f64::from(next() % 1000) / 7.0));
+                    }
+                } else {
+                    let (a, b) = (ids + 1, ids + 2);
+                    ids += 2;
+                    let thr = f64::from(next() % 2000) / 1000.0 - 1.0;
+                    nodes.push(branch(t, id, i64::from(next() % 5), Mode::Leq, thr, a, b));
+                    stack.push((a, depth + 1));
+                    stack.push((b, depth + 1));
+                }
+            }
+        }
+        (nodes, votes)
+    }
+
+    fn reference(nodes: &[NodeSpec], votes: &[VoteSpec], k: usize, row: &[f32]) -> Vec<f64> {
+        let mut out = vec![0.0; k];
+        let trees: std::collections::BTreeSet<i64> = nodes.iter().map(|n| n.tree).collect();
+        for t in trees {
+            let find = |id: i64| nodes.iter().find(|n| n.tree == t && n.id == id).unwrap();
+            let mut n = find(0);
+            while n.mode.is_some() {
+                let x = row[n.feature as usize];
+                n = find(if x <= n.value as f32 {
+                    n.true_id
+                } else {
+                    n.false_id
+                });
+            }
+            for v in votes.iter().filter(|v| v.tree == t && v.node == n.id) {
+                out[v.target as usize] += v.weight;
+            }
+        }
+        out
+    }
+
+    /// The branch-free lane walks (one row: trees in lanes; a batch: rows in lanes, with a
+    /// remainder) agree with a plain walk over the ONNX ids, NaN inputs included.
+    #[test]
+    fn lane_walks_match_reference() {
+        let (nodes, votes) = random_forest(7, 21, 3);
+        let f = Forest::<f32>::build(&nodes, &votes, 3, Aggregate::Sum).unwrap();
+        assert!(f.plain_leq);
+        let width = 5;
+        let n_rows = 2 * ROW_LANES + 5;
+        let mut state = 99u64;
+        let rows: Vec<f32> = (0..n_rows * width)
+            .map(|i| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                if i % 23 == 0 {
+                    f32::NAN
+                } else {
+                    ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.2 - 1.1
+                }
+            })
+            .collect();
+        let mut s = vec![0.0; n_rows * 3];
+        let mut h = vec![false; n_rows * 3];
+        f.accumulate(
+            &rows,
+            width,
+            Acc {
+                scores: &mut s,
+                has: &mut h,
+            },
+        );
+        for (r, row) in rows.chunks(width).enumerate() {
+            let want = reference(&nodes, &votes, 3, row);
+            assert_eq!(eval(&f, row), want, "single row {r}");
+            for (got, want) in s[r * 3..r * 3 + 3].iter().zip(&want) {
+                assert!((got - want).abs() < 1e-9, "batch row {r}: {got} vs {want}");
+            }
+        }
     }
 }

@@ -55,12 +55,7 @@ pub struct EncoderData {
 #[derive(Debug, Clone)]
 pub struct LabelEncoder(Arc<EncoderData>);
 
-impl PartialEq for LabelEncoder {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-impl Eq for LabelEncoder {}
+eq_by_shared_data!(LabelEncoder);
 
 fn float_key(f: f32) -> u32 {
     if f == 0.0 { 0 } else { f.to_bits() }
@@ -200,9 +195,7 @@ impl EncoderData {
 }
 
 impl Expansion for LabelEncoder {
-    fn name(&self) -> StaticName {
-        "ChocoLabelEncoder".into()
-    }
+    expansion_wires_itself!("ChocoLabelEncoder");
 
     fn rules<'r, 'p: 'r, 's: 'r>(
         &'s self,
@@ -215,15 +208,6 @@ impl Expansion for LabelEncoder {
         s.equals(&outputs[0].datum_type, self.0.values.datum_type())?;
         s.equals(&outputs[0].shape, &inputs[0].shape)?;
         Ok(())
-    }
-
-    fn wire(
-        &self,
-        prefix: &str,
-        model: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
-        model.wire_node(prefix, self.clone(), inputs)
     }
 }
 

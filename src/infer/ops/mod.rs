@@ -8,15 +8,50 @@
 //!
 //! Layout: [`forest`] (compact node layout and the tree walk), [`post`] (onnxruntime's
 //! output rules), [`attrs`] (attribute parsing), [`tree`] (shared parsing/running),
-//! one file per op; [`div`] keeps `Div` an IEEE division (scaler parity).
+//! one file per op; [`div`] keeps `Div` an IEEE division (scaler parity); [`fuse`] folds
+//! skl2onnx's per-tree IsolationForest chains into one ensemble before tract sees the graph.
 //!
 //! Thread safety: op data is immutable behind an `Arc`; the only mutable state is a
 //! thread-local scratch buffer in [`tree`], so a plan can run on any number of threads.
+
+/// `PartialEq`/`Eq` for an op holding its parsed data in an `Arc`: equal when the data is
+/// shared. tract compares ops to merge duplicate nodes; ops parsed from different ONNX nodes
+/// stay apart even when their attributes match, which avoids comparing whole forests.
+macro_rules! eq_by_shared_data {
+    ($op:ty) => {
+        impl PartialEq for $op {
+            fn eq(&self, other: &Self) -> bool {
+                std::sync::Arc::ptr_eq(&self.0, &other.0)
+            }
+        }
+        impl Eq for $op {}
+    };
+}
+
+/// The `Expansion` items shared by ops that are also their own typed op: the name, and a
+/// `wire` that puts the op itself into the typed model.
+macro_rules! expansion_wires_itself {
+    ($name:literal) => {
+        fn name(&self) -> StaticName {
+            $name.into()
+        }
+
+        fn wire(
+            &self,
+            prefix: &str,
+            model: &mut TypedModel,
+            inputs: &[OutletId],
+        ) -> TractResult<TVec<OutletId>> {
+            model.wire_node(prefix, self.clone(), inputs)
+        }
+    };
+}
 
 pub mod attrs;
 pub mod classifier;
 pub mod div;
 pub mod forest;
+pub mod fuse;
 pub mod label_encoder;
 pub mod post;
 pub mod regressor;

@@ -27,12 +27,7 @@ pub struct RegressorData {
 #[derive(Debug, Clone)]
 pub struct TreeRegressor(pub Arc<RegressorData>);
 
-impl PartialEq for TreeRegressor {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-impl Eq for TreeRegressor {}
+eq_by_shared_data!(TreeRegressor);
 
 /// Parse a `TreeEnsembleRegressor` node.
 pub fn parse(node: &NodeProto) -> Result<RegressorData, String> {
@@ -71,9 +66,7 @@ pub fn build(
 }
 
 impl Expansion for TreeRegressor {
-    fn name(&self) -> StaticName {
-        "ChocoTreeEnsembleRegressor".into()
-    }
+    expansion_wires_itself!("ChocoTreeEnsembleRegressor");
 
     fn rules<'r, 'p: 'r, 's: 'r>(
         &'s self,
@@ -89,15 +82,6 @@ impl Expansion for TreeRegressor {
         s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
         s.equals(&outputs[0].shape[1], self.0.rules.n_targets.to_dim())?;
         Ok(())
-    }
-
-    fn wire(
-        &self,
-        prefix: &str,
-        model: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
-        model.wire_node(prefix, self.clone(), inputs)
     }
 }
 

@@ -15,12 +15,7 @@ use super::attrs::Attrs;
 #[derive(Debug, Clone)]
 pub struct Scaler(Arc<(Vec<f32>, Vec<f32>)>);
 
-impl PartialEq for Scaler {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-impl Eq for Scaler {}
+eq_by_shared_data!(Scaler);
 
 /// The builder registered into tract's ONNX op register.
 pub fn build(
@@ -48,9 +43,7 @@ fn pick(v: &[f32], col: usize, default: f32) -> f32 {
 }
 
 impl Expansion for Scaler {
-    fn name(&self) -> StaticName {
-        "ChocoScaler".into()
-    }
+    expansion_wires_itself!("ChocoScaler");
 
     fn rules<'r, 'p: 'r, 's: 'r>(
         &'s self,
@@ -63,15 +56,6 @@ impl Expansion for Scaler {
         s.equals(&outputs[0].datum_type, f32::datum_type())?;
         s.equals(&outputs[0].shape, &inputs[0].shape)?;
         Ok(())
-    }
-
-    fn wire(
-        &self,
-        prefix: &str,
-        model: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
-        model.wire_node(prefix, self.clone(), inputs)
     }
 }
 

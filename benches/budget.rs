@@ -1,0 +1,630 @@
+//! Benchmark (not a test): the end-to-end resource budget of issue #9, each figure printed
+//! with its target and the ratio figure / target.
+//!
+//! - **latency**: a Modbus answer carrying a fault → alert durable in sled → PUBACK from a
+//!   loopback broker, p50 / p99 (target p99 ≤ 10 ms). Real components in this process: the
+//!   line simulator as a tokio-modbus server, the whole agent (`pipeline::agent::run`, every
+//!   stage) and rumqttd (`chocoline::broker`). The working temperature register is toggled out
+//!   of its `valid_range` and back; with `[alerts] share_window = 1` and a `data_quality`
+//!   rule of `consecutive = 1`, each toggle raises or clears one `data_quality` alert. The
+//!   start timestamp is taken inside the simulator when it reads the toggled value to build
+//!   its answer; the end timestamp when the publisher logs the PUBACK of that alert's outbox
+//!   message (its trace-level `publishing` / `acknowledged (PUBACK)` events, captured by a
+//!   tracing layer installed here).
+//! - **idle**: RSS of `chocoline run` (the release binary, its own process) with the committed
+//!   models loaded and config/demo.toml's devices polled every 10 s (target ≤ 20 MB).
+//! - **load500**: `chocoline run` with 500 devices × ~4 registers at 1 Hz (config/demo.toml's
+//!   four line devices, served by the line simulator, plus 496 auxiliary devices of 4
+//!   registers, each its own TCP endpoint): CPU % of one core (≤ 10 %) and RSS (≤ 40 MB),
+//!   read from the agent's /proc only. The simulators and the broker run in this process.
+//!
+//! Run: `cargo bench --bench budget`. Environment: `BUDGET_PARTS` (comma list of latency,
+//! idle, load500; default all), `BUDGET_EDGES` (toggles, default 400), `BUDGET_IDLE_SECS`
+//! (default 30), `BUDGET_LOAD_SECS` (measured span, default 60), `BUDGET_DEVICES` (default 500).
+//! The 1-hour time-compressed soak is `scripts/soak` (see docs/budget.md).
+
+use std::collections::HashMap;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chocoline::domain::TimestampMs;
+use chocoline::pipeline::agent::{self, Supervision};
+use chocoline::simulate::server::{RegisterMap, SimService, drive, serve_tcp};
+use chocoline::simulate::source::{FixedSource, SignalSource};
+use chocoline::simulate::{LineSim, Scenario};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+const P99_TARGET_MS: f64 = 10.0;
+const IDLE_RSS_TARGET_MB: f64 = 20.0;
+const LOAD_CPU_TARGET_PCT: f64 = 10.0;
+const LOAD_RSS_TARGET_MB: f64 = 40.0;
+/// Working temperature outside config/demo.toml's `valid_range = [10.0, 60.0]`.
+const BAD_TEMPERATURE: f64 = 75.0;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// config/demo.toml pointed at this bench's ports, models and data dir, with every
+/// `poll_interval` / `timeout` of the four line devices replaced, plus `extra` appended.
+fn line_config(
+    modbus: u16,
+    mqtt: u16,
+    metrics: u16,
+    data: &Path,
+    poll: &str,
+    timeout: &str,
+    extra: &str,
+) -> String {
+    let text = std::fs::read_to_string(repo().join("config/demo.toml")).expect("demo.toml");
+    let mut out = String::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        let line = if t.starts_with("poll_interval =") {
+            format!("poll_interval = \"{poll}\"")
+        } else if t.starts_with("timeout =") {
+            format!("timeout = \"{timeout}\"")
+        } else {
+            line.replace("tcp://127.0.0.1:5020", &format!("tcp://127.0.0.1:{modbus}"))
+                .replace("mqtt://127.0.0.1:1883", &format!("mqtt://127.0.0.1:{mqtt}"))
+                .replace("127.0.0.1:9898", &format!("127.0.0.1:{metrics}"))
+                .replace(
+                    "dir = \"../models\"",
+                    &format!("dir = {:?}", repo().join("models")),
+                )
+                .replace("\"/tmp/chocoline-demo\"", &format!("{:?}", data))
+                .replace("level = \"info\"", "level = \"warn\"")
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push_str(extra);
+    out
+}
+
+fn load_config(path: &Path) -> chocoline::config::Config {
+    match chocoline::config::load(path) {
+        Ok(p) => p.config,
+        Err(e) => panic!("bench config {}: {e}", path.display()),
+    }
+}
+
+/// The line simulator serving `cfg`'s devices on `listener`, stepped with wall time.
+fn serve_line<S: SignalSource>(
+    cfg: &chocoline::config::Config,
+    listener: tokio::net::TcpListener,
+    source: S,
+    stop: &CancellationToken,
+) -> SimService {
+    let map = RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map).expect("map");
+    let service = SimService::new(map, source);
+    tokio::spawn(drive(
+        service.clone(),
+        Duration::from_millis(100),
+        1.0,
+        stop.clone(),
+    ));
+    tokio::spawn(serve_tcp(listener, service.clone(), stop.clone()));
+    service
+}
+
+// ---------------------------------------------------------------------------------------------
+// latency
+
+/// The line simulator with the working temperature forced out of range while `bad` is set;
+/// notes when it first serves a value after a toggle (the "Modbus answer" timestamp).
+struct Toggled {
+    line: LineSim,
+    bad: Arc<AtomicBool>,
+    pending: Arc<AtomicBool>,
+    answered: Arc<Mutex<Option<Instant>>>,
+}
+
+impl SignalSource for Toggled {
+    fn value(&self, signal: &str) -> Option<f64> {
+        if signal != "temperature" {
+            return self.line.value(signal);
+        }
+        if self.pending.swap(false, Ordering::SeqCst)
+            && let Ok(mut a) = self.answered.lock()
+        {
+            *a = Some(Instant::now());
+        }
+        if self.bad.load(Ordering::SeqCst) {
+            Some(BAD_TEMPERATURE)
+        } else {
+            self.line.value(signal)
+        }
+    }
+    fn is_dropped(&self, signal: &str) -> bool {
+        self.line.is_dropped(signal)
+    }
+    fn step(&mut self, dt: Duration) {
+        self.line.step(dt);
+    }
+}
+
+/// Tracing layer on the publisher's trace events: remembers each outbox sequence's topic and
+/// reports the instant of every PUBACK of a message whose topic ends with `suffix`.
+struct AckLayer {
+    suffix: &'static str,
+    topics: Mutex<HashMap<u64, String>>,
+    tx: std::sync::mpsc::Sender<Instant>,
+}
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    seq: Option<u64>,
+    topic: String,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        if field.name() == "seq" {
+            self.seq = Some(value);
+        }
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "topic" => self.topic = format!("{value:?}"),
+            _ => {}
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for AckLayer {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let now = Instant::now();
+        if event.metadata().target() != "chocoline::publish::publisher" {
+            return;
+        }
+        let mut f = Fields::default();
+        event.record(&mut f);
+        let (Some(seq), Ok(mut topics)) = (f.seq, self.topics.lock()) else {
+            return;
+        };
+        if f.message == "publishing" {
+            topics.insert(seq, f.topic);
+        } else if f.message.starts_with("acknowledged")
+            && topics
+                .remove(&seq)
+                .is_some_and(|t| t.ends_with(self.suffix))
+        {
+            let _ = self.tx.send(now);
+        }
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn latency(mqtt: u16) {
+    let edges = env_u64("BUDGET_EDGES", 400);
+    let (tx, acks) = std::sync::mpsc::channel();
+    let layer = AckLayer {
+        suffix: "/alerts/data_quality",
+        topics: Mutex::new(HashMap::new()),
+        tx,
+    };
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("chocoline::publish::publisher", tracing::Level::TRACE);
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::Layer::with_filter(layer, filter))
+        .init();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let modbus = free_port();
+    // Every line device polled at 50 ms; stuck and spike checks off so that only the toggled
+    // register changes the data-quality verdict; a one-vector share window and a one-step
+    // rule, so each toggle raises or clears exactly one data_quality alert.
+    let extra = "\n[features]\nstuck_samples = 0\nspike_k = 1000000.0\n\n[alerts]\nshare_window = 1\n\n\
+                 [alerts.data_quality]\nseverity = \"warning\"\nraise = 0.5\nclear = 0.0\nconsecutive = 1\n";
+    let text = line_config(
+        modbus,
+        mqtt,
+        free_port(),
+        &dir.path().join("store"),
+        "50ms",
+        "40ms",
+        extra,
+    );
+    let path = dir.path().join("latency.toml");
+    std::fs::write(&path, text).expect("write config");
+    let cfg = load_config(&path);
+
+    let bad = Arc::new(AtomicBool::new(false));
+    let pending = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(Mutex::new(None));
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (lat_raise, lat_clear, misses) = rt.block_on(async {
+        let stop = CancellationToken::new();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", modbus))
+            .await
+            .expect("bind modbus");
+        let source = Toggled {
+            line: LineSim::new(Scenario::Normal, 7, TimestampMs::now()),
+            bad: bad.clone(),
+            pending: pending.clone(),
+            answered: answered.clone(),
+        };
+        serve_line(&cfg, listener, source, &stop);
+        let shutdown = CancellationToken::new();
+        let agent_task = {
+            let cfg = cfg.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
+        };
+        // Warm-up: windows fill, start-up data-quality alerts raise and clear.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        while acks.try_recv().is_ok() {}
+        let (mut raise, mut clear, mut misses) = (Vec::new(), Vec::new(), 0u32);
+        for k in 0..edges {
+            let to_bad = k % 2 == 0;
+            if let Ok(mut a) = answered.lock() {
+                *a = None;
+            }
+            pending.store(true, Ordering::SeqCst);
+            bad.store(to_bad, Ordering::SeqCst);
+            let deadline = Instant::now() + Duration::from_secs(3);
+            let mut got = None;
+            while Instant::now() < deadline {
+                match acks.try_recv() {
+                    Ok(t) => {
+                        got = Some(t);
+                        break;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_micros(500)).await,
+                }
+            }
+            let start = answered.lock().ok().and_then(|a| *a);
+            match (start, got) {
+                (Some(s), Some(t)) if t >= s => {
+                    let ms = (t - s).as_secs_f64() * 1000.0;
+                    if to_bad {
+                        raise.push(ms)
+                    } else {
+                        clear.push(ms)
+                    }
+                }
+                _ => {
+                    misses += 1;
+                    // Resynchronise: let the state settle and forget stray acks.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    while acks.try_recv().is_ok() {}
+                }
+            }
+            // Let the other devices' vectors pass before the next toggle.
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        shutdown.cancel();
+        let report = agent_task.await;
+        stop.cancel();
+        if let Ok(Ok(r)) = &report {
+            println!(
+                "  agent: {} samples, {} predictions, {} records, publish {:?}",
+                r.samples, r.predictions, r.records, r.publish
+            );
+        }
+        (raise, clear, misses)
+    });
+    let mut all: Vec<f64> = lat_raise.iter().chain(&lat_clear).copied().collect();
+    all.sort_by(f64::total_cmp);
+    let show = |name: &str, v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        let p99 = percentile(&v, 99.0);
+        println!(
+            "  {name:<8} n={:<4} p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (p99 target {P99_TARGET_MS} ms, ratio {:.2})",
+            v.len(),
+            percentile(&v, 50.0),
+            percentile(&v, 90.0),
+            p99,
+            v.last().copied().unwrap_or(f64::NAN),
+            p99 / P99_TARGET_MS
+        );
+    };
+    println!(
+        "latency: Modbus answer → data_quality alert durable in sled → PUBACK (rumqttd in-process), {edges} toggles, {misses} unmatched"
+    );
+    show("raised", &lat_raise);
+    show("cleared", &lat_clear);
+    show("all", &all);
+}
+
+// ---------------------------------------------------------------------------------------------
+// agent as a child process
+
+/// `chocoline run` (the release binary cargo built for this bench) on `config`.
+fn spawn_agent(config: &Path, log: &Path) -> Child {
+    let log = std::fs::File::create(log).expect("agent log");
+    Command::new(env!("CARGO_BIN_EXE_chocoline"))
+        .args(["run", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn chocoline run")
+}
+
+fn stop_agent(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// A `kB` field of /proc/PID/status, in MB (MiB).
+fn status_mb(pid: u32, key: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// CPU seconds (user + system) of `pid`.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // CLK_TCK is 100 on Linux x86_64 and aarch64.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// One gauge / counter of the agent's /metrics.
+fn scrape(port: u16, name: &str) -> Option<f64> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    body.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn wait_metrics(port: u16, child: &mut Child) {
+    for _ in 0..600 {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("agent exited early: {status}");
+        }
+        if scrape(port, "chocoline_samples_total").is_some_and(|v| v > 0.0) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("agent never served /metrics with samples");
+}
+
+fn memory_line(pid: u32) -> String {
+    format!(
+        "RssAnon {:.1} MB, RssFile {:.1} MB, VmHWM {:.1} MB",
+        status_mb(pid, "RssAnon"),
+        status_mb(pid, "RssFile"),
+        status_mb(pid, "VmHWM")
+    )
+}
+
+fn idle(mqtt: u16) {
+    let secs = env_u64("BUDGET_IDLE_SECS", 30);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (modbus, metrics) = (free_port(), free_port());
+    let text = line_config(
+        modbus,
+        mqtt,
+        metrics,
+        &dir.path().join("store"),
+        "10s",
+        "1s",
+        "",
+    );
+    let path = dir.path().join("idle.toml");
+    std::fs::write(&path, text).expect("write config");
+    let cfg = load_config(&path);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let stop = CancellationToken::new();
+    rt.block_on(async {
+        let l = tokio::net::TcpListener::bind(("127.0.0.1", modbus))
+            .await
+            .expect("bind");
+        serve_line(
+            &cfg,
+            l,
+            LineSim::new(Scenario::Normal, 7, TimestampMs::now()),
+            &stop,
+        );
+    });
+    let mut child = spawn_agent(&path, &dir.path().join("agent.log"));
+    let pid = child.id();
+    wait_metrics(metrics, &mut child);
+    std::thread::sleep(Duration::from_secs(secs));
+    let rss = status_mb(pid, "VmRSS");
+    let mem = memory_line(pid);
+    stop_agent(child);
+    stop.cancel();
+    drop(rt);
+    println!(
+        "idle: `chocoline run`, 4 models loaded, 4 line devices polled every 10 s, after {secs} s"
+    );
+    println!(
+        "  RSS {rss:.1} MB  (target {IDLE_RSS_TARGET_MB} MB, ratio {:.2}); {mem}",
+        rss / IDLE_RSS_TARGET_MB
+    );
+}
+
+/// Four auxiliary registers of device `i` (not model inputs: they stop at the feature stage).
+fn aux_device_toml(i: usize, port: u16) -> String {
+    format!(
+        "\n[[devices]]\nname = \"aux{i}\"\ncontroller = \"tcp://127.0.0.1:{port}\"\nslave_id = 1\npoll_interval = \"1s\"\ntimeout = \"500ms\"\n\
+         [[devices.registers]]\nname = \"aux{i}_temp\"\naddress = 0\ndata_type = \"FLOAT32\"\nunit = \"°C\"\nvalid_range = [0.0, 100.0]\n\
+         [[devices.registers]]\nname = \"aux{i}_hum\"\naddress = 2\nscale = 0.1\n\
+         [[devices.registers]]\nname = \"aux{i}_count\"\naddress = 3\ndata_type = \"INT32\"\nbyte_order = \"CDAB\"\n\
+         [[devices.registers]]\nname = \"aux{i}_state\"\naddress = 10\n"
+    )
+}
+
+fn load500(mqtt: u16) {
+    let n = env_u64("BUDGET_DEVICES", 500).max(5) as usize;
+    let secs = env_u64("BUDGET_LOAD_SECS", 60);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let metrics = free_port();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let stop = CancellationToken::new();
+    let path = dir.path().join("load500.toml");
+    rt.block_on(async {
+        // The line's listener is bound first so that no auxiliary listener can take its port.
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let modbus = l.local_addr().expect("addr").port();
+        let mut listeners = Vec::new();
+        for _ in 4..n {
+            listeners.push(
+                tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind"),
+            );
+        }
+        // Every device at 1 Hz (config/demo.toml polls the refiner and conche every 2 s).
+        let mut text = line_config(
+            modbus,
+            mqtt,
+            metrics,
+            &dir.path().join("store"),
+            "1s",
+            "500ms",
+            "",
+        );
+        for (k, l) in listeners.iter().enumerate() {
+            let port = l.local_addr().expect("addr").port();
+            text.push_str(&aux_device_toml(k, port));
+        }
+        std::fs::write(&path, &text).expect("write config");
+        let cfg = load_config(&path);
+        let line: Vec<_> = cfg.devices.iter().take(4).cloned().collect();
+        let line_cfg = chocoline::config::Config {
+            devices: line,
+            ..cfg.clone()
+        };
+        serve_line(
+            &line_cfg,
+            l,
+            LineSim::new(Scenario::Normal, 7, TimestampMs::now()),
+            &stop,
+        );
+        for ((k, l), d) in listeners
+            .into_iter()
+            .enumerate()
+            .zip(cfg.devices.iter().skip(4))
+        {
+            let map = RegisterMap::from_devices(std::slice::from_ref(d), &Default::default())
+                .expect("map");
+            let src = FixedSource::new([
+                (format!("aux{k}_temp"), 31.5),
+                (format!("aux{k}_hum"), 55.0),
+                (format!("aux{k}_count"), k as f64),
+                (format!("aux{k}_state"), 1.0),
+            ]);
+            tokio::spawn(serve_tcp(l, SimService::new(map, src), stop.clone()));
+        }
+    });
+    let mut child = spawn_agent(&path, &dir.path().join("agent.log"));
+    let pid = child.id();
+    wait_metrics(metrics, &mut child);
+    // Connect and fill the feature windows before measuring.
+    std::thread::sleep(Duration::from_secs(10));
+    let s0 = scrape(metrics, "chocoline_samples_total").unwrap_or(f64::NAN);
+    let (c0, t0) = (cpu_secs(pid), Instant::now());
+    let mut rss_max: f64 = 0.0;
+    while t0.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(Duration::from_secs(1));
+        rss_max = rss_max.max(status_mb(pid, "VmRSS"));
+    }
+    let (c1, t1) = (cpu_secs(pid), t0.elapsed());
+    let s1 = scrape(metrics, "chocoline_samples_total").unwrap_or(f64::NAN);
+    let preds: f64 = ["bloom", "anomaly", "quality", "yield"]
+        .iter()
+        .filter_map(|m| {
+            scrape(
+                metrics,
+                &format!("chocoline_predictions_total{{model=\"{m}\"}}"),
+            )
+        })
+        .sum();
+    let mem = memory_line(pid);
+    let rss = status_mb(pid, "VmRSS");
+    stop_agent(child);
+    stop.cancel();
+    drop(rt);
+    let cpu = 100.0 * (c1 - c0) / t1.as_secs_f64();
+    let regs = 13 + 4 * (n - 4);
+    println!(
+        "load500: `chocoline run`, {n} TCP devices ({regs} registers) at 1 Hz, full pipeline, measured {secs} s after 10 s warm-up"
+    );
+    println!(
+        "  samples/s {:.1} (expected ~{:.0}); predictions so far {preds:.0}",
+        (s1 - s0) / t1.as_secs_f64(),
+        n as f64
+    );
+    println!(
+        "  CPU {cpu:.2} % of one core  (target {LOAD_CPU_TARGET_PCT} %, ratio {:.2})",
+        cpu / LOAD_CPU_TARGET_PCT
+    );
+    println!(
+        "  RSS {rss:.1} MB, max sampled {rss_max:.1} MB  (target {LOAD_RSS_TARGET_MB} MB, ratio {:.2}); {mem}",
+        rss_max / LOAD_RSS_TARGET_MB
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not: only measure when asked.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("budget: run with `cargo bench --bench budget`");
+        return;
+    }
+    let parts = std::env::var("BUDGET_PARTS").unwrap_or_else(|_| "latency,idle,load500".into());
+    let mqtt = free_port();
+    chocoline::broker::spawn(mqtt).expect("embedded broker");
+    println!(
+        "budget: rumqttd in-process on 127.0.0.1:{mqtt}; agent binary {}",
+        env!("CARGO_BIN_EXE_chocoline")
+    );
+    for part in parts.split(',').map(str::trim) {
+        match part {
+            "latency" => latency(mqtt),
+            "idle" => idle(mqtt),
+            "load500" => load500(mqtt),
+            other => eprintln!("budget: unknown part {other:?} (latency, idle, load500)"),
+        }
+    }
+}
