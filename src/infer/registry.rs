@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
 use sha2::{Digest, Sha256};
@@ -302,5 +302,39 @@ impl Registry {
     /// Whether models are optimised at startup.
     pub fn eager(&self) -> bool {
         self.eager
+    }
+}
+
+/// Poll for changed model files every `every` and report what reloads did, until `events`
+/// closes (a stand-alone watcher; the agent's reload controller polls by itself). Reloads run on the blocking pool: optimising a model takes milliseconds of CPU.
+pub async fn watch(
+    registry: Arc<Registry>,
+    every: Duration,
+    events: tokio::sync::mpsc::Sender<RegistryEvent>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if events.is_closed() {
+            return;
+        }
+        let reg = Arc::clone(&registry);
+        let Ok(done) = tokio::task::spawn_blocking(move || reg.poll_changes()).await else {
+            continue;
+        };
+        for e in done {
+            match &e {
+                RegistryEvent::Reloaded { name, from, to } => {
+                    tracing::info!(model = %name, from = ?from, to = %to, "model reloaded")
+                }
+                RegistryEvent::ReloadFailed { name, error } => {
+                    tracing::error!(model = %name, error = %error, kind = error.kind(), "model reload failed; previous model keeps serving")
+                }
+            }
+            if events.send(e).await.is_err() {
+                return;
+            }
+        }
     }
 }
