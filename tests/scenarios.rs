@@ -4,8 +4,12 @@
 //!
 //! Bounds stated here: a fault scenario must raise its alert kind within 45 simulated minutes
 //! of the fault window's start, and clear it (same id) within 60 minutes of the window's end
-//! (the fault ramps in and out over 15 minutes). `normal` over 24 simulated hours may raise
-//! at most one alert. Each run prints its alerts and detection delays.
+//! (the fault ramps in and out over 15 minutes). `drift` is judged once per one-hour drift
+//! window and its pH shift grows linearly over the 2 h fault, so its bounds are 120 minutes
+//! for both (at most two windows). `normal` over 24 simulated hours may raise at most one
+//! alert. Each run prints its alerts and detection delays.
+//!
+//! `CHOCOLINE_SCENARIO_SEEDS=7,8,9` runs the normal day for more seeds (default: 7).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -103,8 +107,21 @@ fn run(scenario: Scenario, seed: u64, span: Duration) -> Run {
     }
 }
 
+/// Detection bounds in minutes: (raise after fault start, clear after fault end).
+const FAULT_BOUNDS: (f64, f64) = (45.0, 60.0);
+const DRIFT_BOUNDS: (f64, f64) = (120.0, 120.0);
+
 fn check_fault(scenario: Scenario, kind: AlertKind) {
-    let r = run(scenario, 7, Duration::from_secs(4 * 3600));
+    check_fault_within(scenario, kind, FAULT_BOUNDS, Duration::from_secs(4 * 3600));
+}
+
+fn check_fault_within(
+    scenario: Scenario,
+    kind: AlertKind,
+    (raise_bound, clear_bound): (f64, f64),
+    span: Duration,
+) {
+    let r = run(scenario, 7, span);
     let (start, end) = r.window.expect("fault scenarios have a window");
     let raised = r
         .alerts
@@ -128,12 +145,12 @@ fn check_fault(scenario: Scenario, kind: AlertKind) {
         scenario.name()
     );
     assert!(
-        delay_min <= 45.0,
+        delay_min <= raise_bound,
         "{}: raised after {delay_min:.1} min",
         scenario.name()
     );
     assert!(
-        clear_min <= 60.0,
+        clear_min <= clear_bound,
         "{}: cleared {clear_min:.1} min after the end",
         scenario.name()
     );
@@ -164,30 +181,45 @@ fn sensor_dropout_raises_data_quality_and_clears() {
     check_fault(Scenario::SensorDropout, AlertKind::DataQuality);
 }
 
-// KNOWN FAILURE (issue #6 stays open): the manifests' drift thresholds, calibrated on
-// single-product hourly chunks, are so loose (PSI ~9, JS ~0.97) that the slow pH shift never
-// crosses them. Run with `cargo test --test scenarios -- --ignored` to see it fail.
+/// The pH of the mass rises by 0.5–0.8 over the 2 h fault: the anomaly detector's `ph_mean_60`
+/// leaves the range of normal hours (manifest thresholds calibrated on healthy one-hour
+/// windows, docs/manifest.md). 5 h: the window after the fault must close clean.
+// KNOWN FAILURE (issue #6 open), measured in release on 2026-11-27: no drift window of seed 7
+// crosses the recalibrated thresholds (anomaly alerts dominate instead). Run with
+// `cargo test --release --test scenarios -- --ignored`.
 #[test]
-#[ignore = "known failure: drift thresholds in the manifests too loose (issue #6 open)"]
+#[ignore = "known failure: drift not raised for seed 7 after recalibration (issue #6 open)"]
 fn drift_raises_and_clears() {
-    check_fault(Scenario::Drift, AlertKind::Drift);
+    check_fault_within(
+        Scenario::Drift,
+        AlertKind::Drift,
+        DRIFT_BOUNDS,
+        Duration::from_secs(5 * 3600),
+    );
 }
 
-// KNOWN FAILURE (issue #6 stays open): 52 false alarms in 24 h (44 anomaly at recipe / lot
-// changes, 5 drift on near-empty batch-model windows, 2 low_confidence, 1 out_of_range_batch).
+// KNOWN FAILURE (issue #6 open): 58 raised in 24 h (seed 7, release), mostly anomaly and
+// bloom low_confidence on whole batches (from +2 min on): the models do not generalise to
+// seed 7's batches (training holds 3 distinct healthy seeds), not window straddling.
 #[test]
-#[ignore = "known failure: 52 false alarms in a normal day (issue #6 open)"]
+#[ignore = "known failure: 58 false alarms in a normal day (issue #6 open)"]
 fn normal_day_has_at_most_one_false_alarm() {
-    let r = run(Scenario::Normal, 7, Duration::from_secs(24 * 3600));
-    let raised: Vec<_> = r
-        .alerts
-        .iter()
-        .filter(|a| a.state == AlertState::Raised)
-        .collect();
-    eprintln!("normal 24 h: {} false alarms", raised.len());
-    assert!(
-        raised.len() <= 1,
-        "{} false alarms in 24 h of normal operation",
-        raised.len()
-    );
+    let seeds: Vec<u64> = std::env::var("CHOCOLINE_SCENARIO_SEEDS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![7]);
+    for seed in seeds {
+        let r = run(Scenario::Normal, seed, Duration::from_secs(24 * 3600));
+        let raised: Vec<_> = r
+            .alerts
+            .iter()
+            .filter(|a| a.state == AlertState::Raised)
+            .collect();
+        eprintln!("normal 24 h, seed {seed}: {} false alarms", raised.len());
+        assert!(
+            raised.len() <= 1,
+            "seed {seed}: {} false alarms in 24 h of normal operation",
+            raised.len()
+        );
+    }
 }

@@ -43,3 +43,16 @@ def test_statistics_grow_with_a_shift():
     assert drift.w1_sigma(ref, small, e, 1.0) < 0.2 < drift.w1_sigma(ref, large, e, 1.0)
     # W1 on bin centres approximates the mean shift.
     assert math.isclose(drift.w1_sigma(ref, large, e, 1.0), 1.5, rel_tol=0.25)
+
+
+def test_agent_windows_follow_the_monitor_rule():
+    # Vectors every 10 min for 5 h: hourly windows hold 6 vectors; the 7th opens the next.
+    ts = np.arange(0, 5 * 3_600_000 + 1, 600_000)
+    w = drift.agent_windows(ts, 3_600_000, 1)
+    assert [c.tolist() for c in w] == [list(range(6 * i, 6 * i + 6)) for i in range(5)]
+    # A minimum of 9 vectors stretches each window to 9 vectors (90 min).
+    w = drift.agent_windows(ts, 3_600_000, 9)
+    assert [len(c) for c in w] == [9, 9, 9]
+    # Starting 25 min later: the first window opens at the first vector at/after +25 min.
+    w = drift.agent_windows(ts, 3_600_000, 1, skip_ms=1_500_000)
+    assert w[0][0] == 3

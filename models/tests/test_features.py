@@ -117,3 +117,27 @@ def test_golden_feature_pairs_file():
             assert math.isnan(got), c["case"]
         else:
             assert abs(got - c["expected"]) <= 1e-9 * max(1.0, abs(got)), c["case"]
+
+
+def test_gate_keeps_only_windows_inside_one_batch():
+    batch = np.array([7, 7, 7, 8, 8, 8, 8, 9])
+    ok = features.gate(batch, 3)
+    # ends 3 ([7,7,7]) ok; 4, 5 straddle 7/8; 6, 7 inside batch 8; 8 straddles 8/9.
+    assert ok.tolist() == [False, False, False, True, False, False, True, True, False]
+    assert not features.gate(batch[:2], 3).any()
+
+
+@pytest.mark.parametrize("transform", sorted(features.TRANSFORMS))
+def test_rolling_equals_the_reference_transform(transform):
+    """The vectorised every-sample path used by the drift calibration computes what
+    `apply` (the spec's reference implementation) computes."""
+    rng = np.random.default_rng(3)
+    n, w = 400, 37
+    t = np.cumsum(rng.uniform(0.5, 1.5, n)) + 1.7e9
+    x = np.cumsum(rng.normal(0, 1, n)) + 30.0
+    f = features.feature("f", "s", transform, w, **({"alpha": 0.05} if transform == "ewma" else {}))
+    ends = np.arange(w, n + 1)
+    got = features.rolling(f, t, x, ends)
+    for e, g in zip(ends.tolist(), got.tolist()):
+        want = apply(transform, t[e - w : e], x[e - w : e], f["params"])
+        assert abs(g - want) <= 1e-9 * max(1.0, abs(want)), (transform, e, g, want)

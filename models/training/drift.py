@@ -90,8 +90,30 @@ def w1_sigma(ref, win, e: list[float], sigma: float) -> float:
     return w / (sigma if sigma > 0 else 1.0)
 
 
+def agent_windows(ts_ms: np.ndarray, window_ms: int, min_samples: int, skip_ms: int = 0):
+    """Index arrays of the drift windows the agent's monitor closes over vectors stamped
+    `ts_ms` (ascending), by the rule of src/monitor/window.rs: a window opens at its first
+    vector; a vector with `ts - start >= window_ms` closes it — provided it holds at least
+    `min_samples` vectors, else the window goes on — and opens the next one. The last, still
+    open window is not reported. `skip_ms`: the agent started that long after the first
+    vector (several start phases give more calibration windows of the same shape)."""
+    out = []
+    ts = np.asarray(ts_ms, dtype=np.int64)
+    i0 = int(np.searchsorted(ts, ts[0] + skip_ms)) if len(ts) else 0
+    start, first = None, i0
+    for i in range(i0, len(ts)):
+        if start is not None and ts[i] - start >= window_ms and i - first >= min_samples:
+            out.append(np.arange(first, i))
+            start = None
+        if start is None:
+            start, first = int(ts[i]), i
+    return out
+
+
 def reference(X: np.ndarray, names: list[str], chunks: list[np.ndarray]) -> dict:
-    """Manifest `reference` block. `chunks` are index arrays of typical drift windows."""
+    """Manifest `reference` block: frozen bins and counts over the reference vectors `X`,
+    thresholds = mean + 3σ of each statistic over `chunks`, index arrays of windows shaped
+    like the agent's drift windows (`agent_windows`), floored at the domain defaults."""
     feats = []
     for j, name in enumerate(names):
         x = X[:, j].astype(np.float64)

@@ -118,7 +118,7 @@ SPECS: dict[str, list[dict]] = {
         feature("temperature_mean_300", "temperature", "mean", 300),
         feature("temperature_max_300", "temperature", "max", 300),
         feature("temperature_slope_300", "temperature", "slope", 300),
-        feature("temperature_ewma_600", "temperature", "ewma", 600, alpha=0.01),
+        feature("temperature_ewma_300", "temperature", "ewma", 300, alpha=0.01),
         feature("humidity_mean_300", "humidity", "mean", 300),
         feature("humidity_max_300", "humidity", "max", 300),
         feature("moisture_mean_300", "moisture", "mean", 300),
@@ -177,10 +177,32 @@ def batch_table(runs, model: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=names + ["quality_grade", "yield_pct", "defect", "batch", "lot"])
 
 
+def longest_window(spec: list[dict]) -> int:
+    """Samples the longest window of a sample-level spec needs."""
+    return max(int(f["window"]) for f in spec)
+
+
+def gate(batch: np.ndarray, longest: int) -> np.ndarray:
+    """`ok[end]` for `end` in `0..=len(batch)`: a vector may be built over rows `[.., end)`.
+
+    The agent's features stage emits a sample-level vector only once the model's longest
+    window is full *within the current batch* (docs/feature-spec.md "Window gating"): after
+    start-up and after every batch change it waits until `longest` samples of the new batch
+    have arrived, so no window mixes two recipes / bean lots.
+    """
+    n = len(batch)
+    ok = np.zeros(n + 1, dtype=bool)
+    if n >= longest:
+        ends = np.arange(longest, n + 1)
+        ok[ends] = batch[ends - longest] == batch[ends - 1]
+        # batch ids never repeat within a run, so equal ends mean one batch throughout
+    return ok
+
+
 def window_table(runs, model: str, stride: int = 30) -> pd.DataFrame:
-    """Sample-level vectors every `stride` rows, once every window is full."""
+    """Sample-level vectors every `stride` rows, where the agent would emit one (`gate`)."""
     spec = SPECS[model]
-    longest = max(int(f["window"]) for f in spec)
+    longest = longest_window(spec)
     rows = []
     for run in runs:
         s = run.samples
@@ -189,9 +211,79 @@ def window_table(runs, model: str, stride: int = 30) -> pd.DataFrame:
         bloom = s["bloom_label"].to_numpy()
         fault = s["fault"].to_numpy()
         batch = s["batch_id"].to_numpy()
+        ok = gate(batch, longest)
         for end in range(longest, len(s) + 1, stride):
+            if not ok[end]:
+                continue
             vals = vector(spec, t, cols, end)
             i = end - 1
             rows.append([*vals, bloom[i], fault[i], f"{run.name}/{int(batch[i])}", run.name])
     names = [f["name"] for f in spec]
     return pd.DataFrame(rows, columns=names + ["bloom_label", "fault", "batch", "run"])
+
+
+# --------------------------------------------------------------------------- every sample
+
+
+def _chunks(n: int, size: int = 8192):
+    for lo in range(0, n, size):
+        yield lo, min(n, lo + size)
+
+
+def rolling(f: dict, t: np.ndarray, x: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """`apply(f)` over rows `[end - window, end)` for every `end` in `ends` (each ≥ window),
+    vectorised for finite input. Used where the per-vector loop of `vector` is too slow: the
+    drift calibration evaluates every sample of the reference runs, as the agent does."""
+    w = int(f["window"])
+    tr = f["transform"]
+    if not np.isfinite(x).all():
+        raise ValueError("rolling() needs finite input; use vector() for data with gaps")
+    out = np.empty(len(ends))
+    if tr == "last":
+        return x[ends - 1].astype(np.float64)
+    sw_x = np.lib.stride_tricks.sliding_window_view(x, w)
+    sw_t = np.lib.stride_tricks.sliding_window_view(t, w)
+    starts = ends - w
+    if tr == "ewma":
+        a = float(f["params"]["alpha"])
+        k = np.arange(w)
+        wts = a * (1.0 - a) ** (w - 1 - k)
+        wts[0] = (1.0 - a) ** (w - 1)
+    for lo, hi in _chunks(len(ends)):
+        xs = sw_x[starts[lo:hi]]
+        if tr == "mean":
+            out[lo:hi] = xs.sum(axis=1) / w
+        elif tr == "max":
+            out[lo:hi] = xs.max(axis=1)
+        elif tr == "min":
+            out[lo:hi] = xs.min(axis=1)
+        elif tr == "std":
+            m = xs.sum(axis=1, keepdims=True) / w
+            out[lo:hi] = np.sqrt(((xs - m) ** 2).sum(axis=1) / w)
+        elif tr == "delta":
+            out[lo:hi] = xs[:, -1] - xs[:, 0] if w > 1 else 0.0
+        elif tr == "ewma":
+            out[lo:hi] = xs @ wts
+        elif tr == "slope":
+            ts = sw_t[starts[lo:hi]]
+            ts = ts - ts[:, :1]
+            mx = ts.sum(axis=1, keepdims=True) / w
+            mv = xs.sum(axis=1, keepdims=True) / w
+            sxx = ((ts - mx) ** 2).sum(axis=1)
+            sxy = ((ts - mx) * (xs - mv)).sum(axis=1)
+            out[lo:hi] = np.where(sxx == 0.0, 0.0, sxy / np.where(sxx == 0.0, 1.0, sxx))
+        else:
+            raise ValueError(f"unknown transform {tr!r}")
+    return out
+
+
+def every_sample_table(run, model: str) -> tuple[np.ndarray, np.ndarray]:
+    """(ts_ms, X): the vector the agent would build at every sample of a run (gated like
+    `window_table`, stride 1). Healthy runs without gaps only (see `rolling`)."""
+    spec = SPECS[model]
+    s = run.samples
+    t = s["ts_ms"].to_numpy(np.float64) / 1000.0
+    ok = gate(s["batch_id"].to_numpy(), longest_window(spec))
+    ends = np.flatnonzero(ok)
+    X = np.column_stack([rolling(f, t, s[f["signal"]].to_numpy(np.float64), ends) for f in spec])
+    return s["ts_ms"].to_numpy(np.int64)[ends - 1], X

@@ -227,19 +227,44 @@ def fit_model(name: str, df: pd.DataFrame, log):
     return best, X, metrics, params, extra, df
 
 
-def chunks_for(name: str, df: pd.DataFrame) -> list[np.ndarray]:
-    """Index arrays of typical drift windows: batch models — 20 consecutive batches;
-    sample models — one hour of windows (120 at the 30 s stride) within a run."""
-    out = []
+#: Drift windows as the agent's `[drift]` defaults shape them (src/monitor/config.rs):
+#: one hour of data time, and at least `DRIFT_MIN_SAMPLES` vectors before a window is judged.
+DRIFT_WINDOW_MS = 3_600_000
+DRIFT_MIN_SAMPLES = 20
+#: Start phases of the agent over each reference run (more windows of the same shape).
+DRIFT_SKIPS_MS = (0, 900_000, 1_800_000, 2_700_000)
+
+
+def drift_reference(name: str, df: pd.DataFrame, data_dir: Path) -> dict:
+    """The manifest's drift reference: normal operation, in the agent's window shape.
+
+    Sample-level models: every sample of the `reference` runs (normal scenario, 24 h at 1 s)
+    turned into the vector the agent would build (same gating), binned; thresholds from the
+    one-hour windows the agent's monitor would close over those vectors. Batch-level models:
+    the batches of the `normal` runs; a window is `DRIFT_MIN_SAMPLES` consecutive batches
+    (an hour holds less than one batch, so the minimum-samples rule sets the shape).
+    """
+    names = [f["name"] for f in features.SPECS[name]]
     if features.LEVEL[name] == "batch":
-        n = len(df)
-        for s in range(0, n - 19, 20):
-            out.append(np.arange(s, s + 20))
-        return out
-    for _, idx in df.groupby("run", sort=True).indices.items():
-        for s in range(0, len(idx) - 119, 120):
-            out.append(idx[s : s + 120])
-    return out
+        normal = df[df["batch"].str.startswith("normal-")].reset_index(drop=True)
+        X = normal[names].to_numpy(np.float64)
+        n = DRIFT_MIN_SAMPLES
+        chunks = [np.arange(s, s + n) for s in range(0, len(X) - n + 1)]
+        shape = {"vectors": n, "step": 1, "source": "batches of the normal runs of set batch"}
+    else:
+        parts, chunks, offset = [], [], 0
+        for run in dataset.load_set(data_dir, "reference"):
+            ts, Xr = features.every_sample_table(run, name)
+            for skip in DRIFT_SKIPS_MS:
+                chunks += [c + offset for c in drift.agent_windows(ts, DRIFT_WINDOW_MS, DRIFT_MIN_SAMPLES, skip)]
+            parts.append(Xr)
+            offset += len(Xr)
+        X = np.concatenate(parts)
+        shape = {"duration_ms": DRIFT_WINDOW_MS, "min_samples": DRIFT_MIN_SAMPLES,
+                 "start_phases_ms": list(DRIFT_SKIPS_MS), "source": "every sample of set reference"}  # fmt: skip
+    ref = drift.reference(X, names, chunks)
+    ref["calibration"] = {**shape, "windows": len(chunks), "rule": "mean + 3 sd per statistic"}
+    return ref
 
 
 def outputs_for(name: str, est, X32: np.ndarray):
@@ -288,7 +313,7 @@ def train_one(name: str, data_dir: Path, out_root: Path, data_hash: str, log) ->
     golden.write_csv(out / "golden.csv", names, G, cols, Y)
     metrics["onnx_parity_max_abs"] = float(f"{worst:.3g}")
 
-    ref = drift.reference(df[names].to_numpy(np.float64), names, chunks_for(name, df))
+    ref = drift_reference(name, df, data_dir)
     import hashlib
 
     import onnx
@@ -354,5 +379,7 @@ def summary(name: str, m: dict) -> str:
 
 
 def set_hash(data_dir: Path, level: str) -> str:
+    """Hash of the data a model of `level` used (sample-level: + the drift reference set)."""
+    sets = (level + "/",) + (("reference/",) if level == "sample" else ())
     h = dataset.file_hashes(data_dir)
-    return dataset.data_sha256({p: v for p, v in h.items() if p.startswith(level + "/")})
+    return dataset.data_sha256({p: v for p, v in h.items() if p.startswith(sets)})

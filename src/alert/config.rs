@@ -123,8 +123,11 @@ impl RuleConfig {
     fn anomaly() -> Self {
         Self::new(Severity::Warning, 0.5, 0.2, 5)
     }
+    /// 0.2: one input of the five-input anomaly detector (a single sensor or a single
+    /// property of the beans) is enough; a ten-input model needs two. The per-feature
+    /// thresholds are calibrated so that healthy hourly windows rarely cross one.
     fn drift() -> Self {
-        Self::new(Severity::Warning, 0.3, 0.1, 1)
+        Self::new(Severity::Warning, 0.2, 0.1, 1)
     }
     fn low_confidence() -> Self {
         Self::new(Severity::Warning, 0.5, 0.6, 10)

@@ -2,7 +2,15 @@
 //! accumulators and per-reading check state, and emits [`FeatureVector`]s.
 //!
 //! - A **sample-level** model gets a vector every time a sample arrives that carries at least
-//!   one of its signals (every poll of the devices that feed it).
+//!   one of its signals (every poll of the devices that feed it), once its windows are full
+//!   *within the current batch* (window gating, docs/feature-spec.md): after start-up and
+//!   after every batch change it waits until each sample-count window holds only samples of
+//!   the new batch (a duration window: until the batch has lasted that long). A window that
+//!   straddles a recipe or bean-lot change, or that is still filling, describes no state the
+//!   line is in; the models never saw such vectors in training (models/training/features.py
+//!   `gate`), and judging them raised false anomaly / low-confidence alarms. A signal that is
+//!   missing or stale does not hold a vector back: the vector goes out flagged and the
+//!   validate stage refuses it.
 //! - A **batch-level** model gets a vector when the batch id changes: the closed batch's
 //!   aggregates, with the closed batch's context. The first batch seen after start-up is
 //!   not emitted, since its beginning was missed and its aggregates would be partial.
@@ -66,6 +74,36 @@ struct SignalState {
     flags: ReasonSet,
     last_ts: Option<TimestampMs>,
     stale_after_ms: i64,
+    /// Readings since the current batch began (or since start-up).
+    in_batch: usize,
+    /// Time (s) of the first of those readings.
+    batch_first_t: Option<f64>,
+}
+
+impl SignalState {
+    fn is_stale(&self, now: TimestampMs) -> bool {
+        self.last_ts
+            .is_some_and(|lt| now.0 - lt.0 > self.stale_after_ms)
+    }
+
+    /// Window gating: may a window of this signal be judged now? True once the window holds
+    /// only readings of the current batch, and always for a signal never read or stale (the
+    /// vector then carries `missing` / `stale` and is refused, as it must be reported).
+    fn window_ready(&self, window: Window, now: TimestampMs) -> bool {
+        if self.last_ts.is_none() || self.is_stale(now) {
+            return true;
+        }
+        match window {
+            Window::Samples(n) => self.in_batch >= n,
+            Window::Duration(d) => match (self.batch_first_t, self.ring.as_ref()) {
+                (Some(first), Some(ring)) => ring
+                    .newest()
+                    .is_some_and(|(t, _)| t - first >= d.as_secs_f64()),
+                _ => false,
+            },
+            Window::Batch => true,
+        }
+    }
 }
 
 struct CompiledEntry {
@@ -95,6 +133,8 @@ pub struct EngineStats {
     pub sample_vectors: u64,
     /// Batches closed (each emits one vector per batch-level model).
     pub batches_closed: u64,
+    /// Sample-level vectors held back because a window was not yet full within the batch.
+    pub gated: u64,
 }
 
 /// Samples in, feature vectors out. Synchronous and clock-free: time is the data's.
@@ -175,6 +215,8 @@ impl FeatureEngine {
                     flags: ReasonSet::EMPTY,
                     last_ts: None,
                     stale_after_ms: 2 * i64::try_from(poll.as_millis()).unwrap_or(i64::MAX / 4),
+                    in_batch: 0,
+                    batch_first_t: None,
                 },
             );
         }
@@ -218,6 +260,8 @@ impl FeatureEngine {
             st.flags = st.checker.check(r);
             st.last_ts = Some(r.ts);
             let rt = r.ts.as_secs_f64();
+            st.in_batch += 1;
+            st.batch_first_t.get_or_insert(rt);
             if let Some(ring) = st.ring.as_mut() {
                 ring.push(rt, r.value);
             }
@@ -238,6 +282,15 @@ impl FeatureEngine {
             if !relevant {
                 continue;
             }
+            let ready = m.entries.iter().all(|e| {
+                self.signals
+                    .get(&e.register)
+                    .is_none_or(|s| s.window_ready(e.window, sample.ts))
+            });
+            if !ready {
+                self.stats.gated += 1;
+                continue;
+            }
             let mut values = Vec::with_capacity(m.entries.len());
             let mut flags: BTreeMap<String, Vec<ReasonCode>> = BTreeMap::new();
             for e in &m.entries {
@@ -256,13 +309,7 @@ impl FeatureEngine {
                     }
                     Some(s) => s.flags,
                 };
-                if let Some(SignalState {
-                    last_ts: Some(lt),
-                    stale_after_ms,
-                    ..
-                }) = st
-                    && sample.ts.0 - lt.0 > *stale_after_ms
-                {
+                if st.is_some_and(|s| s.is_stale(sample.ts)) {
                     f.insert(ReasonCode::Stale);
                 }
                 if !f.is_empty() {
@@ -308,6 +355,11 @@ impl FeatureEngine {
             }
             for m in &mut self.batch_models {
                 m.accs.iter_mut().for_each(Accumulator::reset);
+            }
+            // Window gating: sample windows refill with the new batch's readings.
+            for st in self.signals.values_mut() {
+                st.in_batch = 0;
+                st.batch_first_t = None;
             }
             self.batch.batch_id = Some(id);
         }

@@ -76,17 +76,47 @@ fn sample_level_windows_by_count() {
             &mut out,
         );
     }
-    assert_eq!(out.len(), 4, "one vector per sample");
-    let last = &out[3];
+    // Window gating: nothing until the longest window (3 samples) is full, then one
+    // vector per sample.
+    assert_eq!(out.len(), 2, "vectors from the third sample on");
+    assert_eq!(e.stats().gated, 2);
+    assert_eq!(out[0].ts, TimestampMs(2000));
+    assert_eq!(out[0].values, vec![31.166666666666668, 32.5, 55.0]);
+    let last = &out[1];
     assert_eq!(last.level, FeatureLevel::Sample);
     // Last three temperatures 31, 32.5, 29.5 → 31; humidity max of (52, 51) → 52.
     assert_eq!(last.values, vec![31.0, 29.5, 52.0]);
     assert!(last.flags.is_empty(), "{:?}", last.flags);
-    // While the ring fills, the window is what there is: first vector mean = 30.
-    assert_eq!(out[0].values[0], 30.0);
     // A sample without any of the model's signals emits nothing.
     e.push(&sample(5000, &[("moisture", 1.2)]), &mut out);
-    assert_eq!(out.len(), 4);
+    assert_eq!(out.len(), 2);
+}
+
+#[test]
+fn sample_windows_refill_after_a_batch_change() {
+    let mut e = engine(vec![sample_spec()]);
+    let mut out = Vec::new();
+    let feed = |e: &mut FeatureEngine, ts: i64, batch: f64, t: f64, out: &mut Vec<_>| {
+        e.push(
+            &sample(
+                ts,
+                &[("batch_id", batch), ("temperature", t), ("humidity", 50.0)],
+            ),
+            out,
+        );
+    };
+    for i in 0..4 {
+        feed(&mut e, i * 1000, 1.0, 30.0, &mut out);
+    }
+    assert_eq!(out.len(), 2);
+    // Batch 2 (another recipe, 3 °C cooler): no vector mixes the two batches.
+    feed(&mut e, 4000, 2.0, 27.0, &mut out);
+    feed(&mut e, 5000, 2.0, 27.0, &mut out);
+    assert_eq!(out.len(), 2, "windows still hold batch 1 samples");
+    feed(&mut e, 6000, 2.0, 27.3, &mut out);
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[2].values[0], (27.0 + 27.0 + 27.3) / 3.0);
+    assert_eq!(out[2].batch.batch_id.as_deref(), Some("2"));
 }
 
 #[test]
@@ -130,22 +160,31 @@ fn batch_closes_on_id_change_and_skips_the_partial_first_batch() {
 fn reading_problems_travel_as_flags() {
     let mut e = engine(vec![sample_spec()]);
     let mut out = Vec::new();
-    // Humidity never read → missing.
-    e.push(&sample(0, &[("temperature", 30.0)]), &mut out);
+    // Humidity never read → missing; a missing signal does not hold the vector back.
+    for ts in [0, 1000, 2000] {
+        e.push(&sample(ts, &[("temperature", 30.0)]), &mut out);
+    }
+    assert_eq!(out.len(), 1);
     assert_eq!(out[0].flags["humidity"], vec![ReasonCode::Missing]);
     // Comm error on temperature.
-    let mut s = sample(1000, &[("humidity", 50.0)]);
+    e.push(&sample(3000, &[("humidity", 50.0)]), &mut out);
+    e.push(&sample(4000, &[("humidity", 50.0)]), &mut out);
+    let mut s = sample(5000, &[("humidity", 50.0)]);
     s.readings
-        .push(reading("temperature", f64::NAN, 1000, Quality::CommError));
+        .push(reading("temperature", f64::NAN, 5000, Quality::CommError));
     e.push(&s, &mut out);
-    assert_eq!(out[1].flags["temperature"], vec![ReasonCode::CommError]);
-    assert!(!out[1].flags.contains_key("humidity"));
-    // The window still has the finite 30.0, so the value is computed.
-    assert_eq!(out[1].values[0], 30.0);
-    // Temperature fine now; humidity not read for 3 s (> 2 poll intervals) → stale.
-    e.push(&sample(4000, &[("temperature", 30.2)]), &mut out);
-    assert_eq!(out[2].flags["humidity"], vec![ReasonCode::Stale]);
-    assert!(!out[2].flags.contains_key("temperature"));
+    let v = out.last().unwrap();
+    assert_eq!(v.flags["temperature"], vec![ReasonCode::CommError]);
+    assert!(!v.flags.contains_key("humidity"));
+    // The window still has two finite 30.0, so the value is computed.
+    assert_eq!(v.values[0], 30.0);
+    // Temperature fine now; humidity not read for 3 s (> 2 poll intervals) → stale, and a
+    // stale signal does not hold the vector back either.
+    let n = out.len();
+    e.push(&sample(8000, &[("temperature", 30.2)]), &mut out);
+    assert_eq!(out.len(), n + 1);
+    assert_eq!(out[n].flags["humidity"], vec![ReasonCode::Stale]);
+    assert!(!out[n].flags.contains_key("temperature"));
 }
 
 #[test]
@@ -173,7 +212,8 @@ fn stuck_sensor_is_flagged_on_the_vector() {
                 .is_some_and(|f| f.contains(&ReasonCode::Stuck))
         })
         .collect();
-    assert_eq!(stuck, vec![false, false, false, true, true, true]);
+    // Vectors from the third sample on (window gating); stuck from the fourth.
+    assert_eq!(stuck, vec![false, true, true, true]);
 }
 
 #[tokio::test]
@@ -181,7 +221,7 @@ async fn stage_runs_until_input_closes() {
     let (tx, rx) = mpsc::channel(4);
     let (otx, mut orx) = mpsc::channel(4);
     let task = tokio::spawn(stage::run(engine(vec![sample_spec()]), rx, otx));
-    for i in 0..3 {
+    for i in 0..4 {
         tx.send(sample(
             i * 1000,
             &[("temperature", 30.0 + i as f64), ("humidity", 50.0)],
@@ -194,6 +234,7 @@ async fn stage_runs_until_input_closes() {
     while let Some(v) = orx.recv().await {
         got.push(v.values[0]);
     }
-    assert_eq!(got, vec![30.0, 30.5, 31.0]);
-    assert_eq!(task.await.unwrap().samples, 3);
+    // Mean of the last three once the window is full: (30+31+32)/3, (31+32+33)/3.
+    assert_eq!(got, vec![31.0, 32.0]);
+    assert_eq!(task.await.unwrap().samples, 4);
 }

@@ -17,6 +17,12 @@ pub struct DriftConfig {
     /// Close a window early after this many vectors. Default: none (time only).
     #[serde(default)]
     pub window_samples: Option<u64>,
+    /// A window is judged only once it holds at least this many vectors: when `window` has
+    /// elapsed with fewer, it goes on until it has them. Batch-level models get one vector
+    /// per batch (2–4 h), so their windows become this many batches. Default 20, the shape
+    /// the manifests' thresholds were calibrated on (manifest `reference.calibration`).
+    #[serde(default = "default_min_samples")]
+    pub min_window_samples: u64,
     /// Override the manifest's PSI threshold. Convention: < 0.1 stable, > 0.25 major.
     #[serde(default)]
     pub psi_threshold: Option<f64>,
@@ -43,6 +49,7 @@ impl Default for DriftConfig {
             enabled: true,
             window: default_window(),
             window_samples: None,
+            min_window_samples: default_min_samples(),
             psi_threshold: None,
             js_threshold: None,
             w1_threshold: None,
@@ -58,6 +65,9 @@ fn default_true() -> bool {
 }
 fn default_window() -> Duration {
     Duration::from_secs(3600)
+}
+fn default_min_samples() -> u64 {
+    20
 }
 fn default_ph_delta() -> f64 {
     0.005

@@ -160,3 +160,36 @@ fn page_hinkley_flags_the_window_with_the_step() {
     // Confidence is constant 0.9: its detector stays quiet.
     assert!(windows.iter().all(|w| !w.features[2].page_hinkley));
 }
+
+#[test]
+fn sparse_time_windows_go_on_until_they_hold_min_window_samples() {
+    // One vector per 2 h (a batch-level model): an hourly window would close on every
+    // vector and judge a single value; with min_window_samples = 3 a window holds three.
+    let c = DriftConfig {
+        min_window_samples: 3,
+        ..cfg(3600, None)
+    };
+    let mut m = ModelMonitor::new(reference(), &c);
+    let closed: Vec<_> = (0..7)
+        .filter_map(|i| m.observe(&prediction(i * 7_200_000, (i % 10) as f64 + 0.5)))
+        .collect();
+    assert_eq!(
+        closed.len(),
+        2,
+        "vectors 0-2 and 3-5; the 7th opens the third"
+    );
+    assert!(closed.iter().all(|w| w.samples == 3));
+    assert_eq!(closed[1].start, TimestampMs(3 * 7_200_000));
+    // With the minimum at 1 every vector past the hour closes a one-vector window.
+    let mut m = ModelMonitor::new(
+        reference(),
+        &DriftConfig {
+            min_window_samples: 1,
+            ..cfg(3600, None)
+        },
+    );
+    let n = (0..7)
+        .filter_map(|i| m.observe(&prediction(i * 7_200_000, 0.5)))
+        .count();
+    assert_eq!(n, 6);
+}

@@ -41,6 +41,7 @@ pub struct ModelMonitor {
     features: Vec<FeatureState>,
     window_ms: i64,
     window_samples: Option<u64>,
+    min_samples: u64,
     start: Option<TimestampMs>,
     end: TimestampMs,
     samples: u64,
@@ -78,6 +79,7 @@ impl ModelMonitor {
             features,
             window_ms: i64::try_from(cfg.window.get().as_millis()).unwrap_or(i64::MAX),
             window_samples: cfg.window_samples.filter(|n| *n > 0),
+            min_samples: cfg.min_window_samples,
             start: None,
             end: TimestampMs(0),
             samples: 0,
@@ -95,11 +97,15 @@ impl ModelMonitor {
     }
 
     /// Count one prediction's inputs; returns a window report when a window closed.
-    /// A vector past the window's end closes the window first and opens the next one.
+    /// A vector past the window's end closes the window first and opens the next one —
+    /// provided the window holds `min_window_samples` vectors; a sparser window goes on
+    /// (statistics over a handful of vectors would judge noise). models/training/drift.py
+    /// `agent_windows` reproduces this rule for the threshold calibration.
     pub fn observe(&mut self, p: &Prediction) -> Option<DriftWindow> {
         let mut closed = None;
         if let Some(start) = self.start
             && p.ts.0.saturating_sub(start.0) >= self.window_ms
+            && self.samples >= self.min_samples
         {
             closed = Some(self.close());
         }
