@@ -279,7 +279,7 @@ fn latency(mqtt: u16) {
         let agent_task = {
             let cfg = cfg.clone();
             let shutdown = shutdown.clone();
-            tokio::spawn(async move { agent::run(&cfg, Supervision::none(), shutdown).await })
+            tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
         };
         // Warm-up: windows fill, start-up data-quality alerts raise and clear.
         tokio::time::sleep(Duration::from_secs(5)).await;

@@ -56,10 +56,35 @@ pub fn spawn(port: u16) -> Result<(), BrokerError> {
         })
         .map_err(|_| BrokerError::NotListening(port))?;
     for _ in 0..300 {
-        if std::net::TcpStream::connect(listen).is_ok() {
+        if probe(listen).is_ok() {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     Err(BrokerError::NotListening(port))
+}
+
+/// One clean MQTT 3.1.1 session: CONNECT, wait for CONNACK, DISCONNECT. A bare TCP connect
+/// that is dropped at once makes rumqttd log an aborted connection as an ERROR; a proper
+/// session leaves nothing in its log.
+fn probe(addr: SocketAddr) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    const CLIENT_ID: &[u8] = b"chocoline-probe";
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    // Variable header: protocol name "MQTT", level 4, flags: clean session, keep-alive 10 s.
+    let mut packet = vec![0x10, 0, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 10];
+    packet.push(0);
+    packet.push(CLIENT_ID.len() as u8);
+    packet.extend_from_slice(CLIENT_ID);
+    packet[1] = (packet.len() - 2) as u8;
+    s.write_all(&packet)?;
+    let mut ack = [0u8; 4];
+    s.read_exact(&mut ack)?;
+    // CONNACK, remaining length 2, return code 0 (accepted).
+    if ack[0] != 0x20 || ack[3] != 0 {
+        return Err(std::io::Error::other(format!("unexpected CONNACK {ack:?}")));
+    }
+    s.write_all(&[0xE0, 0x00])?;
+    Ok(())
 }

@@ -5,8 +5,15 @@
 //!
 //! Secrets never reach a log line: the configuration holds no secret values (passwords are
 //! read from files by the stage that needs them, and never logged).
+//!
+//! The filter sits behind a [`tracing_subscriber::reload`] layer so that a reload (SIGHUP)
+//! can change `[log] level` without restarting: [`set_level`] swaps it in place.
 
-use tracing_subscriber::EnvFilter;
+use std::sync::OnceLock;
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
 
 use crate::config::{LogConfig, LogFormat};
 
@@ -35,6 +42,9 @@ pub enum LoggingError {
     /// A global subscriber was already installed.
     #[error("logging was already initialised")]
     AlreadyInitialised,
+    /// The running filter could not be replaced (the subscriber is gone).
+    #[error("cannot change the log filter: {0}")]
+    Reload(String),
 }
 
 /// What is wrong with a `[log] level` filter, if anything. Stricter than `EnvFilter`, which
@@ -90,18 +100,53 @@ pub fn format(cfg: &LogConfig, flag: Option<LogFormat>) -> LogFormat {
     flag.unwrap_or(cfg.format)
 }
 
+/// Handle on the installed filter, set once by [`init`].
+static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
+
 /// Installs the global subscriber (stderr). Call once, after the configuration loaded.
 pub fn init(cfg: &LogConfig, flag: Option<LogFormat>) -> Result<(), LoggingError> {
     let rust_log = std::env::var("RUST_LOG").ok();
     let filter = filter(cfg, rust_log.as_deref())?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let res = match format(cfg, flag) {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let (filter, handle) = reload::Layer::new(filter);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match format(cfg, flag) {
+        LogFormat::Human => fmt.boxed(),
+        LogFormat::Json => fmt.json().flatten_event(true).boxed(),
     };
-    res.map_err(|_| LoggingError::AlreadyInitialised)
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .try_init()
+        .map_err(|_| LoggingError::AlreadyInitialised)?;
+    let _ = FILTER.set(handle);
+    Ok(())
+}
+
+/// What [`set_level`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LevelChange {
+    /// The new filter is in force.
+    Applied,
+    /// `RUST_LOG` is set and wins over `[log] level`: nothing changed.
+    OverriddenByRustLog,
+    /// Logging was not initialised through [`init`] (tests, library use): nothing changed.
+    NotInitialised,
+}
+
+/// Swap the running filter for `cfg.level` (a reload). `RUST_LOG`, when set, keeps winning.
+pub fn set_level(cfg: &LogConfig) -> Result<LevelChange, LoggingError> {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    if rust_log.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+        return Ok(LevelChange::OverriddenByRustLog);
+    }
+    let new = filter(cfg, None)?;
+    let Some(handle) = FILTER.get() else {
+        return Ok(LevelChange::NotInitialised);
+    };
+    handle
+        .reload(new)
+        .map(|()| LevelChange::Applied)
+        .map_err(|e| LoggingError::Reload(e.to_string()))
 }
 
 #[cfg(test)]

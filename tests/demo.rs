@@ -1,6 +1,7 @@
 //! Acceptance test of `chocoline demo`: run it headless for two minutes and check, from what
 //! the control-room subscriber received through the embedded broker, that a fat-bloom alert
-//! was raised and then cleared (same alert id), and that the agent said `offline` at the end.
+//! was raised and then cleared (same alert id), that the agent said `offline` at the end, and
+//! that the log shows no ERROR line.
 #![cfg(feature = "embedded-broker")]
 
 use std::collections::HashMap;
@@ -22,6 +23,14 @@ fn demo_raises_and_clears_a_fat_bloom_alert_within_two_minutes() {
         "{:?}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
+    );
+    // A newcomer's first run must not show alarming log lines (rumqttd used to log its
+    // readiness probe and the agent's disconnect at shutdown as ERRORs).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("ERROR")).collect();
+    assert!(
+        errors.is_empty(),
+        "ERROR lines in the demo's log: {errors:#?}"
     );
     let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()

@@ -5,92 +5,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chocoline::domain::TimestampMs;
 use chocoline::pipeline::agent::{self, Supervision};
-use chocoline::simulate::server::{RegisterMap, SimService, drive, serve_tcp};
-use chocoline::simulate::{LineSim, Scenario};
+use common::agent::{PREFIX, Ports, http_get, metric, simulator, write_config};
 use common::{Subscriber, free_port, rumqttd};
 use tokio_util::sync::CancellationToken;
-
-const PREFIX: &str = "chocoline/demo/line-1";
-
-struct Ports {
-    modbus: u16,
-    mqtt: u16,
-    metrics: u16,
-}
-
-/// config/demo.toml pointed at this test's ports, models and data dir.
-fn write_config(dir: &Path, p: &Ports) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("config/demo.toml"))
-        .unwrap()
-        .replace(
-            "tcp://127.0.0.1:5020",
-            &format!("tcp://127.0.0.1:{}", p.modbus),
-        )
-        .replace(
-            "mqtt://127.0.0.1:1883",
-            &format!("mqtt://127.0.0.1:{}", p.mqtt),
-        )
-        .replace(
-            "dir = \"../models\"",
-            &format!("dir = \"{}\"", root.join("models").display()),
-        )
-        .replace(
-            "/tmp/chocoline-demo",
-            &dir.join("data").display().to_string(),
-        )
-        .replace("127.0.0.1:9898", &format!("127.0.0.1:{}", p.metrics));
-    assert!(
-        text.contains(&format!(":{}", p.modbus)),
-        "demo.toml changed shape"
-    );
-    let path = dir.join("chocoline.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// Serve the line simulator for every device of `cfg` on `port` (1 s of line per 1 s).
-async fn simulator(cfg: &chocoline::config::Config, port: u16, stop: CancellationToken) {
-    let map = RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map).unwrap();
-    let sim = LineSim::new(Scenario::Normal, 7, TimestampMs::now());
-    let service = SimService::new(map, sim);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
-    tokio::spawn(drive(
-        service.clone(),
-        Duration::from_millis(100),
-        1.0,
-        stop.clone(),
-    ));
-    tokio::spawn(serve_tcp(listener, service, stop));
-}
-
-async fn http_get(port: u16, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
-}
-
-/// Value of the first series line starting with `prefix`.
-fn metric(text: &str, prefix: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_publishes_predictions_serves_metrics_and_stops_in_order() {
@@ -112,7 +32,7 @@ async fn agent_publishes_predictions_serves_metrics_and_stops_in_order() {
     let agent = {
         let cfg = cfg.clone();
         let shutdown = shutdown.clone();
-        tokio::spawn(async move { agent::run(&cfg, Supervision::none(), shutdown).await })
+        tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
     };
 
     // Sample-level models predict every poll.

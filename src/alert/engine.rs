@@ -130,6 +130,21 @@ impl AlertEngine {
         }
     }
 
+    /// Take new rules and products (a configuration reload) without losing state: open
+    /// alerts stay open under their ids and clear under the new thresholds. The rolling
+    /// shares restart only when `share_window` changed.
+    pub fn reconfigure(&mut self, cfg: &AlertsConfig, products: &[ProductConfig]) {
+        if cfg.share_window != self.cfg.share_window {
+            self.anomaly_share.clear();
+            self.dq_share = RollingShare::new(cfg.share_window as usize);
+        }
+        self.cfg = cfg.clone();
+        self.products = products
+            .iter()
+            .map(|p| (p.code.clone(), p.clone()))
+            .collect();
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> &AlertStats {
         &self.stats
@@ -186,6 +201,10 @@ impl AlertEngine {
             h: Hysteresis::new(rule.clone(), dir),
             open: None,
         });
+        // After a reload the tracker picks up the new thresholds on its next evaluation.
+        if *t.h.rule() != rule {
+            t.h.set_rule(rule);
+        }
         let step = t.h.observe(e.value);
         let r = t.h.rule().clone();
         let mut evidence = e.evidence;

@@ -53,6 +53,12 @@ impl Hysteresis {
         &self.rule
     }
 
+    /// Replace the rule (a configuration reload), keeping the open state and the current run
+    /// so that an open alert still clears under its id.
+    pub fn set_rule(&mut self, rule: RuleConfig) {
+        self.rule = rule;
+    }
+
     /// Evaluate one value. Non-finite values and disabled rules change nothing.
     pub fn observe(&mut self, v: f64) -> Step {
         if !self.rule.enabled || !v.is_finite() {

@@ -492,3 +492,27 @@ fn band_rules_wait_for_the_window_after_a_product_change() {
         (AlertKind::FatBloomRisk, TimestampMs(67_000))
     );
 }
+
+#[test]
+fn reconfigure_keeps_open_alerts_and_applies_new_thresholds() {
+    let mut e = engine();
+    // Default rule (raise 0.6, clear 0.4, 3 consecutive) raises at index 2.
+    let out = feed(&mut e, (0..3).map(|i| bloom(i, 0.7, 0.0, 31.5)).collect());
+    let raised: Vec<_> = alerts(&out).into_iter().cloned().collect();
+    assert_eq!(raised.len(), 1, "{raised:#?}");
+    // New rule: clear only at ≤ 0.1, after one evaluation. 0.3 would have cleared the old
+    // rule (three of them); under the new one the alert must stay open.
+    let mut cfg = AlertsConfig::default();
+    cfg.fat_bloom_risk.clear = 0.1;
+    cfg.fat_bloom_risk.consecutive = 1;
+    e.reconfigure(&cfg, &products());
+    assert_eq!(e.open_alerts().len(), 1, "the open alert survives");
+    let out = feed(&mut e, (3..6).map(|i| bloom(i, 0.3, 0.0, 31.5)).collect());
+    assert!(alerts(&out).is_empty(), "cleared under the old threshold");
+    let out = feed(&mut e, vec![bloom(6, 0.05, 0.0, 31.5)]);
+    let cleared = alerts(&out);
+    assert_eq!(cleared.len(), 1, "{cleared:#?}");
+    assert_eq!(cleared[0].state, AlertState::Cleared);
+    assert_eq!(cleared[0].id, raised[0].id, "cleared under the raise's id");
+    assert_eq!(cleared[0].evidence["rule"]["clear"], 0.1);
+}

@@ -9,8 +9,8 @@
 //! [`RegistryEvent::ReloadFailed`].
 //!
 //! Reloads are triggered by [`Registry::poll_changes`] (file size / mtime changed; the
-//! [`watch`] task calls it periodically when `[models] watch` is on) or explicitly by
-//! [`Registry::reload_all`] (wired to SIGHUP by the agent).
+//! agent's reload controller, `crate::pipeline::reload`, calls it periodically when
+//! `[models] watch` is on) or explicitly by [`Registry::reload_all`] (on SIGHUP).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -306,7 +306,7 @@ impl Registry {
 }
 
 /// Poll for changed model files every `every` and report what reloads did, until `events`
-/// closes. Reloads run on the blocking pool: optimising a model takes milliseconds of CPU.
+/// closes (a stand-alone watcher; the agent's reload controller polls by itself). Reloads run on the blocking pool: optimising a model takes milliseconds of CPU.
 pub async fn watch(
     registry: Arc<Registry>,
     every: Duration,

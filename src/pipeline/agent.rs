@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::build::{self, BuildError};
 use super::live::{self, Control, Report};
+use super::reload::ReloadSource;
 use crate::config::Config;
 use crate::health::{Liveness, Notifier};
 use crate::metrics::{HealthStatus, Registry};
@@ -60,9 +61,12 @@ impl Supervision {
 }
 
 /// Build and run the agent for `cfg` until `shutdown` fires and everything has drained.
+/// `reload`: where SIGHUP reloads come from (None: the configuration stays fixed; model
+/// files are still watched when `[models] watch` is on).
 pub async fn run(
     cfg: &Config,
     supervision: Supervision,
+    reload: Option<ReloadSource>,
     shutdown: CancellationToken,
 ) -> Result<Report, AgentError> {
     let stages = build::stages(cfg)?;
@@ -139,6 +143,8 @@ pub async fn run(
         liveness,
         metrics,
         first_cycle: Some(first_tx),
+        reload,
+        notifier: supervision.notifier.clone(),
     };
     let report = live::run(stages, cfg, control, shutdown).await;
     aux_stop.cancel();

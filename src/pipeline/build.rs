@@ -73,6 +73,22 @@ pub struct Logic {
 /// Feature specs, drift monitor and alert engine from `cfg` and the manifests on disk.
 pub fn logic(cfg: &Config) -> Result<Logic, BuildError> {
     let specs = crate::features::load_specs(&cfg.models.dir, &cfg.models.enabled)?;
+    let alerts = AlertEngine::new(
+        &cfg.alerts,
+        &cfg.products,
+        &cfg.agent.site,
+        &cfg.agent.line,
+        &specs,
+    );
+    Ok(Logic {
+        specs,
+        monitor: monitor(cfg)?,
+        alerts,
+    })
+}
+
+/// The drift monitor: one per enabled model whose manifest carries a reference.
+pub fn monitor(cfg: &Config) -> Result<Monitor, BuildError> {
     let mut monitors = Vec::new();
     for name in &cfg.models.enabled {
         let path = cfg.models.dir.join(name).join("manifest.json");
@@ -91,18 +107,17 @@ pub fn logic(cfg: &Config) -> Result<Logic, BuildError> {
             }
         }
     }
-    let alerts = AlertEngine::new(
-        &cfg.alerts,
-        &cfg.products,
-        &cfg.agent.site,
-        &cfg.agent.line,
-        &specs,
-    );
-    Ok(Logic {
+    Ok(Monitor::new(monitors, cfg.drift.enabled))
+}
+
+/// The feature engine for `cfg` (its specs read from the models' manifests).
+pub fn features(cfg: &Config) -> Result<FeatureEngine, BuildError> {
+    let specs = crate::features::load_specs(&cfg.models.dir, &cfg.models.enabled)?;
+    Ok(FeatureEngine::new(
+        &cfg.features,
+        EngineSetup::from_config(cfg),
         specs,
-        monitor: Monitor::new(monitors, cfg.drift.enabled),
-        alerts,
-    })
+    ))
 }
 
 /// Load every model of `[models]`; any failure is an error (the agent needs all of them).

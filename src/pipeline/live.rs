@@ -12,19 +12,29 @@
 //! so it drains what was flushed last, publishes the retained `offline` status and
 //! disconnects. Every stage holds a [`Heartbeat`] busy guard while it works on one item, so a
 //! wedged stage (or one blocked on a full downstream channel) shows in [`Liveness::check`].
+//!
+//! Reloads ([`super::reload`]): the features, monitor and alert tasks take updates between two
+//! items; acquire and the publisher run under small supervisors that restart them with a
+//! replacement built by the reload controller. A restarted poller stops after its current
+//! cycle and the new one sends into the same channel, so samples already read still drain; a
+//! restarted publisher leaves undelivered messages in the sled outbox for its successor.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::build::Stages;
+use super::reload::{self, AlertRules, Next, ReloadSource, Restart};
 use super::telemetry::{self, AlertSeries, InferSeries, PollSeries};
+use crate::acquire::{Acquire, AcquireMetrics};
 use crate::domain::{FeatureVector, Prediction, Record, Sample, TimestampMs};
-use crate::health::{Heartbeat, Liveness};
+use crate::features::FeatureEngine;
+use crate::health::{Heartbeat, Liveness, Notifier};
 use crate::metrics::Registry;
-use crate::publish::PublishStats;
+use crate::monitor::Monitor;
+use crate::publish::{PublishStats, Publisher};
 use crate::validate::{Validator, Verdict};
 
 /// Capacity of every stage channel: enough to absorb a burst of a few poll cycles of many
@@ -42,6 +52,11 @@ pub struct Control {
     pub metrics: Registry,
     /// Fired once the first poll cycle has produced a sample.
     pub first_cycle: Option<oneshot::Sender<()>>,
+    /// Configuration reloads (SIGHUP); None: models are still watched, the configuration
+    /// is fixed.
+    pub reload: Option<ReloadSource>,
+    /// sd_notify target (RELOADING=1 / READY=1 around a reload).
+    pub notifier: Notifier,
 }
 
 /// Counters returned when the pipeline has stopped.
@@ -49,6 +64,9 @@ pub struct Control {
 pub struct Report {
     /// Samples received from acquire.
     pub samples: u64,
+    /// Samples acquire sent, summed over every poller run (restarts included); equal to
+    /// `samples` when nothing was lost.
+    pub samples_emitted: u64,
     /// Predictions made.
     pub predictions: u64,
     /// Records handed to the store.
@@ -94,13 +112,26 @@ pub async fn run(
     let hb_alert = live.register("alert", STALL, None);
 
     telemetry::static_info(&control.metrics, service.registry());
+    let (updates, rx_updates) = reload::updates();
+    let (metrics_tx, metrics_rx) = watch::channel(acquire.metrics());
     let publish_stop = CancellationToken::new();
     let refresher = tokio::spawn(telemetry::refresh(
         control.metrics.clone(),
-        acquire.metrics(),
+        metrics_rx,
         store.clone(),
         publish_stop.clone(),
     ));
+    let controller = tokio::spawn(
+        reload::Controller::new(
+            cfg.clone(),
+            service.registry().clone(),
+            store.clone(),
+            updates,
+            control.metrics.clone(),
+            control.notifier.clone(),
+        )
+        .run(control.reload.take(), shutdown.clone()),
+    );
 
     let (sample_tx, sample_rx) = mpsc::channel::<Sample>(CHANNEL);
     let (vec_tx, vec_rx) = mpsc::channel::<FeatureVector>(CHANNEL);
@@ -109,13 +140,19 @@ pub async fn run(
     let (alert_tx, alert_rx) = mpsc::channel::<Record>(CHANNEL);
     let (store_tx, store_rx) = mpsc::channel::<Record>(CHANNEL);
 
-    let t_acquire = tokio::spawn(acquire.run(sample_tx, shutdown));
+    let t_acquire = tokio::spawn(supervise_acquire(
+        acquire,
+        sample_tx,
+        shutdown,
+        rx_updates.acquire,
+        metrics_tx,
+    ));
     let t_features = tokio::spawn(features_task(
         features,
         sample_rx,
         vec_tx,
-        hb_features,
-        hb_acquire,
+        rx_updates.features,
+        (hb_features, hb_acquire),
         PollSeries::new(&control.metrics),
         control.first_cycle.take(),
     ));
@@ -127,20 +164,36 @@ pub async fn run(
         hb_infer,
         InferSeries::new(&control.metrics),
     ));
-    let t_monitor = tokio::spawn(monitor_task(monitor, pred_rx, alert_tx, hb_monitor));
+    let t_monitor = tokio::spawn(monitor_task(
+        monitor,
+        pred_rx,
+        alert_tx,
+        rx_updates.monitor,
+        hb_monitor,
+    ));
     let t_alert = tokio::spawn(alert_task(
         alerts,
         alert_rx,
         store_tx,
+        rx_updates.alerts,
         hb_alert,
         AlertSeries::new(&control.metrics),
     ));
     let t_store = tokio::spawn(crate::store::stage::run(store.clone(), store_rx));
-    let t_publish = tokio::spawn(publisher.run(publish_stop.clone()));
+    let t_publish = tokio::spawn(supervise_publisher(
+        publisher,
+        publish_stop.clone(),
+        rx_updates.publisher,
+    ));
 
-    if let Err(e) = t_acquire.await {
-        tracing::error!(error = %e, "acquire task failed");
-    }
+    let samples_emitted = match t_acquire.await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = %e, "acquire task failed");
+            0
+        }
+    };
+    let _ = controller.await;
     tracing::info!("acquisition stopped; draining the pipeline");
     let samples = t_features.await.unwrap_or_default();
     let _ = t_validate.await;
@@ -153,6 +206,76 @@ pub async fn run(
     tracing::info!("store flushed; stopping the publisher");
     publish_stop.cancel();
     let publish = match t_publish.await {
+        Ok(stats) => stats,
+        Err(e) => {
+            tracing::error!(error = %e, "publisher task failed");
+            None
+        }
+    };
+    let _ = refresher.await;
+    Report {
+        samples,
+        samples_emitted,
+        predictions,
+        records,
+        publish,
+    }
+}
+
+/// Run the poller until `shutdown`, restarting it with each replacement the reload controller
+/// sends. Returns the samples sent over all runs.
+async fn supervise_acquire(
+    mut acquire: Acquire,
+    tx: mpsc::Sender<Sample>,
+    shutdown: CancellationToken,
+    mut restarts: mpsc::Receiver<Restart<Acquire>>,
+    metrics: watch::Sender<Arc<AcquireMetrics>>,
+) -> u64 {
+    use std::sync::atomic::Ordering;
+    let mut emitted = 0;
+    loop {
+        let counters = acquire.metrics();
+        metrics.send_replace(counters.clone());
+        let stop = shutdown.child_token();
+        let mut task = tokio::spawn(acquire.run(tx.clone(), stop.clone()));
+        let next = tokio::select! {
+            r = &mut task => {
+                if let Err(e) = r {
+                    tracing::error!(error = %e, "acquire task failed");
+                }
+                None
+            }
+            Some(r) = restarts.recv() => Some(r),
+        };
+        let Some(Restart { next, done }) = next else {
+            return emitted + counters.samples.load(Ordering::Relaxed);
+        };
+        // The old poller finishes its current cycle; what it read is already in the channel.
+        stop.cancel();
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, "acquire task failed");
+        }
+        emitted += counters.samples.load(Ordering::Relaxed);
+        tracing::info!(
+            samples_so_far = emitted,
+            "acquire restarting with the new devices"
+        );
+        acquire = next;
+        let _ = done.send(());
+    }
+}
+
+/// Run the publisher until `stop`, restarting it with each replacement the reload controller
+/// sends. Returns the last run's counters.
+async fn supervise_publisher(
+    mut publisher: Publisher,
+    stop: CancellationToken,
+    mut restarts: mpsc::Receiver<Restart<Publisher>>,
+) -> Option<PublishStats> {
+    let finished = |r: Result<
+        Result<PublishStats, crate::publish::PublishError>,
+        tokio::task::JoinError,
+    >| match r {
         Ok(Ok(stats)) => Some(stats),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "publisher failed");
@@ -163,27 +286,44 @@ pub async fn run(
             None
         }
     };
-    let _ = refresher.await;
-    Report {
-        samples,
-        predictions,
-        records,
-        publish,
+    loop {
+        let own = stop.child_token();
+        let mut task = tokio::spawn(publisher.run(own.clone()));
+        let next = tokio::select! {
+            r = &mut task => return finished(r),
+            Some(r) = restarts.recv() => r,
+        };
+        // The old session publishes `offline` and disconnects; whatever it had not delivered
+        // stays in the outbox and goes out through the new one.
+        own.cancel();
+        let stats = finished(task.await);
+        tracing::info!(previous = ?stats, "publisher restarting with the new broker settings");
+        publisher = next.next;
+        let _ = next.done.send(());
     }
 }
 
 async fn features_task(
-    mut engine: crate::features::FeatureEngine,
+    mut engine: FeatureEngine,
     mut rx: mpsc::Receiver<Sample>,
     tx: mpsc::Sender<FeatureVector>,
-    hb: Arc<Heartbeat>,
-    source: Arc<Heartbeat>,
+    mut updates: mpsc::Receiver<FeatureEngine>,
+    (hb, source): (Arc<Heartbeat>, Arc<Heartbeat>),
     mut series: PollSeries,
     mut first_cycle: Option<oneshot::Sender<()>>,
 ) -> u64 {
     let mut out = Vec::new();
     let mut n = 0;
-    while let Some(sample) = rx.recv().await {
+    loop {
+        let sample = match reload::next(&mut rx, &mut updates).await {
+            Next::Item(s) => s,
+            Next::Update(e) => {
+                tracing::info!("features: new engine (windows refill)");
+                engine = e;
+                continue;
+            }
+            Next::Closed => return n,
+        };
         let _busy = hb.busy();
         // The poller's progress is visible here: one sample per device and cycle.
         source.beat();
@@ -208,7 +348,6 @@ async fn features_task(
             }
         }
     }
-    n
 }
 
 async fn validate_task(
@@ -267,13 +406,23 @@ async fn infer_task(
 }
 
 async fn monitor_task(
-    mut monitor: crate::monitor::Monitor,
+    mut monitor: Monitor,
     mut rx: mpsc::Receiver<Prediction>,
     tx: mpsc::Sender<Record>,
+    mut updates: mpsc::Receiver<Monitor>,
     hb: Arc<Heartbeat>,
 ) {
     let mut out = Vec::new();
-    while let Some(p) = rx.recv().await {
+    loop {
+        let p = match reload::next(&mut rx, &mut updates).await {
+            Next::Item(p) => p,
+            Next::Update(m) => {
+                tracing::info!("drift: new monitor (current windows restart)");
+                monitor = m;
+                continue;
+            }
+            Next::Closed => return,
+        };
         let _busy = hb.busy();
         monitor.handle(p, &mut out);
         for r in out.drain(..) {
@@ -288,12 +437,25 @@ async fn alert_task(
     mut engine: crate::alert::AlertEngine,
     mut rx: mpsc::Receiver<Record>,
     tx: mpsc::Sender<Record>,
+    mut updates: mpsc::Receiver<AlertRules>,
     hb: Arc<Heartbeat>,
     mut series: AlertSeries,
 ) -> u64 {
     let mut out = Vec::new();
     let mut n = 0;
-    while let Some(rec) = rx.recv().await {
+    loop {
+        let rec = match reload::next(&mut rx, &mut updates).await {
+            Next::Item(r) => r,
+            Next::Update(rules) => {
+                engine.reconfigure(&rules.alerts, &rules.products);
+                tracing::info!(
+                    open = engine.open_alerts().len(),
+                    "alerts: new rules in force"
+                );
+                continue;
+            }
+            Next::Closed => return n,
+        };
         let _busy = hb.busy();
         engine.handle(rec, &mut out);
         for r in out.drain(..) {
@@ -316,5 +478,4 @@ async fn alert_task(
             }
         }
     }
-    n
 }

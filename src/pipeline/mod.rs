@@ -6,5 +6,7 @@ pub mod replay;
 
 pub mod agent;
 pub mod build;
+pub mod changes;
 pub mod live;
+pub mod reload;
 pub mod telemetry;

@@ -220,9 +220,10 @@ pub fn static_info(registry: &Registry, models: &crate::infer::Registry) {
 }
 
 /// Mirror the acquire and store counters into gauges once a second until `stop` fires.
+/// `acquire` follows the running poller (a reload may restart it with fresh counters).
 pub async fn refresh(
     registry: Registry,
-    acquire: Arc<AcquireMetrics>,
+    acquire: tokio::sync::watch::Receiver<Arc<AcquireMetrics>>,
     store: Store,
     stop: CancellationToken,
 ) {
@@ -268,11 +269,12 @@ pub async fn refresh(
         };
         oldest.set(age);
         let c = store.counters();
+        let poller = acquire.borrow().clone();
         dropped.set(c.outbox_dropped as f64);
         alerts_dropped.set(c.alerts_dropped as f64);
-        samples.set(acquire.samples.load(Ordering::Relaxed) as f64);
-        exceptions.set(acquire.exceptions.load(Ordering::Relaxed) as f64);
-        silent.set(acquire.silent_blocks.load(Ordering::Relaxed) as f64);
-        jitter.set(acquire.jitter_max_us.load(Ordering::Relaxed) as f64 / 1e6);
+        samples.set(poller.samples.load(Ordering::Relaxed) as f64);
+        exceptions.set(poller.exceptions.load(Ordering::Relaxed) as f64);
+        silent.set(poller.silent_blocks.load(Ordering::Relaxed) as f64);
+        jitter.set(poller.jitter_max_us.load(Ordering::Relaxed) as f64 / 1e6);
     }
 }

@@ -3,6 +3,7 @@
 //! analysis (lost / duplicates / out of order).
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod schema;
 
 use std::collections::{HashMap, HashSet};

@@ -1,0 +1,209 @@
+//! What a new configuration changes, section by section, and how the running agent takes
+//! each change (used by [`super::reload`]):
+//!
+//! | section | taken how |
+//! |---|---|
+//! | `[log] level` | live: the log filter is swapped |
+//! | `[alerts]`, `[[products]]` | live: the alert engine takes the new rules in place (open alerts keep their ids) |
+//! | `[drift]` | live: the drift monitor is rebuilt (its current windows restart) |
+//! | `[features]`, `[[products]]`, `[agent] product`, device poll intervals | live: the feature engine is rebuilt (its windows refill) |
+//! | `[models] watch` | live |
+//! | `[[devices]]` | the acquire stage restarts (samples already read still drain) |
+//! | `[mqtt]` | the publisher restarts (undelivered messages wait in the sled outbox) |
+//! | `[store]`, `[metrics]`, `[log] format`, `[agent] site/line`, `[models]` dir/enabled/optimize/verify_golden | need a process restart: reported, not applied |
+//!
+//! Pure functions of two [`Config`]s, so every row of the table is unit-tested.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::config::Config;
+
+/// The differences between the running configuration and a new one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// `[log] level`.
+    pub log_level: bool,
+    /// `[alerts]` or `[[products]]`: the alert engine takes new rules.
+    pub alerts: bool,
+    /// `[drift]`: the monitor is rebuilt.
+    pub drift: bool,
+    /// The feature engine is rebuilt.
+    pub features: bool,
+    /// `[models] watch`.
+    pub model_watch: bool,
+    /// `[[devices]]`: acquire restarts.
+    pub devices: bool,
+    /// `[mqtt]`: the publisher restarts.
+    pub mqtt: bool,
+    /// Changed keys that only a process restart applies (kept at their running values).
+    pub need_restart: Vec<&'static str>,
+}
+
+impl Changes {
+    /// Nothing differs.
+    pub fn is_empty(&self) -> bool {
+        *self == Changes::default()
+    }
+
+    /// Names of the parts applied live, for the reload summary.
+    pub fn live(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        for (on, name) in [
+            (self.log_level, "log.level"),
+            (self.alerts, "alerts"),
+            (self.drift, "drift"),
+            (self.features, "features"),
+            (self.model_watch, "models.watch"),
+        ] {
+            if on {
+                v.push(name);
+            }
+        }
+        v
+    }
+
+    /// Names of the stages restarted, for the reload summary.
+    pub fn restarted(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.devices {
+            v.push("acquire");
+        }
+        if self.mqtt {
+            v.push("publish");
+        }
+        v
+    }
+}
+
+/// Register name → poll interval of its device (what the feature engine's staleness uses).
+fn poll_intervals(cfg: &Config) -> BTreeMap<&str, Duration> {
+    cfg.devices
+        .iter()
+        .flat_map(|d| {
+            d.registers
+                .iter()
+                .map(|r| (r.name.as_str(), d.poll_interval.get()))
+        })
+        .collect()
+}
+
+/// Compare the running configuration with a new one.
+pub fn diff(old: &Config, new: &Config) -> Changes {
+    let mut need_restart = Vec::new();
+    let mut restart_if = |changed: bool, key: &'static str| {
+        if changed {
+            need_restart.push(key);
+        }
+    };
+    restart_if(old.store != new.store, "store");
+    restart_if(old.metrics != new.metrics, "metrics");
+    restart_if(old.log.format != new.log.format, "log.format");
+    restart_if(old.agent.site != new.agent.site, "agent.site");
+    restart_if(old.agent.line != new.agent.line, "agent.line");
+    let (om, nm) = (&old.models, &new.models);
+    restart_if(om.dir != nm.dir, "models.dir");
+    restart_if(om.enabled != nm.enabled, "models.enabled");
+    restart_if(om.optimize != nm.optimize, "models.optimize");
+    restart_if(om.verify_golden != nm.verify_golden, "models.verify_golden");
+    Changes {
+        log_level: old.log.level != new.log.level,
+        alerts: old.alerts != new.alerts || old.products != new.products,
+        drift: old.drift != new.drift,
+        features: old.features != new.features
+            || old.products != new.products
+            || old.agent.product != new.agent.product
+            || poll_intervals(old) != poll_intervals(new),
+        model_watch: om.watch != nm.watch,
+        devices: old.devices != new.devices,
+        mqtt: old.mqtt != new.mqtt,
+        need_restart,
+    }
+}
+
+/// The configuration that runs after a reload: `new`, except for the keys that need a
+/// process restart, which keep their running values (so the next reload compares against
+/// what actually runs).
+pub fn running(old: &Config, new: &Config) -> Config {
+    let mut c = new.clone();
+    c.store = old.store.clone();
+    c.metrics = old.metrics.clone();
+    c.log.format = old.log.format;
+    c.agent.site = old.agent.site.clone();
+    c.agent.line = old.agent.line.clone();
+    c.models.dir = old.models.dir.clone();
+    c.models.enabled = old.models.enabled.clone();
+    c.models.optimize = old.models.optimize;
+    c.models.verify_golden = old.models.verify_golden;
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::testing::valid;
+
+    #[test]
+    fn identical_configs_change_nothing() {
+        let c = valid();
+        assert!(diff(&c, &c.clone()).is_empty());
+    }
+
+    #[test]
+    fn each_section_lands_in_its_row() {
+        let old = valid();
+        let mut new = old.clone();
+        new.alerts.fat_bloom_risk.raise = 0.9;
+        let d = diff(&old, &new);
+        assert!(d.alerts && !d.features && !d.devices, "{d:?}");
+        assert_eq!(d.live(), vec!["alerts"]);
+
+        let mut new = old.clone();
+        new.log.level = "debug".into();
+        assert_eq!(diff(&old, &new).live(), vec!["log.level"]);
+
+        let mut new = old.clone();
+        new.drift.alert_share = 0.5;
+        assert_eq!(diff(&old, &new).live(), vec!["drift"]);
+
+        let mut new = old.clone();
+        new.features.spike_k = 5.0;
+        assert_eq!(diff(&old, &new).live(), vec!["features"]);
+
+        let mut new = old.clone();
+        new.mqtt.client_id = "other".into();
+        let d = diff(&old, &new);
+        assert_eq!(d.restarted(), vec!["publish"]);
+        assert!(d.live().is_empty());
+
+        let mut new = old.clone();
+        new.store.max_bytes = crate::config::ByteSize(1 << 20);
+        new.agent.site = "elsewhere".into();
+        assert_eq!(diff(&old, &new).need_restart, vec!["store", "agent.site"]);
+    }
+
+    #[test]
+    fn a_device_change_restarts_acquire_and_a_new_poll_interval_rebuilds_features() {
+        let old = valid();
+        let mut new = old.clone();
+        new.devices[0].timeout = crate::config::Duration::from_millis(300);
+        let d = diff(&old, &new);
+        assert_eq!(d.restarted(), vec!["acquire"]);
+        assert!(!d.features, "same poll intervals: {d:?}");
+        new.devices[0].poll_interval = crate::config::Duration::from_secs(2);
+        new.devices[0].timeout = crate::config::Duration::from_millis(500);
+        assert!(diff(&old, &new).features);
+    }
+
+    #[test]
+    fn running_keeps_what_needs_a_restart() {
+        let old = valid();
+        let mut new = old.clone();
+        new.agent.site = "elsewhere".into();
+        new.alerts.gritty.raise = 99.0;
+        let r = running(&old, &new);
+        assert_eq!(r.agent.site, old.agent.site);
+        assert_eq!(r.alerts.gritty.raise, 99.0);
+        assert!(diff(&r, &new).need_restart == vec!["agent.site"]);
+    }
+}

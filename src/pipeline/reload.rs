@@ -1,0 +1,507 @@
+//! The reload controller: on SIGHUP it re-reads the configuration through the same layered
+//! loader as start-up (defaults → TOML → environment) and the models, and hands each change
+//! to the stage that owns it ([`super::changes`] says which change goes where). Between
+//! SIGHUPs it polls the model files (`[models] watch`) and swaps in changed models.
+//!
+//! All or nothing for the configuration: the new configuration must load and validate, and
+//! every part that must be rebuilt for it (feature engine, drift monitor, poller, publisher)
+//! must build, before anything is handed out; otherwise the reload is refused, every error is
+//! logged with its file, line and key, and the running configuration stays. Models are per
+//! model: the registry verifies a new model (sha256, golden rows) before its atomic swap, and
+//! a refused model leaves the previous one serving.
+//!
+//! Stages never see each other: the controller sends each stage a typed update on a channel
+//! of its own ([`Updates`]); a stage takes it between two items ([`next`]). Acquire and the
+//! publisher are restarted by their supervisors in [`super::live`] ([`Restart`]).
+//!
+//! Every reload ends with one summary line (what changed; applied live / restarted / needs a
+//! process restart / refused) and updates `chocoline_reloads_total{result}`,
+//! `chocoline_reload_last_result{result}`, `chocoline_reload_last_seconds` and
+//! `chocoline_reload_last_timestamp_seconds`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::build;
+use super::changes::{self, Changes};
+use crate::acquire::Acquire;
+use crate::alert::config::{AlertsConfig, ProductConfig};
+use crate::config::Config;
+use crate::features::FeatureEngine;
+use crate::health::Notifier;
+use crate::infer::registry::RegistryEvent;
+use crate::metrics::Registry as Metrics;
+use crate::monitor::Monitor;
+use crate::publish::Publisher;
+use crate::store::{Outbox, Store};
+
+/// How often model files are checked for changes when `[models] watch` is on. A check is a
+/// few `stat` calls per model.
+pub const MODEL_POLL: Duration = Duration::from_secs(2);
+
+/// Longest wait for a stage supervisor to confirm a restart.
+const RESTART_WAIT: Duration = Duration::from_secs(15);
+
+/// Where reloads come from: the configuration file to re-read and a trigger per SIGHUP.
+#[derive(Debug)]
+pub struct ReloadSource {
+    /// The configuration file the agent was started with.
+    pub path: PathBuf,
+    /// One message per reload request.
+    pub triggers: mpsc::Receiver<()>,
+}
+
+/// New rules for the alert engine.
+#[derive(Debug, Clone)]
+pub struct AlertRules {
+    /// `[alerts]`.
+    pub alerts: AlertsConfig,
+    /// `[[products]]`.
+    pub products: Vec<ProductConfig>,
+}
+
+/// A replacement for a supervised stage; `done` fires once the new one runs.
+pub struct Restart<T> {
+    /// The new stage, already built.
+    pub next: T,
+    /// Confirmation to the controller.
+    pub done: oneshot::Sender<()>,
+}
+
+/// The controller's ends of the update channels.
+#[derive(Clone)]
+pub struct Updates {
+    /// Feature engine replacements.
+    pub features: mpsc::Sender<FeatureEngine>,
+    /// Drift monitor replacements.
+    pub monitor: mpsc::Sender<Monitor>,
+    /// Alert rules.
+    pub alerts: mpsc::Sender<AlertRules>,
+    /// Acquire restarts.
+    pub acquire: mpsc::Sender<Restart<Acquire>>,
+    /// Publisher restarts.
+    pub publisher: mpsc::Sender<Restart<Publisher>>,
+}
+
+/// The stages' ends of the update channels.
+pub struct UpdateReceivers {
+    /// Feature engine replacements.
+    pub features: mpsc::Receiver<FeatureEngine>,
+    /// Drift monitor replacements.
+    pub monitor: mpsc::Receiver<Monitor>,
+    /// Alert rules.
+    pub alerts: mpsc::Receiver<AlertRules>,
+    /// Acquire restarts.
+    pub acquire: mpsc::Receiver<Restart<Acquire>>,
+    /// Publisher restarts.
+    pub publisher: mpsc::Receiver<Restart<Publisher>>,
+}
+
+/// A connected pair of update channel sets.
+pub fn updates() -> (Updates, UpdateReceivers) {
+    let (features, features_rx) = mpsc::channel(1);
+    let (monitor, monitor_rx) = mpsc::channel(1);
+    let (alerts, alerts_rx) = mpsc::channel(1);
+    let (acquire, acquire_rx) = mpsc::channel(1);
+    let (publisher, publisher_rx) = mpsc::channel(1);
+    (
+        Updates {
+            features,
+            monitor,
+            alerts,
+            acquire,
+            publisher,
+        },
+        UpdateReceivers {
+            features: features_rx,
+            monitor: monitor_rx,
+            alerts: alerts_rx,
+            acquire: acquire_rx,
+            publisher: publisher_rx,
+        },
+    )
+}
+
+/// What a stage loop gets next.
+pub enum Next<T, U> {
+    /// An item of its input.
+    Item(T),
+    /// An update from the controller.
+    Update(U),
+    /// The input closed: the stage ends.
+    Closed,
+}
+
+/// The next item or update, updates first. A closed update channel is simply never ready.
+pub async fn next<T, U>(
+    items: &mut mpsc::Receiver<T>,
+    updates: &mut mpsc::Receiver<U>,
+) -> Next<T, U> {
+    tokio::select! {
+        biased;
+        Some(u) = updates.recv() => Next::Update(u),
+        item = items.recv() => item.map_or(Next::Closed, Next::Item),
+    }
+}
+
+/// Outcome of one reload, as the `result` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything in the new configuration and models is in force.
+    Applied,
+    /// Applied, except keys that need a process restart or models that were refused.
+    Partial,
+    /// The new configuration was rejected; nothing changed.
+    Refused,
+}
+
+impl Outcome {
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Partial => "partial",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+/// The reload controller's state.
+pub struct Controller {
+    running: Config,
+    models: Arc<crate::infer::Registry>,
+    store: Store,
+    updates: Updates,
+    metrics: Metrics,
+    notifier: Notifier,
+}
+
+impl Controller {
+    /// A controller for an agent running `running`.
+    pub fn new(
+        running: Config,
+        models: Arc<crate::infer::Registry>,
+        store: Store,
+        updates: Updates,
+        metrics: Metrics,
+        notifier: Notifier,
+    ) -> Self {
+        Controller {
+            running,
+            models,
+            store,
+            updates,
+            metrics,
+            notifier,
+        }
+    }
+
+    /// Serve reload triggers and poll model files until `stop` fires.
+    pub async fn run(mut self, source: Option<ReloadSource>, stop: CancellationToken) {
+        let (path, mut triggers) = match source {
+            Some(s) => (Some(s.path), Some(s.triggers)),
+            None => (None, None),
+        };
+        let mut tick = tokio::time::interval(MODEL_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.reset();
+        loop {
+            let trigger = async {
+                match triggers.as_mut() {
+                    Some(t) => t.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let got = tokio::select! {
+                () = stop.cancelled() => return,
+                got = trigger => got,
+                _ = tick.tick() => {
+                    if self.running.models.watch {
+                        let reg = Arc::clone(&self.models);
+                        if let Ok(events) = tokio::task::spawn_blocking(move || reg.poll_changes()).await {
+                            self.model_events(&events, "file change");
+                        }
+                    }
+                    continue;
+                }
+            };
+            match (got, &path) {
+                (Some(()), Some(path)) => self.reload(path, &stop).await,
+                // The signal listener is gone: no more reloads, model watching goes on.
+                _ => triggers = None,
+            }
+        }
+    }
+
+    /// One SIGHUP: re-read the configuration and the models and apply what changed.
+    async fn reload(&mut self, path: &std::path::Path, stop: &CancellationToken) {
+        let t0 = Instant::now();
+        let _ = self.notifier.notify("RELOADING=1");
+        let outcome = self.reload_inner(path, stop, t0).await;
+        self.record(outcome, t0.elapsed());
+        let _ = self.notifier.notify("READY=1");
+    }
+
+    async fn reload_inner(
+        &mut self,
+        path: &std::path::Path,
+        stop: &CancellationToken,
+        t0: Instant,
+    ) -> Outcome {
+        let p = path.to_owned();
+        let loaded = match tokio::task::spawn_blocking(move || crate::config::load(&p)).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "reload refused: the loader failed; running configuration kept");
+                return Outcome::Refused;
+            }
+        };
+        let new = match loaded {
+            Ok(plan) => plan.config,
+            Err(errors) => {
+                for e in &errors.errors {
+                    tracing::error!(error = %e, "reload: invalid configuration");
+                }
+                tracing::error!(
+                    config = %path.display(),
+                    errors = errors.errors.len(),
+                    took_ms = t0.elapsed().as_millis() as u64,
+                    "reload refused: invalid configuration; running configuration kept"
+                );
+                return Outcome::Refused;
+            }
+        };
+        let changes = changes::diff(&self.running, &new);
+        // What will run: the new configuration minus the keys only a process restart applies.
+        let new = changes::running(&self.running, &new);
+        let built = match Built::for_changes(&changes, &new, &self.store) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(config = %path.display(), error = %e,
+                    "reload refused: the new configuration cannot be applied; running configuration kept");
+                return Outcome::Refused;
+            }
+        };
+        let mut problems = Vec::new();
+        if changes.log_level {
+            match crate::logging::set_level(&new.log) {
+                Ok(crate::logging::LevelChange::Applied)
+                | Ok(crate::logging::LevelChange::NotInitialised) => {}
+                Ok(crate::logging::LevelChange::OverriddenByRustLog) => {
+                    problems.push("log.level (RUST_LOG is set and wins)".to_string())
+                }
+                Err(e) => problems.push(format!("log.level ({e})")),
+            }
+        }
+        if let Err(e) = self.hand_out(built, &new, stop).await {
+            problems.push(e);
+        }
+        // Models last: a model swap is independent of the configuration's success.
+        let reg = Arc::clone(&self.models);
+        let events = tokio::task::spawn_blocking(move || reg.reload_all())
+            .await
+            .unwrap_or_default();
+        let refused = self.model_events(&events, "SIGHUP");
+        let models: Vec<String> = events
+            .iter()
+            .filter_map(|e| match e {
+                RegistryEvent::Reloaded { name, from, to }
+                    if from.as_deref() != Some(to.as_str()) =>
+                {
+                    Some(format!(
+                        "{name} {} → {to}",
+                        from.as_deref().unwrap_or("none")
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
+        self.running = new;
+        let outcome =
+            if changes.need_restart.is_empty() && refused.is_empty() && problems.is_empty() {
+                Outcome::Applied
+            } else {
+                Outcome::Partial
+            };
+        let none = |v: Vec<String>| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        let strs = |v: Vec<&str>| none(v.into_iter().map(String::from).collect());
+        tracing::info!(
+            result = outcome.as_str(),
+            took_ms = t0.elapsed().as_millis() as u64,
+            live = %strs(changes.live()),
+            restarted = %strs(changes.restarted()),
+            models = %none(models),
+            models_refused = %none(refused),
+            needs_restart = %strs(changes.need_restart.clone()),
+            problems = %none(problems),
+            "reload: {}",
+            if changes.is_empty() { "configuration unchanged" } else { "configuration changed" }
+        );
+        outcome
+    }
+
+    /// Send the built parts to their stages; wait for restarts to be confirmed.
+    async fn hand_out(
+        &self,
+        built: Built,
+        new: &Config,
+        stop: &CancellationToken,
+    ) -> Result<(), String> {
+        let u = &self.updates;
+        let gone = |what: &str| format!("{what}: stage has stopped");
+        if let Some(f) = built.features {
+            u.features.send(f).await.map_err(|_| gone("features"))?;
+        }
+        if let Some(m) = built.monitor {
+            u.monitor.send(m).await.map_err(|_| gone("drift"))?;
+        }
+        if built.alerts {
+            let rules = AlertRules {
+                alerts: new.alerts.clone(),
+                products: new.products.clone(),
+            };
+            u.alerts.send(rules).await.map_err(|_| gone("alerts"))?;
+        }
+        if let Some(a) = built.acquire {
+            restart(&u.acquire, a, "acquire", stop).await?;
+        }
+        if let Some(p) = built.publisher {
+            restart(&u.publisher, p, "publish", stop).await?;
+        }
+        Ok(())
+    }
+
+    /// Log and count model reload events; returns "name: reason" for each refused model.
+    fn model_events(&self, events: &[RegistryEvent], cause: &str) -> Vec<String> {
+        let mut refused = Vec::new();
+        for e in events {
+            match e {
+                RegistryEvent::Reloaded { name, from, to } => {
+                    self.model_series(name, "ok").inc();
+                    if from.as_deref() != Some(to.as_str()) {
+                        tracing::info!(model = %name, from = ?from, to = %to, cause, "model reloaded");
+                        if let Some(old) = from {
+                            self.metrics
+                                .gauge(
+                                    "chocoline_model_info",
+                                    "Model versions being served.",
+                                    &[("model", name.as_str()), ("version", old.as_str())],
+                                )
+                                .set(0.0);
+                        }
+                        self.metrics
+                            .gauge(
+                                "chocoline_model_info",
+                                "Model versions being served.",
+                                &[("model", name.as_str()), ("version", to.as_str())],
+                            )
+                            .set(1.0);
+                    }
+                }
+                RegistryEvent::ReloadFailed { name, error } => {
+                    self.model_series(name, "refused").inc();
+                    tracing::error!(model = %name, kind = error.kind(), error = %error, cause,
+                        "model reload refused; the previous model keeps serving");
+                    refused.push(format!("{name}: {}", error.kind()));
+                }
+            }
+        }
+        refused
+    }
+
+    fn model_series(&self, name: &str, result: &str) -> crate::metrics::Counter {
+        self.metrics.counter(
+            "chocoline_model_reloads_total",
+            "Model reload attempts per model and result (refused: the previous model kept serving).",
+            &[("model", name), ("result", result)],
+        )
+    }
+
+    fn record(&self, outcome: Outcome, took: Duration) {
+        let m = &self.metrics;
+        m.counter(
+            "chocoline_reloads_total",
+            "Configuration reloads (SIGHUP) per result.",
+            &[("result", outcome.as_str())],
+        )
+        .inc();
+        for o in [Outcome::Applied, Outcome::Partial, Outcome::Refused] {
+            m.gauge(
+                "chocoline_reload_last_result",
+                "1 for the result of the last reload.",
+                &[("result", o.as_str())],
+            )
+            .set(if o == outcome { 1.0 } else { 0.0 });
+        }
+        m.gauge(
+            "chocoline_reload_last_seconds",
+            "Duration of the last reload.",
+            &[],
+        )
+        .set(took.as_secs_f64());
+        m.gauge(
+            "chocoline_reload_last_timestamp_seconds",
+            "Unix time of the last reload.",
+            &[],
+        )
+        .set(crate::domain::TimestampMs::now().0 as f64 / 1000.0);
+    }
+}
+
+/// Ask a supervisor to restart its stage with `next` and wait for the confirmation.
+async fn restart<T>(
+    tx: &mpsc::Sender<Restart<T>>,
+    next: T,
+    what: &str,
+    stop: &CancellationToken,
+) -> Result<(), String> {
+    let (done, confirmed) = oneshot::channel();
+    if tx.send(Restart { next, done }).await.is_err() {
+        return Err(format!("{what}: stage has stopped"));
+    }
+    tokio::select! {
+        () = stop.cancelled() => Err(format!("{what}: shutting down")),
+        r = tokio::time::timeout(RESTART_WAIT, confirmed) => match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(format!("{what}: restart not confirmed")),
+            Err(_) => Err(format!("{what}: restart not confirmed within {RESTART_WAIT:?}")),
+        },
+    }
+}
+
+/// The parts a reload must rebuild, built before anything is handed out.
+struct Built {
+    features: Option<FeatureEngine>,
+    monitor: Option<Monitor>,
+    alerts: bool,
+    acquire: Option<Acquire>,
+    publisher: Option<Publisher>,
+}
+
+impl Built {
+    fn for_changes(c: &Changes, new: &Config, store: &Store) -> Result<Built, build::BuildError> {
+        Ok(Built {
+            features: c.features.then(|| build::features(new)).transpose()?,
+            monitor: c.drift.then(|| build::monitor(new)).transpose()?,
+            alerts: c.alerts,
+            acquire: c
+                .devices
+                .then(|| Acquire::from_config(&new.devices))
+                .transpose()?,
+            publisher: c
+                .mqtt
+                .then(|| Publisher::new(&new.mqtt, Outbox::new(store.clone())))
+                .transpose()?,
+        })
+    }
+}

@@ -1,0 +1,88 @@
+//! The live agent's test harness: `config/demo.toml` pointed at a test's ports, models and
+//! data dir; the line simulator as a real Modbus TCP server; a tiny HTTP client for
+//! `/metrics`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chocoline::domain::TimestampMs;
+use chocoline::simulate::server::{RegisterMap, SimService, drive, serve_tcp};
+use chocoline::simulate::{LineSim, Scenario};
+use tokio_util::sync::CancellationToken;
+
+pub const PREFIX: &str = "chocoline/demo/line-1";
+
+pub struct Ports {
+    pub modbus: u16,
+    pub mqtt: u16,
+    pub metrics: u16,
+}
+
+/// config/demo.toml pointed at this test's ports, models and data dir.
+pub fn write_config(dir: &Path, p: &Ports) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("config/demo.toml"))
+        .unwrap()
+        .replace(
+            "tcp://127.0.0.1:5020",
+            &format!("tcp://127.0.0.1:{}", p.modbus),
+        )
+        .replace(
+            "mqtt://127.0.0.1:1883",
+            &format!("mqtt://127.0.0.1:{}", p.mqtt),
+        )
+        .replace(
+            "dir = \"../models\"",
+            &format!("dir = \"{}\"", root.join("models").display()),
+        )
+        .replace(
+            "/tmp/chocoline-demo",
+            &dir.join("data").display().to_string(),
+        )
+        .replace("127.0.0.1:9898", &format!("127.0.0.1:{}", p.metrics));
+    assert!(
+        text.contains(&format!(":{}", p.modbus)),
+        "demo.toml changed shape"
+    );
+    let path = dir.join("chocoline.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Serve the line simulator for every device of `cfg` on `port` (1 s of line per 1 s).
+pub async fn simulator(cfg: &chocoline::config::Config, port: u16, stop: CancellationToken) {
+    let map = RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map).unwrap();
+    let sim = LineSim::new(Scenario::Normal, 7, TimestampMs::now());
+    let service = SimService::new(map, sim);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tokio::spawn(drive(
+        service.clone(),
+        Duration::from_millis(100),
+        1.0,
+        stop.clone(),
+    ));
+    tokio::spawn(serve_tcp(listener, service, stop));
+}
+
+pub async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+/// Value of the first series line starting with `prefix`.
+pub fn metric(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
