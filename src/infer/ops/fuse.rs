@@ -204,12 +204,15 @@ fn find(graph: &GraphProto) -> Result<Option<Found>, String> {
             }
             _ => (reg_in.clone(), None, None),
         };
+        // What computes the trees' shared input (e.g. a StandardScaler exported as Sub/Div
+        // with per-column constants) is not part of any chain: it stays and feeds the fused op.
+        let upstream = ancestors(graph, &producer, &z);
         match &source {
             None => source = Some(z),
             Some(s) if *s == z => {}
             Some(s) => return Err(format!("trees read different inputs ({s}, {z})")),
         }
-        let mut rowwise: HashSet<usize> = members.clone();
+        let mut rowwise: HashSet<usize> = members.difference(&upstream).copied().collect();
         rowwise.remove(regressor);
         if let Some(g) = gather {
             rowwise.remove(&g);
