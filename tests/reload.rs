@@ -293,7 +293,7 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
     // 3. Devices and broker: acquire and the publisher restart; data keeps flowing through
     //    the new poller and the new MQTT session.
     let moved = good
-        .replacen("timeout = \"80ms\"", "timeout = \"70ms\"", 1)
+        .replacen("timeout = \"400ms\"", "timeout = \"350ms\"", 1)
         .replace(
             "client_id = \"chocoline-demo\"",
             "client_id = \"chocoline-reloaded\"",
