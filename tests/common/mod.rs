@@ -331,6 +331,8 @@ impl Subscriber {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let mut tx = Some(tx);
         let sink = got.clone();
+        let resubscribe = client.clone();
+        let filter = format!("{prefix}/#");
         let task = tokio::spawn(async move {
             loop {
                 match ev.poll().await {
@@ -349,6 +351,13 @@ impl Subscriber {
                         });
                     }
                     Ok(_) => {}
+                    // Before the SUBACK (a loaded machine can refuse the first connect while
+                    // the broker's listener comes up): retry, and ask for the subscription
+                    // again since the first request went with the failed connection.
+                    Err(_) if tx.is_some() => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        let _ = resubscribe.try_subscribe(filter.clone(), QoS::AtLeastOnce);
+                    }
                     Err(_) => return,
                 }
             }
