@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chocoline::pipeline::agent::{self, Supervision};
-use common::agent::{PREFIX, Ports, http_get, metric, simulator, write_config};
+use common::agent::{PREFIX, Ports, http_get, metric, sigterm_and_wait, simulator, write_config};
 use common::{Subscriber, free_port, rumqttd};
 use tokio_util::sync::CancellationToken;
 
@@ -171,23 +171,7 @@ async fn binary_notifies_systemd_and_stops_on_sigterm() {
     sub.wait_for(60, &topic, |got| got.iter().any(|g| g.topic == topic))
         .await;
 
-    let t0 = Instant::now();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "agent still running 30 s after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
-    let took = t0.elapsed();
+    let (status, took) = sigterm_and_wait(&mut child).await;
     eprintln!("SIGTERM → exit took {took:?} (target: 5 s)");
     assert_eq!(status.code(), Some(0), "{status:?}");
     sock.set_nonblocking(true).unwrap();

@@ -17,7 +17,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::agent::{PREFIX, Ports, http_get, metric, simulator, write_config};
+use common::agent::{PREFIX, Ports, http_get, metric, sigterm_and_wait, simulator, write_config};
 use common::{Gate, Subscriber, free_port, rumqttd};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -400,23 +400,7 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
         assert!(Instant::now() < deadline, "outbox never filled:\n{text}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let t0 = Instant::now();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "agent still running 30 s after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
-    let took = t0.elapsed();
+    let (status, took) = sigterm_and_wait(&mut child).await;
     eprintln!("SIGTERM (broker cut, outbox non-empty) → exit took {took:?} (target: 5 s)");
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");

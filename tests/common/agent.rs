@@ -86,3 +86,27 @@ pub fn metric(text: &str, prefix: &str) -> Option<f64> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
 }
+
+/// Send SIGTERM to the agent process and wait (up to 30 s) for it to exit: its exit status
+/// and how long the stop took.
+pub async fn sigterm_and_wait(
+    child: &mut std::process::Child,
+) -> (std::process::ExitStatus, Duration) {
+    let t0 = std::time::Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "agent still running 30 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    (status, t0.elapsed())
+}
