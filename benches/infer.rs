@@ -420,7 +420,41 @@ fn cache_hit_rate() {
 
 criterion_group!(benches, bench);
 
+/// `CHOCOLINE_PROFILE=batch|single|load` (for `perf record`): loop one figure's work for
+/// about five seconds instead of running the benchmarks.
+fn profile(what: &str) {
+    ensure_models();
+    let x = rows();
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut n = 0u64;
+    match what {
+        "batch" | "single" => {
+            let m = Model::load_file(&models_dir().join("anchor_rf.onnx"), None).unwrap();
+            let t = tensor(&x, if what == "batch" { 1000 } else { 1 }, 6);
+            while Instant::now() < until {
+                black_box(m.run_tensor(t.clone()).unwrap());
+                n += 1;
+            }
+        }
+        _ => {
+            let dirs = committed_models();
+            while Instant::now() < until {
+                for d in &dirs {
+                    let s = load_served(d, false, true).unwrap();
+                    black_box(s.model().unwrap());
+                }
+                n += 1;
+            }
+        }
+    }
+    println!("profile {what}: {n} iterations in 5 s");
+}
+
 fn main() {
+    if let Ok(what) = std::env::var("CHOCOLINE_PROFILE") {
+        profile(&what);
+        return;
+    }
     benches();
     criterion::Criterion::default()
         .configure_from_args()

@@ -55,6 +55,26 @@ impl<'a> Attrs<'a> {
         self.get(name).map(|a| a.ints.clone())
     }
 
+    /// Integer list, borrowed from the node (no copy: ensembles hold ~10⁵ of them).
+    pub fn ints_ref(&self, name: &str) -> Option<&'a [i64]> {
+        self.get(name).map(|a| a.ints.as_slice())
+    }
+
+    /// Borrowed integer list that must exist with `n` entries.
+    pub fn ints_ref_n(&self, name: &str, n: usize) -> Result<&'a [i64], String> {
+        let v = self
+            .ints_ref(name)
+            .ok_or_else(|| self.err(format!("missing attribute {name}")))?;
+        self.check_len(name, v.len(), n)?;
+        Ok(v)
+    }
+
+    /// String list as raw bytes, borrowed (callers that only match known words skip the
+    /// per-entry `String`).
+    pub fn bytes_ref(&self, name: &str) -> Option<&'a [Vec<u8>]> {
+        self.get(name).map(|a| a.strings.as_slice())
+    }
+
     /// Integer list that must exist with `n` entries.
     pub fn ints_n(&self, name: &str, n: usize) -> Result<Vec<i64>, String> {
         let v = self

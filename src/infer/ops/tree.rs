@@ -59,51 +59,51 @@ pub fn parse_forest(
 ) -> Result<AnyForest, String> {
     let a = Attrs::new(node);
     let feature_ids = a
-        .ints("nodes_featureids")
+        .ints_ref("nodes_featureids")
         .ok_or_else(|| a.err("missing attribute nodes_featureids"))?;
     let n = feature_ids.len();
     if n == 0 {
         return Err(a.err("the ensemble has no nodes"));
     }
-    let tree_ids = a.ints_n("nodes_treeids", n)?;
-    let node_ids = a.ints_n("nodes_nodeids", n)?;
-    let true_ids = a.ints_n("nodes_truenodeids", n)?;
-    let false_ids = a.ints_n("nodes_falsenodeids", n)?;
+    let tree_ids = a.ints_ref_n("nodes_treeids", n)?;
+    let node_ids = a.ints_ref_n("nodes_nodeids", n)?;
+    let true_ids = a.ints_ref_n("nodes_truenodeids", n)?;
+    let false_ids = a.ints_ref_n("nodes_falsenodeids", n)?;
     let values = a.reals_n("nodes_values", n)?;
     let modes = a
-        .strings("nodes_modes")?
+        .bytes_ref("nodes_modes")
         .ok_or_else(|| a.err("missing attribute nodes_modes"))?;
     a.check_len("nodes_modes", modes.len(), n)?;
-    let nan_true = match a.ints("nodes_missing_value_tracks_true") {
+    let nan_true = match a.ints_ref("nodes_missing_value_tracks_true") {
         Some(v) if !v.is_empty() => {
             a.check_len("nodes_missing_value_tracks_true", v.len(), n)?;
             v
         }
-        _ => vec![0; n],
+        _ => &[],
     };
     let mut nodes = Vec::with_capacity(n);
-    for i in 0..n {
-        let mode =
-            Mode::parse(modes.get(i).map(String::as_str).unwrap_or("")).map_err(|e| a.err(e))?;
+    for (i, mode) in modes.iter().enumerate() {
+        let mode = Mode::parse_bytes(mode).map_err(|e| a.err(e))?;
+        let at = |v: &[i64]| v.get(i).copied().unwrap_or_default();
         nodes.push(NodeSpec {
-            tree: tree_ids.get(i).copied().unwrap_or_default(),
-            id: node_ids.get(i).copied().unwrap_or_default(),
-            feature: feature_ids.get(i).copied().unwrap_or_default(),
+            tree: at(tree_ids),
+            id: at(node_ids),
+            feature: at(feature_ids),
             mode,
             value: values.values.get(i).copied().unwrap_or_default(),
-            true_id: true_ids.get(i).copied().unwrap_or_default(),
-            false_id: false_ids.get(i).copied().unwrap_or_default(),
-            nan_true: nan_true.get(i).copied().unwrap_or_default() != 0,
+            true_id: at(true_ids),
+            false_id: at(false_ids),
+            nan_true: at(nan_true) != 0,
         });
     }
 
     let ids_name = format!("{prefix}_ids");
     let target_ids = a
-        .ints(&ids_name)
+        .ints_ref(&ids_name)
         .ok_or_else(|| a.err(format!("missing attribute {ids_name}")))?;
     let m = target_ids.len();
-    let vote_trees = a.ints_n(&format!("{prefix}_treeids"), m)?;
-    let vote_nodes = a.ints_n(&format!("{prefix}_nodeids"), m)?;
+    let vote_trees = a.ints_ref_n(&format!("{prefix}_treeids"), m)?;
+    let vote_nodes = a.ints_ref_n(&format!("{prefix}_nodeids"), m)?;
     let weights = a.reals_n(&format!("{prefix}_weights"), m)?;
     let votes: Vec<VoteSpec> = (0..m)
         .map(|i| VoteSpec {
