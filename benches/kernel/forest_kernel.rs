@@ -4,7 +4,9 @@
 //! forest, and `Forest::build` over the four committed models. Built with plain `rustc` by
 //! `benches/kernel/run.sh` in seconds — a release build of the whole bench takes ≈ 1 h on a
 //! loaded 2-core machine — once against the working tree and once against an older commit
-//! (`--cfg old`), so a change to the kernel can be measured before and after.
+//! (`--cfg old`), so a change to the kernel can be measured before and after; `dump` prints
+//! every score of 1000 rows (NaNs included) per forest, batch and row by row, and run.sh
+//! checks the two builds agree bit for bit.
 #![allow(dead_code)]
 #[cfg(old)]
 #[path = "forest_old.rs"]
@@ -80,6 +82,32 @@ fn main() {
         let f: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
         (f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()) as f64 / 100.0
     };
+    if what == "dump" {
+        // Every score of every row, batch and row by row, for a bitwise old/new diff.
+        for m in ["anchor_rf", "anomaly", "bloom", "quality", "yield"] {
+            let (nodes, votes, k) = load(&format!("{m}.txt"));
+            let f = Forest::<f32>::build(&nodes, &votes, k, Aggregate::Sum).unwrap();
+            let w = f.n_features();
+            let mut st = 12345u64;
+            let rows: Vec<f32> = (0..1000 * w)
+                .map(|i| {
+                    st = st.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let u = (st >> 40) as f32 / (1u64 << 24) as f32;
+                    if i % 97 == 5 { f32::NAN } else { (u - 0.5) * 8.0 * (1.0 + (i % w) as f32) }
+                })
+                .collect();
+            let mut s = vec![0.0f64; 1000 * k];
+            let mut h = vec![false; 1000 * k];
+            f.accumulate(&rows, w, Acc { scores: &mut s, has: &mut h });
+            for (r, row) in rows.chunks(w).enumerate() {
+                let mut s1 = vec![0.0f64; k];
+                let mut h1 = vec![false; k];
+                f.accumulate(row, w, Acc { scores: &mut s1, has: &mut h1 });
+                println!("{m} {r} {:?} {:?} {:?}", &s[r * k..r * k + k], &h[r * k..r * k + k], s1);
+            }
+        }
+        return;
+    }
     if what == "buildcpu" {
         let models: Vec<_> = ["anomaly", "bloom", "quality", "yield"].iter().map(|m| load(&format!("{m}.txt"))).collect();
         let (c0, mut n) = (cpu(), 0u64);

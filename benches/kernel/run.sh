@@ -16,6 +16,9 @@ export ROWS_CSV="$root/benches/models/rows.csv"
 flags=(--edition 2024 -C opt-level=3 -C codegen-units=1 -C debuginfo=line-tables-only)
 rustc "${flags[@]}" main.rs -o new
 rustc "${flags[@]}" --cfg old main.rs -o old
+./new dump > new.out
+./old dump > old.out
+cmp old.out new.out && echo "scores: working tree and $old agree bit for bit (5 forests x 1000 rows)"
 uptime
 for mode in cpu cpu1 buildcpu; do
     echo "== $mode: working tree"; ./new "$mode"
