@@ -687,8 +687,9 @@ impl<T: Threshold> Forest<T> {
     /// Add the votes of leaf `leaf` to one row's accumulators.
     #[inline(always)]
     fn vote(&self, leaf: usize, scores: &mut [f64], has: &mut [bool]) {
-        let (Some(&start), Some(&end)) = (self.vote_start.get(leaf), self.vote_start.get(leaf + 1))
-        else {
+        // `leaf` is `usize::MAX` when a general walk met a missing feature: no votes.
+        let end = leaf.checked_add(1).and_then(|i| self.vote_start.get(i));
+        let (Some(&start), Some(&end)) = (self.vote_start.get(leaf), end) else {
             return;
         };
         let (start, end) = (start as usize, end as usize);
