@@ -79,3 +79,12 @@ def test_reference_compares_each_chunk_with_its_products_mixture():
     whole = drift.reference(x[:, None], ["x"], chunks)["features"][0]
     assert f["thresholds"]["w1_sigma"] < 0.2 < whole["thresholds"]["w1_sigma"]
     assert "by_product" not in whole
+
+
+def test_agent_windows_never_span_a_batch_change():
+    # One vector a minute, 15 min windows; batch 2 starts at minute 20: the window opened at
+    # minute 15 is dropped, the next one opens at minute 20.
+    ts = np.arange(0, 50) * 60_000
+    batch = np.array([1] * 20 + [2] * 30)
+    w = drift.agent_windows(ts, 900_000, 1, batch=batch)
+    assert [(c[0], c[-1]) for c in w] == [(0, 14), (20, 34)]

@@ -148,10 +148,11 @@ def test_every_sample_table_skips_settling_vectors_and_names_products():
     })  # fmt: skip
     for sig in {f["signal"] for f in features.SPECS["anomaly"]}:
         s[sig] = np.linspace(1.0, 2.0, n)
-    ts, X, products = features.every_sample_table(Run("r", s, None), "anomaly", settle_ms=100_000)
+    ts, X, products, batch = features.every_sample_table(Run("r", s, None), "anomaly", settle_ms=100_000)
     # Full 60-sample windows end at row 59 onwards; rows 0-99 (batch 7) and 150-249
     # (batch 8) are within 100 s of their batch's first sample.
     rows = ts // 1000
     assert rows.tolist() == list(range(100, 150)) + list(range(250, 400))
     assert X.shape == (200, len(features.SPECS["anomaly"]))
     assert set(products[:50]) == {"MILK35"} and set(products[50:]) == {"WHITE30"}
+    assert set(batch[:50]) == {7} and set(batch[50:]) == {8}

@@ -90,18 +90,22 @@ def w1_sigma(ref, win, e: list[float], sigma: float) -> float:
     return w / (sigma if sigma > 0 else 1.0)
 
 
-def agent_windows(ts_ms: np.ndarray, window_ms: int, min_samples: int, skip_ms: int = 0):
+def agent_windows(ts_ms: np.ndarray, window_ms: int, min_samples: int, skip_ms: int = 0, batch=None):
     """Index arrays of the drift windows the agent's monitor closes over vectors stamped
     `ts_ms` (ascending), by the rule of src/monitor/window.rs: a window opens at its first
     vector; a vector with `ts - start >= window_ms` closes it — provided it holds at least
-    `min_samples` vectors, else the window goes on — and opens the next one. The last, still
-    open window is not reported. `skip_ms`: the agent started that long after the first
-    vector (several start phases give more calibration windows of the same shape)."""
+    `min_samples` vectors, else the window goes on — and opens the next one. With `batch`
+    (batch id per vector), a batch change drops the open window unreported: a window never
+    mixes two batches (sample-level monitors). The last, still open window is not reported.
+    `skip_ms`: the agent started that long after the first vector (several start phases give
+    more calibration windows of the same shape)."""
     out = []
     ts = np.asarray(ts_ms, dtype=np.int64)
     i0 = int(np.searchsorted(ts, ts[0] + skip_ms)) if len(ts) else 0
     start, first = None, i0
     for i in range(i0, len(ts)):
+        if batch is not None and start is not None and batch[i] != batch[i - 1]:
+            start = None
         if start is not None and ts[i] - start >= window_ms and i - first >= min_samples:
             out.append(np.arange(first, i))
             start = None

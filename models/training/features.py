@@ -269,10 +269,11 @@ def rolling(f: dict, t: np.ndarray, x: np.ndarray, ends: np.ndarray) -> np.ndarr
 
 
 def every_sample_table(run, model: str, settle_ms: int = 0):
-    """(ts_ms, X, products): the vector the agent builds at every sample of a run once the
+    """(ts_ms, X, products, batch): the vector the agent builds at every sample of a run once the
     longest window is full (stride 1, windows spanning batch changes as the agent's do),
     without the vectors the drift monitor leaves out — those less than `settle_ms` after
-    the first sample of their batch (src/monitor/window.rs) — and the product code of each.
+    the first sample of their batch (src/monitor/window.rs) — with the product code and the
+    batch id of each.
     Healthy runs without gaps only (see `rolling`)."""
     spec = SPECS[model]
     s = run.samples
@@ -284,7 +285,7 @@ def every_sample_table(run, model: str, settle_ms: int = 0):
     ends = np.arange(longest_window(spec), len(s) + 1)
     ends = ends[ts[ends - 1] - batch_start[ends - 1] >= settle_ms]
     X = np.column_stack([rolling(f, t, s[f["signal"]].to_numpy(np.float64), ends) for f in spec])
-    return ts[ends - 1], X, product_codes(run)[ends - 1]
+    return ts[ends - 1], X, product_codes(run)[ends - 1], batch[ends - 1]
 
 
 #: The simulator's recipes (DATA_CARD.md); a run's batches.csv overrides them.

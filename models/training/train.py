@@ -268,9 +268,10 @@ def drift_reference(name: str, df: pd.DataFrame, data_dir: Path) -> dict:
         for run in dataset.load_set(data_dir, "sample"):
             if not run.name.startswith("normal-"):
                 continue
-            ts, Xr, pr = features.every_sample_table(run, name, DRIFT_SETTLE_MS)
+            ts, Xr, pr, batch = features.every_sample_table(run, name, DRIFT_SETTLE_MS)
             for skip in DRIFT_SKIPS_MS:
-                chunks += [c + offset for c in drift.agent_windows(ts, DRIFT_WINDOW_MS, DRIFT_MIN_SAMPLES, skip)]
+                w = drift.agent_windows(ts, DRIFT_WINDOW_MS, DRIFT_MIN_SAMPLES, skip, batch)
+                chunks += [c + offset for c in w]
             parts.append(Xr)
             prods.append(pr)
             offset += len(Xr)

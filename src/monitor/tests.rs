@@ -257,9 +257,41 @@ fn vectors_right_after_a_batch_change_are_not_counted() {
         let p = in_batch(prediction(i * 1000, (i % 10) as f64 + 0.5), batch, "A");
         closed.extend(m.observe(&p));
     }
-    assert_eq!(closed.len(), 1);
-    // Counted: 100..600 and 700.. up to the vector that closes the window (t = 1100 s).
-    assert_eq!(closed[0].start, TimestampMs(100_000));
-    assert_eq!(closed[0].samples, 500 + 400);
-    assert!(!closed[0].features[0].drifted);
+    // Batch 1 is counted from 100 s; its window (500 vectors, < 1000 s) is dropped at the
+    // change. Batch 2 is counted from 700 s: one window 700..1699 s would need t = 1700 s.
+    assert!(closed.is_empty(), "{closed:?}");
+    let more: Vec<_> = (1500..1800)
+        .filter_map(|i| {
+            m.observe(&in_batch(
+                prediction(i * 1000, (i % 10) as f64 + 0.5),
+                "2",
+                "A",
+            ))
+        })
+        .collect();
+    assert_eq!(more.len(), 1);
+    assert_eq!(more[0].start, TimestampMs(700_000));
+    assert_eq!(more[0].samples, 1000);
+    assert!(!more[0].features[0].drifted);
+}
+
+#[test]
+fn a_feature_drifts_when_two_of_its_three_statistics_agree() {
+    // A constant window far from the reference: every statistic is large. Thresholds set so
+    // that only PSI, then PSI and JS, exceed.
+    let window = |psi: f64, js: f64| {
+        let c = DriftConfig {
+            psi_threshold: Some(psi),
+            js_threshold: Some(js),
+            w1_threshold: Some(1e9),
+            ..cfg(10, Some(10))
+        };
+        let mut m = ModelMonitor::new(reference(), &c);
+        let w: Vec<_> = (0..10)
+            .filter_map(|i| m.observe(&prediction(i, 9.5)))
+            .collect();
+        w[0].features[0].drifted
+    };
+    assert!(!window(0.01, 1.5), "PSI alone");
+    assert!(window(0.01, 0.01), "PSI and JS");
 }
