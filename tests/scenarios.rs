@@ -181,7 +181,9 @@ fn drift_raises_and_clears() {
 }
 
 // Every rule on, default thresholds: healthy whole days in the training data (seeds
-// 104–111) keep lot and recipe changes inside the models' training distribution.
+// 104–111) keep lot and recipe changes inside the models' training distribution. Seed 7
+// raises one alert (2026-11-27): `out_of_range_batch` for batch 1007, which
+// the simulator itself grades `reject` (off-flavour beans of lot 102) — counted anyway.
 #[test]
 fn normal_day_has_at_most_one_false_alarm() {
     let r = run(Scenario::Normal, 7, Duration::from_secs(24 * 3600));
