@@ -592,9 +592,6 @@ fn drift(cfg: &Config, out: &mut Vec<Problem>) {
             "must be a positive number",
         );
     }
-    if !(d.alert_share > 0.0 && d.alert_share <= 1.0) {
-        push(out, p.key("alert_share"), "expected a share in (0, 1]");
-    }
 }
 
 /// Which way a rule's value goes bad, and what range its thresholds live in.
@@ -1000,7 +997,7 @@ mod tests {
     fn every_problem_is_reported_not_just_the_first() {
         let mut c = valid();
         c.devices[0].slave_id = 250;
-        c.drift.alert_share = 0.0;
+        c.drift.min_window_samples = 0;
         c.mqtt.inflight = 0;
         assert_eq!(validate(&c).len(), 3);
     }
@@ -1267,7 +1264,7 @@ mod tests {
     fn drift_thresholds() {
         let mut c = valid();
         c.drift.psi_threshold = Some(-0.1);
-        c.drift.alert_share = 1.5;
+        c.drift.page_hinkley_lambda = 0.0;
         c.drift.window = Duration::from_millis(0);
         let got = run(drift, &c);
         assert_eq!(got.len(), 3, "{got:?}");

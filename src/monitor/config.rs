@@ -45,9 +45,6 @@ pub struct DriftConfig {
     /// Page–Hinkley alarm threshold λ. Default 50.
     #[serde(default = "default_ph_lambda")]
     pub page_hinkley_lambda: f64,
-    /// Raise a `drift` alert when at least this share of features drifted (0–1). Default 0.3.
-    #[serde(default = "default_share")]
-    pub alert_share: f64,
 }
 
 impl Default for DriftConfig {
@@ -63,7 +60,6 @@ impl Default for DriftConfig {
             w1_threshold: None,
             page_hinkley_delta: default_ph_delta(),
             page_hinkley_lambda: default_ph_lambda(),
-            alert_share: default_share(),
         }
     }
 }
@@ -85,7 +81,4 @@ fn default_ph_delta() -> f64 {
 }
 fn default_ph_lambda() -> f64 {
     50.0
-}
-fn default_share() -> f64 {
-    0.3
 }
