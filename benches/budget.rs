@@ -218,7 +218,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for AckLayer {
         let now = Instant::now();
         let target = event.metadata().target();
         let mut f = Fields::default();
-        if target == "chocoline::validate::stage" {
+        if target == "chocoline::validate::validator" {
             event.record(&mut f);
             let _ = self.tx.send(Ev::Refused(now, f.flags));
             return;
@@ -259,7 +259,7 @@ fn latency(mqtt: u16) {
     };
     let filter = tracing_subscriber::filter::Targets::new()
         .with_target("chocoline::publish::publisher", tracing::Level::TRACE)
-        .with_target("chocoline::validate::stage", tracing::Level::TRACE);
+        .with_target("chocoline::validate::validator", tracing::Level::TRACE);
     tracing_subscriber::registry()
         .with(tracing_subscriber::Layer::with_filter(layer, filter))
         .init();

@@ -18,12 +18,7 @@ pub async fn run(
     while let Some(fv) = rx.recv().await {
         let sent = match v.check(fv) {
             Verdict::Accept(fv) => ok_tx.send(fv).await.is_ok(),
-            Verdict::Refuse(e) => {
-                // Off unless TRACE is enabled for this target; the budget bench uses it to
-                // tell why a clear waited (which signal kept the vectors refused).
-                tracing::trace!(model = %e.model, ts = %e.ts, flags = ?e.flags, "vector refused");
-                dq_tx.send(Record::DataQuality(e)).await.is_ok()
-            }
+            Verdict::Refuse(e) => dq_tx.send(Record::DataQuality(e)).await.is_ok(),
         };
         if !sent {
             break;
