@@ -121,6 +121,7 @@ pub struct CsvSamples<R: Read> {
     signal_cols: Vec<usize>,
     builder: SampleBuilder,
     record: csv::StringRecord,
+    header: csv::StringRecord,
     values: Vec<Option<f64>>,
 }
 
@@ -155,6 +156,7 @@ impl<R: Read> CsvSamples<R> {
             signal_cols,
             builder: SampleBuilder::new(&names, ranges),
             record: csv::StringRecord::new(),
+            header,
         })
     }
 
@@ -164,7 +166,8 @@ impl<R: Read> CsvSamples<R> {
             return Ok(None);
         }
         let line = self.record.position().map_or(0, |p| p.line());
-        let header = self.reader.headers()?.clone();
+        // Borrowed, not cloned: this runs once per row, and the header only names a bad cell.
+        let header = &self.header;
         let bad = |col: usize, value: &str| ReplayError::BadNumber {
             line,
             column: header.get(col).unwrap_or("?").to_string(),
@@ -207,65 +210,24 @@ impl Predictor for crate::infer::service::Service {
     }
 }
 
-/// Why the offline pipeline could not be assembled from a configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// A model's feature spec is refused (e.g. unsupported `feature_spec_version`).
-    #[error(transparent)]
-    Spec(#[from] crate::features::LoadError),
-    /// A model's drift reference is refused.
-    #[error(transparent)]
-    Reference(#[from] crate::monitor::ReferenceError),
-    /// Models failed to load.
-    #[error("models failed to load: {0}")]
-    Models(String),
-}
-
 /// Assemble the offline pipeline from a validated configuration: the same specs, models,
-/// references, rules and products the live agent would use.
+/// references, rules and products the live agent would use (built by [`super::build`],
+/// so replay cannot drift from the agent). Nothing watches the model files offline.
 pub fn build(
     cfg: &crate::config::Config,
-) -> Result<OfflinePipeline<crate::infer::service::Service>, BuildError> {
-    let specs = crate::features::load_specs(&cfg.models.dir, &cfg.models.enabled)?;
-    let mut monitors = Vec::new();
-    for name in &cfg.models.enabled {
-        let path = cfg.models.dir.join(name).join("manifest.json");
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| crate::features::LoadError::Io {
-                model: name.clone(),
-                path: path.clone(),
-                source,
-            })?;
-        if let Some(r) = crate::monitor::ModelReference::from_manifest_str(name, &text)? {
-            monitors.push(crate::monitor::ModelMonitor::new(r, &cfg.drift));
-        }
-    }
-    let mut models = cfg.models.clone();
-    models.watch = false;
-    let (registry, errors) = crate::infer::registry::Registry::open(&models);
-    if !errors.is_empty() {
-        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        return Err(BuildError::Models(list.join("; ")));
-    }
-    let service = crate::infer::service::Service::new(Arc::new(registry));
-    let alerts = AlertEngine::new(
-        &cfg.alerts,
-        &cfg.products,
-        &cfg.agent.site,
-        &cfg.agent.line,
-        &specs,
-    );
+) -> Result<OfflinePipeline<crate::infer::service::Service>, super::build::BuildError> {
+    let super::build::Logic {
+        specs,
+        monitor,
+        alerts,
+    } = super::build::logic(cfg)?;
+    let service = crate::infer::service::Service::new(super::build::registry(cfg)?);
     let engine = FeatureEngine::new(
         &cfg.features,
         crate::features::EngineSetup::from_config(cfg),
         specs,
     );
-    Ok(OfflinePipeline::new(
-        engine,
-        service,
-        Monitor::new(monitors, cfg.drift.enabled),
-        alerts,
-    ))
+    Ok(OfflinePipeline::new(engine, service, monitor, alerts))
 }
 
 /// Counters of a replay.
