@@ -20,8 +20,13 @@
 //! band rules judge exactly the data the models saw. Each (kind, scope) has at most one open
 //! alert; its id — `site:line:kind:scope:raised-at-ms` — is derived from data only, so it is
 //! stable across re-sends and identical in a replay, and the `cleared` event carries it.
+//!
+//! Most evaluations change nothing (the hysteresis holds), so the message and the JSON
+//! evidence of an evaluation are built lazily, only when it raises or clears: building them
+//! on every evaluation was most of the replay's time.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -46,15 +51,22 @@ struct Tracker {
     open: Option<Open>,
 }
 
-/// One evaluation of a rule, with what the operator should see.
+/// One evaluation of a rule: what is judged, where, when.
 struct Eval<'a> {
     kind: AlertKind,
     scope: &'a str,
     value: f64,
     ts: TimestampMs,
     batch: &'a BatchContext,
-    message: String,
-    evidence: Value,
+}
+
+/// One input of a model as the band rules see it: feature name, signal, transform and
+/// window length in samples (0 for duration windows).
+struct Input {
+    feature: Arc<str>,
+    signal: String,
+    transform: Transform,
+    window: usize,
 }
 
 /// Counters of alert events.
@@ -71,20 +83,28 @@ pub struct AlertEngine {
     cfg: AlertsConfig,
     site: String,
     line: String,
-    products: HashMap<String, ProductConfig>,
-    /// model → (feature name, signal, transform) in input order.
-    inputs: HashMap<String, Vec<(String, String, Transform, usize)>>,
+    products: HashMap<String, Arc<ProductConfig>>,
+    /// model → its inputs in input order.
+    inputs: HashMap<String, Vec<Input>>,
     /// Per band signal: the product its evaluations refer to, and evaluations still to skip
     /// after a product change (the feature window still holds the previous product's
     /// samples, judged against the new product's band).
     settle: HashMap<&'static str, (String, usize)>,
-    trackers: BTreeMap<(AlertKind, String), Tracker>,
+    /// kind → scope → tracker (nested so that a lookup borrows the scope, not allocates it).
+    trackers: BTreeMap<AlertKind, BTreeMap<String, Tracker>>,
     anomaly_share: HashMap<String, RollingShare>,
     dq_share: RollingShare,
     /// Last data time a signal-based rule was evaluated (one evaluation per poll even when
     /// several models carry the signal).
     signal_ts: HashMap<&'static str, TimestampMs>,
     stats: AlertStats,
+}
+
+fn product_map(products: &[ProductConfig]) -> HashMap<String, Arc<ProductConfig>> {
+    products
+        .iter()
+        .map(|p| (p.code.clone(), Arc::new(p.clone())))
+        .collect()
 }
 
 impl AlertEngine {
@@ -100,22 +120,21 @@ impl AlertEngine {
             cfg: cfg.clone(),
             site: site.to_string(),
             line: line.to_string(),
-            products: products
-                .iter()
-                .map(|p| (p.code.clone(), p.clone()))
-                .collect(),
+            products: product_map(products),
             inputs: specs
                 .iter()
                 .map(|s| {
                     let v = s
                         .entries
                         .iter()
-                        .map(|e| {
-                            let n = match e.window {
+                        .map(|e| Input {
+                            feature: Arc::from(e.name.as_str()),
+                            signal: e.signal.clone(),
+                            transform: e.transform,
+                            window: match e.window {
                                 crate::features::Window::Samples(n) => n,
                                 _ => 0,
-                            };
-                            (e.name.clone(), e.signal.clone(), e.transform, n)
+                            },
                         })
                         .collect();
                     (s.model.to_string(), v)
@@ -139,10 +158,7 @@ impl AlertEngine {
             self.dq_share = RollingShare::new(cfg.share_window as usize);
         }
         self.cfg = cfg.clone();
-        self.products = products
-            .iter()
-            .map(|p| (p.code.clone(), p.clone()))
-            .collect();
+        self.products = product_map(products);
     }
 
     /// Counters so far.
@@ -154,8 +170,12 @@ impl AlertEngine {
     pub fn open_alerts(&self) -> Vec<(AlertKind, String)> {
         self.trackers
             .iter()
-            .filter(|(_, t)| t.open.is_some())
-            .map(|(k, _)| k.clone())
+            .flat_map(|(kind, scopes)| {
+                scopes
+                    .iter()
+                    .filter(|(_, t)| t.open.is_some())
+                    .map(|(scope, _)| (*kind, scope.clone()))
+            })
             .collect()
     }
 
@@ -192,22 +212,38 @@ impl AlertEngine {
         }
     }
 
-    /// Run one evaluation through its tracker; emit raise / clear events.
-    fn eval(&mut self, e: Eval<'_>, rule: Option<RuleConfig>, out: &mut Vec<Record>) {
-        let key = (e.kind, e.scope.to_string());
+    /// Run one evaluation through its tracker; emit raise / clear events. `describe` gives
+    /// the message and evidence, and is called only when an event is emitted.
+    fn eval(
+        &mut self,
+        e: Eval<'_>,
+        rule: Option<RuleConfig>,
+        describe: impl FnOnce() -> (String, Value),
+        out: &mut Vec<Record>,
+    ) {
         let (default_rule, dir) = self.rule(e.kind);
         let rule = rule.unwrap_or(default_rule);
-        let t = self.trackers.entry(key).or_insert_with(|| Tracker {
-            h: Hysteresis::new(rule.clone(), dir),
-            open: None,
-        });
+        let scopes = self.trackers.entry(e.kind).or_default();
+        if !scopes.contains_key(e.scope) {
+            let t = Tracker {
+                h: Hysteresis::new(rule.clone(), dir),
+                open: None,
+            };
+            scopes.insert(e.scope.to_string(), t);
+        }
+        let Some(t) = scopes.get_mut(e.scope) else {
+            return;
+        };
         // After a reload the tracker picks up the new thresholds on its next evaluation.
         if *t.h.rule() != rule {
             t.h.set_rule(rule);
         }
         let step = t.h.observe(e.value);
+        if step == Step::Hold {
+            return;
+        }
         let r = t.h.rule().clone();
-        let mut evidence = e.evidence;
+        let (message, mut evidence) = describe();
         if let Value::Object(m) = &mut evidence {
             m.insert(
                 "rule".into(),
@@ -239,7 +275,7 @@ impl AlertEngine {
                     batch: e.batch.clone(),
                     raised_at: e.ts,
                     ts: e.ts,
-                    message: e.message,
+                    message,
                     evidence,
                 }
             }
@@ -256,7 +292,7 @@ impl AlertEngine {
                     batch: e.batch.clone(),
                     raised_at: open.raised_at,
                     ts: e.ts,
-                    message: format!("cleared: {}", e.message),
+                    message: format!("cleared: {message}"),
                     evidence,
                 }
             }
@@ -264,14 +300,15 @@ impl AlertEngine {
         out.push(Record::Alert(alert));
     }
 
-    /// Value of the prediction's feature of `signal` (mean, else ewma, else last).
-    fn signal_value(&self, p: &Prediction, signal: &str) -> Option<(String, f64, usize)> {
+    /// Value of the prediction's feature of `signal` (mean, else ewma, else last), with the
+    /// feature's name and window.
+    fn signal_value(&self, p: &Prediction, signal: &str) -> Option<(Arc<str>, f64, usize)> {
         let inputs = self.inputs.get(p.model.as_ref())?;
         for want in ["mean", "ewma", "last"] {
-            for (i, (name, sig, tr, n)) in inputs.iter().enumerate() {
-                if sig == signal && tr.name() == want {
+            for (i, input) in inputs.iter().enumerate() {
+                if input.signal == signal && input.transform.name() == want {
                     let v = *p.features.values.get(i)?;
-                    return Some((name.clone(), v, *n));
+                    return Some((input.feature.clone(), v, input.window));
                 }
             }
         }
@@ -294,6 +331,8 @@ impl AlertEngine {
         false
     }
 
+    /// What every prediction-based alert carries: model, version, confidence, the feature
+    /// values and the model's output.
     fn base_evidence(p: &Prediction) -> Value {
         let features: serde_json::Map<String, Value> = p
             .features
@@ -302,39 +341,41 @@ impl AlertEngine {
             .zip(&p.features.values)
             .map(|(n, v)| (n.clone(), json!(v)))
             .collect();
-        let mut ev = json!({
-            "model": p.model.as_ref(),
-            "model_version": p.model_version.as_ref(),
-            "confidence": p.confidence,
-            "features": features,
-        });
-        if let (
-            Value::Object(m),
+        let mut ev = serde_json::Map::new();
+        ev.insert("model".into(), json!(p.model.as_ref()));
+        ev.insert("model_version".into(), json!(p.model_version.as_ref()));
+        ev.insert("confidence".into(), json!(p.confidence));
+        ev.insert("features".into(), Value::Object(features));
+        match &p.output {
             PredictionOutput::Class {
                 probabilities,
                 label,
-            },
-        ) = (&mut ev, &p.output)
-        {
-            let probs: serde_json::Map<String, Value> = probabilities
-                .iter()
-                .map(|(c, v)| (c.clone(), json!(v)))
-                .collect();
-            m.insert("label".into(), json!(label));
-            m.insert("probabilities".into(), Value::Object(probs));
-        }
-        if let (
-            Value::Object(m),
+            } => {
+                let probs: serde_json::Map<String, Value> = probabilities
+                    .iter()
+                    .map(|(c, v)| (c.clone(), json!(v)))
+                    .collect();
+                ev.insert("label".into(), json!(label));
+                ev.insert("probabilities".into(), Value::Object(probs));
+            }
             PredictionOutput::Anomaly {
                 score, decision, ..
-            },
-        ) = (&mut ev, &p.output)
-        {
-            m.insert("anomaly_score".into(), json!(score));
-            m.insert("decision".into(), json!(decision));
+            } => {
+                ev.insert("anomaly_score".into(), json!(score));
+                ev.insert("decision".into(), json!(decision));
+            }
+            PredictionOutput::Value { value } => {
+                ev.insert("value".into(), json!(value));
+            }
         }
-        if let (Value::Object(m), PredictionOutput::Value { value }) = (&mut ev, &p.output) {
-            m.insert("value".into(), json!(value));
+        Value::Object(ev)
+    }
+
+    /// [`Self::base_evidence`] plus one more entry.
+    fn evidence_with(p: &Prediction, key: &str, extra: Value) -> Value {
+        let mut ev = Self::base_evidence(p);
+        if let Value::Object(m) = &mut ev {
+            m.insert(key.into(), extra);
         }
         ev
     }
@@ -344,11 +385,7 @@ impl AlertEngine {
         // data-quality rule must see that to clear.
         let share = self.dq_share.push(false);
         let dq_value = self.dq_share.rule_value();
-        let message = format!(
-            "Data quality: {:.0}% of recent vectors refused",
-            share * 100.0
-        );
-        let dq_ev = json!({"refused_share": share, "window": self.cfg.share_window});
+        let window = self.cfg.share_window;
         self.eval(
             Eval {
                 kind: AlertKind::DataQuality,
@@ -356,15 +393,21 @@ impl AlertEngine {
                 value: dq_value,
                 ts: p.ts,
                 batch: &p.batch,
-                message,
-                evidence: dq_ev,
             },
             None,
+            || {
+                (
+                    format!(
+                        "Data quality: {:.0}% of recent vectors refused",
+                        share * 100.0
+                    ),
+                    json!({"refused_share": share, "window": window}),
+                )
+            },
             out,
         );
-        let model = p.model.to_string();
-        let version = p.model_version.to_string();
-        let ev = Self::base_evidence(p);
+        let model: &str = &p.model;
+        let version: &str = &p.model_version;
         match &p.output {
             PredictionOutput::Class { probabilities, .. } => {
                 let prob = |c: &str| probabilities.iter().find(|(k, _)| k == c).map(|(_, v)| *v);
@@ -373,69 +416,80 @@ impl AlertEngine {
                     ("sugar_bloom", AlertKind::SugarBloomRisk, "Sugar bloom risk"),
                 ] {
                     if let Some(v) = prob(class) {
-                        let message =
-                            format!("{what}: P({class}) {v:.2} (model {model} {version})");
                         self.eval(
                             Eval {
                                 kind,
-                                scope: &model,
+                                scope: model,
                                 value: v,
                                 ts: p.ts,
                                 batch: &p.batch,
-                                message,
-                                evidence: ev.clone(),
                             },
                             None,
+                            || {
+                                (
+                                    format!("{what}: P({class}) {v:.2} (model {model} {version})"),
+                                    Self::base_evidence(p),
+                                )
+                            },
                             out,
                         );
                     }
                 }
                 if p.features.level == FeatureLevel::Batch {
-                    self.batch_spec(p, prob("reject").unwrap_or(0.0), &ev, out);
+                    self.batch_spec(p, prob("reject").unwrap_or(0.0), out);
                 }
             }
             PredictionOutput::Anomaly {
                 is_anomaly, score, ..
             } => {
                 let n = self.cfg.share_window as usize;
-                let rolling = self
-                    .anomaly_share
-                    .entry(model.clone())
-                    .or_insert_with(|| RollingShare::new(n));
+                if !self.anomaly_share.contains_key(model) {
+                    self.anomaly_share
+                        .insert(model.to_string(), RollingShare::new(n));
+                }
+                let Some(rolling) = self.anomaly_share.get_mut(model) else {
+                    return;
+                };
                 let share = rolling.push(*is_anomaly);
                 let share_or_nan = rolling.rule_value();
-                let message = format!(
-                    "Process anomaly: {:.0}% of the last vectors anomalous (score {score:.3}, model {model} {version})",
-                    share * 100.0
-                );
                 self.eval(
                     Eval {
                         kind: AlertKind::Anomaly,
-                        scope: &model,
+                        scope: model,
                         value: share_or_nan,
                         ts: p.ts,
                         batch: &p.batch,
-                        message,
-                        evidence: ev.clone(),
                     },
                     None,
+                    || {
+                        (
+                            format!(
+                                "Process anomaly: {:.0}% of the last vectors anomalous (score {score:.3}, model {model} {version})",
+                                share * 100.0
+                            ),
+                            Self::base_evidence(p),
+                        )
+                    },
                     out,
                 );
             }
             PredictionOutput::Value { value } => {
                 if model == self.cfg.yield_model {
-                    let message = format!("Predicted yield {value:.1} % (model {model} {version})");
                     self.eval(
                         Eval {
                             kind: AlertKind::YieldLow,
-                            scope: &model,
+                            scope: model,
                             value: *value,
                             ts: p.ts,
                             batch: &p.batch,
-                            message,
-                            evidence: ev.clone(),
                         },
                         None,
+                        || {
+                            (
+                                format!("Predicted yield {value:.1} % (model {model} {version})"),
+                                Self::base_evidence(p),
+                            )
+                        },
                         out,
                     );
                 }
@@ -444,31 +498,34 @@ impl AlertEngine {
         // An anomaly detector's "confidence" is its distance from the decision boundary,
         // which healthy data sits close to all the time: not a confidence to alarm on.
         if !matches!(p.output, PredictionOutput::Anomaly { .. }) {
-            let message = format!(
-                "Low model confidence {:.2} (model {model} {version})",
-                p.confidence
-            );
             self.eval(
                 Eval {
                     kind: AlertKind::LowConfidence,
-                    scope: &model,
+                    scope: model,
                     value: p.confidence,
                     ts: p.ts,
                     batch: &p.batch,
-                    message,
-                    evidence: ev.clone(),
                 },
                 None,
+                || {
+                    (
+                        format!(
+                            "Low model confidence {:.2} (model {model} {version})",
+                            p.confidence
+                        ),
+                        Self::base_evidence(p),
+                    )
+                },
                 out,
             );
         }
         if p.features.level == FeatureLevel::Sample {
-            self.process_bands(p, &ev, out);
+            self.process_bands(p, out);
         }
     }
 
     /// Signal-based rules on sample-level vectors, once per poll per signal.
-    fn process_bands(&mut self, p: &Prediction, ev: &Value, out: &mut Vec<Record>) {
+    fn process_bands(&mut self, p: &Prediction, out: &mut Vec<Record>) {
         let product = p
             .batch
             .product
@@ -483,7 +540,13 @@ impl AlertEngine {
                 continue;
             }
             self.signal_ts.insert(signal, p.ts);
-            let mut ev = ev.clone();
+            let eval = |kind, scope, value| Eval {
+                kind,
+                scope,
+                value,
+                ts: p.ts,
+                batch: &p.batch,
+            };
             match signal {
                 "temperature" => {
                     let Some(prod) = &product else { continue };
@@ -495,28 +558,23 @@ impl AlertEngine {
                     let mut rule = self.cfg.fat_bloom_risk.clone();
                     rule.raise = self.cfg.temp_band_tolerance_c.max(1e-9);
                     rule.clear = 0.0;
-                    if let Value::Object(m) = &mut ev {
-                        m.insert(
-                            "band".into(),
-                            json!({"signal": signal, "feature": feature, "value": v,
-                            "band": [lo, hi], "excursion": excursion, "product": prod.code}),
-                        );
-                    }
-                    let message = format!(
-                        "Fat bloom risk: working temperature {v:.2} °C outside {} band [{lo}, {hi}] °C",
-                        prod.code
-                    );
                     self.eval(
-                        Eval {
-                            kind: AlertKind::FatBloomRisk,
-                            scope: "temperature",
-                            value: excursion,
-                            ts: p.ts,
-                            batch: &p.batch,
-                            message,
-                            evidence: ev,
-                        },
+                        eval(AlertKind::FatBloomRisk, "temperature", excursion),
                         Some(rule),
+                        || {
+                            (
+                                format!(
+                                    "Fat bloom risk: working temperature {v:.2} °C outside {} band [{lo}, {hi}] °C",
+                                    prod.code
+                                ),
+                                Self::evidence_with(
+                                    p,
+                                    "band",
+                                    json!({"signal": signal, "feature": feature.as_ref(), "value": v,
+                                    "band": [lo, hi], "excursion": excursion, "product": prod.code}),
+                                ),
+                            )
+                        },
                         out,
                     );
                 }
@@ -530,50 +588,40 @@ impl AlertEngine {
                     let mut rule = self.cfg.sugar_bloom_risk.clone();
                     rule.raise = self.cfg.moisture_tolerance_pct.max(1e-9);
                     rule.clear = 0.0;
-                    if let Value::Object(m) = &mut ev {
-                        m.insert(
-                            "band".into(),
-                            json!({"signal": signal, "feature": feature, "value": v,
-                            "limit": limit, "excess": excess, "product": prod.code}),
-                        );
-                    }
-                    let message = format!(
-                        "Sugar bloom risk: moisture {v:.2} % above {} limit {limit} %",
-                        prod.code
-                    );
                     self.eval(
-                        Eval {
-                            kind: AlertKind::SugarBloomRisk,
-                            scope: "moisture",
-                            value: excess,
-                            ts: p.ts,
-                            batch: &p.batch,
-                            message,
-                            evidence: ev,
-                        },
+                        eval(AlertKind::SugarBloomRisk, "moisture", excess),
                         Some(rule),
+                        || {
+                            (
+                                format!(
+                                    "Sugar bloom risk: moisture {v:.2} % above {} limit {limit} %",
+                                    prod.code
+                                ),
+                                Self::evidence_with(
+                                    p,
+                                    "band",
+                                    json!({"signal": signal, "feature": feature.as_ref(), "value": v,
+                                    "limit": limit, "excess": excess, "product": prod.code}),
+                                ),
+                            )
+                        },
                         out,
                     );
                 }
                 _ => {
-                    if let Value::Object(m) = &mut ev {
-                        m.insert(
-                            "signal".into(),
-                            json!({"signal": signal, "feature": feature, "value": v}),
-                        );
-                    }
-                    let message = format!("Gritty: particle size {v:.1} µm");
                     self.eval(
-                        Eval {
-                            kind: AlertKind::Gritty,
-                            scope: "particle_size",
-                            value: v,
-                            ts: p.ts,
-                            batch: &p.batch,
-                            message,
-                            evidence: ev,
-                        },
+                        eval(AlertKind::Gritty, "particle_size", v),
                         None,
+                        || {
+                            (
+                                format!("Gritty: particle size {v:.1} µm"),
+                                Self::evidence_with(
+                                    p,
+                                    "signal",
+                                    json!({"signal": signal, "feature": feature.as_ref(), "value": v}),
+                                ),
+                            )
+                        },
                         out,
                     );
                 }
@@ -582,7 +630,7 @@ impl AlertEngine {
     }
 
     /// A closed batch: predicted reject, or aggregates outside the product spec.
-    fn batch_spec(&mut self, p: &Prediction, p_reject: f64, ev: &Value, out: &mut Vec<Record>) {
+    fn batch_spec(&mut self, p: &Prediction, p_reject: f64, out: &mut Vec<Record>) {
         let product = p
             .batch
             .product
@@ -605,26 +653,12 @@ impl AlertEngine {
                     && (v < lo || v > hi)
                 {
                     violations.push(
-                        json!({"signal": signal, "feature": feature, "value": v, "spec": [lo, hi]}),
+                        json!({"signal": signal, "feature": feature.as_ref(), "value": v, "spec": [lo, hi]}),
                     );
                 }
             }
         }
         let value = if violations.is_empty() { p_reject } else { 1.0 };
-        let mut ev = ev.clone();
-        if let Value::Object(m) = &mut ev {
-            m.insert("p_reject".into(), json!(p_reject));
-            m.insert("spec_violations".into(), Value::Array(violations.clone()));
-        }
-        let batch = p.batch.batch_id.as_deref().unwrap_or("?");
-        let message = if violations.is_empty() {
-            format!("Batch {batch}: P(reject) {p_reject:.2}")
-        } else {
-            format!(
-                "Batch {batch}: {} aggregate(s) outside the product spec",
-                violations.len()
-            )
-        };
         self.eval(
             Eval {
                 kind: AlertKind::OutOfRangeBatch,
@@ -632,49 +666,63 @@ impl AlertEngine {
                 value,
                 ts: p.ts,
                 batch: &p.batch,
-                message,
-                evidence: ev,
             },
             None,
+            || {
+                let batch = p.batch.batch_id.as_deref().unwrap_or("?");
+                let message = if violations.is_empty() {
+                    format!("Batch {batch}: P(reject) {p_reject:.2}")
+                } else {
+                    format!(
+                        "Batch {batch}: {} aggregate(s) outside the product spec",
+                        violations.len()
+                    )
+                };
+                let mut ev = Self::evidence_with(p, "p_reject", json!(p_reject));
+                if let Value::Object(m) = &mut ev {
+                    m.insert("spec_violations".into(), Value::Array(violations));
+                }
+                (message, ev)
+            },
             out,
         );
     }
 
     fn on_drift(&mut self, w: &DriftWindow, out: &mut Vec<Record>) {
-        let drifted: Vec<Value> = w
-            .features
-            .iter()
-            .filter(|f| f.drifted && !f.feature.starts_with('@'))
-            .map(|f| {
-                json!({"feature": f.feature, "psi": f.psi, "js": f.js, "w1_sigma": f.w1_sigma,
-                            "thresholds": f.thresholds})
-            })
-            .collect();
-        let ev = json!({"model": w.model.as_ref(), "model_version": w.model_version.as_ref(),
-            "window": {"start": w.start, "end": w.end, "samples": w.samples},
-            "drifted_share": w.drifted_share, "drifted_features": drifted});
-        let message = format!(
-            "Input drift: {:.0}% of {} inputs drifted (model {} {})",
-            w.drifted_share * 100.0,
-            w.features
-                .iter()
-                .filter(|f| !f.feature.starts_with('@'))
-                .count(),
-            w.model,
-            w.model_version
-        );
-        let model = w.model.to_string();
         self.eval(
             Eval {
                 kind: AlertKind::Drift,
-                scope: &model,
+                scope: &w.model,
                 value: w.drifted_share,
                 ts: w.end,
                 batch: &BatchContext::default(),
-                message,
-                evidence: ev,
             },
             None,
+            || {
+                let drifted: Vec<Value> = w
+                    .features
+                    .iter()
+                    .filter(|f| f.drifted && !f.feature.starts_with('@'))
+                    .map(|f| {
+                        json!({"feature": f.feature, "psi": f.psi, "js": f.js, "w1_sigma": f.w1_sigma,
+                            "thresholds": f.thresholds})
+                    })
+                    .collect();
+                let ev = json!({"model": w.model.as_ref(), "model_version": w.model_version.as_ref(),
+                    "window": {"start": w.start, "end": w.end, "samples": w.samples},
+                    "drifted_share": w.drifted_share, "drifted_features": drifted});
+                let message = format!(
+                    "Input drift: {:.0}% of {} inputs drifted (model {} {})",
+                    w.drifted_share * 100.0,
+                    w.features
+                        .iter()
+                        .filter(|f| !f.feature.starts_with('@'))
+                        .count(),
+                    w.model,
+                    w.model_version
+                );
+                (message, ev)
+            },
             out,
         );
     }
@@ -682,14 +730,7 @@ impl AlertEngine {
     fn on_data_quality(&mut self, e: &DataQualityEvent, out: &mut Vec<Record>) {
         let share = self.dq_share.push(true);
         let dq_value = self.dq_share.rule_value();
-        let ev = json!({"model": e.model.as_ref(), "flags": e.flags, "refused_share": share,
-            "window": self.cfg.share_window});
-        let signals: Vec<&str> = e.flags.keys().map(String::as_str).collect();
-        let message = format!(
-            "Data quality: {:.0}% of recent vectors refused ({})",
-            share * 100.0,
-            signals.join(", ")
-        );
+        let window = self.cfg.share_window;
         self.eval(
             Eval {
                 kind: AlertKind::DataQuality,
@@ -697,10 +738,19 @@ impl AlertEngine {
                 value: dq_value,
                 ts: e.ts,
                 batch: &e.batch,
-                message,
-                evidence: ev,
             },
             None,
+            || {
+                let signals: Vec<&str> = e.flags.keys().map(String::as_str).collect();
+                let message = format!(
+                    "Data quality: {:.0}% of recent vectors refused ({})",
+                    share * 100.0,
+                    signals.join(", ")
+                );
+                let ev = json!({"model": e.model.as_ref(), "flags": e.flags,
+                    "refused_share": share, "window": window});
+                (message, ev)
+            },
             out,
         );
     }

@@ -15,6 +15,10 @@ use super::{EXIT_BAD_INPUT, EXIT_FAILURE};
 use crate::domain::Record;
 use crate::pipeline::replay::{CsvSamples, build};
 
+/// Samples per [`crate::pipeline::replay::OfflinePipeline::push_chunk`]: enough rows for the
+/// tree ops' batch path to pay, few enough that progress stays smooth.
+const CHUNK: usize = 256;
+
 /// Arguments of `chocoline replay`.
 #[derive(Debug, Clone, Args)]
 pub struct ReplayArgs {
@@ -164,24 +168,34 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
     let started = Instant::now();
     let mut last_report = Instant::now();
     let mut records = Vec::new();
+    let mut chunk = Vec::with_capacity(CHUNK);
     loop {
-        let sample = match samples.next_sample() {
-            Ok(Some(s)) => s,
-            Ok(None) => break,
-            Err(e) => {
-                eprintln!("\nchocoline replay: {}: {e}", args.input.display());
-                return ExitCode::from(EXIT_BAD_INPUT);
+        chunk.clear();
+        let mut bad_row = None;
+        while chunk.len() < CHUNK {
+            match samples.next_sample() {
+                Ok(Some(s)) => chunk.push(s),
+                Ok(None) => break,
+                Err(e) => {
+                    bad_row = Some(e);
+                    break;
+                }
             }
-        };
-        if let Err(e) = pipeline.push(&sample, &mut records) {
-            eprintln!("\nchocoline replay: {e}");
-            return ExitCode::from(EXIT_FAILURE);
         }
+        // The rows before a bad one are still replayed and written, as they were read.
+        pipeline.push_chunk(&chunk, &mut records);
         for r in records.drain(..) {
             if let Err(e) = out.write(&r) {
                 eprintln!("\nchocoline replay: writing {}: {e}", args.output.display());
                 return ExitCode::from(EXIT_FAILURE);
             }
+        }
+        if let Some(e) = bad_row {
+            eprintln!("\nchocoline replay: {}: {e}", args.input.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+        if chunk.len() < CHUNK {
+            break;
         }
         let interval = if tty { 0.2 } else { 5.0 };
         if last_report.elapsed().as_secs_f64() >= interval {

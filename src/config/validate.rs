@@ -570,6 +570,9 @@ fn drift(cfg: &Config, out: &mut Vec<Problem>) {
     if d.window_samples == Some(0) {
         push(out, p.key("window_samples"), "must be at least 1");
     }
+    if d.min_window_samples == 0 {
+        push(out, p.key("min_window_samples"), "must be at least 1");
+    }
     for (key, v) in [
         ("psi_threshold", d.psi_threshold),
         ("js_threshold", d.js_threshold),

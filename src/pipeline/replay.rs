@@ -121,6 +121,7 @@ pub struct CsvSamples<R: Read> {
     signal_cols: Vec<usize>,
     builder: SampleBuilder,
     record: csv::StringRecord,
+    header: csv::StringRecord,
     values: Vec<Option<f64>>,
 }
 
@@ -155,6 +156,7 @@ impl<R: Read> CsvSamples<R> {
             signal_cols,
             builder: SampleBuilder::new(&names, ranges),
             record: csv::StringRecord::new(),
+            header,
         })
     }
 
@@ -164,7 +166,8 @@ impl<R: Read> CsvSamples<R> {
             return Ok(None);
         }
         let line = self.record.position().map_or(0, |p| p.line());
-        let header = self.reader.headers()?.clone();
+        // Borrowed, not cloned: this runs once per row, and the header only names a bad cell.
+        let header = &self.header;
         let bad = |col: usize, value: &str| ReplayError::BadNumber {
             line,
             column: header.get(col).unwrap_or("?").to_string(),
@@ -194,78 +197,56 @@ impl<R: Read> CsvSamples<R> {
 pub trait Predictor {
     /// Predict one vector.
     fn predict(&mut self, v: &FeatureVector) -> Result<Option<Prediction>, String>;
+
+    /// Predict many vectors, results in input order. The default predicts one by one.
+    fn predict_batch(&mut self, vs: &[FeatureVector]) -> Vec<Result<Option<Prediction>, String>> {
+        vs.iter().map(|v| self.predict(v)).collect()
+    }
+}
+
+/// The service's answer as the offline pipeline wants it.
+fn offline_result(
+    r: Result<Prediction, crate::infer::InferError>,
+) -> Result<Option<Prediction>, String> {
+    match r {
+        Ok(p) => Ok(Some(p)),
+        // A vector for a model that is not configured: nothing to predict.
+        Err(crate::infer::InferError::ModelNotFound(_)) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 impl Predictor for crate::infer::service::Service {
     fn predict(&mut self, v: &FeatureVector) -> Result<Option<Prediction>, String> {
-        match crate::infer::service::Service::predict(self, v) {
-            Ok(p) => Ok(Some(p)),
-            // A vector for a model that is not configured: nothing to predict.
-            Err(crate::infer::InferError::ModelNotFound(_)) => Ok(None),
-            Err(e) => Err(e.to_string()),
-        }
+        offline_result(crate::infer::service::Service::predict(self, v))
     }
-}
 
-/// Why the offline pipeline could not be assembled from a configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// A model's feature spec is refused (e.g. unsupported `feature_spec_version`).
-    #[error(transparent)]
-    Spec(#[from] crate::features::LoadError),
-    /// A model's drift reference is refused.
-    #[error(transparent)]
-    Reference(#[from] crate::monitor::ReferenceError),
-    /// Models failed to load.
-    #[error("models failed to load: {0}")]
-    Models(String),
+    fn predict_batch(&mut self, vs: &[FeatureVector]) -> Vec<Result<Option<Prediction>, String>> {
+        crate::infer::service::Service::predict_batch(self, vs)
+            .into_iter()
+            .map(offline_result)
+            .collect()
+    }
 }
 
 /// Assemble the offline pipeline from a validated configuration: the same specs, models,
-/// references, rules and products the live agent would use.
+/// references, rules and products the live agent would use (built by [`super::build`],
+/// so replay cannot drift from the agent). Nothing watches the model files offline.
 pub fn build(
     cfg: &crate::config::Config,
-) -> Result<OfflinePipeline<crate::infer::service::Service>, BuildError> {
-    let specs = crate::features::load_specs(&cfg.models.dir, &cfg.models.enabled)?;
-    let mut monitors = Vec::new();
-    for name in &cfg.models.enabled {
-        let path = cfg.models.dir.join(name).join("manifest.json");
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| crate::features::LoadError::Io {
-                model: name.clone(),
-                path: path.clone(),
-                source,
-            })?;
-        if let Some(r) = crate::monitor::ModelReference::from_manifest_str(name, &text)? {
-            monitors.push(crate::monitor::ModelMonitor::new(r, &cfg.drift));
-        }
-    }
-    let mut models = cfg.models.clone();
-    models.watch = false;
-    let (registry, errors) = crate::infer::registry::Registry::open(&models);
-    if !errors.is_empty() {
-        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        return Err(BuildError::Models(list.join("; ")));
-    }
-    let service = crate::infer::service::Service::new(Arc::new(registry));
-    let alerts = AlertEngine::new(
-        &cfg.alerts,
-        &cfg.products,
-        &cfg.agent.site,
-        &cfg.agent.line,
-        &specs,
-    );
+) -> Result<OfflinePipeline<crate::infer::service::Service>, super::build::BuildError> {
+    let super::build::Logic {
+        specs,
+        monitor,
+        alerts,
+    } = super::build::logic(cfg)?;
+    let service = crate::infer::service::Service::new(super::build::registry(cfg)?);
     let engine = FeatureEngine::new(
         &cfg.features,
         crate::features::EngineSetup::from_config(cfg),
         specs,
     );
-    Ok(OfflinePipeline::new(
-        engine,
-        service,
-        Monitor::new(monitors, cfg.drift.enabled),
-        alerts,
-    ))
+    Ok(OfflinePipeline::new(engine, service, monitor, alerts))
 }
 
 /// Counters of a replay.
@@ -367,6 +348,63 @@ impl<P: Predictor> OfflinePipeline<P> {
             .filter(|r| matches!(r, Record::Alert(_)))
             .count() as u64;
         Ok(())
+    }
+
+    /// Run several samples, with one model run per model for all of their accepted vectors
+    /// (the batch path of the tree ops walks trees outside rows). The records are the same,
+    /// in the same order, as pushing the samples one by one: features and validation never
+    /// depend on what monitor and alert do with earlier vectors, so they can run ahead.
+    pub fn push_chunk(&mut self, samples: &[Sample], out: &mut Vec<Record>) {
+        let start = out.len();
+        // Each vector of the chunk, in order: refused (with its event) or accepted (index
+        // into `accepted`).
+        let mut order: Vec<Result<usize, crate::domain::DataQualityEvent>> = Vec::new();
+        let mut accepted: Vec<FeatureVector> = Vec::new();
+        for sample in samples {
+            self.counts.samples += 1;
+            self.features.push(sample, &mut self.vectors);
+            for v in self.vectors.drain(..) {
+                self.counts.vectors += 1;
+                match self.validator.check(v) {
+                    Verdict::Refuse(e) => {
+                        self.counts.refused += 1;
+                        order.push(Err(e));
+                    }
+                    Verdict::Accept(v) => {
+                        order.push(Ok(accepted.len()));
+                        accepted.push(v);
+                    }
+                }
+            }
+        }
+        let mut results = self.predictor.predict_batch(&accepted).into_iter();
+        for item in order {
+            match item {
+                Err(e) => self.alerts.handle(Record::DataQuality(e), out),
+                Ok(i) => match results.next() {
+                    Some(Ok(Some(p))) => {
+                        self.counts.predictions += 1;
+                        self.monitor.handle(p, &mut self.monitored);
+                        for r in self.monitored.drain(..) {
+                            self.counts.drift_windows += u64::from(matches!(r, Record::Drift(_)));
+                            self.alerts.handle(r, out);
+                        }
+                    }
+                    Some(Ok(None)) => {}
+                    Some(Err(e)) => {
+                        self.counts.infer_errors += 1;
+                        let model = accepted.get(i).map_or("?", |v| &*v.model);
+                        tracing::debug!(model, error = %e, "inference failed");
+                    }
+                    None => self.counts.infer_errors += 1,
+                },
+            }
+        }
+        self.counts.alerts += out
+            .iter()
+            .skip(start)
+            .filter(|r| matches!(r, Record::Alert(_)))
+            .count() as u64;
     }
 }
 
@@ -534,5 +572,66 @@ mod tests {
             );
         }
         assert_eq!(c.alerts, 6);
+    }
+
+    #[test]
+    fn chunks_give_the_same_records_as_one_sample_at_a_time() {
+        // The repository's real models and config, one simulated hour of the fat-bloom
+        // scenario around its fault (alerts raised and cleared), pushed one by one and in
+        // chunks of several sizes: every record must be the same, in the same order.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut cfg = crate::config::load(&root.join("config/demo.toml"))
+            .unwrap()
+            .config;
+        cfg.models.dir = root.join("models");
+        cfg.models.verify_golden = false;
+        let start = TimestampMs(1_767_225_600_000);
+        let mut sim = crate::simulate::LineSim::new(crate::simulate::Scenario::Normal, 3, start);
+        let names: Vec<String> = crate::simulate::LineSim::signals()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let b = SampleBuilder::new(&names, HashMap::new());
+        let mut samples = Vec::new();
+        for i in 0..1500 {
+            let mut values: Vec<Option<f64>> = names.iter().map(|n| sim.value(n)).collect();
+            // A dropout (refused vectors in the middle of chunks) and a hot spell.
+            if (400..420).contains(&i) {
+                values[3] = None;
+            }
+            if (700..1000).contains(&i) {
+                for (n, v) in names.iter().zip(values.iter_mut()) {
+                    if n == "temperature" {
+                        *v = v.map(|x| x + 4.0);
+                    }
+                }
+            }
+            samples.push(b.build(sim.now(), &values));
+            sim.step(std::time::Duration::from_secs(1));
+        }
+        let mut one = build(&cfg).unwrap();
+        let mut want = Vec::new();
+        for s in &samples {
+            one.push(s, &mut want).unwrap();
+        }
+        assert!(
+            want.iter().any(|r| matches!(r, Record::Alert(_))),
+            "the run must raise something for the comparison to mean anything"
+        );
+        assert!(want.iter().any(|r| matches!(r, Record::DataQuality(_))));
+        let json = |rs: &[Record]| -> Vec<String> {
+            rs.iter()
+                .map(|r| serde_json::to_string(r).unwrap())
+                .collect()
+        };
+        for chunk in [1, 7, 256] {
+            let mut p = build(&cfg).unwrap();
+            let mut got = Vec::new();
+            for c in samples.chunks(chunk) {
+                p.push_chunk(c, &mut got);
+            }
+            assert_eq!(p.counts(), one.counts(), "chunk {chunk}");
+            assert_eq!(json(&got), json(&want), "chunk {chunk}");
+        }
     }
 }
