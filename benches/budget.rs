@@ -27,7 +27,6 @@ use std::collections::HashMap;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -131,13 +130,20 @@ fn serve_line<S: SignalSource>(
 // ---------------------------------------------------------------------------------------------
 // latency
 
+/// The toggle's shared state, under one lock so that the answer stamped is always one that
+/// carries the new value (two separate atomics let a poll read "pending" and the old value).
+#[derive(Default)]
+struct Toggle {
+    bad: bool,
+    pending: bool,
+    answered: Option<Instant>,
+}
+
 /// The line simulator with the working temperature forced out of range while `bad` is set;
 /// notes when it first serves a value after a toggle (the "Modbus answer" timestamp).
 struct Toggled {
     line: LineSim,
-    bad: Arc<AtomicBool>,
-    pending: Arc<AtomicBool>,
-    answered: Arc<Mutex<Option<Instant>>>,
+    toggle: Arc<Mutex<Toggle>>,
 }
 
 impl SignalSource for Toggled {
@@ -145,12 +151,14 @@ impl SignalSource for Toggled {
         if signal != "temperature" {
             return self.line.value(signal);
         }
-        if self.pending.swap(false, Ordering::SeqCst)
-            && let Ok(mut a) = self.answered.lock()
-        {
-            *a = Some(Instant::now());
+        let Ok(mut t) = self.toggle.lock() else {
+            return self.line.value(signal);
+        };
+        if t.pending {
+            t.pending = false;
+            t.answered = Some(Instant::now());
         }
-        if self.bad.load(Ordering::SeqCst) {
+        if t.bad {
             Some(BAD_TEMPERATURE)
         } else {
             self.line.value(signal)
@@ -164,12 +172,21 @@ impl SignalSource for Toggled {
     }
 }
 
-/// Tracing layer on the publisher's trace events: remembers each outbox sequence's topic and
-/// reports the instant of every PUBACK of a message whose topic ends with `suffix`.
+/// What the bench's tracing layer reports from the agent's trace events.
+enum Ev {
+    /// The validate stage refused a vector (its flags, Debug-formatted).
+    Refused(Instant, String),
+    /// PUBACK of an alert whose topic ends with the suffix: (publishing began, PUBACK).
+    Acked(Instant, Instant),
+}
+
+/// Tracing layer on the publisher's and validate stage's trace events: remembers each outbox
+/// sequence's topic and publish instant, reports every PUBACK of a message whose topic ends
+/// with `suffix`, and every refused vector.
 struct AckLayer {
     suffix: &'static str,
-    topics: Mutex<HashMap<u64, String>>,
-    tx: std::sync::mpsc::Sender<Instant>,
+    topics: Mutex<HashMap<u64, (String, Instant)>>,
+    tx: std::sync::mpsc::Sender<Ev>,
 }
 
 #[derive(Default)]
@@ -177,6 +194,7 @@ struct Fields {
     message: String,
     seq: Option<u64>,
     topic: String,
+    flags: String,
 }
 
 impl tracing::field::Visit for Fields {
@@ -189,6 +207,7 @@ impl tracing::field::Visit for Fields {
         match field.name() {
             "message" => self.message = format!("{value:?}"),
             "topic" => self.topic = format!("{value:?}"),
+            "flags" => self.flags = format!("{value:?}"),
             _ => {}
         }
     }
@@ -197,22 +216,27 @@ impl tracing::field::Visit for Fields {
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for AckLayer {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         let now = Instant::now();
-        if event.metadata().target() != "chocoline::publish::publisher" {
+        let target = event.metadata().target();
+        let mut f = Fields::default();
+        if target == "chocoline::validate::validator" {
+            event.record(&mut f);
+            let _ = self.tx.send(Ev::Refused(now, f.flags));
             return;
         }
-        let mut f = Fields::default();
+        if target != "chocoline::publish::publisher" {
+            return;
+        }
         event.record(&mut f);
         let (Some(seq), Ok(mut topics)) = (f.seq, self.topics.lock()) else {
             return;
         };
         if f.message == "publishing" {
-            topics.insert(seq, f.topic);
+            topics.insert(seq, (f.topic, now));
         } else if f.message.starts_with("acknowledged")
-            && topics
-                .remove(&seq)
-                .is_some_and(|t| t.ends_with(self.suffix))
+            && let Some((topic, sent)) = topics.remove(&seq)
+            && topic.ends_with(self.suffix)
         {
-            let _ = self.tx.send(now);
+            let _ = self.tx.send(Ev::Acked(sent, now));
         }
     }
 }
@@ -234,7 +258,8 @@ fn latency(mqtt: u16) {
         tx,
     };
     let filter = tracing_subscriber::filter::Targets::new()
-        .with_target("chocoline::publish::publisher", tracing::Level::TRACE);
+        .with_target("chocoline::publish::publisher", tracing::Level::TRACE)
+        .with_target("chocoline::validate::validator", tracing::Level::TRACE);
     tracing_subscriber::registry()
         .with(tracing_subscriber::Layer::with_filter(layer, filter))
         .init();
@@ -259,20 +284,16 @@ fn latency(mqtt: u16) {
     std::fs::write(&path, text).expect("write config");
     let cfg = load_config(&path);
 
-    let bad = Arc::new(AtomicBool::new(false));
-    let pending = Arc::new(AtomicBool::new(false));
-    let answered = Arc::new(Mutex::new(None));
+    let toggle = Arc::new(Mutex::new(Toggle::default()));
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (lat_raise, lat_clear, misses) = rt.block_on(async {
+    let (lat_raise, lat_clear, seg, slow, misses) = rt.block_on(async {
         let stop = CancellationToken::new();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", modbus))
             .await
             .expect("bind modbus");
         let source = Toggled {
             line: LineSim::new(Scenario::Normal, 7, TimestampMs::now()),
-            bad: bad.clone(),
-            pending: pending.clone(),
-            answered: answered.clone(),
+            toggle: toggle.clone(),
         };
         serve_line(&cfg, listener, source, &stop);
         let shutdown = CancellationToken::new();
@@ -285,32 +306,52 @@ fn latency(mqtt: u16) {
         tokio::time::sleep(Duration::from_secs(5)).await;
         while acks.try_recv().is_ok() {}
         let (mut raise, mut clear, mut misses) = (Vec::new(), Vec::new(), 0u32);
+        // Raise edges split in three: answer → vector refused (acquire, features, validate),
+        // refused → publishing (alert engine, sled append + fsync, durable watch),
+        // publishing → PUBACK (rumqttc, broker, back).
+        let mut seg: [Vec<f64>; 3] = Default::default();
+        // Clear edges slower than 10 ms: the flags of the vectors refused after the answer.
+        let mut slow: HashMap<String, u32> = HashMap::new();
+        let ms = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64() * 1000.0;
         for k in 0..edges {
             let to_bad = k % 2 == 0;
-            if let Ok(mut a) = answered.lock() {
-                *a = None;
+            if let Ok(mut t) = toggle.lock() {
+                *t = Toggle {
+                    bad: to_bad,
+                    pending: true,
+                    answered: None,
+                };
             }
-            pending.store(true, Ordering::SeqCst);
-            bad.store(to_bad, Ordering::SeqCst);
             let deadline = Instant::now() + Duration::from_secs(3);
-            let mut got = None;
+            let (mut got, mut refused) = (None, Vec::new());
             while Instant::now() < deadline {
                 match acks.try_recv() {
-                    Ok(t) => {
-                        got = Some(t);
+                    Ok(Ev::Acked(sent, t)) => {
+                        got = Some((sent, t));
                         break;
                     }
+                    Ok(Ev::Refused(t, flags)) => refused.push((t, flags)),
                     Err(_) => tokio::time::sleep(Duration::from_micros(500)).await,
                 }
             }
-            let start = answered.lock().ok().and_then(|a| *a);
+            let start = toggle.lock().ok().and_then(|t| t.answered);
             match (start, got) {
-                (Some(s), Some(t)) if t >= s => {
-                    let ms = (t - s).as_secs_f64() * 1000.0;
+                (Some(s), Some((sent, t))) if t >= s => {
+                    let after: Vec<_> = refused.into_iter().filter(|(r, _)| *r >= s).collect();
                     if to_bad {
-                        raise.push(ms)
+                        raise.push(ms(s, t));
+                        if let Some((r, _)) = after.first() {
+                            seg[0].push(ms(s, *r));
+                            seg[1].push(ms(*r, sent));
+                            seg[2].push(ms(sent, t));
+                        }
                     } else {
-                        clear.push(ms)
+                        clear.push(ms(s, t));
+                        if ms(s, t) > P99_TARGET_MS {
+                            for (_, f) in after {
+                                *slow.entry(f).or_default() += 1;
+                            }
+                        }
                     }
                 }
                 _ => {
@@ -332,7 +373,7 @@ fn latency(mqtt: u16) {
                 r.samples, r.predictions, r.records, r.publish
             );
         }
-        (raise, clear, misses)
+        (raise, clear, seg, slow, misses)
     });
     let mut all: Vec<f64> = lat_raise.iter().chain(&lat_clear).copied().collect();
     all.sort_by(f64::total_cmp);
@@ -356,6 +397,29 @@ fn latency(mqtt: u16) {
     show("raised", &lat_raise);
     show("cleared", &lat_clear);
     show("all", &all);
+    for (name, v) in [
+        "raise: answer → refused",
+        "raise: refused → publishing",
+        "raise: publishing → PUBACK",
+    ]
+    .iter()
+    .zip(&seg)
+    {
+        let mut v = v.clone();
+        v.sort_by(f64::total_cmp);
+        println!(
+            "    {name:<30} p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+            percentile(&v, 50.0),
+            percentile(&v, 90.0),
+            percentile(&v, 99.0),
+            v.last().copied().unwrap_or(f64::NAN)
+        );
+    }
+    let mut slow: Vec<_> = slow.into_iter().collect();
+    slow.sort_by_key(|b| std::cmp::Reverse(b.1));
+    for (flags, n) in slow.iter().take(8) {
+        println!("    clear > {P99_TARGET_MS} ms, vectors refused after the answer: {n} × {flags}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -117,3 +117,42 @@ def test_golden_feature_pairs_file():
             assert math.isnan(got), c["case"]
         else:
             assert abs(got - c["expected"]) <= 1e-9 * max(1.0, abs(got)), c["case"]
+
+
+@pytest.mark.parametrize("transform", sorted(features.TRANSFORMS))
+def test_rolling_equals_the_reference_transform(transform):
+    """The vectorised every-sample path used by the drift calibration computes what
+    `apply` (the spec's reference implementation) computes."""
+    rng = np.random.default_rng(3)
+    n, w = 400, 37
+    t = np.cumsum(rng.uniform(0.5, 1.5, n)) + 1.7e9
+    x = np.cumsum(rng.normal(0, 1, n)) + 30.0
+    f = features.feature("f", "s", transform, w, **({"alpha": 0.05} if transform == "ewma" else {}))
+    ends = np.arange(w, n + 1)
+    got = features.rolling(f, t, x, ends)
+    for e, g in zip(ends.tolist(), got.tolist()):
+        want = apply(transform, t[e - w : e], x[e - w : e], f["params"])
+        assert abs(g - want) <= 1e-9 * max(1.0, abs(want)), (transform, e, g, want)
+
+
+def test_every_sample_table_skips_settling_vectors_and_names_products():
+    import pandas as pd
+
+    from training.dataset import Run
+
+    n = 400
+    s = pd.DataFrame({
+        "ts_ms": np.arange(n, dtype=np.int64) * 1000,
+        "batch_id": [7] * 150 + [8] * 250,
+        "recipe": [3] * 150 + [4] * 250,
+    })  # fmt: skip
+    for sig in {f["signal"] for f in features.SPECS["anomaly"]}:
+        s[sig] = np.linspace(1.0, 2.0, n)
+    ts, X, products, batch = features.every_sample_table(Run("r", s, None), "anomaly", settle_ms=100_000)
+    # Full 60-sample windows end at row 59 onwards; rows 0-99 (batch 7) and 150-249
+    # (batch 8) are within 100 s of their batch's first sample.
+    rows = ts // 1000
+    assert rows.tolist() == list(range(100, 150)) + list(range(250, 400))
+    assert X.shape == (200, len(features.SPECS["anomaly"]))
+    assert set(products[:50]) == {"MILK35"} and set(products[50:]) == {"WHITE30"}
+    assert set(batch[:50]) == {7} and set(batch[50:]) == {8}

@@ -127,13 +127,16 @@ SPECS: dict[str, list[dict]] = {
         feature("cocoa_pct_last", "cocoa_pct", "last", 1),
     ],
     # Few features on purpose: an isolation forest picks split features at random, so
-    # every irrelevant input dilutes the isolation of a fault in the relevant one.
+    # every irrelevant input dilutes the isolation of a fault in the relevant one. The
+    # product's cocoa % is context: the working temperature depends on the product, and a
+    # split on it lets the trees judge the temperature within one product's band.
     "anomaly": [
         feature("temperature_mean_60", "temperature", "mean", 60),
         feature("humidity_mean_60", "humidity", "mean", 60),
         feature("particle_size_mean_60", "particle_size", "mean", 60),
         feature("moisture_mean_60", "moisture", "mean", 60),
         feature("ph_mean_60", "ph", "mean", 60),
+        feature("cocoa_pct_last", "cocoa_pct", "last", 1),
     ],
 }
 LEVEL = {"quality": "batch", "yield": "batch", "bloom": "sample", "anomaly": "sample"}
@@ -177,21 +180,125 @@ def batch_table(runs, model: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=names + ["quality_grade", "yield_pct", "defect", "batch", "lot"])
 
 
+def longest_window(spec: list[dict]) -> int:
+    """Samples the longest window of a sample-level spec needs."""
+    return max(int(f["window"]) for f in spec)
+
+
+#: Windows taken from one run at most (about): a run longer than `stride` × this is sampled
+#: sparser, so that whole healthy days widen the healthy variety without outweighing the
+#: fault windows of the 6 h runs.
+WINDOWS_PER_RUN = 720
+
+
 def window_table(runs, model: str, stride: int = 30) -> pd.DataFrame:
-    """Sample-level vectors every `stride` rows, once every window is full."""
+    """Sample-level vectors every `stride` rows (sparser in long runs, see
+    `WINDOWS_PER_RUN`), once every window is full."""
     spec = SPECS[model]
-    longest = max(int(f["window"]) for f in spec)
+    longest = longest_window(spec)
     rows = []
     for run in runs:
         s = run.samples
+        step = max(stride, len(s) // WINDOWS_PER_RUN)
         t = s["ts_ms"].to_numpy(np.float64) / 1000.0
         cols = {f["signal"]: s[f["signal"]].to_numpy(np.float64) for f in spec}
         bloom = s["bloom_label"].to_numpy()
         fault = s["fault"].to_numpy()
         batch = s["batch_id"].to_numpy()
-        for end in range(longest, len(s) + 1, stride):
+        for end in range(longest, len(s) + 1, step):
             vals = vector(spec, t, cols, end)
             i = end - 1
             rows.append([*vals, bloom[i], fault[i], f"{run.name}/{int(batch[i])}", run.name])
     names = [f["name"] for f in spec]
     return pd.DataFrame(rows, columns=names + ["bloom_label", "fault", "batch", "run"])
+
+
+# --------------------------------------------------------------------------- every sample
+
+
+def _chunks(n: int, size: int = 8192):
+    for lo in range(0, n, size):
+        yield lo, min(n, lo + size)
+
+
+def rolling(f: dict, t: np.ndarray, x: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """`apply(f)` over rows `[end - window, end)` for every `end` in `ends` (each ≥ window),
+    vectorised for finite input. Used where the per-vector loop of `vector` is too slow: the
+    drift calibration evaluates every sample of the reference runs, as the agent does."""
+    w = int(f["window"])
+    tr = f["transform"]
+    if not np.isfinite(x).all():
+        raise ValueError("rolling() needs finite input; use vector() for data with gaps")
+    out = np.empty(len(ends))
+    if tr == "last":
+        return x[ends - 1].astype(np.float64)
+    sw_x = np.lib.stride_tricks.sliding_window_view(x, w)
+    sw_t = np.lib.stride_tricks.sliding_window_view(t, w)
+    starts = ends - w
+    if tr == "ewma":
+        a = float(f["params"]["alpha"])
+        k = np.arange(w)
+        wts = a * (1.0 - a) ** (w - 1 - k)
+        wts[0] = (1.0 - a) ** (w - 1)
+    for lo, hi in _chunks(len(ends)):
+        xs = sw_x[starts[lo:hi]]
+        if tr == "mean":
+            out[lo:hi] = xs.sum(axis=1) / w
+        elif tr == "max":
+            out[lo:hi] = xs.max(axis=1)
+        elif tr == "min":
+            out[lo:hi] = xs.min(axis=1)
+        elif tr == "std":
+            m = xs.sum(axis=1, keepdims=True) / w
+            out[lo:hi] = np.sqrt(((xs - m) ** 2).sum(axis=1) / w)
+        elif tr == "delta":
+            out[lo:hi] = xs[:, -1] - xs[:, 0] if w > 1 else 0.0
+        elif tr == "ewma":
+            out[lo:hi] = xs @ wts
+        elif tr == "slope":
+            ts = sw_t[starts[lo:hi]]
+            ts = ts - ts[:, :1]
+            mx = ts.sum(axis=1, keepdims=True) / w
+            mv = xs.sum(axis=1, keepdims=True) / w
+            sxx = ((ts - mx) ** 2).sum(axis=1)
+            sxy = ((ts - mx) * (xs - mv)).sum(axis=1)
+            out[lo:hi] = np.where(sxx == 0.0, 0.0, sxy / np.where(sxx == 0.0, 1.0, sxx))
+        else:
+            raise ValueError(f"unknown transform {tr!r}")
+    return out
+
+
+def every_sample_table(run, model: str, settle_ms: int = 0):
+    """(ts_ms, X, products, batch): the vector the agent builds at every sample of a run once the
+    longest window is full (stride 1, windows spanning batch changes as the agent's do),
+    without the vectors the drift monitor leaves out — those less than `settle_ms` after
+    the first sample of their batch (src/monitor/window.rs) — with the product code and the
+    batch id of each.
+    Healthy runs without gaps only (see `rolling`)."""
+    spec = SPECS[model]
+    s = run.samples
+    t = s["ts_ms"].to_numpy(np.float64) / 1000.0
+    ts = s["ts_ms"].to_numpy(np.int64)
+    batch = s["batch_id"].to_numpy()
+    first = np.r_[True, batch[1:] != batch[:-1]]
+    batch_start = ts[np.flatnonzero(first)[np.cumsum(first) - 1]]
+    ends = np.arange(longest_window(spec), len(s) + 1)
+    ends = ends[ts[ends - 1] - batch_start[ends - 1] >= settle_ms]
+    X = np.column_stack([rolling(f, t, s[f["signal"]].to_numpy(np.float64), ends) for f in spec])
+    return ts[ends - 1], X, product_codes(run)[ends - 1], batch[ends - 1]
+
+
+#: The simulator's recipes (DATA_CARD.md); a run's batches.csv overrides them.
+RECIPE_CODES = {1: "DARK70", 2: "DARK55", 3: "MILK35", 4: "WHITE30"}
+
+
+def product_codes(run) -> np.ndarray:
+    """Product code (batches.csv `product`) of every sample, from its recipe id."""
+    codes = dict(RECIPE_CODES)
+    if run.batches is not None:
+        codes.update(zip(run.batches["recipe"].astype(int), run.batches["product"].astype(str)))
+    recipe = run.samples["recipe"].to_numpy().astype(int)
+    missing = sorted(set(recipe.tolist()) - set(codes))
+    if missing:
+        raise ValueError(f"{run.name}: no product code for recipe(s) {missing} in batches.csv")
+    return np.array([codes[r] for r in recipe.tolist()], dtype=object)

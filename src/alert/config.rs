@@ -123,8 +123,11 @@ impl RuleConfig {
     fn anomaly() -> Self {
         Self::new(Severity::Warning, 0.5, 0.2, 5)
     }
+    /// 0.15: one input of the six-input anomaly detector (one sensor or one property of
+    /// the beans) is enough; the ten-input bloom model needs two. The per-feature
+    /// thresholds are calibrated so that healthy windows rarely cross one (docs/manifest.md).
     fn drift() -> Self {
-        Self::new(Severity::Warning, 0.3, 0.1, 1)
+        Self::new(Severity::Warning, 0.15, 0.05, 1)
     }
     fn low_confidence() -> Self {
         Self::new(Severity::Warning, 0.5, 0.6, 10)

@@ -570,6 +570,9 @@ fn drift(cfg: &Config, out: &mut Vec<Problem>) {
     if d.window_samples == Some(0) {
         push(out, p.key("window_samples"), "must be at least 1");
     }
+    if d.min_window_samples == 0 {
+        push(out, p.key("min_window_samples"), "must be at least 1");
+    }
     for (key, v) in [
         ("psi_threshold", d.psi_threshold),
         ("js_threshold", d.js_threshold),
@@ -588,9 +591,6 @@ fn drift(cfg: &Config, out: &mut Vec<Problem>) {
             p.key("page_hinkley_lambda"),
             "must be a positive number",
         );
-    }
-    if !(d.alert_share > 0.0 && d.alert_share <= 1.0) {
-        push(out, p.key("alert_share"), "expected a share in (0, 1]");
     }
 }
 
@@ -997,7 +997,7 @@ mod tests {
     fn every_problem_is_reported_not_just_the_first() {
         let mut c = valid();
         c.devices[0].slave_id = 250;
-        c.drift.alert_share = 0.0;
+        c.drift.min_window_samples = 0;
         c.mqtt.inflight = 0;
         assert_eq!(validate(&c).len(), 3);
     }
@@ -1264,7 +1264,7 @@ mod tests {
     fn drift_thresholds() {
         let mut c = valid();
         c.drift.psi_threshold = Some(-0.1);
-        c.drift.alert_share = 1.5;
+        c.drift.page_hinkley_lambda = 0.0;
         c.drift.window = Duration::from_millis(0);
         let got = run(drift, &c);
         assert_eq!(got.len(), 3, "{got:?}");

@@ -223,9 +223,14 @@ pub fn parse_transform(
 
 fn parse_window(v: &serde_json::Value) -> Result<Window, String> {
     match v {
-        serde_json::Value::Number(n) => match n.as_u64() {
-            Some(k) if k >= 1 => Ok(Window::Samples(k as usize)),
-            _ => Err(format!("window {n} is not a positive sample count")),
+        // `usize::try_from`, not `as`: on 32-bit ARM a count above u32::MAX would wrap to a
+        // small window instead of being refused.
+        serde_json::Value::Number(n) => match n.as_u64().and_then(|k| usize::try_from(k).ok()) {
+            Some(k) if k >= 1 => Ok(Window::Samples(k)),
+            _ => Err(format!(
+                "window {n} is not a positive sample count (1..={})",
+                usize::MAX
+            )),
         },
         serde_json::Value::String(s) if s == "batch" => Ok(Window::Batch),
         serde_json::Value::String(s) => humantime::parse_duration(s)
@@ -333,6 +338,22 @@ mod tests {
             FeatureSpec::from_manifest_str("bloom", "{not json"),
             Err(SpecError::Json { .. })
         ));
+    }
+
+    /// 2^32 samples: a count `as usize` would wrap to 0 on 32-bit ARM (armv7). There it must be
+    /// refused by name; on 64-bit targets it is a (huge) valid count, taken exactly.
+    #[test]
+    fn a_window_beyond_usize_is_refused_not_wrapped() {
+        let f = r#"{"name":"a","signal":"x","transform":"mean","window":4294967296}"#;
+        let r = FeatureSpec::from_manifest_str("bloom", &manifest(1, "sample", f));
+        #[cfg(target_pointer_width = "32")]
+        {
+            let e = r.unwrap_err().to_string();
+            assert!(e.contains("window 4294967296"), "{e}");
+            assert!(e.contains("1..=4294967295"), "{e}");
+        }
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(r.unwrap().entries[0].window, Window::Samples(1 << 32));
     }
 }
 

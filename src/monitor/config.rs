@@ -11,12 +11,25 @@ pub struct DriftConfig {
     /// Monitor drift at all. Default true.
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// Length of one drift window (data time). Default "1h".
+    /// Length of one drift window (data time). Default "15m": a window reports when it
+    /// closes, so its length bounds how soon a change is seen.
     #[serde(default = "default_window")]
     pub window: Duration,
     /// Close a window early after this many vectors. Default: none (time only).
     #[serde(default)]
     pub window_samples: Option<u64>,
+    /// A window is judged only once it holds at least this many vectors: when `window` has
+    /// elapsed with fewer, it goes on until it has them. Batch-level models get one vector
+    /// per batch (2–4 h), so their windows become this many batches. Default 20, the shape
+    /// the manifests' thresholds were calibrated on (manifest `reference.calibration`).
+    #[serde(default = "default_min_samples")]
+    pub min_window_samples: u64,
+    /// Sample-level vectors this soon after a batch change are not counted: the line is
+    /// settling (new product's temperature, new lot's pH, the conche's moisture still high),
+    /// which the frozen reference does not describe well. Default "30m", the value the
+    /// manifests were calibrated with (`reference.calibration.batch_settle_ms`).
+    #[serde(default = "default_settle")]
+    pub batch_settle: Duration,
     /// Override the manifest's PSI threshold. Convention: < 0.1 stable, > 0.25 major.
     #[serde(default)]
     pub psi_threshold: Option<f64>,
@@ -32,9 +45,6 @@ pub struct DriftConfig {
     /// Page–Hinkley alarm threshold λ. Default 50.
     #[serde(default = "default_ph_lambda")]
     pub page_hinkley_lambda: f64,
-    /// Raise a `drift` alert when at least this share of features drifted (0–1). Default 0.3.
-    #[serde(default = "default_share")]
-    pub alert_share: f64,
 }
 
 impl Default for DriftConfig {
@@ -43,12 +53,13 @@ impl Default for DriftConfig {
             enabled: true,
             window: default_window(),
             window_samples: None,
+            min_window_samples: default_min_samples(),
+            batch_settle: default_settle(),
             psi_threshold: None,
             js_threshold: None,
             w1_threshold: None,
             page_hinkley_delta: default_ph_delta(),
             page_hinkley_lambda: default_ph_lambda(),
-            alert_share: default_share(),
         }
     }
 }
@@ -57,14 +68,17 @@ fn default_true() -> bool {
     true
 }
 fn default_window() -> Duration {
-    Duration::from_secs(3600)
+    Duration::from_secs(900)
+}
+fn default_settle() -> Duration {
+    Duration::from_secs(1800)
+}
+fn default_min_samples() -> u64 {
+    20
 }
 fn default_ph_delta() -> f64 {
     0.005
 }
 fn default_ph_lambda() -> f64 {
     50.0
-}
-fn default_share() -> f64 {
-    0.3
 }

@@ -1,6 +1,7 @@
 //! The drift reference of one model, read from its manifest (`reference`, docs/manifest.md):
 //! frozen bin edges, reference counts, mean, σ and calibrated thresholds per feature.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -62,6 +63,10 @@ pub struct FeatureReference {
     /// Calibrated thresholds (defaults when absent).
     #[serde(default)]
     pub thresholds: Option<Thresholds>,
+    /// Counts over the same bins per product code (optional): a window is then compared
+    /// with the mixture of its products' references (see `window.rs`).
+    #[serde(default)]
+    pub by_product: BTreeMap<String, Vec<u64>>,
 }
 
 impl FeatureReference {
@@ -132,6 +137,18 @@ impl ModelReference {
                     f.edges.len()
                 )));
             }
+            if let Some((p, c)) = f
+                .by_product
+                .iter()
+                .find(|(_, c)| c.len() != f.counts.len() || c.iter().sum::<u64>() == 0)
+            {
+                return Err(bad(format!(
+                    "by_product \"{p}\": {} counts summing to {} (need {} counts, not all 0)",
+                    c.len(),
+                    c.iter().sum::<u64>(),
+                    f.counts.len()
+                )));
+            }
         }
         Ok(Some(ModelReference {
             model: raw.name.into(),
@@ -153,6 +170,7 @@ mod tests {
             mean: 0.0,
             std: 1.0,
             thresholds: None,
+            by_product: BTreeMap::new(),
         }
     }
 
@@ -184,6 +202,19 @@ mod tests {
         );
         let bad = ok.replace("[0,1,2]", "[0,2,1]");
         assert!(ModelReference::from_manifest_str("q", &bad).is_err());
+        let by = ok.replace(
+            r#""mean":1"#,
+            r#""by_product":{"DARK70":[0,1,1,0]},"mean":1"#,
+        );
+        let r = ModelReference::from_manifest_str("q", &by)
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.features[0].by_product["DARK70"], vec![0, 1, 1, 0]);
+        for wrong in ["[0,1,1]", "[0,0,0,0]"] {
+            let bad = by.replace("[0,1,1,0]", wrong);
+            let e = ModelReference::from_manifest_str("q", &bad).unwrap_err();
+            assert!(e.to_string().contains("by_product \"DARK70\""), "{e}");
+        }
         assert!(
             ModelReference::from_manifest_str("q", r#"{"name":"q","version":"1"}"#)
                 .unwrap()

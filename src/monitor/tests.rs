@@ -30,6 +30,7 @@ fn reference() -> ModelReference {
                 js: 0.1,
                 w1_sigma: 0.1,
             }),
+            by_product: BTreeMap::new(),
         }],
     }
 }
@@ -59,6 +60,7 @@ fn cfg(window_s: u64, samples: Option<u64>) -> DriftConfig {
     DriftConfig {
         window: Duration::from_secs(window_s),
         window_samples: samples,
+        batch_settle: Duration::from_secs(0),
         ..DriftConfig::default()
     }
 }
@@ -159,4 +161,137 @@ fn page_hinkley_flags_the_window_with_the_step() {
     assert_eq!(ph, vec![false, false, false, true]);
     // Confidence is constant 0.9: its detector stays quiet.
     assert!(windows.iter().all(|w| !w.features[2].page_hinkley));
+}
+
+#[test]
+fn sparse_time_windows_go_on_until_they_hold_min_window_samples() {
+    // One vector per 2 h (a batch-level model): an hourly window would close on every
+    // vector and judge a single value; with min_window_samples = 3 a window holds three.
+    let c = DriftConfig {
+        min_window_samples: 3,
+        ..cfg(3600, None)
+    };
+    let mut m = ModelMonitor::new(reference(), &c);
+    let closed: Vec<_> = (0..7)
+        .filter_map(|i| m.observe(&prediction(i * 7_200_000, (i % 10) as f64 + 0.5)))
+        .collect();
+    assert_eq!(
+        closed.len(),
+        2,
+        "vectors 0-2 and 3-5; the 7th opens the third"
+    );
+    assert!(closed.iter().all(|w| w.samples == 3));
+    assert_eq!(closed[1].start, TimestampMs(3 * 7_200_000));
+    // With the minimum at 1 every vector past the hour closes a one-vector window.
+    let mut m = ModelMonitor::new(
+        reference(),
+        &DriftConfig {
+            min_window_samples: 1,
+            ..cfg(3600, None)
+        },
+    );
+    let n = (0..7)
+        .filter_map(|i| m.observe(&prediction(i * 7_200_000, 0.5)))
+        .count();
+    assert_eq!(n, 6);
+}
+
+fn in_batch(mut p: Prediction, batch: &str, product: &str) -> Prediction {
+    p.batch = BatchContext {
+        batch_id: Some(batch.into()),
+        product: Some(product.into()),
+    };
+    p
+}
+
+#[test]
+fn a_window_of_one_product_is_compared_with_that_products_reference() {
+    // Product A fills bins [0, 5), product B bins [5, 10): together the uniform reference.
+    let mut r = reference();
+    let f = &mut r.features[0];
+    let a: Vec<u64> = f
+        .counts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if (1..=5).contains(&i) { *c } else { 0 })
+        .collect();
+    let b: Vec<u64> = f.counts.iter().zip(&a).map(|(c, a)| c - a).collect();
+    f.by_product = BTreeMap::from([("A".to_string(), a), ("B".to_string(), b)]);
+    let only_a = |m: &mut ModelMonitor, product: &str| {
+        (0..1001)
+            .filter_map(|i| {
+                m.observe(&in_batch(
+                    prediction(i * 1000, (i % 5) as f64 + 0.5),
+                    "1",
+                    product,
+                ))
+            })
+            .next()
+            .expect("a window closes at 1000 s")
+    };
+    // Per-product reference: an hour of A looks like A.
+    let w = only_a(&mut ModelMonitor::new(r.clone(), &cfg(1000, None)), "A");
+    assert!(!w.features[0].drifted, "{:?}", w.features[0]);
+    assert!(w.features[0].psi < 1e-6);
+    // The same values under product B, or without per-product counts, are drifted.
+    let w = only_a(&mut ModelMonitor::new(r.clone(), &cfg(1000, None)), "B");
+    assert!(w.features[0].drifted);
+    let w = only_a(&mut ModelMonitor::new(reference(), &cfg(1000, None)), "A");
+    assert!(w.features[0].drifted);
+    // A product the manifest does not know: the all-products reference.
+    let w = only_a(&mut ModelMonitor::new(r, &cfg(1000, None)), "C");
+    assert!(w.features[0].drifted);
+}
+
+#[test]
+fn vectors_right_after_a_batch_change_are_not_counted() {
+    let c = DriftConfig {
+        batch_settle: Duration::from_secs(100),
+        ..cfg(1000, None)
+    };
+    let mut m = ModelMonitor::new(reference(), &c);
+    let mut closed = Vec::new();
+    // Batch 1 from 0 s, batch 2 from 600 s; window 1000 s; one vector per second.
+    for i in 0..1500 {
+        let batch = if i < 600 { "1" } else { "2" };
+        let p = in_batch(prediction(i * 1000, (i % 10) as f64 + 0.5), batch, "A");
+        closed.extend(m.observe(&p));
+    }
+    // Batch 1 is counted from 100 s; its window (500 vectors, < 1000 s) is dropped at the
+    // change. Batch 2 is counted from 700 s: one window 700..1699 s would need t = 1700 s.
+    assert!(closed.is_empty(), "{closed:?}");
+    let more: Vec<_> = (1500..1800)
+        .filter_map(|i| {
+            m.observe(&in_batch(
+                prediction(i * 1000, (i % 10) as f64 + 0.5),
+                "2",
+                "A",
+            ))
+        })
+        .collect();
+    assert_eq!(more.len(), 1);
+    assert_eq!(more[0].start, TimestampMs(700_000));
+    assert_eq!(more[0].samples, 1000);
+    assert!(!more[0].features[0].drifted);
+}
+
+#[test]
+fn a_feature_drifts_when_two_of_its_three_statistics_agree() {
+    // A constant window far from the reference: every statistic is large. Thresholds set so
+    // that only PSI, then PSI and JS, exceed.
+    let window = |psi: f64, js: f64| {
+        let c = DriftConfig {
+            psi_threshold: Some(psi),
+            js_threshold: Some(js),
+            w1_threshold: Some(1e9),
+            ..cfg(10, Some(10))
+        };
+        let mut m = ModelMonitor::new(reference(), &c);
+        let w: Vec<_> = (0..10)
+            .filter_map(|i| m.observe(&prediction(i, 9.5)))
+            .collect();
+        w[0].features[0].drifted
+    };
+    assert!(!window(0.01, 1.5), "PSI alone");
+    assert!(window(0.01, 0.01), "PSI and JS");
 }

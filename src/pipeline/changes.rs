@@ -163,7 +163,7 @@ mod tests {
         assert_eq!(diff(&old, &new).live(), vec!["log.level"]);
 
         let mut new = old.clone();
-        new.drift.alert_share = 0.5;
+        new.drift.min_window_samples = 50;
         assert_eq!(diff(&old, &new).live(), vec!["drift"]);
 
         let mut new = old.clone();

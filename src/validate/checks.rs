@@ -91,6 +91,14 @@ impl SignalChecker {
         if n > 0 && self.unchanged.saturating_add(1) >= n {
             s.insert(ReasonCode::Stuck);
         }
+        // An out-of-range reading is already refused; it must not become the spike baseline.
+        // Fed into the median window, a few readings at a fault value (75 °C against a valid
+        // range of 10–60) made the first good readings after the fault look like spikes, so a
+        // data-quality alert cleared only after the level-shift reset, 3 polls later (the
+        // budget bench's "clear p99 106 ms" at 50 ms polls).
+        if r.quality == Quality::OutOfRange {
+            return s;
+        }
         match self.spike_side(x) {
             Some(side) if self.spike_run > 0 && side == self.spike_side => self.spike_run += 1,
             Some(side) => {
@@ -235,6 +243,36 @@ mod tests {
         for _ in 0..50 {
             assert!(s.check(&reading(7.0, Quality::Good)).is_empty());
         }
+    }
+
+    #[test]
+    fn good_readings_after_out_of_range_ones_are_not_spikes() {
+        let mut c = SignalChecker::new(
+            CheckParams {
+                stuck_samples: 0,
+                spike_min_rel: 0.05,
+                ..params()
+            },
+            false,
+        );
+        // A flat signal (MAD 0: the limit is spike_min_rel × median), then a fault value
+        // outside the valid range for longer than half the window, then the signal is back.
+        for _ in 0..9 {
+            assert!(c.check(&reading(31.0, Quality::Good)).is_empty());
+        }
+        for _ in 0..6 {
+            let f = c.check(&reading(75.0, Quality::OutOfRange));
+            assert!(f.contains(ReasonCode::OutOfRange));
+            assert!(!f.contains(ReasonCode::Spike));
+        }
+        for _ in 0..3 {
+            assert!(c.check(&reading(31.0, Quality::Good)).is_empty());
+        }
+        // The spike check still works on good readings.
+        assert!(
+            c.check(&reading(45.0, Quality::Good))
+                .contains(ReasonCode::Spike)
+        );
     }
 
     #[test]

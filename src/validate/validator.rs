@@ -71,6 +71,9 @@ impl Validator {
             return Verdict::Accept(v);
         }
         self.stats.refused += 1;
+        // Off unless TRACE is enabled for this target; the budget bench uses it to tell why
+        // a clear waited (which signal kept the vectors refused).
+        tracing::trace!(model = %v.model, ts = %v.ts, flags = ?flags, "vector refused");
         let mut codes: Vec<ReasonCode> = flags.values().flatten().copied().collect();
         codes.sort();
         codes.dedup();
