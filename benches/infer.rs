@@ -16,6 +16,9 @@ use chocoline::infer::registry::load_served;
 use criterion::{Criterion, criterion_group};
 use tract_onnx::tract_hir::internal::*;
 
+#[path = "common/median.rs"]
+mod common_median;
+
 fn models_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/models")
 }
@@ -57,20 +60,9 @@ fn stock_plan(path: &Path) -> Arc<TypedSimplePlan> {
     SimplePlan::new(m.into_optimized().unwrap()).unwrap()
 }
 
-/// Median wall time of `f` over `n` runs (after a warm-up), for the summary table.
-fn median(n: usize, mut f: impl FnMut()) -> Duration {
-    for _ in 0..n.min(50) {
-        f();
-    }
-    let mut v: Vec<Duration> = (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    v.sort();
-    v[n / 2]
+/// Median wall time of `f` over `n` runs (after up to 50 warm-up runs), for the summary table.
+fn median(n: usize, f: impl FnMut()) -> Duration {
+    common_median::median(n, 50, f)
 }
 
 fn committed_models() -> Vec<PathBuf> {

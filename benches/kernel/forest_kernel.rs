@@ -14,6 +14,9 @@ mod forest;
 #[cfg(not(old))]
 #[path = "forest_new.rs"]
 mod forest;
+// benches/common/median.rs, copied next to this file by run.sh.
+#[path = "median.rs"]
+mod common_median;
 use forest::*;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -59,19 +62,9 @@ fn load(path: &str) -> (Vec<NodeSpec>, Vec<VoteSpec>, usize) {
     (nodes, votes, k)
 }
 
-fn median(n: usize, mut f: impl FnMut()) -> Duration {
-    for _ in 0..n.min(20) {
-        f();
-    }
-    let mut v: Vec<Duration> = (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    v.sort();
-    v[n / 2]
+/// Median wall time of `f` over `n` runs, after up to 20 warm-up runs.
+fn median(n: usize, f: impl FnMut()) -> Duration {
+    common_median::median(n, 20, f)
 }
 
 fn main() {

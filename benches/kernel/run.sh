@@ -9,6 +9,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp "$root/benches/kernel/forest_kernel.rs" "$work/main.rs"
 cp "$root/src/infer/ops/forest.rs" "$work/forest_new.rs"
+cp "$root/benches/common/median.rs" "$work/median.rs"
 git -C "$root" show "$old:src/infer/ops/forest.rs" > "$work/forest_old.rs"
 cd "$work"
 python3 "$root/benches/kernel/dump.py" "$root/"

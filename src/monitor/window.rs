@@ -217,7 +217,7 @@ impl ModelMonitor {
         self.samples = 0;
     }
 
-    /// Close the current window and report it; counters restart.
+    /// Close the current window and report it; counters restart ([`Self::discard`]).
     fn close(&mut self) -> DriftWindow {
         let mut features = Vec::with_capacity(self.features.len() + 2);
         let mut drifted = 0usize;
@@ -251,7 +251,6 @@ impl ModelMonitor {
                 page_hinkley: f.ph_fired,
                 drifted: is_drifted,
             });
-            f.counts.iter_mut().for_each(|c| *c = 0);
             f.ph_fired = false;
         }
         for (name, fired) in [
@@ -284,9 +283,7 @@ impl ModelMonitor {
                 drifted as f64 / n as f64
             },
         };
-        self.start = None;
-        self.samples = 0;
-        self.products.clear();
+        self.discard();
         w
     }
 }

@@ -311,49 +311,18 @@ impl<P: Predictor> OfflinePipeline<P> {
     }
 
     /// Run one sample through every stage; append the records the store would receive
-    /// (predictions, drift windows, data-quality events, alerts) to `out`.
+    /// (predictions, drift windows, data-quality events, alerts) to `out`. A chunk of one:
+    /// see [`Self::push_chunk`].
     pub fn push(&mut self, sample: &Sample, out: &mut Vec<Record>) -> Result<(), ReplayError> {
-        self.counts.samples += 1;
-        self.features.push(sample, &mut self.vectors);
-        let start = out.len();
-        for v in self.vectors.drain(..) {
-            self.counts.vectors += 1;
-            match self.validator.check(v) {
-                Verdict::Refuse(e) => {
-                    self.counts.refused += 1;
-                    self.alerts.handle(Record::DataQuality(e), out);
-                }
-                Verdict::Accept(v) => {
-                    let p = match self.predictor.predict(&v) {
-                        Ok(Some(p)) => p,
-                        Ok(None) => continue,
-                        Err(e) => {
-                            self.counts.infer_errors += 1;
-                            tracing::debug!(model = %v.model, error = %e, "inference failed");
-                            continue;
-                        }
-                    };
-                    self.counts.predictions += 1;
-                    self.monitor.handle(p, &mut self.monitored);
-                    for r in self.monitored.drain(..) {
-                        self.counts.drift_windows += u64::from(matches!(r, Record::Drift(_)));
-                        self.alerts.handle(r, out);
-                    }
-                }
-            }
-        }
-        self.counts.alerts += out
-            .iter()
-            .skip(start)
-            .filter(|r| matches!(r, Record::Alert(_)))
-            .count() as u64;
+        self.push_chunk(std::slice::from_ref(sample), out);
         Ok(())
     }
 
     /// Run several samples, with one model run per model for all of their accepted vectors
     /// (the batch path of the tree ops walks trees outside rows). The records are the same,
-    /// in the same order, as pushing the samples one by one: features and validation never
-    /// depend on what monitor and alert do with earlier vectors, so they can run ahead.
+    /// in the same order, as predicting each vector on its own in sample order: features and
+    /// validation never depend on what monitor and alert do with earlier vectors, so they
+    /// can run ahead.
     pub fn push_chunk(&mut self, samples: &[Sample], out: &mut Vec<Record>) {
         let start = out.len();
         // Each vector of the chunk, in order: refused (with its event) or accepted (index
@@ -574,11 +543,21 @@ mod tests {
         assert_eq!(c.alerts, 6);
     }
 
+    /// The real service, asked one vector at a time.
+    struct OneByOne(crate::infer::service::Service);
+
+    impl Predictor for OneByOne {
+        fn predict(&mut self, v: &FeatureVector) -> Result<Option<Prediction>, String> {
+            Predictor::predict(&mut self.0, v)
+        }
+    }
+
     #[test]
     fn chunks_give_the_same_records_as_one_sample_at_a_time() {
-        // The repository's real models and config, one simulated hour of the fat-bloom
-        // scenario around its fault (alerts raised and cleared), pushed one by one and in
-        // chunks of several sizes: every record must be the same, in the same order.
+        // The repository's real models and config, 25 simulated minutes of the normal line
+        // with a dropout and a hot spell (refused vectors, alerts raised and cleared), run
+        // with one prediction per vector and in chunks of several sizes: every record must
+        // be the same, in the same order.
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut cfg = crate::config::load(&root.join("config/demo.toml"))
             .unwrap()
@@ -609,7 +588,10 @@ mod tests {
             samples.push(b.build(sim.now(), &values));
             sim.step(std::time::Duration::from_secs(1));
         }
-        let mut one = build(&cfg).unwrap();
+        // The reference runs the service one vector at a time (the trait's default
+        // `predict_batch`), the way the live infer stage calls it.
+        let p = build(&cfg).unwrap();
+        let mut one = OfflinePipeline::new(p.features, OneByOne(p.predictor), p.monitor, p.alerts);
         let mut want = Vec::new();
         for s in &samples {
             one.push(s, &mut want).unwrap();

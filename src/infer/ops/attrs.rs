@@ -52,7 +52,7 @@ impl<'a> Attrs<'a> {
 
     /// Integer list; missing = `None`.
     pub fn ints(&self, name: &str) -> Option<Vec<i64>> {
-        self.get(name).map(|a| a.ints.clone())
+        self.ints_ref(name).map(<[i64]>::to_vec)
     }
 
     /// Integer list, borrowed from the node (no copy: ensembles hold ~10⁵ of them).
@@ -77,11 +77,7 @@ impl<'a> Attrs<'a> {
 
     /// Integer list that must exist with `n` entries.
     pub fn ints_n(&self, name: &str, n: usize) -> Result<Vec<i64>, String> {
-        let v = self
-            .ints(name)
-            .ok_or_else(|| self.err(format!("missing attribute {name}")))?;
-        self.check_len(name, v.len(), n)?;
-        Ok(v)
+        self.ints_ref_n(name, n).map(<[i64]>::to_vec)
     }
 
     /// String list; missing = `None`.
