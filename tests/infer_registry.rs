@@ -272,20 +272,31 @@ fn readers_never_block_or_fail_during_reloads() {
     let (tmp, svc) = setup(OptimizeAt::Startup);
     let x = common::fixture_rows("rf_clf_3c_str")[0].clone();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Each reader counts itself in after its first prediction, and the reloads start only
+    // when all are reading: otherwise a reader the scheduler starts late may not get a single
+    // prediction in before `stop` (a flake seen on a busy machine).
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let readers: Vec<_> = (0..3)
         .map(|_| {
             let (svc, x, stop) = (svc.clone(), x.clone(), stop.clone());
+            let started = started.clone();
             std::thread::spawn(move || {
                 let mut n = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let p = svc.predict(&fv("bloom", x.clone())).unwrap();
                     assert!(["1.0.0", "2.0.0", "3.0.0"].contains(&&*p.model_version));
                     n += 1;
+                    if n == 1 {
+                        started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
                 }
                 n
             })
         })
         .collect();
+    while started.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        std::thread::yield_now();
+    }
     for v in ["2.0.0", "3.0.0"] {
         make_model_dir(tmp.path(), "bloom", v, Kind::Classifier);
         assert!(matches!(
