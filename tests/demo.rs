@@ -77,3 +77,28 @@ fn demo_raises_and_clears_a_fat_bloom_alert_within_two_minutes() {
         .unwrap();
     assert_eq!(last_status["payload"]["state"], "offline");
 }
+
+/// `--models` given relative to the working directory (how a technician types it) must be
+/// found: the generated config lives in a temporary directory, against which the config loader
+/// would otherwise resolve it.
+#[test]
+fn demo_finds_a_relative_models_dir() {
+    let out = Command::new(env!("CARGO_BIN_EXE_chocoline"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "demo",
+            "--duration",
+            "3s",
+            "--headless",
+            "--models",
+            "models",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -78,6 +78,8 @@ fn port(preferred: u16) -> std::io::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// The checkout's `models/` when the binary runs where it was built, else `models` in the
+/// working directory.
 fn default_models() -> PathBuf {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
     if repo.join("bloom").exists() {
@@ -122,7 +124,11 @@ pub fn run(args: &DemoArgs, log_format: Option<LogFormat>) -> ExitCode {
     if let Err(e) = std::fs::create_dir_all(&data) {
         return fail("cannot create the data dir", &e);
     }
+    // The generated config lives in the temporary data dir, and the loader resolves a
+    // relative `[models] dir` against the config's directory: make it absolute against the
+    // working directory first, which is what whoever typed it meant.
     let models = args.models.clone().unwrap_or_else(default_models);
+    let models = std::path::absolute(&models).unwrap_or(models);
     let text = demo_config(
         modbus,
         mqtt,
