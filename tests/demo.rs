@@ -10,8 +10,14 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+/// The demo prefers fixed ports (5020, 1883, 9898) so the README's commands work; two demos
+/// started at the same instant both find them free and then collide. The tests of this file
+/// run one demo at a time.
+static ONE_DEMO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn demo_raises_and_clears_a_fat_bloom_alert_within_two_minutes() {
+    let _one = ONE_DEMO.lock().unwrap_or_else(|e| e.into_inner());
     let t0 = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_chocoline"))
         .args(["demo", "--duration", "120s", "--headless"])
@@ -83,6 +89,7 @@ fn demo_raises_and_clears_a_fat_bloom_alert_within_two_minutes() {
 /// would otherwise resolve it.
 #[test]
 fn demo_finds_a_relative_models_dir() {
+    let _one = ONE_DEMO.lock().unwrap_or_else(|e| e.into_inner());
     let out = Command::new(env!("CARGO_BIN_EXE_chocoline"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([

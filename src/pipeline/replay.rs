@@ -40,9 +40,6 @@ pub enum ReplayError {
         /// Cell text.
         value: String,
     },
-    /// Inference failed.
-    #[error("inference: {0}")]
-    Infer(String),
 }
 
 /// Turns `(name, value)` rows into [`Sample`]s with shared name strings.
@@ -312,10 +309,10 @@ impl<P: Predictor> OfflinePipeline<P> {
 
     /// Run one sample through every stage; append the records the store would receive
     /// (predictions, drift windows, data-quality events, alerts) to `out`. A chunk of one:
-    /// see [`Self::push_chunk`].
-    pub fn push(&mut self, sample: &Sample, out: &mut Vec<Record>) -> Result<(), ReplayError> {
+    /// see [`Self::push_chunk`]. A model that fails on a vector does not stop the replay: it
+    /// is counted in [`ReplayCounts`] (`infer_errors`), as the live pipeline counts it.
+    pub fn push(&mut self, sample: &Sample, out: &mut Vec<Record>) {
         self.push_chunk(std::slice::from_ref(sample), out);
-        Ok(())
     }
 
     /// Run several samples, with one model run per model for all of their accepted vectors
@@ -496,7 +493,7 @@ mod tests {
         let mut r = CsvSamples::new(text.as_bytes(), &BTreeMap::new(), HashMap::new()).unwrap();
         let mut out = Vec::new();
         while let Some(s) = r.next_sample().unwrap() {
-            p.push(&s, &mut out).unwrap();
+            p.push(&s, &mut out);
         }
         let c = p.counts().clone();
         assert_eq!((c.samples, c.vectors), (50, 50));
@@ -594,7 +591,7 @@ mod tests {
         let mut one = OfflinePipeline::new(p.features, OneByOne(p.predictor), p.monitor, p.alerts);
         let mut want = Vec::new();
         for s in &samples {
-            one.push(s, &mut want).unwrap();
+            one.push(s, &mut want);
         }
         assert!(
             want.iter().any(|r| matches!(r, Record::Alert(_))),
