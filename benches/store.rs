@@ -19,11 +19,18 @@ use chocoline::store::config::StoreConfig;
 use chocoline::store::{Envelope, Outbox, Store};
 use tokio_util::sync::CancellationToken;
 
+/// The store under test: defaults, except `BENCH_CACHE_CAPACITY` (e.g. "2MiB") sets sled's
+/// cache, to compare cache sizes with the same binary.
 fn open(dir: &std::path::Path) -> Store {
-    let cfg = StoreConfig {
+    let mut cfg = StoreConfig {
         data_dir: dir.to_path_buf(),
         ..StoreConfig::default()
     };
+    if let Ok(v) = std::env::var("BENCH_CACHE_CAPACITY") {
+        cfg.cache_capacity = v
+            .parse()
+            .expect("BENCH_CACHE_CAPACITY: a size such as 2MiB");
+    }
     let env = Envelope {
         site: "site".into(),
         line: "line".into(),
