@@ -898,7 +898,6 @@ impl<T: Threshold> Forest<T> {
         }
         let full = n_rows - n_rows % ROW_LANES;
         let nodes = self.nodes.as_slice();
-        let alike = !matches!(self.leaf_votes, LeafVotes::Mixed);
         let columns = feature_major(input.get(..full * width).unwrap_or(&[]), width);
         for (&root, &depth) in self.roots.iter().zip(&self.depths) {
             let blocks = columns.chunks_exact(width * ROW_LANES);
@@ -916,31 +915,20 @@ impl<T: Threshold> Forest<T> {
                     self.n_features,
                     depth,
                 );
-                if alike {
-                    match (&self.leaf_votes, k) {
-                        (LeafVotes::Dense, 1) => self.vote_dense::<1>(&idx, s),
-                        (LeafVotes::Dense, 2) => self.vote_dense::<2>(&idx, s),
-                        (LeafVotes::Dense, 3) => self.vote_dense::<3>(&idx, s),
-                        _ => {
-                            for (&leaf, s) in idx.iter().zip(s.chunks_exact_mut(k)) {
-                                self.vote_alike(leaf as usize, s);
-                            }
+                match (&self.leaf_votes, k) {
+                    (LeafVotes::Dense, 1) => self.vote_dense::<1>(&idx, s),
+                    (LeafVotes::Dense, 2) => self.vote_dense::<2>(&idx, s),
+                    (LeafVotes::Dense, 3) => self.vote_dense::<3>(&idx, s),
+                    _ => {
+                        let rows = s.chunks_exact_mut(k).zip(h.chunks_exact_mut(k));
+                        for (&leaf, (s, h)) in idx.iter().zip(rows) {
+                            self.vote_row(leaf as usize, s, h);
                         }
                     }
-                    continue;
-                }
-                for ((&leaf, s), h) in idx
-                    .iter()
-                    .zip(s.chunks_exact_mut(k))
-                    .zip(h.chunks_exact_mut(k))
-                {
-                    self.vote(leaf as usize, s, h);
                 }
             }
         }
-        if alike {
-            self.mark_voted(acc.has.get_mut(..full * k).unwrap_or(&mut []));
-        }
+        self.mark_voted(acc.has.get_mut(..full * k).unwrap_or(&mut []));
         // The last rows (fewer than a block) walk row by row.
         let rest = input.get(full * width..).unwrap_or(&[]);
         let outs = acc
