@@ -199,6 +199,14 @@ pub struct Prediction {
     pub confidence: f64,
     /// The inputs, for evidence and drift monitoring.
     pub features: FeatureVector,
+    /// Whether this model's output may raise alerts (manifest `decision.decides`): `false`
+    /// for a model that did not beat its transparent rule, whose output is evidence only.
+    #[serde(default = "decides_default")]
+    pub decides: bool,
+}
+
+fn decides_default() -> bool {
+    true
 }
 
 /// Drift verdict for one feature over one window.

@@ -33,7 +33,16 @@ fn load(dir: &Path, manifest: &Value) -> Result<Manifest, InferError> {
 fn the_committed_manifest_loads() {
     let dir = tempfile::tempdir().unwrap();
     let m = load(dir.path(), &committed_quality()).unwrap();
-    assert_eq!(m.version, "1.0.0");
+    assert_eq!(m.version, "2.0.0");
+    // The quality model beat its rule on the tuning seeds (models/README.md).
+    assert!(m.decision.decides);
+    // A manifest without the key (older models) still decides.
+    let mut old = committed_quality();
+    old["decision"].as_object_mut().unwrap().remove("decides");
+    assert!(load(dir.path(), &old).unwrap().decision.decides);
+    // The committed anomaly detector did not: evidence only.
+    let anomaly = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/anomaly");
+    assert!(!Manifest::load(&anomaly).unwrap().decision.decides);
 }
 
 #[test]

@@ -199,12 +199,13 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
         "debug lines before the level changed"
     );
 
-    // 1. A good change: an anomaly rule that fires on any share (raise 0 over a 5-vector
-    //    window; whatever was open before clears and re-raises under it, so events carrying
-    //    the new rule must follow), and debug logging for the live pipeline. Both must act
-    //    without a restart.
+    // 1. A good change: a low-confidence rule that fires on any prediction of a deciding
+    //    model (raise at confidence ≤ 1; whatever was open before clears and re-raises under
+    //    it, so events carrying the new rule must follow), an anomaly rule (the committed
+    //    anomaly model is evidence only, so it raises nothing; step 2 breaks it), and debug
+    //    logging for the live pipeline. They must act without a restart.
     let good = format!(
-        "{}\n[alerts]\nshare_window = 5\n\n[alerts.anomaly]\nseverity = \"warning\"\nraise = 0.0\nclear = 0.0\nconsecutive = 1\n",
+        "{}\n[alerts]\nshare_window = 5\n\n[alerts.anomaly]\nseverity = \"warning\"\nraise = 0.0\nclear = 0.0\nconsecutive = 1\n\n[alerts.low_confidence]\nseverity = \"warning\"\nraise = 1.0\nclear = 1.0\nconsecutive = 1\n",
         base.replace(
             "level = \"info\"",
             "level = \"info,chocoline::pipeline::live=debug\""
@@ -219,13 +220,17 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
     let live = s["live"].as_str().unwrap();
     assert!(live.contains("alerts") && live.contains("log.level"), "{s}");
     assert_eq!(s["restarted"], "none", "{s}");
-    sub.wait_for(60, "an anomaly alert event under the new rule", |got| {
-        got.iter().any(|g| {
-            g.topic.contains("/alerts/")
-                && g.payload["kind"] == "anomaly"
-                && g.payload["evidence"]["rule"]["raise"].as_f64() == Some(0.0)
-        })
-    })
+    sub.wait_for(
+        60,
+        "a low_confidence alert event under the new rule",
+        |got| {
+            got.iter().any(|g| {
+                g.topic.contains("/alerts/")
+                    && g.payload["kind"] == "low_confidence"
+                    && g.payload["evidence"]["rule"]["raise"].as_f64() == Some(1.0)
+            })
+        },
+    )
     .await;
     eprintln!(
         "reload → first alert under the new rule: {:?}",
@@ -312,7 +317,7 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
     .await;
 
     // 4. A good new model version: served after SIGHUP, its version in the predictions.
-    edit_manifest(&models, "1.0.1-test", None);
+    edit_manifest(&models, "2.0.1-test", None);
     hup(&child);
     let s = summary(&log, 3).await;
     eprintln!("model reload: {s}");
@@ -321,17 +326,17 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
         s["models"]
             .as_str()
             .unwrap()
-            .contains("bloom 1.0.0 → 1.0.1-test"),
+            .contains("bloom 2.0.0 → 2.0.1-test"),
         "{s}"
     );
-    sub.wait_for(30, "predictions by bloom 1.0.1-test", |got| {
+    sub.wait_for(30, "predictions by bloom 2.0.1-test", |got| {
         got.iter()
-            .any(|g| g.topic == bloom && g.payload["model_version"] == "1.0.1-test")
+            .any(|g| g.topic == bloom && g.payload["model_version"] == "2.0.1-test")
     })
     .await;
 
     // 5. A bad model (sha256 mismatch): refused, reported, the previous one keeps serving.
-    edit_manifest(&models, "1.0.2-bad", Some(&"0".repeat(64)));
+    edit_manifest(&models, "2.0.2-bad", Some(&"0".repeat(64)));
     hup(&child);
     let s = summary(&log, 4).await;
     eprintln!("bad model reload: {s}");
@@ -351,7 +356,7 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
     })
     .await;
     let after: Vec<String> = bloom_versions(&sub).split_off(n);
-    assert!(after.iter().all(|v| v == "1.0.1-test"), "{after:?}");
+    assert!(after.iter().all(|v| v == "2.0.1-test"), "{after:?}");
     let text = http_get(ports.metrics, "/metrics").await;
     assert!(
         metric(
@@ -376,10 +381,10 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
         m["onnx"]["sha256"].as_str().unwrap().to_string()
     };
     let t_watch = Instant::now();
-    edit_manifest(&models, "1.0.3-watch", Some(&sha));
-    sub.wait_for(30, "predictions by bloom 1.0.3-watch", |got| {
+    edit_manifest(&models, "2.0.3-watch", Some(&sha));
+    sub.wait_for(30, "predictions by bloom 2.0.3-watch", |got| {
         got.iter()
-            .any(|g| g.topic == bloom && g.payload["model_version"] == "1.0.3-watch")
+            .any(|g| g.topic == bloom && g.payload["model_version"] == "2.0.3-watch")
     })
     .await;
     eprintln!(

@@ -166,3 +166,16 @@ def test_golden_features_command_reproduces_the_committed_file(data_dir, tmp_pat
     n = cli.golden_features(data_dir, out)
     assert n >= 500
     assert out.read_bytes() == (MODELS_DIR / "golden_features.jsonl").read_bytes()
+
+
+def test_report_prints_every_models_split_figures(capsys):
+    assert cli.main(["report"]) == 0
+    out = capsys.readouterr().out
+    for name in ("quality", "yield", "bloom", "anomaly"):
+        assert f"{name}: " in out
+    assert "CV/tuning/held-out" in out and "held_out" in out
+
+
+def test_report_without_models_is_bad_input(tmp_path, capsys):
+    assert cli.main(["report", "--out", str(tmp_path)]) == 2
+    assert "no manifest" in capsys.readouterr().out

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training import dataset
+from training import dataset, features
 from training.dataset import DataError
 
 
@@ -88,10 +88,73 @@ def test_foreign_csv_directory_loads(tmp_path):
 
 def test_generated_data_matches_its_lock_and_schema(data_dir):
     runs = dataset.load_set(data_dir, "batch")
-    assert len(runs) == 50
+    assert len(runs) == len(dataset.load_runs_spec()["sets"]["batch"])
     defects = pd.concat([r.batches for r in runs])["defect"].value_counts()
     # Every defect class exists in the training data.
     assert set(defects.index) == set(dataset.DEFECTS), defects
     sample_runs = dataset.load_set(data_dir, "sample")
     faults = set(pd.concat([r.samples["fault"] for r in sample_runs]).unique())
     assert faults == {"", "fat-bloom", "sugar-bloom", "gritty", "sensor-stuck", "sensor-dropout", "drift"}
+
+
+def test_seed_sets_are_disjoint_and_every_split_has_every_scenario():
+    for level, runs in dataset.load_runs_spec()["sets"].items():
+        seeds = {s: {r["seed"] for r in runs if r["split"] == s} for s in dataset.SPLITS}
+        for a in dataset.SPLITS:
+            for b in dataset.SPLITS:
+                if a < b:
+                    assert not seeds[a] & seeds[b], (level, a, b, seeds[a] & seeds[b])
+        scen = {s: {r["scenario"] for r in runs if r["split"] == s} for s in dataset.SPLITS}
+        assert scen["training"] == scen["tuning"] == scen["held_out"], (level, scen)
+        names = [dataset.run_name(r) for r in runs]
+        assert len(names) == len(set(names)), level
+
+
+def test_enough_fault_episodes_on_every_product(data_dir):
+    """≥ 20 training episodes per fault scenario; bloom episodes on all four products."""
+    runs = dataset.load_set(data_dir, "sample", ("training",))
+    per: dict = {}
+    for run in runs:
+        for fault, product in dataset.episodes(run):
+            per.setdefault(fault, {}).setdefault(product, 0)
+            per[fault][product] += 1
+    for fault, products in per.items():
+        assert sum(products.values()) >= 20, (fault, products)
+    for fault in ("fat-bloom", "sugar-bloom"):
+        assert set(per[fault]) == {"DARK70", "DARK55", "MILK35", "WHITE30"}, per[fault]
+
+
+def frame(rows, group):
+    return pd.DataFrame({"a": [r[0] for r in rows], "b": [r[1] for r in rows], "g": group})
+
+
+def test_a_feature_row_shared_by_two_groups_is_refused():
+    ok = frame([(1.0, 2.0), (1.0, 2.0), (3.0, 4.0)], ["lot1", "lot1", "lot2"])
+    dataset.check_no_shared_rows(ok, ["a", "b"], "g", "t")  # repeats inside one lot are fine
+    bad = frame([(1.0, 2.0), (3.0, 4.0), (1.0, 2.0)], ["lot1", "lot2", "lot3"])
+    with pytest.raises(DataError, match=r"t: 1 feature row\(s\) appear in more than one g"):
+        dataset.check_no_shared_rows(bad, ["a", "b"], "g", "t")
+
+
+def test_generated_tables_share_no_row_across_lots_or_batches(tables):
+    """The property the CV rests on, on the real generated data (the old simulator re-used
+    the normal run's draws in every fault run of a seed: about half the rows were copies)."""
+    from training import train
+
+    for name, df in tables.items():
+        names = [f["name"] for f in features.SPECS[name]]
+        df = df[np.isfinite(df[names].to_numpy()).all(axis=1)]
+        dataset.check_no_shared_rows(df, names, train.GROUP[name], name)
+
+
+def test_foreign_data_splits_by_file_or_by_position(tmp_path):
+    names = [f"r{k}" for k in range(10)]
+    got = dataset.foreign_splits(tmp_path, "batch", names)
+    assert [got[n] for n in names] == ["training"] * 6 + ["tuning"] * 2 + ["held_out"] * 2
+    (tmp_path / "splits.json").write_text('{"batch": {"r0": "held_out", "r1": "training"}}')
+    assert dataset.foreign_splits(tmp_path, "batch", ["r0", "r1"]) == {"r0": "held_out", "r1": "training"}
+    with pytest.raises(DataError, match="no split for run"):
+        dataset.foreign_splits(tmp_path, "batch", ["r0", "r2"])
+    (tmp_path / "splits.json").write_text('{"batch": {"r0": "later"}}')
+    with pytest.raises(DataError, match="unknown split"):
+        dataset.foreign_splits(tmp_path, "batch", ["r0"])

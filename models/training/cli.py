@@ -1,4 +1,4 @@
-"""Command line: `python -m training data|train|golden-features`."""
+"""Command line: `python -m training data|train|report`."""
 
 from __future__ import annotations
 
@@ -63,6 +63,22 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    """Print each model's CV / tuning / held-out summary from its committed manifest."""
+    import json
+
+    for name in train.MODEL_NAMES:
+        f = args.out / name / "manifest.json"
+        if not f.is_file():
+            log(f"{name}: no manifest at {f}")
+            return 2
+        m = json.loads(f.read_text())
+        log(f"{name}: {train.summary(name, m['metrics'], m['decision'])}")
+        log(f"  seeds: {json.dumps(m['metrics']['seed_sets'])}")
+        log(f"  full figures: {args.out / name / 'report.md'}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -76,8 +92,13 @@ def main(argv=None) -> int:
                    help="data root with batch/ and sample/ run folders")  # fmt: skip
     t.add_argument("--out", type=Path, default=dataset.MODELS_DIR,
                    help="where <model>/ folders and golden_features.jsonl go")  # fmt: skip
+    r = sub.add_parser("report", help="print CV / tuning / held-out figures of trained models")
+    r.add_argument("--out", type=Path, default=dataset.MODELS_DIR,
+                   help="where the <model>/ folders are")  # fmt: skip
     args = p.parse_args(argv)
     try:
+        if args.cmd == "report":
+            return cmd_report(args)
         return cmd_data(args) if args.cmd == "data" else cmd_train(args)
     except dataset.DataError as e:
         print(f"data error: {e}", file=sys.stderr)

@@ -93,6 +93,13 @@ class Run:
     name: str
     samples: pd.DataFrame
     batches: pd.DataFrame | None
+    #: `training`, `tuning` or `held_out` (see `SPLITS`).
+    split: str = "training"
+
+
+#: The three disjoint seed sets (DATA_CARD.md): fitting and grouped CV; choosing
+#: hyper-parameters, thresholds and model-or-rule; reporting only.
+SPLITS = ("training", "tuning", "held_out")
 
 
 # --------------------------------------------------------------------------- generation
@@ -141,6 +148,8 @@ def generate(out_dir: Path = GENERATED_DIR, log=print) -> Path:
                 "--interval", r["interval"], "--fault-start", r["fault_start"],
                 "--fault-duration", r["fault_duration"],
             ]  # fmt: skip
+            if r.get("fault_every"):
+                args += ["--fault-every", r["fault_every"]]
             res = subprocess.run(args, capture_output=True, text=True, cwd=REPO_DIR)
             if res.returncode != 0:
                 raise DataError(f"simulator failed for {run_name(r)}: {res.stderr.strip()}")
@@ -279,22 +288,83 @@ def read_csv(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: not a readable CSV: {e}") from None
 
 
-def load_run(d: Path, name: str | None = None, need_batches: bool = False) -> Run:
+def load_run(
+    d: Path, name: str | None = None, need_batches: bool = False, split: str = "training"
+) -> Run:
     samples = validate_samples(read_csv(d / "samples.csv"), f"{d / 'samples.csv'}")
     batches = None
     if (d / "batches.csv").is_file():
         batches = validate_batches(read_csv(d / "batches.csv"), f"{d / 'batches.csv'}")
     elif need_batches:
         raise DataError(f"{d}: batches.csv missing (batch-level models need batch labels)")
-    return Run(name or d.name, samples, batches)
+    return Run(name or d.name, samples, batches, split)
 
 
-def load_set(data_dir: Path, set_name: str) -> list[Run]:
-    """Runs of one set, in runs.json order (or sorted directory order for foreign data)."""
+def foreign_splits(data_dir: Path, set_name: str, names: list[str]) -> dict[str, str]:
+    """Split of each run of foreign data: `DIR/splits.json` (`{"batch": {"run": "tuning",
+    ...}, ...}`) where given, else by position in sorted order — the first 60 % of runs
+    training, the next 20 % tuning, the rest held out (whole runs: a run is one stretch of
+    line history, so no batch or lot straddles two splits)."""
+    f = data_dir / "splits.json"
+    if f.is_file():
+        try:
+            given = json.loads(f.read_text()).get(set_name, {})
+        except (json.JSONDecodeError, AttributeError) as e:
+            raise DataError(f"{f}: not a JSON object of sets: {e}") from None
+        bad = {n: v for n, v in given.items() if v not in SPLITS}
+        if bad:
+            raise DataError(f"{f}: {set_name}: unknown split(s) {bad}; valid: {list(SPLITS)}")
+        missing = [n for n in names if n not in given]
+        if missing:
+            raise DataError(f"{f}: {set_name}: no split for run(s) {missing[:5]}")
+        return {n: given[n] for n in names}
+    n = len(names)
+    cut1, cut2 = round(0.6 * n), round(0.8 * n)
+    return {name: SPLITS[0 if i < cut1 else 1 if i < cut2 else 2] for i, name in enumerate(names)}
+
+
+def load_set(data_dir: Path, set_name: str, splits: tuple[str, ...] = SPLITS) -> list[Run]:
+    """Runs of one set that belong to `splits`, in runs.json order (or sorted directory
+    order for foreign data)."""
     base = data_dir / set_name
     if not base.is_dir():
         raise DataError(f"{base}: no such data set directory")
     names = [p.name for p in sorted(base.iterdir()) if (p / "samples.csv").is_file()]
     if data_dir.resolve() == GENERATED_DIR.resolve():
-        names = [run_name(r) for r in load_runs_spec()["sets"][set_name]]
-    return [load_run(base / n, n, need_batches=(set_name == "batch")) for n in names]
+        runs = load_runs_spec()["sets"][set_name]
+        names = [run_name(r) for r in runs]
+        split_of = {run_name(r): r["split"] for r in runs}
+    else:
+        split_of = foreign_splits(data_dir, set_name, names)
+    return [
+        load_run(base / n, n, need_batches=(set_name == "batch"), split=split_of[n])
+        for n in names
+        if split_of[n] in splits
+    ]
+
+
+def episodes(run: Run) -> list[tuple[str, str]]:
+    """(fault, product) of every fault episode of a run: a contiguous stretch of rows with
+    the same non-empty `fault`, and the product made at its first row."""
+    fault = run.samples["fault"].to_numpy()
+    recipe = run.samples["recipe"].to_numpy().astype(int)
+    codes = {1: "DARK70", 2: "DARK55", 3: "MILK35", 4: "WHITE30"}
+    if run.batches is not None:
+        codes.update(zip(run.batches["recipe"].astype(int), run.batches["product"].astype(str)))
+    starts = np.flatnonzero((fault != "") & np.r_[True, fault[1:] != fault[:-1]])
+    return [(str(fault[i]), codes.get(int(recipe[i]), str(recipe[i]))) for i in starts]
+
+
+def check_no_shared_rows(df: pd.DataFrame, names: list[str], group: str, where: str) -> None:
+    """Refuse a table in which one exact feature row belongs to two groups (lots / batches):
+    a copy of one physical batch on both sides of a CV split would make the CV figures
+    measure memory, not prediction. Rows that repeat within one group are fine."""
+    key = df[names].round(12).astype(str).agg("|".join, axis=1)
+    per = pd.DataFrame({"key": key, "group": df[group]}).drop_duplicates()
+    shared = per[per.duplicated("key", keep=False)]
+    if len(shared):
+        groups = sorted(shared["group"].astype(str).unique().tolist())
+        raise DataError(
+            f"{where}: {shared['key'].nunique()} feature row(s) appear in more than one "
+            f"{group} (e.g. {groups[:4]}): copies of one physical {group} in several runs"
+        )

@@ -102,18 +102,9 @@ def _batch_features() -> list[dict]:
 #: Feature specs per model, in model input order.
 SPECS: dict[str, list[dict]] = {
     "quality": _batch_features(),
-    "yield": [
-        feature("bean_quality_last", "bean_quality", "last", "batch"),
-        feature("roast_time_last", "roast_time", "last", "batch"),
-        feature("particle_size_mean", "particle_size", "mean", "batch"),
-        feature("particle_size_max", "particle_size", "max", "batch"),
-        feature("fermentation_index_last", "fermentation_index", "last", "batch"),
-        feature("moisture_mean", "moisture", "mean", "batch"),
-        feature("temperature_mean", "temperature", "mean", "batch"),
-        feature("temperature_max", "temperature", "max", "batch"),
-        feature("humidity_max", "humidity", "max", "batch"),
-        feature("cocoa_pct_last", "cocoa_pct", "last", "batch"),
-    ],
+    # Yield sees the whole batch picture, like quality: the rework a bloom or gritty defect
+    # costs is only visible through the temperature, humidity, moisture and particle aggregates.
+    "yield": _batch_features(),
     "bloom": [
         feature("temperature_mean_300", "temperature", "mean", 300),
         feature("temperature_max_300", "temperature", "max", 300),
@@ -174,10 +165,12 @@ def batch_table(runs, model: str) -> pd.DataFrame:
             vals = vector(spec, t_all[idx], cols)
             rows.append(
                 [*vals, lab["quality_grade"], float(lab["yield_pct"]), lab["defect"],
-                 f"{run.name}/{int(bid)}", f"{run.name}/lot{int(lab['bean_lot'])}"]
+                 f"{run.name}/{int(bid)}", f"{run.name}/lot{int(lab['bean_lot'])}",
+                 str(lab["product"]), run.split, run.name]
             )  # fmt: skip
     names = [f["name"] for f in spec]
-    return pd.DataFrame(rows, columns=names + ["quality_grade", "yield_pct", "defect", "batch", "lot"])
+    extra = ["quality_grade", "yield_pct", "defect", "batch", "lot", "product", "split", "run"]
+    return pd.DataFrame(rows, columns=names + extra)
 
 
 def longest_window(spec: list[dict]) -> int:
@@ -205,12 +198,15 @@ def window_table(runs, model: str, stride: int = 30) -> pd.DataFrame:
         bloom = s["bloom_label"].to_numpy()
         fault = s["fault"].to_numpy()
         batch = s["batch_id"].to_numpy()
+        product = product_codes(run)
         for end in range(longest, len(s) + 1, step):
             vals = vector(spec, t, cols, end)
             i = end - 1
-            rows.append([*vals, bloom[i], fault[i], f"{run.name}/{int(batch[i])}", run.name])
+            rows.append([*vals, bloom[i], fault[i], f"{run.name}/{int(batch[i])}", run.name,
+                         product[i], run.split, int(s["ts_ms"].iat[i])])  # fmt: skip
     names = [f["name"] for f in spec]
-    return pd.DataFrame(rows, columns=names + ["bloom_label", "fault", "batch", "run"])
+    extra = ["bloom_label", "fault", "batch", "run", "product", "split", "ts_ms"]
+    return pd.DataFrame(rows, columns=names + extra)
 
 
 # --------------------------------------------------------------------------- every sample

@@ -40,6 +40,25 @@ use super::config::{AlertsConfig, ProductConfig, RuleConfig};
 use super::hysteresis::{Direction, Hysteresis, Step};
 use super::share::RollingShare;
 
+/// One evaluation of a settle counter `(product, evaluations left)`: a product change
+/// restarts it at `window`; true while evaluations are left to skip.
+fn settle_step(e: &mut (String, usize), product: &str, window: usize) -> bool {
+    if e.0 != product {
+        *e = (product.to_string(), window);
+    }
+    if e.1 > 0 {
+        e.1 -= 1;
+        return true;
+    }
+    false
+}
+
+/// Bloom classes a classifier may carry, the alert each raises and its message prefix.
+const BLOOM_CLASSES: [(&str, AlertKind, &str); 2] = [
+    ("fat_bloom", AlertKind::FatBloomRisk, "Fat bloom risk"),
+    ("sugar_bloom", AlertKind::SugarBloomRisk, "Sugar bloom risk"),
+];
+
 struct Open {
     id: String,
     raised_at: TimestampMs,
@@ -90,6 +109,10 @@ pub struct AlertEngine {
     /// after a product change (the feature window still holds the previous product's
     /// samples, judged against the new product's band).
     settle: HashMap<&'static str, (String, usize)>,
+    /// The same per sample-level model: its probability rules wait until the model's longest
+    /// window holds only the new product (a window mixing a dark and a white batch, read
+    /// against the white product's context, looks like a too-warm white batch).
+    model_settle: HashMap<Arc<str>, (String, usize)>,
     /// kind → scope → tracker (nested so that a lookup borrows the scope, not allocates it).
     trackers: BTreeMap<AlertKind, BTreeMap<String, Tracker>>,
     anomaly_share: HashMap<String, RollingShare>,
@@ -145,6 +168,7 @@ impl AlertEngine {
             dq_share: RollingShare::new(cfg.share_window as usize),
             signal_ts: HashMap::new(),
             settle: HashMap::new(),
+            model_settle: HashMap::new(),
             stats: AlertStats::default(),
         }
     }
@@ -317,18 +341,36 @@ impl AlertEngine {
 
     /// True while `signal`'s window still holds samples of the previous product.
     fn settling(&mut self, signal: &'static str, product: &str, window: usize) -> bool {
-        let e = self
-            .settle
-            .entry(signal)
-            .or_insert_with(|| (product.to_string(), 0));
-        if e.0 != product {
-            *e = (product.to_string(), window);
+        settle_step(
+            self.settle
+                .entry(signal)
+                .or_insert_with(|| (product.to_string(), 0)),
+            product,
+            window,
+        )
+    }
+
+    /// True while the longest input window of sample-level model `p.model` still holds
+    /// samples of the previous product.
+    fn model_settling(&mut self, p: &Prediction) -> bool {
+        if p.features.level != FeatureLevel::Sample {
+            return false;
         }
-        if e.1 > 0 {
-            e.1 -= 1;
-            return true;
-        }
-        false
+        let Some(product) = p.batch.product.as_deref() else {
+            return false;
+        };
+        let window = self
+            .inputs
+            .get(p.model.as_ref())
+            .and_then(|inputs| inputs.iter().map(|i| i.window).max())
+            .unwrap_or(0);
+        settle_step(
+            self.model_settle
+                .entry(Arc::clone(&p.model))
+                .or_insert_with(|| (product.to_string(), 0)),
+            product,
+            window,
+        )
     }
 
     /// What every prediction-based alert carries: model, version, confidence, the feature
@@ -411,10 +453,15 @@ impl AlertEngine {
         match &p.output {
             PredictionOutput::Class { probabilities, .. } => {
                 let prob = |c: &str| probabilities.iter().find(|(k, _)| k == c).map(|(_, v)| *v);
-                for (class, kind, what) in [
-                    ("fat_bloom", AlertKind::FatBloomRisk, "Fat bloom risk"),
-                    ("sugar_bloom", AlertKind::SugarBloomRisk, "Sugar bloom risk"),
-                ] {
+                // A model that did not beat its rule (manifest `decides: false`) is evidence
+                // only: its probabilities raise nothing, the band and spec rules still do.
+                let settling = self.model_settling(p);
+                let classes = if p.decides && !settling {
+                    &BLOOM_CLASSES[..]
+                } else {
+                    &[]
+                };
+                for &(class, kind, what) in classes {
                     if let Some(v) = prob(class) {
                         self.eval(
                             Eval {
@@ -441,7 +488,7 @@ impl AlertEngine {
             }
             PredictionOutput::Anomaly {
                 is_anomaly, score, ..
-            } => {
+            } if p.decides => {
                 let n = self.cfg.share_window as usize;
                 if !self.anomaly_share.contains_key(model) {
                     self.anomaly_share
@@ -473,8 +520,9 @@ impl AlertEngine {
                     out,
                 );
             }
+            PredictionOutput::Anomaly { .. } => {}
             PredictionOutput::Value { value } => {
-                if model == self.cfg.yield_model {
+                if p.decides && model == self.cfg.yield_model {
                     self.eval(
                         Eval {
                             kind: AlertKind::YieldLow,
@@ -497,7 +545,7 @@ impl AlertEngine {
         }
         // An anomaly detector's "confidence" is its distance from the decision boundary,
         // which healthy data sits close to all the time: not a confidence to alarm on.
-        if !matches!(p.output, PredictionOutput::Anomaly { .. }) {
+        if p.decides && !matches!(p.output, PredictionOutput::Anomaly { .. }) {
             self.eval(
                 Eval {
                     kind: AlertKind::LowConfidence,
@@ -658,7 +706,11 @@ impl AlertEngine {
                 }
             }
         }
-        let value = if violations.is_empty() { p_reject } else { 1.0 };
+        let value = match (violations.is_empty(), p.decides) {
+            (false, _) => 1.0,
+            (true, true) => p_reject,
+            (true, false) => 0.0,
+        };
         self.eval(
             Eval {
                 kind: AlertKind::OutOfRangeBatch,

@@ -75,6 +75,7 @@ fn bloom(s: i64, pf: f64, ps: f64, temp: f64) -> Record {
             ],
         },
         confidence: 0.9,
+        decides: true,
         features: FeatureVector {
             model: "bloom".into(),
             spec_version: 1,
@@ -217,6 +218,7 @@ fn quality(batch: &str, s: i64, p_reject: f64, moisture: f64) -> Record {
             probabilities: vec![("A".into(), 1.0 - p_reject), ("reject".into(), p_reject)],
         },
         confidence: 0.9,
+        decides: true,
         features: FeatureVector {
             model: "quality".into(),
             spec_version: 1,
@@ -339,6 +341,7 @@ fn yield_low_and_low_confidence_are_lower_is_worse() {
             batch: ctx(),
             output: PredictionOutput::Value { value: v },
             confidence: conf,
+            decides: true,
             features: FeatureVector {
                 model: "yield".into(),
                 spec_version: 1,
@@ -393,6 +396,7 @@ fn anomaly_share_over_window() {
                 is_anomaly: bad,
             },
             confidence: 0.9,
+            decides: true,
             features: FeatureVector {
                 model: "anomaly".into(),
                 spec_version: 1,
@@ -520,4 +524,88 @@ fn reconfigure_keeps_open_alerts_and_applies_new_thresholds() {
     assert_eq!(cleared[0].state, AlertState::Cleared);
     assert_eq!(cleared[0].id, raised[0].id, "cleared under the raise's id");
     assert_eq!(cleared[0].evidence["rule"]["clear"], 0.1);
+}
+
+/// `record` with the model's `decides` flag set to `decides`.
+fn deciding(mut record: Record, decides: bool) -> Record {
+    if let Record::Prediction(p) = &mut record {
+        p.decides = decides;
+    }
+    record
+}
+
+#[test]
+fn a_model_that_does_not_decide_is_evidence_only() {
+    // P(fat_bloom) 0.95 for ten polls, in band: the model alone would raise fat_bloom_risk.
+    let mut e = engine();
+    let recs = (0..10)
+        .map(|s| deciding(bloom(s, 0.95, 0.0, 31.5), false))
+        .collect();
+    assert!(alerts(&feed(&mut e, recs)).is_empty());
+    // The band rule still raises on the same evidence-only model's vectors.
+    let hot = (10..20)
+        .map(|s| deciding(bloom(s, 0.95, 0.0, 34.0), false))
+        .collect();
+    let out = feed(&mut e, hot);
+    let a = alerts(&out);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0].kind, AlertKind::FatBloomRisk);
+    assert!(a[0].id.contains(":temperature:"), "{}", a[0].id);
+
+    // A batch with P(reject) 0.9 inside the spec raises only from a deciding model; a spec
+    // violation raises either way.
+    let mut e = engine();
+    let out = feed(
+        &mut e,
+        vec![
+            deciding(quality("1", 1, 0.9, 1.5), false),
+            deciding(quality("2", 2, 0.9, 2.4), false),
+        ],
+    );
+    let a = alerts(&out);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].batch.batch_id.as_deref(), Some("2"));
+    assert_eq!(
+        a[0].evidence["p_reject"], 0.9,
+        "the model's output stays as evidence"
+    );
+    let mut e = engine();
+    let out = feed(&mut e, vec![deciding(quality("1", 1, 0.9, 1.5), true)]);
+    assert_eq!(alerts(&out).len(), 1);
+}
+
+/// `record` made while `product` runs.
+fn during(mut record: Record, product: &str) -> Record {
+    if let Record::Prediction(p) = &mut record {
+        p.batch.product = Some(product.into());
+        p.features.batch.product = Some(product.into());
+    }
+    record
+}
+
+#[test]
+fn bloom_probabilities_wait_for_the_window_after_a_product_change() {
+    // The bloom spec's longest window is 60 samples: for 60 evaluations after a product
+    // change the window mixes two products, and the model's probabilities raise nothing.
+    let mut e = engine();
+    let mut recs: Vec<Record> = (0..10)
+        .map(|s| during(bloom(s, 0.1, 0.0, 31.5), "DARK70"))
+        .collect();
+    recs.extend((10..69).map(|s| during(bloom(s, 0.95, 0.0, 31.5), "WHITE30")));
+    assert!(alerts(&feed(&mut e, recs)).is_empty());
+    // Once the window holds only the new product, the same probabilities raise (3 in a row).
+    let out = feed(
+        &mut e,
+        (69..73)
+            .map(|s| during(bloom(s, 0.95, 0.0, 31.5), "WHITE30"))
+            .collect(),
+    );
+    let a = alerts(&out);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0].kind, AlertKind::FatBloomRisk);
+    assert_eq!(
+        a[0].ts,
+        TimestampMs(72_000),
+        "60 evaluations skipped (s = 10..69), raised on the third after"
+    );
 }

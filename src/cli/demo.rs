@@ -66,6 +66,7 @@ pub fn phase() -> Phase {
         plan: FaultPlan {
             warmup: sim(15.0),
             duration: sim(40.0),
+            every: None,
         },
         recovery: sim(25.0),
     }

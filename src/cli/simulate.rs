@@ -59,6 +59,10 @@ pub struct SimulateArgs {
     /// How long the scenario's fault lasts, e.g. `2h`.
     #[arg(long, default_value = "2h", value_parser = humantime::parse_duration)]
     pub fault_duration: Duration,
+    /// Repeat the fault with this period (start to start), e.g. `6h`; each episode draws
+    /// fresh magnitudes. Default: one episode.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub fault_every: Option<Duration>,
 }
 
 impl SimulateArgs {
@@ -67,6 +71,7 @@ impl SimulateArgs {
         FaultPlan {
             warmup: self.fault_start,
             duration: self.fault_duration,
+            every: self.fault_every,
         }
     }
 }

@@ -97,7 +97,7 @@ pub struct FeatureSpec {
 }
 
 /// `decision`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Decision {
     /// Classifier alert probability, or anomaly decision threshold.
     #[serde(default)]
@@ -105,6 +105,25 @@ pub struct Decision {
     /// Class the threshold applies to.
     #[serde(default)]
     pub positive: Option<String>,
+    /// Whether the model's output may raise alerts. `false` when, on the tuning seeds, the
+    /// model did not beat its transparent rule (models/README.md): its predictions are then
+    /// published as evidence, and only the agent's rules raise. Default `true`.
+    #[serde(default = "yes")]
+    pub decides: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Decision {
+    fn default() -> Self {
+        Decision {
+            threshold: None,
+            positive: None,
+            decides: true,
+        }
+    }
 }
 
 /// `golden`.

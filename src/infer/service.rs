@@ -242,6 +242,7 @@ fn build(
             0.0
         },
         features: fv.clone(),
+        decides: m.decision.decides,
     })
 }
 

@@ -43,6 +43,7 @@ fn prediction(ts_ms: i64, x: f64) -> Prediction {
         batch: BatchContext::default(),
         output: PredictionOutput::Value { value: 0.0 },
         confidence: 0.9,
+        decides: true,
         features: FeatureVector {
             model: "bloom".into(),
             spec_version: 1,

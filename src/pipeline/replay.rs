@@ -403,6 +403,7 @@ mod tests {
                 },
                 confidence: 0.9,
                 features: v.clone(),
+                decides: true,
             }))
         }
     }

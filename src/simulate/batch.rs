@@ -127,8 +127,8 @@ impl BatchAccum {
         }
     }
 
-    /// Label the batch. Always draws the same number of random numbers so that the process
-    /// stream stays aligned between scenarios of one seed.
+    /// Label the batch. Always draws the same number of random numbers, whatever the
+    /// labels, so that a label never shifts the process draws that follow it.
     pub fn label(
         &self,
         recipe: &Recipe,
@@ -173,7 +173,8 @@ impl BatchAccum {
         score -= 30.0 * (1.05 - fi).max(0.0);
         score += 0.3 * (bq - 80.0);
         score += 0.04 * (recipe.cocoa_pct - 50.0);
-        score += noise.normal(0.0, 2.0);
+        // Panel: the mean of four trained tasters, each ± 2 points (σ of the mean 1).
+        score += noise.normal(0.0, 1.0);
         let grade = if defect != Defect::None || score < 76.0 {
             "reject"
         } else if score >= 86.0 {
@@ -186,6 +187,8 @@ impl BatchAccum {
         // lose mass; a finer grind costs more refining passes; defects mean rework.
         let mut yield_pct = 84.0;
         yield_pct += 0.25 * (bq - 80.0);
+        // Poor lots (intake grade below 60): shell, broken and mouldy beans winnowed out.
+        yield_pct -= 0.6 * (60.0 - bq).max(0.0);
         yield_pct -= 0.025 * (lot.roast_time - 22.0) * (lot.roast_time - 22.0);
         yield_pct += 0.35 * (particle - 21.0).clamp(-4.0, 6.0);
         yield_pct -= 4.0 * (1.0 - fi).max(0.0);

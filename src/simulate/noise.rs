@@ -21,9 +21,9 @@ pub struct Noise {
 }
 
 impl Noise {
-    /// A generator for `seed`; `stream` separates independent uses of the same seed (the
-    /// process noise and the fault parameters draw from different streams so that a fault
-    /// scenario's base process is identical to the normal one for the same seed).
+    /// A generator for `seed`; `stream` separates independent uses of the same seed (each
+    /// scenario's process, fault magnitudes and lot grades draw from streams of their own,
+    /// see `LineSim::with_plan`).
     pub fn new(seed: u64, stream: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream);

@@ -16,8 +16,11 @@
 //!   recipe's limit, moisture above 2.3 %) turn into `fat_bloom` / `sugar_bloom` labels;
 //! - batches of 2–4 h; on close they get a grade, a yield and a defect (see `batch.rs`).
 //!
-//! Faults (one window per run, after a warm-up) are added on top of the same base process:
-//! for one seed the fault scenarios share every random draw with `normal`.
+//! Faults (one window after a warm-up, or one every `FaultPlan::every`) are added on top of
+//! the base process. Every scenario draws from its own random streams (see
+//! [`LineSim::with_plan`]): a fault run of seed N is a different stretch of line history from
+//! the normal run of seed N, so no two runs of a data set share a batch, a bean lot or a
+//! sensor-noise draw.
 
 use std::time::Duration;
 
@@ -83,7 +86,7 @@ pub fn device_of(signal: &str) -> Option<&'static str> {
     }
 }
 
-/// Fault magnitudes, drawn once per run from their own stream.
+/// Fault magnitudes, drawn once per fault episode from the fault stream.
 #[derive(Debug, Clone, Copy)]
 struct FaultParams {
     /// fat-bloom: working temperature offset at full strength, °C (2–3).
@@ -96,6 +99,18 @@ struct FaultParams {
     particle: f64,
     /// drift: pH shift at the end of the window (0.5–0.8).
     ph_shift: f64,
+}
+
+impl FaultParams {
+    fn draw(n: &mut Noise) -> Self {
+        FaultParams {
+            temp_offset: n.uniform(2.0, 3.0),
+            humidity: n.uniform(84.0, 90.0),
+            moisture_extra: n.uniform(0.8, 1.2),
+            particle: n.uniform(32.0, 37.0),
+            ph_shift: n.uniform(0.5, 0.8),
+        }
+    }
 }
 
 /// The batch being made.
@@ -124,8 +139,16 @@ pub struct LineSim {
     tick_ms: i64,
     /// Simulated time (≥ `tick_ms`, < `tick_ms + TICK_MS`).
     now_ms: i64,
+    /// First fault window `[start, end)`; `None` for `normal`.
     window: Option<(i64, i64)>,
+    /// Period of the fault's recurrence, ms (`None`: one episode).
+    every_ms: Option<i64>,
+    /// Episode whose magnitudes `fault` holds.
+    episode: Option<i64>,
+    fault_noise: Noise,
     fault: FaultParams,
+    /// Draws which bean lots are poor (see [`BeanLot::draw`]).
+    lot_noise: Noise,
     lot: BeanLot,
     next_lot: u64,
     batch: Batch,
@@ -155,15 +178,31 @@ impl LineSim {
     }
 
     /// Like [`new`](LineSim::new) with an explicit fault plan.
+    ///
+    /// Random streams: scenario number `k` (its place in [`Scenario::ALL`], `normal` = 0)
+    /// draws its process from stream `2k`, its fault magnitudes from `2k + 1` and its lot
+    /// grades from `1000 + k` of the seed, so runs of different scenarios never repeat each
+    /// other's draws (training rows of one run are not copies of another run's).
     pub fn with_plan(scenario: Scenario, seed: u64, start: TimestampMs, plan: FaultPlan) -> Self {
-        let mut fault_noise = Noise::new(seed, 1);
-        let fault = FaultParams {
-            temp_offset: fault_noise.uniform(2.0, 3.0),
-            humidity: fault_noise.uniform(84.0, 90.0),
-            moisture_extra: fault_noise.uniform(0.8, 1.2),
-            particle: fault_noise.uniform(32.0, 37.0),
-            ph_shift: fault_noise.uniform(0.5, 0.8),
-        };
+        Self::with_streams(scenario, seed, start, plan, scenario)
+    }
+
+    /// Like [`with_plan`](LineSim::with_plan), drawing from the random streams of
+    /// `streams_of` instead of `scenario`'s own: a fault run that is the twin of another
+    /// scenario's run of the same seed until its fault starts (tests compare the two).
+    pub fn with_streams(
+        scenario: Scenario,
+        seed: u64,
+        start: TimestampMs,
+        plan: FaultPlan,
+        streams_of: Scenario,
+    ) -> Self {
+        let k = Scenario::ALL
+            .iter()
+            .position(|s| *s == streams_of)
+            .unwrap_or(0) as u64;
+        let mut fault_noise = Noise::new(seed, 2 * k + 1);
+        let fault = FaultParams::draw(&mut fault_noise);
         let window = match scenario {
             Scenario::Normal => None,
             _ => {
@@ -171,8 +210,13 @@ impl LineSim {
                 Some((s, s.saturating_add(duration_ms(plan.duration))))
             }
         };
-        let mut noise = Noise::new(seed, 0);
-        let lot = BeanLot::draw(100, &mut noise);
+        let every_ms = plan
+            .every
+            .map(duration_ms)
+            .filter(|p| *p > duration_ms(plan.duration));
+        let mut noise = Noise::new(seed, 2 * k);
+        let mut lot_noise = Noise::new(seed, 1000 + k);
+        let lot = BeanLot::draw(100, &mut noise, &mut lot_noise);
         let batch = Self::draw_batch(1001, start.0, &mut noise);
         let mut sim = LineSim {
             scenario,
@@ -181,7 +225,11 @@ impl LineSim {
             tick_ms: start.0,
             now_ms: start.0,
             window,
+            every_ms,
+            episode: Some(0),
+            fault_noise,
             fault,
+            lot_noise,
             lot,
             next_lot: 101,
             batch,
@@ -260,7 +308,8 @@ impl LineSim {
             && device_of(signal) == Some("conche")
     }
 
-    /// The fault window `[start, end)`; `None` for `normal`.
+    /// The first fault window `[start, end)`; `None` for `normal`. With a recurrence
+    /// period (`FaultPlan::every`) later windows follow at that period.
     pub fn fault_window(&self) -> Option<(TimestampMs, TimestampMs)> {
         self.window.map(|(s, e)| (TimestampMs(s), TimestampMs(e)))
     }
@@ -290,19 +339,36 @@ impl LineSim {
         std::mem::take(&mut self.closed)
     }
 
+    /// The fault window holding `t`, if any: the first window, or with a recurrence period
+    /// the episode `k` with `start + k·every ≤ t`.
+    fn window_at(&self, t: i64) -> Option<(i64, i64)> {
+        let (s0, e0) = self.window?;
+        if t < s0 {
+            return None;
+        }
+        let k = self.every_ms.map_or(0, |p| (t - s0) / p);
+        let shift = k * self.every_ms.unwrap_or(0);
+        let (s, e) = (s0 + shift, e0 + shift);
+        (t < e).then_some((s, e))
+    }
+
+    /// Number of the fault episode holding `t`.
+    fn episode_at(&self, t: i64) -> Option<i64> {
+        let (s0, _) = self.window_at(t)?;
+        let first = self.window?.0;
+        Some(self.every_ms.map_or(0, |p| (s0 - first) / p))
+    }
+
     fn in_window(&self, t: i64) -> bool {
-        self.window.is_some_and(|(s, e)| t >= s && t < e)
+        self.window_at(t).is_some()
     }
 
     /// Strength of the fault at `t`: 0 outside the window, ramping up to 1 over the first
     /// quarter-hour and back to 0 over the last, so the line is healthy again at the end.
     fn intensity(&self, t: i64) -> f64 {
-        let Some((s, e)) = self.window else {
+        let Some((s, e)) = self.window_at(t) else {
             return 0.0;
         };
-        if t < s || t >= e {
-            return 0.0;
-        }
         let ramp = RAMP_MS.min((e - s) / 4).max(1) as f64;
         let up = (t - s) as f64 / ramp;
         let down = (e - t) as f64 / ramp;
@@ -311,8 +377,8 @@ impl LineSim {
 
     /// Share of the window elapsed at `t` (0 outside): the linear pH drift.
     fn window_progress(&self, t: i64) -> f64 {
-        match self.window {
-            Some((s, e)) if t >= s && t < e && e > s => (t - s) as f64 / (e - s) as f64,
+        match self.window_at(t) {
+            Some((s, e)) if e > s => (t - s) as f64 / (e - s) as f64,
             _ => 0.0,
         }
     }
@@ -323,11 +389,19 @@ impl LineSim {
         if t >= self.batch.end_ms {
             self.close_batch(t);
         }
+        // A recurring fault draws fresh magnitudes for every episode after the first.
+        if let Some(ep) = self.episode_at(t)
+            && self.episode != Some(ep)
+        {
+            self.fault = FaultParams::draw(&mut self.fault_noise);
+            self.episode = Some(ep);
+        }
         let recipe = self.batch.recipe;
         let [lo, hi] = recipe.working_band;
         let mid = 0.5 * (lo + hi);
         let i = self.intensity(t);
         let drift = self.window_progress(t);
+        let window = self.window_at(t);
         let n = &mut self.noise;
 
         // Tempering: controller hunting around the set point.
@@ -372,7 +446,7 @@ impl LineSim {
             + (b.moisture_start - b.moisture_end) * det_exp(-4.0 * progress)
             + self.moisture_ar;
         if self.scenario == Scenario::SugarBloom
-            && let Some((s, _)) = self.window
+            && let Some((s, _)) = window
         {
             // Creeps up over the first hour of the fault, then holds; recovers with the ramp.
             let creep = ((t - s) as f64 / 3_600_000.0).clamp(0.0, 1.0);
@@ -470,7 +544,7 @@ impl LineSim {
         });
         self.lot.batches_left = self.lot.batches_left.saturating_sub(1);
         if self.lot.batches_left == 0 {
-            self.lot = BeanLot::draw(self.next_lot, &mut self.noise);
+            self.lot = BeanLot::draw(self.next_lot, &mut self.noise, &mut self.lot_noise);
             self.next_lot += 1;
         }
         self.batch = Self::draw_batch(self.next_batch, t, &mut self.noise);

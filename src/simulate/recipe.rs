@@ -102,6 +102,10 @@ pub fn draw_recipe(noise: &mut Noise) -> &'static Recipe {
     &RECIPES[RECIPES.len() - 1]
 }
 
+/// Share of bean lots that are poor (intake grade 40–54): the low-yield batches of the
+/// simulated line.
+pub const POOR_LOT_SHARE: f64 = 0.05;
+
 /// A lot of cocoa beans: its analytical figures hold for every batch made from it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BeanLot {
@@ -123,12 +127,22 @@ impl BeanLot {
     /// Draw a lot. Fermentation and pH are correlated (under-fermented beans are less acid);
     /// pH stays in the customer's band so a healthy line raises no pH alarm, while
     /// fermentation and bean grade vary enough to cause off-flavours now and then.
-    pub fn draw(id: u64, noise: &mut Noise) -> Self {
+    ///
+    /// `grade` (its own stream, so the other draws do not depend on it) decides whether the
+    /// lot is poor: with probability [`POOR_LOT_SHARE`] the intake grade is 40–54 instead of
+    /// ≈ N(80, 7) within 60–95 — damaged, mouldy or shell-heavy beans, which lose yield
+    /// (winnowing nib loss runs from 1.6 % on good beans to 11 % on poor ones) and taste
+    /// mouldy.
+    pub fn draw(id: u64, noise: &mut Noise, grade: &mut Noise) -> Self {
         let fermentation_index = noise.normal(1.12, 0.12).clamp(0.8, 1.4);
         let ph =
             (5.3 + 0.5 * (1.12 - fermentation_index) + noise.normal(0.0, 0.06)).clamp(5.02, 5.5);
         let roast_time = noise.uniform(12.0, 32.0);
-        let bean_quality = noise.normal(80.0, 7.0).clamp(60.0, 95.0);
+        let mut bean_quality = noise.normal(80.0, 7.0).clamp(60.0, 95.0);
+        let (u_poor, poor_grade) = (grade.unit(), grade.uniform(40.0, 54.0));
+        if u_poor < POOR_LOT_SHARE {
+            bean_quality = poor_grade;
+        }
         let batches_left = 2 + (noise.unit() * 3.0) as u32; // 2..=4
         BeanLot {
             id,

@@ -95,6 +95,10 @@ pub struct FaultPlan {
     pub warmup: Duration,
     /// How long the fault lasts; the line is healthy again afterwards. Default 2 h.
     pub duration: Duration,
+    /// The fault recurs with this period (start to start), each episode with fresh
+    /// magnitudes; `None` (default): one episode. A period not longer than `duration` is
+    /// ignored (one episode).
+    pub every: Option<Duration>,
 }
 
 impl Default for FaultPlan {
@@ -102,6 +106,7 @@ impl Default for FaultPlan {
         FaultPlan {
             warmup: Duration::from_secs(30 * 60),
             duration: Duration::from_secs(2 * 3600),
+            every: None,
         }
     }
 }

@@ -83,7 +83,7 @@ fn normal_run_stays_in_domain_ranges() {
                 ("conche_temp", 43.0, 80.0),
                 ("roast_time", 10.0, 35.0),
                 ("fermentation_index", 0.8, 1.4),
-                ("bean_quality", 60.0, 95.0),
+                ("bean_quality", 40.0, 95.0),
                 ("cocoa_pct", 25.0, 80.0),
             ];
             for (s, lo, hi) in ranges {
@@ -118,7 +118,7 @@ fn normal_run_stays_in_domain_ranges() {
                 matches!(b.defect, Defect::None | Defect::OffFlavour),
                 "{b:?}"
             );
-            assert!((70.0..=95.0).contains(&b.yield_pct), "{b:?}");
+            assert!((55.0..=95.0).contains(&b.yield_pct), "{b:?}");
         }
         assert!(kinds.len() >= 2, "recipe mix: {kinds:?}");
     }
@@ -138,9 +138,10 @@ fn moisture_decays_over_a_batch() {
     assert!(early - late > 0.3, "moisture {early} → {late}");
 }
 
-/// Mean of `signal` over `[from, to)` ms after START, for a scenario.
+/// Mean of `signal` over `[from, to)` ms after START, for a scenario run on the random
+/// streams of `normal` (its twin until the fault starts).
 fn mean_over(scenario: Scenario, seed: u64, signal: &str, from_h: f64, to_h: f64) -> f64 {
-    let mut sim = LineSim::new(scenario, seed, START);
+    let mut sim = twin(scenario, seed, FaultPlan::default());
     let (a, b) = (
         START.0 + (from_h * 3.6e6) as i64,
         START.0 + (to_h * 3.6e6) as i64,
@@ -153,6 +154,98 @@ fn mean_over(scenario: Scenario, seed: u64, signal: &str, from_h: f64, to_h: f64
         }
     });
     sum / n
+}
+
+/// `scenario` on the random streams of `normal`.
+fn twin(scenario: Scenario, seed: u64, plan: FaultPlan) -> LineSim {
+    LineSim::with_streams(scenario, seed, START, plan, Scenario::Normal)
+}
+
+#[test]
+fn scenarios_draw_from_their_own_streams() {
+    // The same seed in two scenarios must not be the same line with a fault added: the
+    // training set would hold copies of one physical batch in two runs.
+    let mut lines: Vec<LineSim> = Scenario::ALL
+        .iter()
+        .map(|s| LineSim::new(*s, 7, START))
+        .collect();
+    for sim in &mut lines {
+        run_until(sim, START.0 + 20 * 60_000, |_| {});
+    }
+    for (i, a) in lines.iter().enumerate() {
+        for b in &lines[i + 1..] {
+            let same = ["humidity", "particle_size", "bean_quality", "tunnel_temp"]
+                .iter()
+                .all(|s| a.value(s) == b.value(s));
+            assert!(!same, "{} and {} share draws", a.scenario(), b.scenario());
+        }
+    }
+    // Normal keeps its streams (stream 0): the twin constructor gives the same line.
+    let mut n = LineSim::new(Scenario::Normal, 7, START);
+    let mut t = twin(Scenario::Normal, 7, FaultPlan::default());
+    run_until(&mut n, START.0 + 3_600_000, |_| {});
+    run_until(&mut t, START.0 + 3_600_000, |_| {});
+    for s in LineSim::signals() {
+        assert_eq!(n.value(s), t.value(s), "{s}");
+    }
+}
+
+#[test]
+fn recurring_fault_windows_follow_the_period() {
+    let plan = FaultPlan {
+        warmup: Duration::from_secs(1800),
+        duration: Duration::from_secs(3600),
+        every: Some(Duration::from_secs(4 * 3600)),
+    };
+    let mut sim = LineSim::with_plan(Scenario::Gritty, 5, START, plan);
+    let mut starts = Vec::new();
+    let mut inside = 0;
+    let mut was = false;
+    run_until(&mut sim, START.0 + 24 * 3_600_000, |sim| {
+        let on = sim.active_fault().is_some();
+        if on && !was {
+            starts.push((sim.now().0 - START.0) / 60_000);
+        }
+        inside += usize::from(on);
+        was = on;
+    });
+    assert_eq!(starts, vec![30, 270, 510, 750, 990, 1230]);
+    assert_eq!(inside, 6 * 3600);
+    // A period not longer than the fault is ignored: one episode.
+    let once = FaultPlan {
+        every: Some(Duration::from_secs(3600)),
+        ..plan
+    };
+    let mut sim = LineSim::with_plan(Scenario::Gritty, 5, START, once);
+    let mut n = 0;
+    run_until(&mut sim, START.0 + 6 * 3_600_000, |sim| {
+        n += usize::from(sim.active_fault().is_some());
+    });
+    assert_eq!(n, 3600);
+}
+
+#[test]
+fn poor_lots_give_low_yield_batches() {
+    let mut low = 0;
+    let mut poor = 0;
+    let mut total = 0;
+    for seed in 1..=20 {
+        let mut sim = LineSim::new(Scenario::Normal, seed, START);
+        run_until(&mut sim, START.0 + 24 * 3_600_000, |_| {});
+        for b in sim.take_closed_batches() {
+            total += 1;
+            if b.yield_pct <= 75.0 {
+                low += 1;
+            }
+            if b.yield_pct < 72.0 {
+                poor += 1;
+            }
+        }
+    }
+    // 5 % of lots are poor (2–4 batches each): a few per cent of batches.
+    assert!(total > 150, "{total}");
+    assert!(low >= 3 && low * 10 < total, "{low} low-yield of {total}");
+    assert!(poor >= 1, "no batch far below the alarm threshold");
 }
 
 #[test]
@@ -184,7 +277,7 @@ fn fat_bloom_raises_working_temperature_then_recovers() {
     let base_pre = mean_over(Scenario::Normal, seed, "temperature", 0.0, 0.5);
     assert_eq!(pre, base_pre);
 
-    let mut sim = LineSim::new(Scenario::FatBloom, seed, START);
+    let mut sim = twin(Scenario::FatBloom, seed, FaultPlan::default());
     let mut fat = 0;
     run_until(&mut sim, START.0 + 3 * 3_600_000, |sim| {
         fat += usize::from(sim.bloom_label() == BloomLabel::FatBloom);
@@ -200,7 +293,7 @@ fn sugar_bloom_raises_humidity_and_moisture() {
     let m = mean_over(Scenario::SugarBloom, seed, "moisture", 1.5, 2.3);
     let m0 = mean_over(Scenario::Normal, seed, "moisture", 1.5, 2.3);
     assert!(m - m0 > 0.6, "moisture {m} vs {m0}");
-    let mut sim = LineSim::new(Scenario::SugarBloom, seed, START);
+    let mut sim = twin(Scenario::SugarBloom, seed, FaultPlan::default());
     let mut sugar = 0;
     run_until(&mut sim, START.0 + 3 * 3_600_000, |sim| {
         sugar += usize::from(sim.bloom_label() == BloomLabel::SugarBloom);
@@ -271,6 +364,7 @@ fn long_faults_produce_their_batch_defects() {
     let plan = FaultPlan {
         warmup: Duration::from_secs(1800),
         duration: Duration::from_secs(10 * 3600),
+        every: None,
     };
     for (scenario, defect) in [
         (Scenario::FatBloom, Defect::FatBloom),

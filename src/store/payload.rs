@@ -113,6 +113,7 @@ impl Envelope {
                         "output": output(&pr.output),
                         "confidence": finite(pr.confidence),
                         "features": features,
+                        "decides": pr.decides,
                     }),
                 )
             }

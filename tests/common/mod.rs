@@ -528,6 +528,7 @@ pub fn prediction(i: u64, ts: i64) -> Record {
         },
         output,
         confidence: 0.7,
+        decides: true,
         features: features("bloom", ts),
     })
 }

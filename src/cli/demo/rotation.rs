@@ -104,6 +104,7 @@ mod tests {
             plan: FaultPlan {
                 warmup: Duration::from_secs(60),
                 duration: Duration::from_secs(60),
+                every: None,
             },
             recovery: Duration::from_secs(60),
         };
