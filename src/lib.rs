@@ -15,7 +15,8 @@
 //!
 //! Around them: [`domain`] (the only types stages share), [`config`] (layered, validated
 //! configuration), [`logging`] (tracing set-up), [`pipeline`] (wiring and shutdown),
-//! [`simulate`] (the line simulator), `broker` (the demo's embedded MQTT broker, feature
+//! [`simulate`] (the line simulator), [`evaluate`] (alerts scored as events against the
+//! simulator's ground truth), `broker` (the demo's embedded MQTT broker, feature
 //! `embedded-broker`), [`cli`] (subcommands), [`metrics`] (Prometheus registry
 //! and endpoint) and [`health`] (systemd readiness and a progress-driven watchdog).
 
@@ -26,6 +27,7 @@ pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod evaluate;
 pub mod features;
 pub mod health;
 pub mod infer;

@@ -6,6 +6,7 @@
 
 pub mod check_config;
 pub mod demo;
+pub mod evaluate;
 pub mod poll;
 pub mod run;
 pub mod simulate;
@@ -85,6 +86,10 @@ pub enum Command {
     /// Run the whole pipeline offline on recorded samples (the simulator's CSV export) and
     /// write predictions, drift windows and alerts as JSONL.
     Replay(replay::ReplayArgs),
+    /// Simulate and replay every scenario over a seed range and score each alert kind as
+    /// events against the simulator's ground truth (recall, precision, detection delay,
+    /// false alerts per day of normal running).
+    Evaluate(evaluate::EvaluateArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -110,5 +115,6 @@ pub fn main() -> ExitCode {
         Command::Poll(args) => poll::run(&args, cli.log_format),
         Command::Demo(args) => demo::run(&args, cli.log_format),
         Command::Replay(args) => replay::run(&args),
+        Command::Evaluate(args) => evaluate::run(&args),
     }
 }
