@@ -205,3 +205,106 @@ fn unknown_subcommand_is_bad_input() {
     let out = chocoline(&["no-such-command"], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn evaluate_prints_figures_and_fails_only_on_a_worse_baseline() {
+    let cfg = sample("demo.toml");
+    let cfg = cfg.to_str().unwrap();
+    let args = [
+        "evaluate",
+        "--config",
+        cfg,
+        "--seeds",
+        "9002",
+        "--days",
+        "0.05",
+        "--scenarios",
+        "normal,gritty",
+    ];
+    let md = chocoline(&args, &[]);
+    assert_eq!(md.status.code(), Some(0), "{}", text(&md.stderr));
+    let table = text(&md.stdout);
+    assert!(table.contains("| `gritty` |"), "{table}");
+    assert!(table.contains("Normal running: 0.1 days"), "{table}");
+    assert!(
+        text(&md.stderr).contains("2/2 runs"),
+        "{}",
+        text(&md.stderr)
+    );
+
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let js = chocoline(&json_args, &[]);
+    assert_eq!(js.status.code(), Some(0));
+    let summary: serde_json::Value = serde_json::from_slice(&js.stdout).unwrap();
+    assert_eq!(summary["runs"], 2);
+    assert_eq!(summary["samples"], 2 * 4320);
+
+    // The same run against itself: nothing worse. Against a baseline claiming fewer false
+    // alerts on normal running than any run can have: worse, exit 1.
+    let dir = tempfile::tempdir().unwrap();
+    let same = dir.path().join("same.json");
+    std::fs::write(&same, &js.stdout).unwrap();
+    let mut base_args = json_args.clone();
+    base_args.extend(["--baseline", same.to_str().unwrap()]);
+    let ok = chocoline(&base_args, &[]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert!(text(&ok.stderr).contains("no figure worse than the baseline"));
+    let mut better = summary.clone();
+    better["normal_false_per_day"] = serde_json::json!(-1.0);
+    let strict = dir.path().join("strict.json");
+    std::fs::write(&strict, better.to_string()).unwrap();
+    let mut strict_args = json_args.clone();
+    strict_args.extend(["--baseline", strict.to_str().unwrap()]);
+    let worse = chocoline(&strict_args, &[]);
+    assert_eq!(worse.status.code(), Some(1));
+    assert!(
+        text(&worse.stderr).contains("worse than the baseline: normal running"),
+        "{}",
+        text(&worse.stderr)
+    );
+}
+
+#[test]
+fn evaluate_refuses_bad_input_with_2() {
+    let cfg = sample("demo.toml");
+    let cfg = cfg.to_str().unwrap();
+    for (args, want) in [
+        (vec!["--seeds", "5..3"], "expected A..B"),
+        (vec!["--days", "0"], "must be a number > 0"),
+        (vec!["--scenarios", "melting"], "unknown scenario"),
+        (
+            vec!["--baseline", "/nonexistent/base.json"],
+            "/nonexistent/base.json",
+        ),
+    ] {
+        let mut all = vec!["evaluate", "--config", cfg];
+        all.extend(args.iter().copied());
+        let out = chocoline(&all, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(want),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[agent]\nsite = 3\n").unwrap();
+    let out = chocoline(&["evaluate", "--config", bad.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "{").unwrap();
+    let out = chocoline(
+        &[
+            "evaluate",
+            "--config",
+            cfg,
+            "--baseline",
+            junk.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not an evaluate --json output"));
+}
