@@ -36,6 +36,7 @@ use crate::domain::{
 };
 use crate::features::{FeatureSpec, Transform};
 
+use super::batch_drift::{self, BatchDrift};
 use super::config::{AlertsConfig, ProductConfig, RuleConfig};
 use super::hysteresis::{Direction, Hysteresis, Step};
 use super::share::RollingShare;
@@ -52,6 +53,10 @@ fn settle_step(e: &mut (String, usize), product: &str, window: usize) -> bool {
     }
     false
 }
+
+/// Humidity above the product's sugar-bloom limit, % RH, before the humidity rule raises
+/// (the window mean's noise is ≈ 0.05 % RH; healthy air stays ≈ 15 % RH below the limits).
+const HUMIDITY_TOLERANCE_PCT: f64 = 0.5;
 
 /// Bloom classes a classifier may carry, the alert each raises and its message prefix.
 const BLOOM_CLASSES: [(&str, AlertKind, &str); 2] = [
@@ -113,6 +118,8 @@ pub struct AlertEngine {
     /// window holds only the new product (a window mixing a dark and a white batch, read
     /// against the white product's context, looks like a too-warm white batch).
     model_settle: HashMap<Arc<str>, (String, usize)>,
+    /// Per-batch pH drift against the batch's own baseline.
+    ph_drift: BatchDrift,
     /// kind → scope → tracker (nested so that a lookup borrows the scope, not allocates it).
     trackers: BTreeMap<AlertKind, BTreeMap<String, Tracker>>,
     anomaly_share: HashMap<String, RollingShare>,
@@ -169,6 +176,7 @@ impl AlertEngine {
             signal_ts: HashMap::new(),
             settle: HashMap::new(),
             model_settle: HashMap::new(),
+            ph_drift: BatchDrift::default(),
             stats: AlertStats::default(),
         }
     }
@@ -580,7 +588,7 @@ impl AlertEngine {
             .as_deref()
             .and_then(|c| self.products.get(c))
             .cloned();
-        for signal in ["temperature", "moisture", "particle_size"] {
+        for signal in ["temperature", "moisture", "humidity", "particle_size", "ph"] {
             let Some((feature, v, window)) = self.signal_value(p, signal) else {
                 continue;
             };
@@ -650,6 +658,62 @@ impl AlertEngine {
                                     "band",
                                     json!({"signal": signal, "feature": feature.as_ref(), "value": v,
                                     "limit": limit, "excess": excess, "product": prod.code}),
+                                ),
+                            )
+                        },
+                        out,
+                    );
+                }
+                "humidity" => {
+                    let Some(prod) = &product else { continue };
+                    let limit = prod.chocolate.sugar_bloom_humidity();
+                    let excess = (v - limit).max(0.0);
+                    let mut rule = self.cfg.sugar_bloom_risk.clone();
+                    rule.raise = HUMIDITY_TOLERANCE_PCT;
+                    rule.clear = 0.0;
+                    self.eval(
+                        eval(AlertKind::SugarBloomRisk, "humidity", excess),
+                        Some(rule),
+                        || {
+                            (
+                                format!(
+                                    "Sugar bloom risk: humidity {v:.1} % RH above the {} limit {limit} % RH",
+                                    prod.code
+                                ),
+                                Self::evidence_with(
+                                    p,
+                                    "band",
+                                    json!({"signal": signal, "feature": feature.as_ref(), "value": v,
+                                    "limit": limit, "excess": excess, "product": prod.code}),
+                                ),
+                            )
+                        },
+                        out,
+                    );
+                }
+                "ph" => {
+                    let batch = p.batch.batch_id.as_deref().unwrap_or("");
+                    let Some(dev) = self.ph_drift.push(batch, v) else {
+                        continue;
+                    };
+                    let baseline = self.ph_drift.baseline().unwrap_or(f64::NAN);
+                    let mut rule = self.cfg.drift.clone();
+                    rule.raise = batch_drift::RAISE;
+                    rule.clear = batch_drift::CLEAR;
+                    rule.consecutive = batch_drift::CONSECUTIVE;
+                    self.eval(
+                        eval(AlertKind::Drift, "ph", dev),
+                        Some(rule),
+                        || {
+                            (
+                                format!(
+                                    "Process drift: pH {v:.3} moved {dev:.3} from this batch's baseline {baseline:.3}"
+                                ),
+                                Self::evidence_with(
+                                    p,
+                                    "batch_drift",
+                                    json!({"signal": signal, "feature": feature.as_ref(), "value": v,
+                                    "baseline": baseline, "deviation": dev, "batch": batch}),
                                 ),
                             )
                         },

@@ -5,9 +5,11 @@
 //! - [`config`]: `[alerts]` rules and `[[products]]` specifications.
 //! - [`hysteresis`]: one rule's raise / clear state machine.
 //! - [`share`]: rolling shares for the anomaly and data-quality rules.
+//! - [`batch_drift`]: per-batch EWMA of the pH against the batch's own baseline.
 //! - [`engine`]: which input feeds which rule, ids, evidence.
 //! - [`stage`]: the task.
 
+pub mod batch_drift;
 pub mod config;
 pub mod engine;
 pub mod hysteresis;

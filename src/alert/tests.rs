@@ -315,11 +315,11 @@ fn drift_window_share() {
             drifted_share: share,
         })
     };
-    // Defaults raise 0.15 / clear 0.05: one of ten features is not enough, one of six is;
-    // one of ten still holds the alert, none clears it.
+    // Defaults raise 0.34 / clear 0.05: two of six features are not enough, three of six
+    // are; one of ten still holds the alert, none clears it.
     let out = feed(
         &mut e,
-        vec![w(1, 0.1), w(2, 1.0 / 6.0), w(3, 0.1), w(4, 0.0)],
+        vec![w(1, 2.0 / 6.0), w(2, 3.0 / 6.0), w(3, 0.1), w(4, 0.0)],
     );
     let a = alerts(&out);
     assert_eq!(a.len(), 2);
@@ -607,5 +607,43 @@ fn bloom_probabilities_wait_for_the_window_after_a_product_change() {
         a[0].ts,
         TimestampMs(72_000),
         "60 evaluations skipped (s = 10..69), raised on the third after"
+    );
+}
+
+#[test]
+fn humidity_above_the_products_sugar_bloom_limit_raises_sugar_bloom() {
+    let spec = r#"{"name":"air","level":"sample","feature_spec_version":1,"features":[
+        {"name":"humidity_mean_60","signal":"humidity","transform":"mean","window":60}]}"#;
+    let specs = vec![FeatureSpec::from_manifest_str("air", spec).unwrap()];
+    let mut e = AlertEngine::new(&AlertsConfig::default(), &products(), "plant", "L1", &specs);
+    let air = |s: i64, rh: f64| {
+        let mut r = bloom(s, 0.0, 0.0, 31.5);
+        if let Record::Prediction(p) = &mut r {
+            p.model = "air".into();
+            p.features.model = "air".into();
+            p.features.names = vec!["humidity_mean_60".to_string()].into();
+            p.features.values = vec![rh];
+        }
+        r
+    };
+    // DARK70 is dark chocolate: limit 83 % RH, raised 0.5 above it, 3 polls in a row.
+    let recs = [60.0, 83.2, 83.6, 84.0, 84.5, 82.0, 80.0, 79.0]
+        .iter()
+        .enumerate()
+        .map(|(s, rh)| air(s as i64, *rh))
+        .collect();
+    let out = feed(&mut e, recs);
+    let a = alerts(&out);
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert_eq!(
+        (a[0].kind, a[0].state),
+        (AlertKind::SugarBloomRisk, AlertState::Raised)
+    );
+    assert_eq!(a[0].ts, TimestampMs(4000));
+    assert!(a[0].id.contains(":humidity:"), "{}", a[0].id);
+    assert_eq!(a[0].evidence["band"]["limit"], 83.0);
+    assert_eq!(
+        (a[1].state, a[1].ts),
+        (AlertState::Cleared, TimestampMs(7000))
     );
 }
