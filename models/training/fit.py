@@ -86,6 +86,21 @@ def labels(df: pd.DataFrame, name: str) -> np.ndarray:
     return np.array([classes.index(v) for v in df[col].to_numpy()])
 
 
+def forest(name: str, tr: pd.DataFrame, tu: pd.DataFrame, log):
+    """A RandomForestClassifier for `name`: candidates fitted on training, the best macro-F1
+    on tuning refitted on training. Returns (model, params, X_training, y_training)."""
+    X_tr, y_tr = X_of(tr, name), labels(tr, name)
+
+    def make(**c):
+        return RandomForestClassifier(random_state=SEED, n_jobs=1, **c)
+
+    def macro(y, p):
+        return f1_score(y, p, average="macro")
+
+    params = choose(name, make, X_tr, y_tr, X_of(tu, name), labels(tu, name), macro, log)
+    return make(**params).fit(X_tr, y_tr), params, X_tr, y_tr
+
+
 # --------------------------------------------------------------------------- quality
 
 
@@ -100,16 +115,7 @@ def reject_threshold(y, proba) -> float:
 def fit_quality(df: pd.DataFrame, log):
     s = splits(df)
     tr, tu = s["training"], s["tuning"]
-    X_tr, y_tr = X_of(tr, "quality"), labels(tr, "quality")
-
-    def make(**c):
-        return RandomForestClassifier(random_state=SEED, n_jobs=1, **c)
-
-    def macro(y, p):
-        return f1_score(y, p, average="macro")
-
-    params = choose("quality", make, X_tr, y_tr, X_of(tu, "quality"), labels(tu, "quality"), macro, log)
-    model = make(**params).fit(X_tr, y_tr)
+    model, params, X_tr, y_tr = forest("quality", tr, tu, log)
     drivers = rules.quality_drivers(SEED).fit(rules.quality_terms(tr), y_tr)
     majority = int(np.bincount(y_tr).argmax())
     tu_proba = model.predict_proba(X_of(tu, "quality"))
@@ -185,16 +191,7 @@ def bloom_threshold(d: pd.DataFrame, y, proba) -> float:
 def fit_bloom(df: pd.DataFrame, log):
     s = splits(df)
     tr, tu = s["training"], s["tuning"]
-    X_tr, y_tr = X_of(tr, "bloom"), labels(tr, "bloom")
-
-    def make(**c):
-        return RandomForestClassifier(random_state=SEED, n_jobs=1, **c)
-
-    def macro(y, p):
-        return f1_score(y, p, average="macro")
-
-    params = choose("bloom", make, X_tr, y_tr, X_of(tu, "bloom"), labels(tu, "bloom"), macro, log)
-    model = make(**params).fit(X_tr, y_tr)
+    model, params, X_tr, y_tr = forest("bloom", tr, tu, log)
     y_tu = labels(tu, "bloom")
     threshold = bloom_threshold(tu, y_tu, model.predict_proba(X_of(tu, "bloom")))
     figs = {}

@@ -54,6 +54,17 @@ fn settle_step(e: &mut (String, usize), product: &str, window: usize) -> bool {
     false
 }
 
+/// A signal's value against a product limit (the sugar-bloom band rules).
+struct Limit<'a> {
+    signal: &'static str,
+    feature: &'a str,
+    value: f64,
+    limit: f64,
+    tolerance: f64,
+    unit: &'static str,
+    product: &'a str,
+}
+
 /// Humidity above the product's sugar-bloom limit, % RH, before the humidity rule raises
 /// (the window mean's noise is ≈ 0.05 % RH; healthy air stays ≈ 15 % RH below the limits).
 const HUMIDITY_TOLERANCE_PCT: f64 = 0.5;
@@ -580,6 +591,40 @@ impl AlertEngine {
         }
     }
 
+    /// A sugar-bloom band rule: the signal more than `tolerance` above its product limit
+    /// raises (scope: the signal); back at or below the limit clears.
+    fn sugar_limit(&mut self, p: &Prediction, l: &Limit<'_>, out: &mut Vec<Record>) {
+        let excess = (l.value - l.limit).max(0.0);
+        let mut rule = self.cfg.sugar_bloom_risk.clone();
+        rule.raise = l.tolerance;
+        rule.clear = 0.0;
+        self.eval(
+            Eval {
+                kind: AlertKind::SugarBloomRisk,
+                scope: l.signal,
+                value: excess,
+                ts: p.ts,
+                batch: &p.batch,
+            },
+            Some(rule),
+            || {
+                (
+                    format!(
+                        "Sugar bloom risk: {} {:.2} {} above {} limit {} {}",
+                        l.signal, l.value, l.unit, l.product, l.limit, l.unit
+                    ),
+                    Self::evidence_with(
+                        p,
+                        "band",
+                        json!({"signal": l.signal, "feature": l.feature, "value": l.value,
+                        "limit": l.limit, "excess": excess, "product": l.product}),
+                    ),
+                )
+            },
+            out,
+        );
+    }
+
     /// Signal-based rules on sample-level vectors, once per poll per signal.
     fn process_bands(&mut self, p: &Prediction, out: &mut Vec<Record>) {
         let product = p
@@ -639,57 +684,29 @@ impl AlertEngine {
                     if self.settling(signal, &prod.code, window) {
                         continue;
                     }
-                    let limit = prod.moisture_pct[1];
-                    let excess = (v - limit).max(0.0);
-                    let mut rule = self.cfg.sugar_bloom_risk.clone();
-                    rule.raise = self.cfg.moisture_tolerance_pct.max(1e-9);
-                    rule.clear = 0.0;
-                    self.eval(
-                        eval(AlertKind::SugarBloomRisk, "moisture", excess),
-                        Some(rule),
-                        || {
-                            (
-                                format!(
-                                    "Sugar bloom risk: moisture {v:.2} % above {} limit {limit} %",
-                                    prod.code
-                                ),
-                                Self::evidence_with(
-                                    p,
-                                    "band",
-                                    json!({"signal": signal, "feature": feature.as_ref(), "value": v,
-                                    "limit": limit, "excess": excess, "product": prod.code}),
-                                ),
-                            )
-                        },
-                        out,
-                    );
+                    let limit = Limit {
+                        signal,
+                        feature: &feature,
+                        value: v,
+                        limit: prod.moisture_pct[1],
+                        tolerance: self.cfg.moisture_tolerance_pct.max(1e-9),
+                        unit: "%",
+                        product: &prod.code,
+                    };
+                    self.sugar_limit(p, &limit, out);
                 }
                 "humidity" => {
                     let Some(prod) = &product else { continue };
-                    let limit = prod.chocolate.sugar_bloom_humidity();
-                    let excess = (v - limit).max(0.0);
-                    let mut rule = self.cfg.sugar_bloom_risk.clone();
-                    rule.raise = HUMIDITY_TOLERANCE_PCT;
-                    rule.clear = 0.0;
-                    self.eval(
-                        eval(AlertKind::SugarBloomRisk, "humidity", excess),
-                        Some(rule),
-                        || {
-                            (
-                                format!(
-                                    "Sugar bloom risk: humidity {v:.1} % RH above the {} limit {limit} % RH",
-                                    prod.code
-                                ),
-                                Self::evidence_with(
-                                    p,
-                                    "band",
-                                    json!({"signal": signal, "feature": feature.as_ref(), "value": v,
-                                    "limit": limit, "excess": excess, "product": prod.code}),
-                                ),
-                            )
-                        },
-                        out,
-                    );
+                    let limit = Limit {
+                        signal,
+                        feature: &feature,
+                        value: v,
+                        limit: prod.chocolate.sugar_bloom_humidity(),
+                        tolerance: HUMIDITY_TOLERANCE_PCT,
+                        unit: "% RH",
+                        product: &prod.code,
+                    };
+                    self.sugar_limit(p, &limit, out);
                 }
                 "ph" => {
                     let batch = p.batch.batch_id.as_deref().unwrap_or("");
