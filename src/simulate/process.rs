@@ -113,6 +113,34 @@ impl FaultParams {
     }
 }
 
+/// One fault episode: its number (0 for the first) and its window `[start, end)`, ms.
+#[derive(Debug, Clone, Copy)]
+struct Episode {
+    index: i64,
+    start: i64,
+    end: i64,
+}
+
+impl Episode {
+    /// Strength of the fault at `t` (inside the episode): ramping up to 1 over the first
+    /// quarter-hour and back to 0 over the last, so the line is healthy again at the end.
+    fn intensity(self, t: i64) -> f64 {
+        let ramp = RAMP_MS.min((self.end - self.start) / 4).max(1) as f64;
+        let up = (t - self.start) as f64 / ramp;
+        let down = (self.end - t) as f64 / ramp;
+        up.min(down).min(1.0)
+    }
+
+    /// Share of the episode elapsed at `t`: the linear pH drift.
+    fn progress(self, t: i64) -> f64 {
+        if self.end > self.start {
+            (t - self.start) as f64 / (self.end - self.start) as f64
+        } else {
+            0.0
+        }
+    }
+}
+
 /// The batch being made.
 #[derive(Debug, Clone)]
 struct Batch {
@@ -339,48 +367,21 @@ impl LineSim {
         std::mem::take(&mut self.closed)
     }
 
-    /// The fault window holding `t`, if any: the first window, or with a recurrence period
+    /// The fault episode holding `t`, if any: the first window, or with a recurrence period
     /// the episode `k` with `start + k·every ≤ t`.
-    fn window_at(&self, t: i64) -> Option<(i64, i64)> {
+    fn episode_at(&self, t: i64) -> Option<Episode> {
         let (s0, e0) = self.window?;
         if t < s0 {
             return None;
         }
-        let k = self.every_ms.map_or(0, |p| (t - s0) / p);
-        let shift = k * self.every_ms.unwrap_or(0);
-        let (s, e) = (s0 + shift, e0 + shift);
-        (t < e).then_some((s, e))
-    }
-
-    /// Number of the fault episode holding `t`.
-    fn episode_at(&self, t: i64) -> Option<i64> {
-        let (s0, _) = self.window_at(t)?;
-        let first = self.window?.0;
-        Some(self.every_ms.map_or(0, |p| (s0 - first) / p))
+        let index = self.every_ms.map_or(0, |p| (t - s0) / p);
+        let shift = index * self.every_ms.unwrap_or(0);
+        let (start, end) = (s0 + shift, e0 + shift);
+        (t < end).then_some(Episode { index, start, end })
     }
 
     fn in_window(&self, t: i64) -> bool {
-        self.window_at(t).is_some()
-    }
-
-    /// Strength of the fault at `t`: 0 outside the window, ramping up to 1 over the first
-    /// quarter-hour and back to 0 over the last, so the line is healthy again at the end.
-    fn intensity(&self, t: i64) -> f64 {
-        let Some((s, e)) = self.window_at(t) else {
-            return 0.0;
-        };
-        let ramp = RAMP_MS.min((e - s) / 4).max(1) as f64;
-        let up = (t - s) as f64 / ramp;
-        let down = (e - t) as f64 / ramp;
-        up.min(down).min(1.0)
-    }
-
-    /// Share of the window elapsed at `t` (0 outside): the linear pH drift.
-    fn window_progress(&self, t: i64) -> f64 {
-        match self.window_at(t) {
-            Some((s, e)) if e > s => (t - s) as f64 / (e - s) as f64,
-            _ => 0.0,
-        }
+        self.episode_at(t).is_some()
     }
 
     /// One tick of `dt_s` seconds (0 for the initial state).
@@ -389,19 +390,19 @@ impl LineSim {
         if t >= self.batch.end_ms {
             self.close_batch(t);
         }
+        let episode = self.episode_at(t);
         // A recurring fault draws fresh magnitudes for every episode after the first.
-        if let Some(ep) = self.episode_at(t)
-            && self.episode != Some(ep)
+        if let Some(ep) = episode
+            && self.episode != Some(ep.index)
         {
             self.fault = FaultParams::draw(&mut self.fault_noise);
-            self.episode = Some(ep);
+            self.episode = Some(ep.index);
         }
         let recipe = self.batch.recipe;
         let [lo, hi] = recipe.working_band;
         let mid = 0.5 * (lo + hi);
-        let i = self.intensity(t);
-        let drift = self.window_progress(t);
-        let window = self.window_at(t);
+        let i = episode.map_or(0.0, |e| e.intensity(t));
+        let drift = episode.map_or(0.0, |e| e.progress(t));
         let n = &mut self.noise;
 
         // Tempering: controller hunting around the set point.
@@ -446,10 +447,10 @@ impl LineSim {
             + (b.moisture_start - b.moisture_end) * det_exp(-4.0 * progress)
             + self.moisture_ar;
         if self.scenario == Scenario::SugarBloom
-            && let Some((s, _)) = window
+            && let Some(ep) = episode
         {
             // Creeps up over the first hour of the fault, then holds; recovers with the ramp.
-            let creep = ((t - s) as f64 / 3_600_000.0).clamp(0.0, 1.0);
+            let creep = ((t - ep.start) as f64 / 3_600_000.0).clamp(0.0, 1.0);
             moisture_true += i * creep * self.fault.moisture_extra;
         }
         let moisture_meas = quantize(moisture_true + n.normal(0.0, 0.005), 0.001);
@@ -500,7 +501,7 @@ impl LineSim {
         }
 
         // The stuck sensor freezes at the reading it had when the fault began.
-        let temperature = if self.scenario == Scenario::SensorStuck && self.in_window(t) {
+        let temperature = if self.scenario == Scenario::SensorStuck && episode.is_some() {
             *self.stuck_temperature.get_or_insert(temp_meas)
         } else {
             self.stuck_temperature = None;
