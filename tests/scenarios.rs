@@ -11,16 +11,14 @@
 //! healthy lots; and a drift window (15 min) reports only when it closes. `normal` over 24
 //! simulated hours may raise at most one alert. Each run prints its alerts and delays.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use chocoline::alert::config::{Chocolate, ProductConfig};
 use chocoline::config::Config;
-use chocoline::domain::{Alert, AlertKind, AlertState, Record, TimestampMs};
-use chocoline::pipeline::replay::{SampleBuilder, build};
-use chocoline::simulate::{ChocolateKind, LineSim, RECIPES, Scenario};
-
-const START: TimestampMs = TimestampMs(1_767_225_600_000);
+use chocoline::domain::{Alert, AlertKind, AlertState, TimestampMs};
+use chocoline::evaluate::run::START;
+use chocoline::evaluate::{RunPlan, run_one};
+use chocoline::simulate::{ChocolateKind, FaultPlan, RECIPES, Scenario};
 
 fn config() -> Config {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.toml");
@@ -55,32 +53,18 @@ struct Run {
     window: Option<(TimestampMs, TimestampMs)>,
 }
 
+/// One run of `scenario` with the default fault plan through `evaluate`'s simulate-and-replay
+/// loop (the same pipeline `replay` builds).
 fn run(scenario: Scenario, seed: u64, span: Duration) -> Run {
     let cfg = config();
-    let mut p = build(&cfg).expect("pipeline from the repository's models");
-    let mut sim = LineSim::new(scenario, seed, START);
-    let names: Vec<String> = LineSim::signals().iter().map(|s| s.to_string()).collect();
-    let builder = SampleBuilder::new(&names, HashMap::new());
-    let mut out = Vec::new();
-    let mut alerts = Vec::new();
-    let mut values = Vec::with_capacity(names.len());
-    for _ in 0..span.as_secs() {
-        values.clear();
-        values.extend(names.iter().map(|s| {
-            if sim.is_dropped(s) {
-                None
-            } else {
-                sim.value(s)
-            }
-        }));
-        p.push(&builder.build(sim.now(), &values), &mut out);
-        alerts.extend(out.drain(..).filter_map(|r| match r {
-            Record::Alert(a) => Some(a),
-            _ => None,
-        }));
-        sim.step(Duration::from_secs(1));
-    }
-    let c = p.counts();
+    let plan = RunPlan {
+        scenario,
+        seed,
+        span,
+        plan: FaultPlan::default(),
+    };
+    let r = run_one(&cfg, &plan).expect("pipeline from the repository's models");
+    let c = &r.counts;
     eprintln!(
         "{}: {} samples, {} vectors ({} refused), {} predictions, {} drift windows",
         scenario.name(),
@@ -93,7 +77,7 @@ fn run(scenario: Scenario, seed: u64, span: Duration) -> Run {
     // The pipeline counts a model failure and goes on (as the live agent does); here every
     // accepted vector must have been predicted.
     assert_eq!(c.infer_errors, 0, "{}: inference failed", scenario.name());
-    for a in &alerts {
+    for a in &r.alerts {
         eprintln!(
             "  {:?} {} {:?} at +{} min  {}",
             a.state,
@@ -104,8 +88,11 @@ fn run(scenario: Scenario, seed: u64, span: Duration) -> Run {
         );
     }
     Run {
-        alerts,
-        window: sim.fault_window(),
+        window: r
+            .episodes
+            .first()
+            .map(|(s, e)| (TimestampMs(*s), TimestampMs(*e))),
+        alerts: r.alerts,
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::config::Config;
 use crate::domain::{Alert, FeatureLevel, Record, TimestampMs};
 use crate::pipeline::build::BuildError;
-use crate::pipeline::replay::{SampleBuilder, build};
+use crate::pipeline::replay::{ReplayCounts, SampleBuilder, build};
 use crate::simulate::{FaultPlan, LineSim, Scenario};
 
 /// Samples per pipeline chunk (as `replay`).
@@ -53,10 +53,9 @@ pub struct RunOutcome {
     pub batches: Vec<BatchTruth>,
     /// Alert events in data-time order.
     pub alerts: Vec<Alert>,
-    /// Samples pushed.
-    pub samples: u64,
-    /// Vectors whose inference failed.
-    pub infer_errors: u64,
+    /// The pipeline's counters (samples, vectors, refusals, predictions, inference
+    /// failures…).
+    pub counts: ReplayCounts,
 }
 
 impl RunOutcome {
@@ -144,13 +143,11 @@ pub fn run_one(cfg: &Config, plan: &RunPlan) -> Result<RunOutcome, BuildError> {
     for b in &mut batches {
         b.judged_at = judged.get(&b.id).copied();
     }
-    let counts = pipeline.counts();
     Ok(RunOutcome {
         plan: *plan,
         episodes: episodes.finish(sim.now().0),
         batches,
         alerts,
-        samples: counts.samples,
-        infer_errors: counts.infer_errors,
+        counts: pipeline.counts().clone(),
     })
 }

@@ -286,8 +286,8 @@ pub fn score(runs: &[RunOutcome]) -> Summary {
         ..Summary::default()
     };
     for run in runs {
-        s.samples += run.samples;
-        s.infer_errors += run.infer_errors;
+        s.samples += run.counts.samples;
+        s.infer_errors += run.counts.infer_errors;
         if run.plan.scenario != Scenario::Normal {
             continue;
         }

@@ -7,6 +7,7 @@ use super::report::{markdown, regressions};
 use super::run::{BatchTruth, RunOutcome, RunPlan, START};
 use super::*;
 use crate::domain::{Alert, AlertKind, AlertState, BatchContext, Severity, TimestampMs};
+use crate::pipeline::replay::ReplayCounts;
 
 const MIN: i64 = 60_000;
 
@@ -52,8 +53,10 @@ fn run(scenario: Scenario, hours: u64, episodes: &[(i64, i64)], alerts: Vec<Aler
         episodes: episodes.iter().map(|(s, e)| (at(*s), at(*e))).collect(),
         batches: Vec::new(),
         alerts,
-        samples: hours * 3600,
-        infer_errors: 0,
+        counts: ReplayCounts {
+            samples: hours * 3600,
+            ..ReplayCounts::default()
+        },
     }
 }
 
