@@ -115,7 +115,7 @@ def test_enough_fault_episodes_on_every_product(data_dir):
     runs = dataset.load_set(data_dir, "sample", ("training",))
     per: dict = {}
     for run in runs:
-        for fault, product in dataset.episodes(run):
+        for fault, product in features.episodes(run):
             per.setdefault(fault, {}).setdefault(product, 0)
             per[fault][product] += 1
     for fault, products in per.items():

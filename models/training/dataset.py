@@ -343,18 +343,6 @@ def load_set(data_dir: Path, set_name: str, splits: tuple[str, ...] = SPLITS) ->
     ]
 
 
-def episodes(run: Run) -> list[tuple[str, str]]:
-    """(fault, product) of every fault episode of a run: a contiguous stretch of rows with
-    the same non-empty `fault`, and the product made at its first row."""
-    fault = run.samples["fault"].to_numpy()
-    recipe = run.samples["recipe"].to_numpy().astype(int)
-    codes = {1: "DARK70", 2: "DARK55", 3: "MILK35", 4: "WHITE30"}
-    if run.batches is not None:
-        codes.update(zip(run.batches["recipe"].astype(int), run.batches["product"].astype(str)))
-    starts = np.flatnonzero((fault != "") & np.r_[True, fault[1:] != fault[:-1]])
-    return [(str(fault[i]), codes.get(int(recipe[i]), str(recipe[i]))) for i in starts]
-
-
 def check_no_shared_rows(df: pd.DataFrame, names: list[str], group: str, where: str) -> None:
     """Refuse a table in which one exact feature row belongs to two groups (lots / batches):
     a copy of one physical batch on both sides of a CV split would make the CV figures

@@ -298,3 +298,12 @@ def product_codes(run) -> np.ndarray:
     if missing:
         raise ValueError(f"{run.name}: no product code for recipe(s) {missing} in batches.csv")
     return np.array([codes[r] for r in recipe.tolist()], dtype=object)
+
+
+def episodes(run) -> list[tuple[str, str]]:
+    """(fault, product) of every fault episode of a run: a contiguous stretch of rows with
+    the same non-empty `fault`, and the product made at its first row."""
+    fault = run.samples["fault"].to_numpy()
+    starts = np.flatnonzero((fault != "") & np.r_[True, fault[1:] != fault[:-1]])
+    products = product_codes(run)
+    return [(str(fault[i]), str(products[i])) for i in starts]
