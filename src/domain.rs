@@ -178,6 +178,10 @@ pub enum PredictionOutput {
         decision: f64,
         /// `decision < 0`.
         is_anomaly: bool,
+        /// Per-signal contributions `(input name, z)` when the model reports them (the SPC
+        /// detector's robust z-scores), in the model's input order; empty otherwise.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        contributions: Vec<(String, f64)>,
     },
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chocoline::infer::config::{ModelsConfig, OptimizeAt};
-use chocoline::infer::manifest::Manifest;
+use chocoline::infer::manifest::{Manifest, Role};
 use chocoline::infer::registry::{RegistryEvent, load_served, watch};
 use chocoline::infer::{InferError, Registry};
 use model_fixtures::{Kind, make_model_dir};
@@ -40,9 +40,23 @@ fn the_committed_manifest_loads() {
     let mut old = committed_quality();
     old["decision"].as_object_mut().unwrap().remove("decides");
     assert!(load(dir.path(), &old).unwrap().decision.decides);
-    // The committed anomaly detector did not: evidence only.
+    // The committed anomaly detector (SPC) beat its spec rule too, and names the signals
+    // of its contributions output.
     let anomaly = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/anomaly");
-    assert!(!Manifest::load(&anomaly).unwrap().decision.decides);
+    let a = Manifest::load(&anomaly).unwrap();
+    assert!(a.decision.decides);
+    let z = a.output(Role::Contributions).unwrap();
+    assert_eq!(z.columns.len(), a.features.len() - 1);
+    assert!(z.columns.iter().any(|c| c == "tunnel_temp_mean_60"));
+    // A contributions output without column names is refused.
+    let mut bad: Value =
+        serde_json::from_str(&std::fs::read_to_string(anomaly.join("manifest.json")).unwrap())
+            .unwrap();
+    for o in bad["onnx"]["outputs"].as_array_mut().unwrap() {
+        o.as_object_mut().unwrap().remove("columns");
+    }
+    let err = load(dir.path(), &bad).unwrap_err().to_string();
+    assert!(err.contains("names no columns"), "{err}");
 }
 
 #[test]

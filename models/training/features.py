@@ -117,16 +117,18 @@ SPECS: dict[str, list[dict]] = {
         feature("tunnel_temp_mean_300", "tunnel_temp", "mean", 300),
         feature("cocoa_pct_last", "cocoa_pct", "last", 1),
     ],
-    # Few features on purpose: an isolation forest picks split features at random, so
-    # every irrelevant input dilutes the isolation of a fault in the relevant one. The
-    # product's cocoa % is context: the working temperature depends on the product, and a
-    # split on it lets the trees judge the temperature within one product's band.
+    # Every process signal the line measures, as 60-s means, and the product: the SPC
+    # detector (anomaly.py) judges each signal against its own product's healthy spread, so
+    # it also watches the cooling tunnel and the conche, which no fault of the training data
+    # touches.
     "anomaly": [
         feature("temperature_mean_60", "temperature", "mean", 60),
+        feature("tunnel_temp_mean_60", "tunnel_temp", "mean", 60),
         feature("humidity_mean_60", "humidity", "mean", 60),
         feature("particle_size_mean_60", "particle_size", "mean", 60),
         feature("moisture_mean_60", "moisture", "mean", 60),
         feature("ph_mean_60", "ph", "mean", 60),
+        feature("conche_temp_mean_60", "conche_temp", "mean", 60),
         feature("cocoa_pct_last", "cocoa_pct", "last", 1),
     ],
 }

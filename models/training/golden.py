@@ -53,7 +53,37 @@ def rows(est, X: np.ndarray, seed: int) -> np.ndarray:
                 r[f] = np.nextafter(t32, np.float32(direction))
                 near.append(r)
         out.append(np.asarray(near, dtype=np.float32))
+    products = getattr(est, "products_", None)
+    if products is not None:
+        out.append(_product_edges(est, X32, products, rng))
     return np.concatenate(out).astype(np.float32)
+
+
+#: Far-off golden rows of a per-product SPC model.
+FAR_ROWS = 600
+
+
+def _product_edges(est, X32: np.ndarray, products: np.ndarray, rng) -> np.ndarray:
+    """Rows of a per-product model (anomaly.ProductSPC) at the edges of product matching:
+    cocoa % one float32 ulp inside and outside the tolerance of each product, and products
+    never seen in training (the pooled statistics)."""
+    from .anomaly import PRODUCT_TOLERANCE
+
+    col = est.product % X32.shape[1]
+    tol = np.float32(PRODUCT_TOLERANCE)
+    values = []
+    for p in products.tolist():
+        for edge in (np.float32(p) - tol, np.float32(p) + tol):
+            values += [edge, np.nextafter(edge, np.float32(p)), np.nextafter(edge, np.float32(-p))]
+    values += [np.float32(0.0), np.float32(50.0), np.float32(100.0)]
+    rows = X32[rng.integers(len(X32), size=len(values))].copy()
+    rows[:, col] = np.asarray(values, dtype=np.float32)
+    # Far-off rows: process inputs up to 20 pooled spreads away, where a saturating score
+    # (the IsolationForest's) would have stopped growing.
+    far = X32[rng.integers(len(X32), size=FAR_ROWS)].astype(np.float64)
+    proc = [j for j in range(X32.shape[1]) if j != col]
+    far[:, proc] += rng.uniform(-20.0, 20.0, (FAR_ROWS, len(proc))) * est.spread_[-1]
+    return np.vstack([rows, far.astype(np.float32)])
 
 
 def write_csv(path: Path, names: list[str], X32: np.ndarray, out_cols: list[str], Y: np.ndarray):

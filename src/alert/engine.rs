@@ -420,10 +420,19 @@ impl AlertEngine {
                 ev.insert("probabilities".into(), Value::Object(probs));
             }
             PredictionOutput::Anomaly {
-                score, decision, ..
+                score,
+                decision,
+                contributions,
+                ..
             } => {
                 ev.insert("anomaly_score".into(), json!(score));
                 ev.insert("decision".into(), json!(decision));
+                if !contributions.is_empty() {
+                    ev.insert(
+                        "top_signals".into(),
+                        super::contributions::evidence(contributions),
+                    );
+                }
             }
             PredictionOutput::Value { value } => {
                 ev.insert("value".into(), json!(value));
@@ -506,8 +515,17 @@ impl AlertEngine {
                 }
             }
             PredictionOutput::Anomaly {
-                is_anomaly, score, ..
+                is_anomaly,
+                score,
+                contributions,
+                ..
             } if p.decides => {
+                // A window that still holds the previous product's samples is judged
+                // against the new product's statistics (a conche 15 °C "off" for a minute
+                // after every recipe change): such vectors are not counted at all.
+                if self.model_settling(p) {
+                    return;
+                }
                 let n = self.cfg.share_window as usize;
                 if !self.anomaly_share.contains_key(model) {
                     self.anomaly_share
@@ -530,8 +548,9 @@ impl AlertEngine {
                     || {
                         (
                             format!(
-                                "Process anomaly: {:.0}% of the last vectors anomalous (score {score:.3}, model {model} {version})",
-                                share * 100.0
+                                "Process anomaly: {:.0}% of the last vectors anomalous (score {score:.3}, model {model} {version}){}",
+                                share * 100.0,
+                                super::contributions::describe(contributions)
                             ),
                             Self::base_evidence(p),
                         )

@@ -6,11 +6,13 @@
 //! - [`hysteresis`]: one rule's raise / clear state machine.
 //! - [`share`]: rolling shares for the anomaly and data-quality rules.
 //! - [`batch_drift`]: per-batch EWMA of the pH against the batch's own baseline.
+//! - [`contributions`]: the signals an anomaly alert names.
 //! - [`engine`]: which input feeds which rule, ids, evidence.
 //! - [`stage`]: the task.
 
 pub mod batch_drift;
 pub mod config;
+pub mod contributions;
 pub mod engine;
 pub mod hysteresis;
 pub mod share;

@@ -394,6 +394,10 @@ fn anomaly_share_over_window() {
                 score: if bad { -0.7 } else { -0.4 },
                 decision: if bad { -0.1 } else { 0.1 },
                 is_anomaly: bad,
+                contributions: vec![
+                    ("tunnel_temp_mean_60".into(), if bad { 9.5 } else { 3.0 }),
+                    ("ph_mean_60".into(), -1.2),
+                ],
             },
             confidence: 0.9,
             decides: true,
@@ -434,6 +438,20 @@ fn anomaly_share_over_window() {
             (AlertKind::Anomaly, AlertState::Raised, 7),
             (AlertKind::Anomaly, AlertState::Cleared, 14)
         ]
+    );
+    // The raise names the signals of the vector it was raised on (index 7), largest |z|
+    // first, in the message and the evidence.
+    let raised = alerts(&out)[0].clone();
+    assert!(
+        raised
+            .message
+            .contains("top signals: tunnel_temp_mean_60 z +3.0, ph_mean_60 z -1.2"),
+        "{}",
+        raised.message
+    );
+    assert_eq!(
+        raised.evidence["top_signals"][0],
+        serde_json::json!({"signal": "tunnel_temp_mean_60", "z": 3.0})
     );
 }
 

@@ -29,7 +29,7 @@ pub struct EvaluateArgs {
     /// Simulated days per (seed, scenario), e.g. `1` or `0.25`.
     #[arg(long, default_value_t = 1.0, value_parser = parse_days)]
     pub days: f64,
-    /// Scenarios, comma-separated (default: all seven).
+    /// Scenarios, comma-separated (default: all ten, the three unseen faults included).
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<Scenario>,
     /// Print the figures as JSON instead of Markdown.

@@ -38,7 +38,8 @@ pub struct SimulateArgs {
     /// scenario within minutes.
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     pub speed: f64,
-    /// Scenario: normal, fat-bloom, sugar-bloom, gritty, sensor-stuck, sensor-dropout, drift.
+    /// Scenario: normal, fat-bloom, sugar-bloom, gritty, sensor-stuck, sensor-dropout, drift,
+    /// cooling-failure, conche-overheat, wrong-recipe (the last three are in no training set).
     #[arg(long, default_value = "normal")]
     pub scenario: Scenario,
     /// Seed of the process model (same seed, same line).

@@ -41,6 +41,9 @@ pub fn expected(s: Scenario) -> Option<AlertKind> {
         Scenario::Gritty => Some(AlertKind::Gritty),
         Scenario::SensorStuck | Scenario::SensorDropout => Some(AlertKind::DataQuality),
         Scenario::Drift => Some(AlertKind::Drift),
+        Scenario::CoolingFailure | Scenario::ConcheOverheat | Scenario::WrongRecipe => {
+            Some(AlertKind::Anomaly)
+        }
     }
 }
 

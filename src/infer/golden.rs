@@ -73,6 +73,11 @@ fn golden_columns(manifest: &Manifest) -> Vec<(String, Role, usize)> {
                 v.push(("score_samples".to_owned(), Role::ScoreSamples, 0));
             }
             v.push(("decision_function".to_owned(), Role::DecisionFunction, 0));
+            if let Some(o) = manifest.output(Role::Contributions) {
+                for (j, c) in o.columns.iter().enumerate() {
+                    v.push((format!("z_{c}"), Role::Contributions, j));
+                }
+            }
         }
     }
     v

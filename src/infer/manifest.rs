@@ -24,7 +24,8 @@ pub enum Task {
     Classifier,
     /// One value.
     Regressor,
-    /// IsolationForest scores.
+    /// Anomaly scores (`score_samples`, `decision_function`, optional per-signal
+    /// `contributions`).
     Anomaly,
 }
 
@@ -42,6 +43,9 @@ pub enum Role {
     ScoreSamples,
     /// IsolationForest `decision_function`.
     DecisionFunction,
+    /// `[N, k]` per-signal contributions to an anomaly score (the SPC detector's robust
+    /// z-scores); the output's `columns` name the k signals.
+    Contributions,
 }
 
 impl Role {
@@ -53,6 +57,7 @@ impl Role {
             Role::Value => "value",
             Role::ScoreSamples => "score_samples",
             Role::DecisionFunction => "decision_function",
+            Role::Contributions => "contributions",
         }
     }
 }
@@ -64,6 +69,9 @@ pub struct OutputSpec {
     pub name: String,
     /// Its role.
     pub role: Role,
+    /// Column names of a `[N, k]` output (role `contributions`), one per column.
+    #[serde(default)]
+    pub columns: Vec<String>,
 }
 
 /// `onnx`.
@@ -293,6 +301,14 @@ impl Manifest {
                     role.as_str()
                 ));
             }
+        }
+        if let Some(o) = self.output(Role::Contributions)
+            && o.columns.is_empty()
+        {
+            return Err(format!(
+                "output {:?} (role contributions) names no columns",
+                o.name
+            ));
         }
         if self.task == Task::Classifier && self.classes.is_empty() {
             return Err("classifier without classes".into());

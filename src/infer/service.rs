@@ -225,6 +225,7 @@ fn build(
                     score,
                     decision,
                     is_anomaly: decision < threshold,
+                    contributions: contributions(served, outs, row),
                 },
                 conf,
             )
@@ -265,4 +266,20 @@ fn extrapolation_margin(served: &Served, fv: &FeatureVector) -> f64 {
         })
         .count();
     1.0 - outside as f64 / fv.values.len() as f64
+}
+
+/// The `(signal, z)` pairs of an anomaly model's `contributions` output for `row`, named by
+/// the manifest's `columns`; empty when the model has no such output.
+fn contributions(served: &Served, outs: &[Output], row: usize) -> Vec<(String, f64)> {
+    let Some(spec) = served.manifest.output(Role::Contributions) else {
+        return Vec::new();
+    };
+    let Some(o) = output(served, outs, Role::Contributions) else {
+        return Vec::new();
+    };
+    spec.columns
+        .iter()
+        .enumerate()
+        .filter_map(|(j, c)| o.real(row, j).map(|z| (c.clone(), z)))
+        .collect()
 }

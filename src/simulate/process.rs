@@ -28,13 +28,15 @@ use crate::domain::TimestampMs;
 
 use super::batch::{BatchAccum, BatchRecord, BloomLabel, TickTruth};
 use super::noise::{Noise, det_exp, det_sin, quantize};
-use super::recipe::{BeanLot, Recipe, draw_recipe};
+use super::recipe::{BeanLot, RECIPES, Recipe, draw_recipe};
 use super::scenario::{FaultPlan, Scenario};
 
 /// Internal tick, ms.
 const TICK_MS: i64 = 1000;
 /// Ramp time of a fault's onset and recovery, ms.
 const RAMP_MS: i64 = 15 * 60 * 1000;
+/// Ramp of a wrong recipe's set points: the controllers follow a recipe load in minutes.
+const RECIPE_RAMP_MS: i64 = 5 * 60 * 1000;
 /// Seconds in a day (humidity cycle).
 const DAY_S: f64 = 86_400.0;
 
@@ -99,17 +101,36 @@ struct FaultParams {
     particle: f64,
     /// drift: pH shift at the end of the window (0.5–0.8).
     ph_shift: f64,
+    /// cooling-failure: tunnel air warming at full strength, °C (4–7).
+    tunnel_rise: f64,
+    /// conche-overheat: conche temperature above its set point, °C (8–14).
+    conche_rise: f64,
+    /// wrong-recipe: the recipe run instead, as a step 1–3 through [`RECIPES`] from the
+    /// batch's own.
+    recipe_step: usize,
 }
 
 impl FaultParams {
-    fn draw(n: &mut Noise) -> Self {
-        FaultParams {
+    /// The magnitudes of one episode. The unseen faults' magnitudes are drawn after the
+    /// others and only for those scenarios, so the older scenarios' draws (and the
+    /// committed training data) stay as they were.
+    fn draw(n: &mut Noise, scenario: Scenario) -> Self {
+        let mut p = FaultParams {
             temp_offset: n.uniform(2.0, 3.0),
             humidity: n.uniform(84.0, 90.0),
             moisture_extra: n.uniform(0.8, 1.2),
             particle: n.uniform(32.0, 37.0),
             ph_shift: n.uniform(0.5, 0.8),
+            tunnel_rise: 0.0,
+            conche_rise: 0.0,
+            recipe_step: 0,
+        };
+        if scenario.is_unseen() {
+            p.tunnel_rise = n.uniform(4.0, 7.0);
+            p.conche_rise = n.uniform(8.0, 14.0);
+            p.recipe_step = 1 + ((n.unit() * 3.0) as usize).min(2);
         }
+        p
     }
 }
 
@@ -125,7 +146,12 @@ impl Episode {
     /// Strength of the fault at `t` (inside the episode): ramping up to 1 over the first
     /// quarter-hour and back to 0 over the last, so the line is healthy again at the end.
     fn intensity(self, t: i64) -> f64 {
-        let ramp = RAMP_MS.min((self.end - self.start) / 4).max(1) as f64;
+        self.intensity_over(t, RAMP_MS)
+    }
+
+    /// Like [`intensity`](Episode::intensity) with a ramp of `ramp_ms`.
+    fn intensity_over(self, t: i64, ramp_ms: i64) -> f64 {
+        let ramp = ramp_ms.min((self.end - self.start) / 4).max(1) as f64;
         let up = (t - self.start) as f64 / ramp;
         let down = (self.end - t) as f64 / ramp;
         up.min(down).min(1.0)
@@ -230,7 +256,7 @@ impl LineSim {
             .position(|s| *s == streams_of)
             .unwrap_or(0) as u64;
         let mut fault_noise = Noise::new(seed, 2 * k + 1);
-        let fault = FaultParams::draw(&mut fault_noise);
+        let fault = FaultParams::draw(&mut fault_noise, scenario);
         let window = match scenario {
             Scenario::Normal => None,
             _ => {
@@ -395,20 +421,32 @@ impl LineSim {
         if let Some(ep) = episode
             && self.episode != Some(ep.index)
         {
-            self.fault = FaultParams::draw(&mut self.fault_noise);
+            self.fault = FaultParams::draw(&mut self.fault_noise, self.scenario);
             self.episode = Some(ep.index);
         }
         let recipe = self.batch.recipe;
         let [lo, hi] = recipe.working_band;
         let mid = 0.5 * (lo + hi);
         let i = episode.map_or(0.0, |e| e.intensity(t));
+        // wrong-recipe: the set points the controllers follow, blended in over minutes.
+        let wrong = (self.scenario == Scenario::WrongRecipe)
+            .then(|| wrong_recipe(recipe, self.fault.recipe_step))
+            .flatten();
+        let i_recipe = episode.map_or(0.0, |e| e.intensity_over(t, RECIPE_RAMP_MS));
+        let (mid_run, conche_run) = match wrong {
+            Some(w) => (
+                mid + i_recipe * (0.5 * (w.working_band[0] + w.working_band[1]) - mid),
+                recipe.conche_setpoint + i_recipe * (w.conche_setpoint - recipe.conche_setpoint),
+            ),
+            None => (mid, recipe.conche_setpoint),
+        };
         let drift = episode.map_or(0.0, |e| e.progress(t));
         let n = &mut self.noise;
 
         // Tempering: controller hunting around the set point.
         self.phase = (self.phase + dt_s / self.batch.cycle_period_s).fract();
         self.temp_ar = 0.95 * self.temp_ar + n.normal(0.0, 0.02);
-        let mut temp_true = mid
+        let mut temp_true = mid_run
             + self.batch.setpoint_offset
             + 0.25 * det_sin(std::f64::consts::TAU * self.phase)
             + self.temp_ar;
@@ -419,7 +457,10 @@ impl LineSim {
 
         // Cooling tunnel and ambient humidity.
         self.tunnel_ar = 0.998 * self.tunnel_ar + n.normal(0.0, 0.02);
-        let tunnel_true = 13.0 + self.tunnel_ar;
+        let mut tunnel_true = 13.0 + self.tunnel_ar;
+        if self.scenario == Scenario::CoolingFailure {
+            tunnel_true += i * self.fault.tunnel_rise;
+        }
         let tunnel_meas = quantize(tunnel_true + n.normal(0.0, 0.05), 0.01);
         self.humidity_ar = 0.998 * self.humidity_ar + n.normal(0.0, 0.06);
         let day = (t - self.start_ms) as f64 / 1000.0 / DAY_S;
@@ -453,6 +494,10 @@ impl LineSim {
             let creep = ((t - ep.start) as f64 / 3_600_000.0).clamp(0.0, 1.0);
             moisture_true += i * creep * self.fault.moisture_extra;
         }
+        if self.scenario == Scenario::ConcheOverheat {
+            // A hotter conche drives off water faster.
+            moisture_true -= i * 0.012 * self.fault.conche_rise;
+        }
         let moisture_meas = quantize(moisture_true + n.normal(0.0, 0.005), 0.001);
         self.ph_ar = 0.999 * self.ph_ar + n.normal(0.0, 0.001);
         let mut ph_true = self.lot.ph + self.ph_ar;
@@ -461,10 +506,11 @@ impl LineSim {
         }
         let ph_meas = quantize(ph_true + n.normal(0.0, 0.01), 0.001);
         self.conche_ar = 0.995 * self.conche_ar + n.normal(0.0, 0.05);
-        let conche_meas = quantize(
-            recipe.conche_setpoint + self.conche_ar + n.normal(0.0, 0.1),
-            0.01,
-        );
+        let mut conche_true = conche_run + self.conche_ar;
+        if self.scenario == Scenario::ConcheOverheat {
+            conche_true += i * self.fault.conche_rise;
+        }
+        let conche_meas = quantize(conche_true + n.normal(0.0, 0.1), 0.01);
 
         // Latent bloom: exposure integrators with linear recovery.
         let temp_excess = temp_true - (hi + 0.5);
@@ -551,6 +597,13 @@ impl LineSim {
         self.batch = Self::draw_batch(self.next_batch, t, &mut self.noise);
         self.next_batch += 1;
     }
+}
+
+/// The recipe `step` places after `own` in [`RECIPES`] (wrapping): never `own` itself for
+/// a step of 1–3. `None` only if `own` is not one of [`RECIPES`].
+fn wrong_recipe(own: &Recipe, step: usize) -> Option<&'static Recipe> {
+    let at = RECIPES.iter().position(|r| r.id == own.id)?;
+    RECIPES.get((at + step) % RECIPES.len())
 }
 
 fn duration_ms(d: Duration) -> i64 {

@@ -7,7 +7,9 @@ use std::time::Duration;
 use thiserror::Error;
 
 /// Simulator scenarios, parsed from kebab-case names: `normal`, `fat-bloom`, `sugar-bloom`,
-/// `gritty`, `sensor-stuck`, `sensor-dropout`, `drift`.
+/// `gritty`, `sensor-stuck`, `sensor-dropout`, `drift`, and the three faults no supervised
+/// model is trained on (see [`Scenario::is_unseen`]): `cooling-failure`, `conche-overheat`,
+/// `wrong-recipe`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scenario {
     /// A healthy line: every signal inside its domain band.
@@ -26,6 +28,16 @@ pub enum Scenario {
     SensorDropout,
     /// The pH of the mass shifts slowly upwards over the fault window.
     Drift,
+    /// The cooling tunnel loses its chiller: the tunnel air warms 4–7 °C above its
+    /// ≈ 13 °C set point.
+    CoolingFailure,
+    /// The conche's heating runs away: the mass is held 8–14 °C above the recipe's conche
+    /// set point and dries a little faster.
+    ConcheOverheat,
+    /// The line runs another recipe's tempering and conche set points while the PLC's
+    /// recipe registers still report the product being made (an operator loaded the wrong
+    /// recipe): a step within about five minutes, not a 15-minute ramp.
+    WrongRecipe,
 }
 
 /// An unknown scenario name.
@@ -38,7 +50,10 @@ pub struct UnknownScenario {
 
 impl Scenario {
     /// Every scenario, `Normal` first.
-    pub const ALL: [Scenario; 7] = [
+    ///
+    /// New scenarios go at the end: a scenario's place here selects its random streams
+    /// (`LineSim::with_plan`), and the committed training data depend on them.
+    pub const ALL: [Scenario; 10] = [
         Scenario::Normal,
         Scenario::FatBloom,
         Scenario::SugarBloom,
@@ -46,6 +61,9 @@ impl Scenario {
         Scenario::SensorStuck,
         Scenario::SensorDropout,
         Scenario::Drift,
+        Scenario::CoolingFailure,
+        Scenario::ConcheOverheat,
+        Scenario::WrongRecipe,
     ];
 
     /// The kebab-case name (`fat-bloom`), as accepted by `FromStr` and written to the CSV
@@ -59,7 +77,19 @@ impl Scenario {
             Scenario::SensorStuck => "sensor-stuck",
             Scenario::SensorDropout => "sensor-dropout",
             Scenario::Drift => "drift",
+            Scenario::CoolingFailure => "cooling-failure",
+            Scenario::ConcheOverheat => "conche-overheat",
+            Scenario::WrongRecipe => "wrong-recipe",
         }
+    }
+
+    /// Faults kept out of every training set (models/runs.json): only a detector of
+    /// departures from healthy running (the `anomaly` model) can be expected to see them.
+    pub fn is_unseen(self) -> bool {
+        matches!(
+            self,
+            Scenario::CoolingFailure | Scenario::ConcheOverheat | Scenario::WrongRecipe
+        )
     }
 
     /// All names, in `ALL` order.

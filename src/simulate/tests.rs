@@ -430,3 +430,74 @@ fn export_writes_documented_schema() {
             .contains("interval")
     );
 }
+
+/// Every signal's mean over hours 1–2 (the default fault at full strength) in `scenario`
+/// minus the same in its `normal` twin.
+fn shifts(scenario: Scenario, seed: u64) -> Vec<(&'static str, f64)> {
+    LineSim::signals()
+        .iter()
+        .map(|s| {
+            let d = mean_over(scenario, seed, s, 1.0, 2.0)
+                - mean_over(Scenario::Normal, seed, s, 1.0, 2.0);
+            (*s, d)
+        })
+        .collect()
+}
+
+fn shift(sh: &[(&'static str, f64)], signal: &str) -> f64 {
+    sh.iter()
+        .find(|(s, _)| *s == signal)
+        .map_or(f64::NAN, |(_, d)| *d)
+}
+
+#[test]
+fn unseen_faults_move_only_their_own_signals() {
+    for seed in [21, 22, 23] {
+        let sh = shifts(Scenario::CoolingFailure, seed);
+        let t = shift(&sh, "tunnel_temp");
+        assert!((3.9..7.1).contains(&t), "seed {seed}: tunnel +{t}");
+        for (s, d) in &sh {
+            assert!(
+                *s == "tunnel_temp" || *d == 0.0,
+                "seed {seed}: {s} moved {d}"
+            );
+        }
+
+        let sh = shifts(Scenario::ConcheOverheat, seed);
+        let c = shift(&sh, "conche_temp");
+        assert!((7.9..14.1).contains(&c), "seed {seed}: conche +{c}");
+        let m = shift(&sh, "moisture");
+        assert!((-0.18..-0.09).contains(&m), "seed {seed}: moisture {m}");
+        for (s, d) in &sh {
+            assert!(
+                matches!(*s, "conche_temp" | "moisture") || *d == 0.0,
+                "seed {seed}: {s} moved {d}"
+            );
+        }
+
+        // The registers keep reporting the product made; the set points are another's.
+        let sh = shifts(Scenario::WrongRecipe, seed);
+        for s in [
+            "recipe",
+            "cocoa_pct",
+            "batch_id",
+            "humidity",
+            "ph",
+            "particle_size",
+        ] {
+            assert_eq!(shift(&sh, s), 0.0, "seed {seed}: {s}");
+        }
+        let c = shift(&sh, "conche_temp");
+        assert!(c.abs() > 4.9, "seed {seed}: conche {c}");
+    }
+}
+
+#[test]
+fn unseen_faults_are_marked_and_parse() {
+    let unseen: Vec<_> = Scenario::ALL.iter().filter(|s| s.is_unseen()).collect();
+    assert_eq!(unseen.len(), 3);
+    for s in unseen {
+        assert_eq!(s.name().parse::<Scenario>(), Ok(*s));
+    }
+    assert!(!Scenario::Drift.is_unseen() && !Scenario::Normal.is_unseen());
+}

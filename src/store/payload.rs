@@ -223,12 +223,25 @@ fn output(o: &PredictionOutput) -> Value {
             score,
             decision,
             is_anomaly,
-        } => json!({
-            "type": "anomaly",
-            "score": finite(*score),
-            "decision": finite(*decision),
-            "is_anomaly": is_anomaly,
-        }),
+            contributions,
+        } => {
+            let mut v = json!({
+                "type": "anomaly",
+                "score": finite(*score),
+                "decision": finite(*decision),
+                "is_anomaly": is_anomaly,
+            });
+            if !contributions.is_empty()
+                && let Some(m) = v.as_object_mut()
+            {
+                let z: Map<String, Value> = contributions
+                    .iter()
+                    .map(|(c, z)| (c.clone(), finite(*z)))
+                    .collect();
+                m.insert("contributions".into(), Value::Object(z));
+            }
+            v
+        }
     }
 }
 

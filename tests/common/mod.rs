@@ -516,6 +516,7 @@ pub fn prediction(i: u64, ts: i64) -> Record {
             score: -0.42,
             decision: 0.03,
             is_anomaly: false,
+            contributions: Vec::new(),
         },
     };
     Record::Prediction(Prediction {
