@@ -43,13 +43,23 @@ pub struct AlertsConfig {
     pub share_window: u32,
     /// `fat_bloom_risk` band rule: the working temperature must be outside the product's
     /// tempering band by more than this many °C to count (a reading on the edge is not a
-    /// risk); it clears once back inside the band. Default 0.2. Range ≥ 0.
+    /// risk); it clears once back inside the band. Default 0.1: healthy 60-s means stay at
+    /// least 0.02 °C inside the band top over ten simulated days, and 0.2 (the old default)
+    /// raised 10.4 min (p95) into a tempering fault on the alert-tuning seeds instead of 9.4.
+    /// Range ≥ 0.
     #[serde(default = "default_band_tolerance")]
     pub temp_band_tolerance_c: f64,
     /// `sugar_bloom_risk` moisture rule: moisture must exceed the product's upper limit by
     /// more than this many % points. Default 0.1.
     #[serde(default = "default_moisture_tolerance")]
     pub moisture_tolerance_pct: f64,
+    /// `sugar_bloom_risk` humidity rule: the pre-alarm band, % RH below the chocolate type's
+    /// sugar-bloom humidity limit (dark 83, milk 78, white 80) at which the risk is raised —
+    /// the humidity is on its way to the limit, and the product has not yet taken up water.
+    /// Default 5; 0 raises only at the limit (as before: p95 17.6 min into a humidity fault
+    /// on the alert-tuning seeds instead of 14.3). Range ≥ 0.
+    #[serde(default = "default_humidity_margin")]
+    pub humidity_margin_rh: f64,
     /// Name of the model whose `value` output is the predicted yield. Default "yield".
     #[serde(default = "default_yield_model")]
     pub yield_model: String,
@@ -70,6 +80,7 @@ impl Default for AlertsConfig {
             share_window: default_share_window(),
             temp_band_tolerance_c: default_band_tolerance(),
             moisture_tolerance_pct: default_moisture_tolerance(),
+            humidity_margin_rh: default_humidity_margin(),
             yield_model: default_yield_model(),
         }
     }
@@ -232,7 +243,10 @@ fn default_share_window() -> u32 {
     60
 }
 fn default_band_tolerance() -> f64 {
-    0.2
+    0.1
+}
+fn default_humidity_margin() -> f64 {
+    5.0
 }
 fn default_moisture_tolerance() -> f64 {
     0.1

@@ -158,8 +158,8 @@ fn fat_bloom_probability_consecutive_dedup_and_clear() {
 #[test]
 fn working_temperature_outside_band_raises_fat_bloom() {
     let mut e = engine();
-    // Dark band [31, 32], tolerance 0.2 °C: 32.1 is tolerated, 32.5 is not.
-    let temps = [31.5, 32.1, 32.5, 32.5, 32.5, 32.5, 31.9, 31.8, 31.7];
+    // Dark band [31, 32], tolerance 0.1 °C: 32.05 is tolerated, 32.5 is not.
+    let temps = [31.5, 32.05, 32.5, 32.5, 32.5, 32.5, 31.9, 31.8, 31.7];
     let recs = temps
         .iter()
         .enumerate()
@@ -644,8 +644,9 @@ fn humidity_above_the_products_sugar_bloom_limit_raises_sugar_bloom() {
         }
         r
     };
-    // DARK70 is dark chocolate: limit 83 % RH, raised 0.5 above it, 3 polls in a row.
-    let recs = [60.0, 83.2, 83.6, 84.0, 84.5, 82.0, 80.0, 79.0]
+    // DARK70 is dark chocolate: limit 83 % RH, pre-alarm 5 % RH below it (78), raised
+    // 0.5 above that, 3 polls in a row; cleared back at or below 78.
+    let recs = [60.0, 78.2, 78.6, 79.0, 79.5, 77.0, 75.0, 74.0]
         .iter()
         .enumerate()
         .map(|(s, rh)| air(s as i64, *rh))
@@ -660,6 +661,13 @@ fn humidity_above_the_products_sugar_bloom_limit_raises_sugar_bloom() {
     assert_eq!(a[0].ts, TimestampMs(4000));
     assert!(a[0].id.contains(":humidity:"), "{}", a[0].id);
     assert_eq!(a[0].evidence["band"]["limit"], 83.0);
+    assert_eq!(a[0].evidence["band"]["pre_alarm"], 78.0);
+    assert!(
+        a[0].message
+            .contains("pre-alarm level 78 % RH (5 % RH below its sugar-bloom limit 83 % RH)"),
+        "{}",
+        a[0].message
+    );
     assert_eq!(
         (a[1].state, a[1].ts),
         (AlertState::Cleared, TimestampMs(7000))

@@ -21,12 +21,15 @@ use crate::simulate::{FaultPlan, Scenario};
 pub use run::{RunOutcome, RunPlan, run_one};
 pub use score::{Summary, score};
 
-/// The fault plan of every evaluation run: a healthy hour, then a 90-minute episode every
-/// 6 hours (four a day, each with fresh magnitudes, falling on whatever product runs).
-pub fn fault_plan() -> FaultPlan {
+/// The fault plan of an evaluation run of `scenario`: a healthy hour, then an episode every
+/// 6 hours (four a day, each with fresh magnitudes, falling on whatever product runs) —
+/// 90 minutes long, and 2 hours for `drift`, whose pH ramps over the whole episode: the
+/// 2-hour ramp the alerts' delay target names (a 90-minute ramp is steeper, easier).
+pub fn fault_plan(scenario: Scenario) -> FaultPlan {
+    let minutes = if scenario == Scenario::Drift { 120 } else { 90 };
     FaultPlan {
         warmup: Duration::from_secs(3600),
-        duration: Duration::from_secs(90 * 60),
+        duration: Duration::from_secs(minutes * 60),
         every: Some(Duration::from_secs(6 * 3600)),
     }
 }
@@ -43,7 +46,7 @@ pub fn plans(
                 scenario: *s,
                 seed,
                 span,
-                plan: fault_plan(),
+                plan: fault_plan(*s),
             })
         })
         .collect()

@@ -48,7 +48,7 @@ fn run(scenario: Scenario, hours: u64, episodes: &[(i64, i64)], alerts: Vec<Aler
             scenario,
             seed: 1,
             span: Duration::from_secs(hours * 3600),
-            plan: fault_plan(),
+            plan: fault_plan(scenario),
         },
         episodes: episodes.iter().map(|(s, e)| (at(*s), at(*e))).collect(),
         batches: Vec::new(),
@@ -226,4 +226,16 @@ fn a_short_fat_bloom_run_through_the_real_models() {
     assert!(b.len() >= 2, "{b:?}");
     assert!(b[0].judged_at.is_none(), "{b:?}");
     assert!(b[1..].iter().all(|b| b.judged_at.is_some()), "{b:?}");
+}
+
+#[test]
+fn drift_episodes_are_two_hour_ramps_the_others_ninety_minutes() {
+    assert_eq!(
+        fault_plan(Scenario::Drift).duration,
+        Duration::from_secs(2 * 3600)
+    );
+    for s in Scenario::ALL.into_iter().filter(|s| *s != Scenario::Drift) {
+        assert_eq!(fault_plan(s).duration, Duration::from_secs(90 * 60), "{s}");
+        assert_eq!(fault_plan(s).every, fault_plan(Scenario::Drift).every);
+    }
 }

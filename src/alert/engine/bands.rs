@@ -1,0 +1,245 @@
+//! The signal-based band rules of [`AlertEngine`]: working temperature against the
+//! product's tempering band (`fat_bloom_risk`), moisture and humidity against the
+//! sugar-bloom limits (`sugar_bloom_risk`), particle size (`gritty`) and the per-batch pH
+//! drift (`drift`, scope `ph`). They read the window means of whichever sample-level model
+//! carries the signal, once per poll per signal.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::*;
+
+/// A signal's value against a product limit (the sugar-bloom band rules).
+struct Limit<'a> {
+    signal: &'static str,
+    feature: &'a str,
+    value: f64,
+    limit: f64,
+    tolerance: f64,
+    unit: &'static str,
+    product: &'a str,
+    /// How far below the product's own limit `limit` sits (a pre-alarm band); 0 when
+    /// `limit` is the product limit itself.
+    margin: f64,
+}
+
+/// Humidity above the product's sugar-bloom limit, % RH, before the humidity rule raises
+/// (the window mean's noise is ≈ 0.05 % RH; healthy air stays ≈ 15 % RH below the limits).
+const HUMIDITY_TOLERANCE_PCT: f64 = 0.5;
+
+impl AlertEngine {
+    /// Value of the prediction's feature of `signal` (mean, else ewma, else last), with the
+    /// feature's name and window.
+    pub(super) fn signal_value(
+        &self,
+        p: &Prediction,
+        signal: &str,
+    ) -> Option<(Arc<str>, f64, usize)> {
+        let inputs = self.inputs.get(p.model.as_ref())?;
+        for want in ["mean", "ewma", "last"] {
+            for (i, input) in inputs.iter().enumerate() {
+                if input.signal == signal && input.transform.name() == want {
+                    let v = *p.features.values.get(i)?;
+                    return Some((input.feature.clone(), v, input.window));
+                }
+            }
+        }
+        None
+    }
+
+    /// True while `signal`'s window still holds samples of the previous product.
+    pub(super) fn settling(&mut self, signal: &'static str, product: &str, window: usize) -> bool {
+        settle_step(
+            self.settle
+                .entry(signal)
+                .or_insert_with(|| (product.to_string(), 0)),
+            product,
+            window,
+        )
+    }
+
+    /// A sugar-bloom band rule: the signal more than `tolerance` above its product limit
+    /// raises (scope: the signal); back at or below the limit clears.
+    fn sugar_limit(&mut self, p: &Prediction, l: &Limit<'_>, out: &mut Vec<Record>) {
+        let excess = (l.value - l.limit).max(0.0);
+        let mut rule = self.cfg.sugar_bloom_risk.clone();
+        rule.raise = l.tolerance;
+        rule.clear = 0.0;
+        self.eval(
+            Eval {
+                kind: AlertKind::SugarBloomRisk,
+                scope: l.signal,
+                value: excess,
+                ts: p.ts,
+                batch: &p.batch,
+            },
+            Some(rule),
+            || {
+                let what = if l.margin > 0.0 {
+                    format!(
+                        "{} pre-alarm level {} {} ({} {} below its sugar-bloom limit {} {})",
+                        l.product,
+                        l.limit,
+                        l.unit,
+                        l.margin,
+                        l.unit,
+                        l.limit + l.margin,
+                        l.unit
+                    )
+                } else {
+                    format!("{} limit {} {}", l.product, l.limit, l.unit)
+                };
+                (
+                    format!(
+                        "Sugar bloom risk: {} {:.2} {} above {what}",
+                        l.signal, l.value, l.unit
+                    ),
+                    Self::evidence_with(
+                        p,
+                        "band",
+                        json!({"signal": l.signal, "feature": l.feature, "value": l.value,
+                        "limit": l.limit + l.margin, "pre_alarm": l.limit, "excess": excess,
+                        "product": l.product}),
+                    ),
+                )
+            },
+            out,
+        );
+    }
+
+    /// Signal-based rules on sample-level vectors, once per poll per signal.
+    pub(super) fn process_bands(&mut self, p: &Prediction, out: &mut Vec<Record>) {
+        let product = p
+            .batch
+            .product
+            .as_deref()
+            .and_then(|c| self.products.get(c))
+            .cloned();
+        for signal in ["temperature", "moisture", "humidity", "particle_size", "ph"] {
+            let Some((feature, v, window)) = self.signal_value(p, signal) else {
+                continue;
+            };
+            if self.signal_ts.get(signal).is_some_and(|t| *t >= p.ts) {
+                continue;
+            }
+            self.signal_ts.insert(signal, p.ts);
+            let eval = |kind, scope, value| Eval {
+                kind,
+                scope,
+                value,
+                ts: p.ts,
+                batch: &p.batch,
+            };
+            match signal {
+                "temperature" => {
+                    let Some(prod) = &product else { continue };
+                    if self.settling(signal, &prod.code, window) {
+                        continue;
+                    }
+                    let [lo, hi] = prod.working_temp.unwrap_or(prod.chocolate.working_band());
+                    let excursion = (lo - v).max(v - hi).max(0.0);
+                    let mut rule = self.cfg.fat_bloom_risk.clone();
+                    rule.raise = self.cfg.temp_band_tolerance_c.max(1e-9);
+                    rule.clear = 0.0;
+                    self.eval(
+                        eval(AlertKind::FatBloomRisk, "temperature", excursion),
+                        Some(rule),
+                        || {
+                            (
+                                format!(
+                                    "Fat bloom risk: working temperature {v:.2} °C outside {} band [{lo}, {hi}] °C",
+                                    prod.code
+                                ),
+                                Self::evidence_with(
+                                    p,
+                                    "band",
+                                    json!({"signal": signal, "feature": feature.as_ref(), "value": v,
+                                    "band": [lo, hi], "excursion": excursion, "product": prod.code}),
+                                ),
+                            )
+                        },
+                        out,
+                    );
+                }
+                "moisture" => {
+                    let Some(prod) = &product else { continue };
+                    if self.settling(signal, &prod.code, window) {
+                        continue;
+                    }
+                    let limit = Limit {
+                        signal,
+                        feature: &feature,
+                        value: v,
+                        limit: prod.moisture_pct[1],
+                        tolerance: self.cfg.moisture_tolerance_pct.max(1e-9),
+                        unit: "%",
+                        product: &prod.code,
+                        margin: 0.0,
+                    };
+                    self.sugar_limit(p, &limit, out);
+                }
+                "humidity" => {
+                    let Some(prod) = &product else { continue };
+                    let limit = Limit {
+                        signal,
+                        feature: &feature,
+                        value: v,
+                        limit: prod.chocolate.sugar_bloom_humidity() - self.cfg.humidity_margin_rh,
+                        tolerance: HUMIDITY_TOLERANCE_PCT,
+                        unit: "% RH",
+                        product: &prod.code,
+                        margin: self.cfg.humidity_margin_rh,
+                    };
+                    self.sugar_limit(p, &limit, out);
+                }
+                "ph" => {
+                    let batch = p.batch.batch_id.as_deref().unwrap_or("");
+                    let Some(dev) = self.ph_drift.push(batch, v) else {
+                        continue;
+                    };
+                    let baseline = self.ph_drift.baseline().unwrap_or(f64::NAN);
+                    let mut rule = self.cfg.drift.clone();
+                    rule.raise = batch_drift::RAISE;
+                    rule.clear = batch_drift::CLEAR;
+                    rule.consecutive = batch_drift::CONSECUTIVE;
+                    self.eval(
+                        eval(AlertKind::Drift, "ph", dev),
+                        Some(rule),
+                        || {
+                            (
+                                format!(
+                                    "Process drift: pH {v:.3} moved {dev:.3} from this batch's baseline {baseline:.3}"
+                                ),
+                                Self::evidence_with(
+                                    p,
+                                    "batch_drift",
+                                    json!({"signal": signal, "feature": feature.as_ref(), "value": v,
+                                    "baseline": baseline, "deviation": dev, "batch": batch}),
+                                ),
+                            )
+                        },
+                        out,
+                    );
+                }
+                _ => {
+                    self.eval(
+                        eval(AlertKind::Gritty, "particle_size", v),
+                        None,
+                        || {
+                            (
+                                format!("Gritty: particle size {v:.1} µm"),
+                                Self::evidence_with(
+                                    p,
+                                    "signal",
+                                    json!({"signal": signal, "feature": feature.as_ref(), "value": v}),
+                                ),
+                            )
+                        },
+                        out,
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! What [`AlertEngine`] does with a model's prediction: the bloom probability rules, the
+//! anomaly share, the predicted yield, low confidence, the batch spec check, and the
+//! evidence every prediction-based alert carries.
+
+use super::*;
+
+/// Bloom classes a classifier may carry, the alert each raises and its message prefix.
+const BLOOM_CLASSES: [(&str, AlertKind, &str); 2] = [
+    ("fat_bloom", AlertKind::FatBloomRisk, "Fat bloom risk"),
+    ("sugar_bloom", AlertKind::SugarBloomRisk, "Sugar bloom risk"),
+];
+
+impl AlertEngine {
+    /// True while the longest input window of sample-level model `p.model` still holds
+    /// samples of the previous product.
+    pub(super) fn model_settling(&mut self, p: &Prediction) -> bool {
+        if p.features.level != FeatureLevel::Sample {
+            return false;
+        }
+        let Some(product) = p.batch.product.as_deref() else {
+            return false;
+        };
+        let window = self
+            .inputs
+            .get(p.model.as_ref())
+            .and_then(|inputs| inputs.iter().map(|i| i.window).max())
+            .unwrap_or(0);
+        settle_step(
+            self.model_settle
+                .entry(Arc::clone(&p.model))
+                .or_insert_with(|| (product.to_string(), 0)),
+            product,
+            window,
+        )
+    }
+
+    /// What every prediction-based alert carries: model, version, confidence, the feature
+    /// values and the model's output.
+    pub(super) fn base_evidence(p: &Prediction) -> Value {
+        let features: serde_json::Map<String, Value> = p
+            .features
+            .names
+            .iter()
+            .zip(&p.features.values)
+            .map(|(n, v)| (n.clone(), json!(v)))
+            .collect();
+        let mut ev = serde_json::Map::new();
+        ev.insert("model".into(), json!(p.model.as_ref()));
+        ev.insert("model_version".into(), json!(p.model_version.as_ref()));
+        ev.insert("confidence".into(), json!(p.confidence));
+        ev.insert("features".into(), Value::Object(features));
+        match &p.output {
+            PredictionOutput::Class {
+                probabilities,
+                label,
+            } => {
+                let probs: serde_json::Map<String, Value> = probabilities
+                    .iter()
+                    .map(|(c, v)| (c.clone(), json!(v)))
+                    .collect();
+                ev.insert("label".into(), json!(label));
+                ev.insert("probabilities".into(), Value::Object(probs));
+            }
+            PredictionOutput::Anomaly {
+                score,
+                decision,
+                contributions,
+                ..
+            } => {
+                ev.insert("anomaly_score".into(), json!(score));
+                ev.insert("decision".into(), json!(decision));
+                if !contributions.is_empty() {
+                    ev.insert(
+                        "top_signals".into(),
+                        crate::alert::contributions::evidence(contributions),
+                    );
+                }
+            }
+            PredictionOutput::Value { value } => {
+                ev.insert("value".into(), json!(value));
+            }
+        }
+        Value::Object(ev)
+    }
+
+    /// [`Self::base_evidence`] plus one more entry.
+    pub(super) fn evidence_with(p: &Prediction, key: &str, extra: Value) -> Value {
+        let mut ev = Self::base_evidence(p);
+        if let Value::Object(m) = &mut ev {
+            m.insert(key.into(), extra);
+        }
+        ev
+    }
+
+    pub(super) fn on_prediction(&mut self, p: &Prediction, out: &mut Vec<Record>) {
+        // A prediction is an accepted vector: it lowers the refused share, and the
+        // data-quality rule must see that to clear.
+        let share = self.dq_share.push(false);
+        let dq_value = self.dq_share.rule_value();
+        let window = self.cfg.share_window;
+        self.eval(
+            Eval {
+                kind: AlertKind::DataQuality,
+                scope: "line",
+                value: dq_value,
+                ts: p.ts,
+                batch: &p.batch,
+            },
+            None,
+            || {
+                (
+                    format!(
+                        "Data quality: {:.0}% of recent vectors refused",
+                        share * 100.0
+                    ),
+                    json!({"refused_share": share, "window": window}),
+                )
+            },
+            out,
+        );
+        let model: &str = &p.model;
+        let version: &str = &p.model_version;
+        match &p.output {
+            PredictionOutput::Class { probabilities, .. } => {
+                let prob = |c: &str| probabilities.iter().find(|(k, _)| k == c).map(|(_, v)| *v);
+                // A model that did not beat its rule (manifest `decides: false`) is evidence
+                // only: its probabilities raise nothing, the band and spec rules still do.
+                let settling = self.model_settling(p);
+                let classes = if p.decides && !settling {
+                    &BLOOM_CLASSES[..]
+                } else {
+                    &[]
+                };
+                for &(class, kind, what) in classes {
+                    if let Some(v) = prob(class) {
+                        self.eval(
+                            Eval {
+                                kind,
+                                scope: model,
+                                value: v,
+                                ts: p.ts,
+                                batch: &p.batch,
+                            },
+                            None,
+                            || {
+                                (
+                                    format!("{what}: P({class}) {v:.2} (model {model} {version})"),
+                                    Self::base_evidence(p),
+                                )
+                            },
+                            out,
+                        );
+                    }
+                }
+                if p.features.level == FeatureLevel::Batch {
+                    self.batch_spec(p, prob("reject").unwrap_or(0.0), out);
+                }
+            }
+            PredictionOutput::Anomaly {
+                is_anomaly,
+                score,
+                contributions,
+                ..
+            } if p.decides => {
+                // A window that still holds the previous product's samples is judged
+                // against the new product's statistics (a conche 15 °C "off" for a minute
+                // after every recipe change): such vectors are not counted at all.
+                if self.model_settling(p) {
+                    return;
+                }
+                let n = self.cfg.share_window as usize;
+                if !self.anomaly_share.contains_key(model) {
+                    self.anomaly_share
+                        .insert(model.to_string(), RollingShare::new(n));
+                }
+                let Some(rolling) = self.anomaly_share.get_mut(model) else {
+                    return;
+                };
+                let share = rolling.push(*is_anomaly);
+                let share_or_nan = rolling.rule_value();
+                self.eval(
+                    Eval {
+                        kind: AlertKind::Anomaly,
+                        scope: model,
+                        value: share_or_nan,
+                        ts: p.ts,
+                        batch: &p.batch,
+                    },
+                    None,
+                    || {
+                        (
+                            format!(
+                                "Process anomaly: {:.0}% of the last vectors anomalous (score {score:.3}, model {model} {version}){}",
+                                share * 100.0,
+                                crate::alert::contributions::describe(contributions)
+                            ),
+                            Self::base_evidence(p),
+                        )
+                    },
+                    out,
+                );
+            }
+            PredictionOutput::Anomaly { .. } => {}
+            PredictionOutput::Value { value } => {
+                if p.decides && model == self.cfg.yield_model {
+                    self.eval(
+                        Eval {
+                            kind: AlertKind::YieldLow,
+                            scope: model,
+                            value: *value,
+                            ts: p.ts,
+                            batch: &p.batch,
+                        },
+                        None,
+                        || {
+                            (
+                                format!("Predicted yield {value:.1} % (model {model} {version})"),
+                                Self::base_evidence(p),
+                            )
+                        },
+                        out,
+                    );
+                }
+            }
+        }
+        // An anomaly detector's "confidence" is its distance from the decision boundary,
+        // which healthy data sits close to all the time: not a confidence to alarm on.
+        if p.decides && !matches!(p.output, PredictionOutput::Anomaly { .. }) {
+            self.eval(
+                Eval {
+                    kind: AlertKind::LowConfidence,
+                    scope: model,
+                    value: p.confidence,
+                    ts: p.ts,
+                    batch: &p.batch,
+                },
+                None,
+                || {
+                    (
+                        format!(
+                            "Low model confidence {:.2} (model {model} {version})",
+                            p.confidence
+                        ),
+                        Self::base_evidence(p),
+                    )
+                },
+                out,
+            );
+        }
+        if p.features.level == FeatureLevel::Sample {
+            self.process_bands(p, out);
+        }
+    }
+
+    /// A closed batch: predicted reject, or aggregates outside the product spec.
+    pub(super) fn batch_spec(&mut self, p: &Prediction, p_reject: f64, out: &mut Vec<Record>) {
+        let product = p
+            .batch
+            .product
+            .as_deref()
+            .and_then(|c| self.products.get(c))
+            .cloned();
+        let mut violations = Vec::new();
+        if let Some(prod) = &product {
+            let checks: [(&str, f64, f64); 3] = [
+                ("moisture", prod.moisture_pct[0], prod.moisture_pct[1]),
+                ("ph", prod.ph[0], prod.ph[1]),
+                (
+                    "particle_size",
+                    f64::NEG_INFINITY,
+                    prod.particle_size_max_um,
+                ),
+            ];
+            for (signal, lo, hi) in checks {
+                if let Some((feature, v, _)) = self.signal_value(p, signal)
+                    && (v < lo || v > hi)
+                {
+                    violations.push(
+                        json!({"signal": signal, "feature": feature.as_ref(), "value": v, "spec": [lo, hi]}),
+                    );
+                }
+            }
+        }
+        let value = match (violations.is_empty(), p.decides) {
+            (false, _) => 1.0,
+            (true, true) => p_reject,
+            (true, false) => 0.0,
+        };
+        self.eval(
+            Eval {
+                kind: AlertKind::OutOfRangeBatch,
+                scope: "line",
+                value,
+                ts: p.ts,
+                batch: &p.batch,
+            },
+            None,
+            || {
+                let batch = p.batch.batch_id.as_deref().unwrap_or("?");
+                let message = if violations.is_empty() {
+                    format!("Batch {batch}: P(reject) {p_reject:.2}")
+                } else {
+                    format!(
+                        "Batch {batch}: {} aggregate(s) outside the product spec",
+                        violations.len()
+                    )
+                };
+                let mut ev = Self::evidence_with(p, "p_reject", json!(p_reject));
+                if let Value::Object(m) = &mut ev {
+                    m.insert("spec_violations".into(), Value::Array(violations));
+                }
+                (message, ev)
+            },
+            out,
+        );
+    }
+}
