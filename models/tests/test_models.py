@@ -123,6 +123,11 @@ def test_quality_on_held_out_seeds():
     # alone on tuning; on held-out seeds it must still do so.
     assert manifest("quality")["decision"]["decides"]
     assert ho["reject_model_or_rule"]["f1"] > ho["reject_rule"]["f1"]
+    # P(reject) raises `out_of_range_batch` on every product: each product's precision must
+    # hold at 0.8 on tuning (where it was chosen) and on the held-out seeds (alerts issue).
+    for split in ("tuning", "held_out"):
+        for product, v in sp[split]["per_product"].items():
+            assert v["reject_model"]["precision"] >= 0.8, (split, product, v["reject_model"])
 
 
 def test_yield_on_held_out_seeds():

@@ -155,7 +155,9 @@ fn page_hinkley_flags_the_window_with_the_step() {
     let mut m = ModelMonitor::new(reference(), &cfg(3600, Some(100)));
     let mut windows = Vec::new();
     for i in 0..400 {
-        let x = if i < 300 { (i % 10) as f64 + 0.5 } else { 9.5 };
+        // The reference is uniform over 0.5..9.5 (σ ≈ 2.9): a step to 20 is ≈ 5σ, far over
+        // the tolerated 1σ (`page_hinkley_feature_delta`).
+        let x = if i < 300 { (i % 10) as f64 + 0.5 } else { 20.0 };
         windows.extend(m.observe(&prediction(i, x)));
     }
     let ph: Vec<bool> = windows.iter().map(|w| w.features[0].page_hinkley).collect();

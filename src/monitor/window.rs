@@ -89,7 +89,7 @@ impl ModelMonitor {
                         cfg.js_threshold.unwrap_or(t.js),
                         cfg.w1_threshold.unwrap_or(t.w1_sigma),
                     ],
-                    ph: PageHinkley::new(cfg.page_hinkley_delta, cfg.page_hinkley_lambda),
+                    ph: PageHinkley::new(cfg.page_hinkley_feature_delta, cfg.page_hinkley_lambda),
                     ph_fired: false,
                     index: None,
                 }

@@ -180,8 +180,13 @@ pub(super) fn drift(cfg: &Config, out: &mut Vec<Problem>) {
             push(out, p.key(key), format!("{v} is not a positive number"));
         }
     }
-    if !(d.page_hinkley_delta.is_finite() && d.page_hinkley_delta >= 0.0) {
-        push(out, p.key("page_hinkley_delta"), "must be a number ≥ 0");
+    for (key, v) in [
+        ("page_hinkley_delta", d.page_hinkley_delta),
+        ("page_hinkley_feature_delta", d.page_hinkley_feature_delta),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            push(out, p.key(key), "must be a number ≥ 0");
+        }
     }
     if !(d.page_hinkley_lambda.is_finite() && d.page_hinkley_lambda > 0.0) {
         push(

@@ -306,6 +306,13 @@ fn drift_thresholds() {
     c.drift.window = Duration::from_millis(0);
     let got = run(drift, &c);
     assert_eq!(got.len(), 3, "{got:?}");
+    let mut c = valid();
+    c.drift.page_hinkley_feature_delta = f64::NAN;
+    assert_one(
+        &run(drift, &c),
+        "drift.page_hinkley_feature_delta",
+        "must be a number ≥ 0",
+    );
 }
 
 #[test]
