@@ -53,6 +53,12 @@ pub struct AlertsConfig {
     /// more than this many % points. Default 0.1.
     #[serde(default = "default_moisture_tolerance")]
     pub moisture_tolerance_pct: f64,
+    /// `fat_bloom_risk` tempering-rise rule (scope `tempering_z`): the working temperature's
+    /// robust z-score from a deciding anomaly (SPC) model, against the product's healthy
+    /// level, at which fat bloom risk is raised. Default 3.0: 1.25 × the largest z of any
+    /// healthy tuning second (2.34, models/anomaly). 0 disables the rule.
+    #[serde(default = "default_temp_rise_z")]
+    pub temp_rise_z: f64,
     /// `sugar_bloom_risk` humidity rule: the pre-alarm band, % RH below the chocolate type's
     /// sugar-bloom humidity limit (dark 83, milk 78, white 80) at which the risk is raised —
     /// the humidity is on its way to the limit, and the product has not yet taken up water.
@@ -81,6 +87,7 @@ impl Default for AlertsConfig {
             temp_band_tolerance_c: default_band_tolerance(),
             moisture_tolerance_pct: default_moisture_tolerance(),
             humidity_margin_rh: default_humidity_margin(),
+            temp_rise_z: default_temp_rise_z(),
             yield_model: default_yield_model(),
         }
     }
@@ -244,6 +251,9 @@ fn default_share_window() -> u32 {
 }
 fn default_band_tolerance() -> f64 {
     0.1
+}
+fn default_temp_rise_z() -> f64 {
+    3.0
 }
 fn default_humidity_margin() -> f64 {
     5.0

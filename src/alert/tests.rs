@@ -673,3 +673,77 @@ fn humidity_above_the_products_sugar_bloom_limit_raises_sugar_bloom() {
         (AlertState::Cleared, TimestampMs(7000))
     );
 }
+
+#[test]
+fn tempering_temperature_far_above_its_product_level_raises_fat_bloom() {
+    let spec = r#"{"name":"anomaly","level":"sample","feature_spec_version":1,"features":[
+        {"name":"temperature_mean_60","signal":"temperature","transform":"mean","window":60},
+        {"name":"tunnel_temp_mean_60","signal":"tunnel_temp","transform":"mean","window":60}]}"#;
+    let specs = vec![FeatureSpec::from_manifest_str("anomaly", spec).unwrap()];
+    let mut e = AlertEngine::new(&AlertsConfig::default(), &products(), "plant", "L1", &specs);
+    let an = |s: i64, z: f64| {
+        Record::Prediction(Prediction {
+            model: "anomaly".into(),
+            model_version: "3.0.0".into(),
+            ts: TimestampMs(s * 1000),
+            batch: ctx(),
+            output: PredictionOutput::Anomaly {
+                score: -z,
+                decision: 5.0 - z,
+                is_anomaly: false,
+                contributions: vec![
+                    ("temperature_mean_60".into(), z),
+                    ("tunnel_temp_mean_60".into(), 0.3),
+                ],
+            },
+            confidence: 0.9,
+            decides: true,
+            features: FeatureVector {
+                model: "anomaly".into(),
+                spec_version: 1,
+                level: FeatureLevel::Sample,
+                names: vec!["temperature_mean_60".into(), "tunnel_temp_mean_60".into()].into(),
+                values: vec![31.6, 13.0],
+                ts: TimestampMs(s * 1000),
+                batch: ctx(),
+                flags: BTreeMap::new(),
+            },
+        })
+    };
+    // The first 60 vectors of the product settle (not counted); then z 2.9 (under the
+    // default 3.0), three at 3.2 raise, 2.5 holds, three at or below 2.0 clear.
+    let mut zs = vec![0.0; 60];
+    zs.extend([2.9, 3.2, 3.2, 3.2, 2.5, 2.0, 1.0, 0.5]);
+    let recs = zs
+        .iter()
+        .enumerate()
+        .map(|(s, z)| an(s as i64, *z))
+        .collect();
+    let out = feed(&mut e, recs);
+    let a: Vec<_> = alerts(&out)
+        .iter()
+        .filter(|a| a.kind == AlertKind::FatBloomRisk)
+        .map(|a| (a.state, a.ts.0 / 1000))
+        .collect();
+    assert_eq!(a, vec![(AlertState::Raised, 63), (AlertState::Cleared, 67)]);
+    let raised = alerts(&out)[0].clone();
+    assert!(raised.id.contains(":tempering_z:"), "{}", raised.id);
+    assert_eq!(raised.evidence["tempering_z"]["z"], 3.2);
+    // Disabled with 0: nothing.
+    let cfg = AlertsConfig {
+        temp_rise_z: 0.0,
+        ..AlertsConfig::default()
+    };
+    let mut e = AlertEngine::new(&cfg, &products(), "plant", "L1", &specs);
+    let recs = zs
+        .iter()
+        .enumerate()
+        .map(|(s, z)| an(s as i64, *z))
+        .collect();
+    let out = feed(&mut e, recs);
+    assert!(
+        alerts(&out)
+            .iter()
+            .all(|a| a.kind != AlertKind::FatBloomRisk)
+    );
+}

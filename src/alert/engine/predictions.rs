@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// `tempering_z` clears at or below this z (the healthy tuning vectors reach 2.34).
+const TEMP_RISE_CLEAR_Z: f64 = 2.0;
+
 /// Bloom classes a classifier may carry, the alert each raises and its message prefix.
 const BLOOM_CLASSES: [(&str, AlertKind, &str); 2] = [
     ("fat_bloom", AlertKind::FatBloomRisk, "Fat bloom risk"),
@@ -199,6 +202,7 @@ impl AlertEngine {
                     },
                     out,
                 );
+                self.tempering_rise(p, contributions, out);
             }
             PredictionOutput::Anomaly { .. } => {}
             PredictionOutput::Value { value } => {
@@ -310,6 +314,65 @@ impl AlertEngine {
                     m.insert("spec_violations".into(), Value::Array(violations));
                 }
                 (message, ev)
+            },
+            out,
+        );
+    }
+
+    /// `fat_bloom_risk`, scope `tempering_z`: the working temperature's robust z-score
+    /// (the anomaly detector's contribution of the temperature input, per product) above
+    /// `[alerts] temp_rise_z`. It sees a tempering unit running hot against the product's
+    /// own healthy level, before the temperature leaves a wide working band (white
+    /// chocolate's 28–30 °C band top is 1 °C above where its temperature sits).
+    fn tempering_rise(
+        &mut self,
+        p: &Prediction,
+        contributions: &[(String, f64)],
+        out: &mut Vec<Record>,
+    ) {
+        let limit = self.cfg.temp_rise_z;
+        if limit <= 0.0 {
+            return;
+        }
+        let Some(feature) = self.inputs.get(p.model.as_ref()).and_then(|inputs| {
+            inputs
+                .iter()
+                .find(|i| i.signal == "temperature" && i.transform.name() == "mean")
+                .map(|i| i.feature.clone())
+        }) else {
+            return;
+        };
+        let Some(z) = contributions
+            .iter()
+            .find(|(c, _)| c.as_str() == feature.as_ref())
+            .map(|(_, z)| *z)
+        else {
+            return;
+        };
+        let mut rule = self.cfg.fat_bloom_risk.clone();
+        rule.raise = limit;
+        rule.clear = TEMP_RISE_CLEAR_Z.min(limit);
+        self.eval(
+            Eval {
+                kind: AlertKind::FatBloomRisk,
+                scope: "tempering_z",
+                value: z,
+                ts: p.ts,
+                batch: &p.batch,
+            },
+            Some(rule),
+            || {
+                (
+                    format!(
+                        "Fat bloom risk: working temperature {z:+.1} robust σ above this product's healthy level ({feature}, model {})",
+                        p.model
+                    ),
+                    Self::evidence_with(
+                        p,
+                        "tempering_z",
+                        json!({"feature": feature.as_ref(), "z": z, "raise": limit}),
+                    ),
+                )
             },
             out,
         );

@@ -308,6 +308,7 @@ pub(super) fn alert_settings(cfg: &Config, out: &mut Vec<Problem>) {
         ("temp_band_tolerance_c", a.temp_band_tolerance_c),
         ("moisture_tolerance_pct", a.moisture_tolerance_pct),
         ("humidity_margin_rh", a.humidity_margin_rh),
+        ("temp_rise_z", a.temp_rise_z),
     ] {
         if !(v.is_finite() && v >= 0.0) {
             push(out, p.key(key), "must be a number ≥ 0");
