@@ -181,7 +181,7 @@ pub enum PredictionOutput {
         /// Per-signal contributions `(input name, z)` when the model reports them (the SPC
         /// detector's robust z-scores), in the model's input order; empty otherwise.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        contributions: Vec<(String, f64)>,
+        contributions: Vec<(Arc<str>, f64)>,
     },
 }
 

@@ -47,7 +47,7 @@ fn the_committed_manifest_loads() {
     assert!(a.decision.decides);
     let z = a.output(Role::Contributions).unwrap();
     assert_eq!(z.columns.len(), a.features.len() - 1);
-    assert!(z.columns.iter().any(|c| c == "tunnel_temp_mean_60"));
+    assert!(z.columns.iter().any(|c| &**c == "tunnel_temp_mean_60"));
     // A contributions output without column names is refused.
     let mut bad: Value =
         serde_json::from_str(&std::fs::read_to_string(anomaly.join("manifest.json")).unwrap())

@@ -195,12 +195,11 @@ def healthy_every_sample(runs) -> np.ndarray:
     return np.concatenate(out) if out else np.empty((0, len(spec)))
 
 
-def fit_anomaly(df: pd.DataFrame, log, data_dir=None):
+def fit_anomaly(df: pd.DataFrame, log, data_dir):
     df = df[~df["fault"].isin(DATA_QUALITY_FAULTS)].reset_index(drop=True)
     s = fit.splits(df)
-    tr, tu = s["training"], s["tuning"]
+    tr = s["training"]
     X_tr, y_tr = fit.X_of(tr, "anomaly"), (tr["fault"] != "").to_numpy(int)
-    X_tu, y_tu = fit.X_of(tu, "anomaly"), (tu["fault"] != "").to_numpy(int)
     product = [f["name"] for f in features.SPECS["anomaly"]].index(PRODUCT)
     # Phase I data: the normal runs only. The fault runs cover the same 12 hours of every
     # day, so their healthy stretches would teach the statistics half of the humidity's
@@ -208,9 +207,7 @@ def fit_anomaly(df: pd.DataFrame, log, data_dir=None):
     model = ProductSPC(product=product).fit(X_tr, in_control(tr))
     # The limit: the largest |z| of any healthy tuning vector, every second as the agent
     # judges them (sparser windows miss the tails: 3 false alerts in 14 tuning days).
-    healthy = X_tu[y_tu == 0]
-    if data_dir is not None:
-        healthy = healthy_every_sample(dataset.load_set(data_dir, "sample", ("tuning",)))
+    healthy = healthy_every_sample(dataset.load_set(data_dir, "sample", ("tuning",)))
     limit = LIMIT_MARGIN * float(-model.score_samples(healthy).min())
     model.set_params(limit=limit)
     model.offset_ = np.float32(-limit)

@@ -5,17 +5,19 @@
 //! operator hunting; one that says "tunnel_temp_mean_60 z +9.8" sends them to the cooling
 //! tunnel. The top [`TOP`] inputs by |z| go into the message and the evidence.
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
 /// Inputs named in an anomaly alert.
 pub const TOP: usize = 3;
 
 /// The `n` largest contributions by |z|, largest first; NaN ones are left out.
-pub fn top(contributions: &[(String, f64)], n: usize) -> Vec<(&str, f64)> {
+pub fn top(contributions: &[(Arc<str>, f64)], n: usize) -> Vec<(&str, f64)> {
     let mut v: Vec<(&str, f64)> = contributions
         .iter()
         .filter(|(_, z)| z.is_finite())
-        .map(|(c, z)| (c.as_str(), *z))
+        .map(|(c, z)| (c.as_ref(), *z))
         .collect();
     v.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(b.0)));
     v.truncate(n);
@@ -23,7 +25,7 @@ pub fn top(contributions: &[(String, f64)], n: usize) -> Vec<(&str, f64)> {
 }
 
 /// `"; top signals: tunnel_temp_mean_60 z +9.8, …"`, or empty without contributions.
-pub fn describe(contributions: &[(String, f64)]) -> String {
+pub fn describe(contributions: &[(Arc<str>, f64)]) -> String {
     let t = top(contributions, TOP);
     if t.is_empty() {
         return String::new();
@@ -33,7 +35,7 @@ pub fn describe(contributions: &[(String, f64)]) -> String {
 }
 
 /// Evidence entry: `[{"signal": …, "z": …}, …]`, top [`TOP`] by |z|.
-pub fn evidence(contributions: &[(String, f64)]) -> Value {
+pub fn evidence(contributions: &[(Arc<str>, f64)]) -> Value {
     Value::Array(
         top(contributions, TOP)
             .into_iter()
@@ -46,8 +48,8 @@ pub fn evidence(contributions: &[(String, f64)]) -> Value {
 mod tests {
     use super::*;
 
-    fn c(v: &[(&str, f64)]) -> Vec<(String, f64)> {
-        v.iter().map(|(n, z)| ((*n).to_owned(), *z)).collect()
+    fn c(v: &[(&str, f64)]) -> Vec<(Arc<str>, f64)> {
+        v.iter().map(|(n, z)| ((*n).into(), *z)).collect()
     }
 
     #[test]

@@ -137,6 +137,15 @@ fn product_map(products: &[ProductConfig]) -> HashMap<String, Arc<ProductConfig>
 }
 
 impl AlertEngine {
+    /// The `[[products]]` entry of the prediction's product, if configured.
+    fn product_of(&self, p: &Prediction) -> Option<Arc<ProductConfig>> {
+        p.batch
+            .product
+            .as_deref()
+            .and_then(|c| self.products.get(c))
+            .cloned()
+    }
+
     /// An engine for the given rules, products, identity and models' feature specs.
     pub fn new(
         cfg: &AlertsConfig,

@@ -2,6 +2,7 @@
 //! the registry makes before a model may serve.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -71,7 +72,7 @@ pub struct OutputSpec {
     pub role: Role,
     /// Column names of a `[N, k]` output (role `contributions`), one per column.
     #[serde(default)]
-    pub columns: Vec<String>,
+    pub columns: Vec<Arc<str>>,
 }
 
 /// `onnx`.

@@ -269,8 +269,9 @@ fn extrapolation_margin(served: &Served, fv: &FeatureVector) -> f64 {
 }
 
 /// The `(signal, z)` pairs of an anomaly model's `contributions` output for `row`, named by
-/// the manifest's `columns`; empty when the model has no such output.
-fn contributions(served: &Served, outs: &[Output], row: usize) -> Vec<(String, f64)> {
+/// the manifest's `columns` (shared, not copied: this runs for every prediction); empty
+/// when the model has no such output.
+fn contributions(served: &Served, outs: &[Output], row: usize) -> Vec<(Arc<str>, f64)> {
     let Some(spec) = served.manifest.output(Role::Contributions) else {
         return Vec::new();
     };
@@ -280,6 +281,6 @@ fn contributions(served: &Served, outs: &[Output], row: usize) -> Vec<(String, f
     spec.columns
         .iter()
         .enumerate()
-        .filter_map(|(j, c)| o.real(row, j).map(|z| (c.clone(), z)))
+        .filter_map(|(j, c)| o.real(row, j).map(|z| (Arc::clone(c), z)))
         .collect()
 }

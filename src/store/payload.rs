@@ -236,7 +236,7 @@ fn output(o: &PredictionOutput) -> Value {
             {
                 let z: Map<String, Value> = contributions
                     .iter()
-                    .map(|(c, z)| (c.clone(), finite(*z)))
+                    .map(|(c, z)| (c.to_string(), finite(*z)))
                     .collect();
                 m.insert("contributions".into(), Value::Object(z));
             }

@@ -110,12 +110,7 @@ impl AlertEngine {
 
     /// Signal-based rules on sample-level vectors, once per poll per signal.
     pub(super) fn process_bands(&mut self, p: &Prediction, out: &mut Vec<Record>) {
-        let product = p
-            .batch
-            .product
-            .as_deref()
-            .and_then(|c| self.products.get(c))
-            .cloned();
+        let product = self.product_of(p);
         for signal in ["temperature", "moisture", "humidity", "particle_size", "ph"] {
             let Some((feature, v, window)) = self.signal_value(p, signal) else {
                 continue;

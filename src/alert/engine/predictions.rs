@@ -258,12 +258,7 @@ impl AlertEngine {
 
     /// A closed batch: predicted reject, or aggregates outside the product spec.
     pub(super) fn batch_spec(&mut self, p: &Prediction, p_reject: f64, out: &mut Vec<Record>) {
-        let product = p
-            .batch
-            .product
-            .as_deref()
-            .and_then(|c| self.products.get(c))
-            .cloned();
+        let product = self.product_of(p);
         let mut violations = Vec::new();
         if let Some(prod) = &product {
             let checks: [(&str, f64, f64); 3] = [
@@ -327,7 +322,7 @@ impl AlertEngine {
     fn tempering_rise(
         &mut self,
         p: &Prediction,
-        contributions: &[(String, f64)],
+        contributions: &[(Arc<str>, f64)],
         out: &mut Vec<Record>,
     ) {
         let limit = self.cfg.temp_rise_z;
@@ -344,7 +339,7 @@ impl AlertEngine {
         };
         let Some(z) = contributions
             .iter()
-            .find(|(c, _)| c.as_str() == feature.as_ref())
+            .find(|(c, _)| *c == feature)
             .map(|(_, z)| *z)
         else {
             return;
