@@ -36,6 +36,7 @@ fn open(dir: &std::path::Path) -> Store {
         line: "line".into(),
         topic_prefix: "bench".into(),
         topics: Default::default(),
+        max_message_bytes: chocoline::publish::config::DEFAULT_MAX_MESSAGE_BYTES,
     };
     chocoline::store::open(&cfg, env).expect("open store")
 }

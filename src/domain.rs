@@ -277,6 +277,9 @@ pub enum AlertKind {
     StoreFull,
     /// The store was corrupt, moved aside and started fresh.
     StoreCorrupt,
+    /// Messages the broker will not take (over `max_message_bytes`, or refusing the
+    /// connection every time) went to the dead-letter tree.
+    PublishRejected,
 }
 
 impl AlertKind {
@@ -294,6 +297,7 @@ impl AlertKind {
             AlertKind::YieldLow => "yield_low",
             AlertKind::StoreFull => "store_full",
             AlertKind::StoreCorrupt => "store_corrupt",
+            AlertKind::PublishRejected => "publish_rejected",
         }
     }
 }

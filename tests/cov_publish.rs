@@ -14,6 +14,7 @@ fn envelope() -> Envelope {
         line: "line-1".into(),
         topic_prefix: "chocoline".into(),
         topics: Default::default(),
+        max_message_bytes: chocoline::publish::config::DEFAULT_MAX_MESSAGE_BYTES,
     }
 }
 

@@ -111,7 +111,7 @@ async fn agent_publishes_predictions_serves_metrics_and_stops_in_order() {
     })
     .await;
     // Everything stored was delivered before the publisher stopped.
-    let store = chocoline::store::open::open_existing(&tmp.path().join("data")).unwrap();
+    let store = chocoline::store::readonly::open_existing(&tmp.path().join("data")).unwrap();
     assert_eq!(store.outbox_depth(), 0);
     stop_sim.cancel();
     sub.stop().await;

@@ -10,105 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chocoline::domain::AlertKind;
-use chocoline::publish::config::MqttConfig;
-use chocoline::publish::{PublishError, PublishStats, Publisher};
-use chocoline::store::config::StoreConfig;
-use chocoline::store::{Envelope, Outbox, Store};
+use chocoline::publish::Publisher;
+use chocoline::store::Outbox;
+use common::publisher::*;
 use common::*;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-
-struct Agent {
-    store: Store,
-    shutdown: CancellationToken,
-    task: JoinHandle<Result<PublishStats, PublishError>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Agent {
-    async fn stop(self) -> PublishStats {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap()
-    }
-}
-
-fn mqtt_cfg(url: &str, prefix: &str) -> MqttConfig {
-    let mut m = MqttConfig {
-        url: url.into(),
-        client_id: format!("chocoline-test-{}", free_port()),
-        topic_prefix: prefix.into(),
-        ..MqttConfig::default()
-    };
-    m.reconnect_min = chocoline::config::Duration::from_millis(50);
-    m.reconnect_max = chocoline::config::Duration::from_millis(400);
-    m
-}
-
-fn open_store(dir: &std::path::Path, mqtt: &MqttConfig) -> Store {
-    let cfg = StoreConfig {
-        data_dir: dir.to_path_buf(),
-        ..StoreConfig::default()
-    };
-    let env = Envelope {
-        site: "site".into(),
-        line: "line".into(),
-        topic_prefix: mqtt.topic_prefix.clone(),
-        topics: mqtt.topics.clone(),
-    };
-    chocoline::store::open(&cfg, env).unwrap()
-}
-
-fn agent(mqtt: MqttConfig) -> Agent {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open_store(dir.path(), &mqtt);
-    let publisher = Publisher::new(&mqtt, Outbox::new(store.clone())).unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(publisher.run(shutdown.clone()));
-    Agent {
-        store,
-        shutdown,
-        task,
-        _dir: dir,
-    }
-}
-
-fn ids(appended: &[chocoline::store::Appended]) -> Vec<String> {
-    appended.iter().map(|a| a.id.clone()).collect()
-}
-
-async fn wait_depth_zero(store: &Store, secs: u64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while store.outbox_depth() > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "outbox still holds {}",
-            store.outbox_depth()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn report(name: &str, d: &Delivery) {
-    eprintln!(
-        "{name}: expected={} received={} unique={} duplicates={} lost={} out_of_order={}",
-        d.expected,
-        d.received,
-        d.unique,
-        d.duplicates,
-        d.lost.len(),
-        d.out_of_order.len()
-    );
-    assert!(
-        d.lost.is_empty(),
-        "{name}: lost {:?}",
-        &d.lost[..d.lost.len().min(10)]
-    );
-    assert!(
-        d.out_of_order.is_empty(),
-        "{name}: out of order {:?}",
-        &d.out_of_order[..d.out_of_order.len().min(10)]
-    );
-}
 
 // -------------------------------------------------------------------------------------------
 
@@ -658,10 +563,11 @@ async fn mutual_tls_with_password_mosquitto() {
 async fn an_oversized_message_does_not_block_the_ones_behind_it() {
     let broker = rumqttd();
     let sub = Subscriber::connect(broker.port(), "big").await;
-    let a = agent(mqtt_cfg(
-        &format!("mqtt://127.0.0.1:{}", broker.port()),
-        "big",
-    ));
+    // A limit above the client's 1 MiB packet limit: the store keeps the 2 MB prediction and
+    // the publisher must refuse it itself.
+    let mut mqtt = mqtt_cfg(&format!("mqtt://127.0.0.1:{}", broker.port()), "big");
+    mqtt.max_message_bytes = chocoline::config::ByteSize::mib(4);
+    let a = agent(mqtt);
     let chocoline::domain::Record::Prediction(mut p) = prediction(0, 1_700_000_000_000) else {
         unreachable!()
     };
@@ -691,6 +597,7 @@ async fn an_oversized_message_does_not_block_the_ones_behind_it() {
             .any(|m| m.payload["id"] == done[0].id.as_str()),
         "an over-limit message was published"
     );
-    a.stop().await;
+    assert_eq!(a.store.dead_letters(5).unwrap()[0].id, done[0].id);
+    assert_eq!(a.stop().await.dead_lettered, 1);
     sub.stop().await;
 }

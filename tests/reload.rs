@@ -416,7 +416,7 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
         stopped["samples"], stopped["samples_emitted"],
         "samples lost between acquire and the pipeline: {stopped}"
     );
-    let store = chocoline::store::open::open_existing(&tmp.path().join("data")).unwrap();
+    let store = chocoline::store::readonly::open_existing(&tmp.path().join("data")).unwrap();
     let depth = store.outbox_depth();
     eprintln!("undelivered messages kept in the store: {depth}");
     assert!(depth >= 5, "{depth}");

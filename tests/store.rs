@@ -17,6 +17,7 @@ fn env() -> Envelope {
         line: "line".into(),
         topic_prefix: "p".into(),
         topics: Default::default(),
+        max_message_bytes: chocoline::publish::config::DEFAULT_MAX_MESSAGE_BYTES,
     }
 }
 
@@ -52,8 +53,12 @@ async fn appended_records_survive_reopen_and_ids_continue() {
         .unwrap()
     };
     let s = open(&c);
-    let msgs = outbox(&s);
-    assert_eq!(msgs.len(), 4);
+    let mut msgs = outbox(&s);
+    // The alert left raised is closed with reason `restart` when the store opens again.
+    assert_eq!(msgs.len(), 5);
+    let close = msgs.pop().unwrap().1;
+    assert_eq!(close.topic, "p/alerts/gritty");
+    assert!(String::from_utf8_lossy(&close.payload).contains(r#""cleared_reason":"restart""#));
     assert_eq!(
         msgs.iter().map(|m| m.1.id.clone()).collect::<Vec<_>>(),
         first.iter().map(|a| a.id.clone()).collect::<Vec<_>>()
@@ -65,14 +70,14 @@ async fn appended_records_survive_reopen_and_ids_continue() {
     let next = s.append(&[alert(9, AlertKind::Anomaly)]).await.unwrap();
     assert_eq!(
         next[0].seq,
-        first[3].seq + 1,
-        "sequence must continue after reopen"
+        first[3].seq + 2,
+        "sequence must continue after reopen (after the restart close)"
     );
     // Ack removes exactly one entry and the next read starts after it.
     let ob = Outbox::new(s.clone());
     assert!(ob.ack(first[0].seq).unwrap());
     assert!(!ob.ack(first[0].seq).unwrap());
-    assert_eq!(s.outbox_depth(), 4);
+    assert_eq!(s.outbox_depth(), 5);
     assert_eq!(ob.read(0, 1).unwrap()[0].0, first[1].seq);
 }
 

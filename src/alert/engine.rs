@@ -244,7 +244,7 @@ impl AlertEngine {
             AlertKind::DataQuality => (c.data_quality.clone(), Direction::Above),
             AlertKind::YieldLow => (c.yield_low.clone(), Direction::Below),
             // Raised by the store, not by rules here: never fire.
-            AlertKind::StoreFull | AlertKind::StoreCorrupt => {
+            AlertKind::StoreFull | AlertKind::StoreCorrupt | AlertKind::PublishRejected => {
                 let mut r = c.drift.clone();
                 r.enabled = false;
                 (r, Direction::Above)

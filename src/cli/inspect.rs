@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::{EXIT_BAD_INPUT, EXIT_FAILURE};
 use crate::domain::TimestampMs;
 use crate::store::snapshot::{Snapshot, read_snapshot};
-use crate::store::{StoreError, open::open_existing};
+use crate::store::{StoreError, readonly::open_existing};
 
 /// Where a snapshot came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,9 +95,23 @@ pub fn render(data_dir: &Path, s: &Snapshot, source: Source, now: TimestampMs) -
     );
     let c = &s.counters;
     o += &format!(
-        "dropped             predictions_pruned={} drift_pruned={} outbox_dropped={} alerts_dropped={} undecodable={}\n",
-        c.predictions_pruned, c.drift_pruned, c.outbox_dropped, c.alerts_dropped, c.undecodable
+        "dropped             predictions_pruned={} drift_pruned={} outbox_dropped={} alerts_dropped={} undecodable={} dead_letters={}\n",
+        c.predictions_pruned,
+        c.drift_pruned,
+        c.outbox_dropped,
+        c.alerts_dropped,
+        c.undecodable,
+        c.dead_letters
     );
+    if !s.dead_letters.is_empty() {
+        o += "dead letters (newest first; the broker would not take them)\n";
+        for d in &s.dead_letters {
+            o += &format!(
+                "  {} {} {} bytes: {} ({})\n",
+                d.id, d.topic, d.bytes, d.reason, d.detail
+            );
+        }
+    }
     if let Some(p) = &s.moved_aside {
         o += &format!("corrupt db moved to {}\n", p.display());
     }

@@ -82,6 +82,7 @@ async fn feed(a: FeedArgs) -> ExitCode {
         line: "line".into(),
         topic_prefix: a.prefix.clone(),
         topics: mqtt.topics.clone(),
+        max_message_bytes: usize::try_from(mqtt.max_message_bytes.get()).unwrap_or(usize::MAX),
     };
     let store = match crate::store::open(&store_cfg, envelope.clone()) {
         Ok(s) => s,

@@ -241,6 +241,10 @@ pub async fn refresh(
         "chocoline_store_alerts_dropped_total",
         "Alerts dropped because the store was full.",
     );
+    let dead_letters = g(
+        "chocoline_outbox_dead_letters_total",
+        "Messages the broker would not take (over max_message_bytes, or refused max_refusals times), moved to the dead-letter tree.",
+    );
     let samples = g("chocoline_samples_total", "Samples emitted by acquire.");
     let exceptions = g(
         "chocoline_modbus_exceptions_total",
@@ -272,6 +276,7 @@ pub async fn refresh(
         let poller = acquire.borrow().clone();
         dropped.set(c.outbox_dropped as f64);
         alerts_dropped.set(c.alerts_dropped as f64);
+        dead_letters.set(c.dead_letters as f64);
         samples.set(poller.samples.load(Ordering::Relaxed) as f64);
         exceptions.set(poller.exceptions.load(Ordering::Relaxed) as f64);
         silent.set(poller.silent_blocks.load(Ordering::Relaxed) as f64);

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::units::Duration;
+use crate::config::units::{ByteSize, Duration};
 
 /// MQTT connection and topic settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,8 +53,34 @@ pub struct MqttConfig {
     pub drain_timeout: Duration,
     /// QoS and retain flag per topic class. The `{prefix}/status` topic is always QoS 1 and
     /// retained (birth `online`, last will `offline`).
+    /// Largest payload the broker takes, in bytes (mosquitto `message_size_limit`, AWS IoT
+    /// 128 KiB). MQTT 3.1.1 has no way for a broker to advertise it, and mosquitto acknowledges
+    /// and silently drops a larger message, so it is configured here: an alert is trimmed to fit
+    /// (docs/store-publish.md), any other message over it goes to the dead-letter tree.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: ByteSize,
+    /// After this many broken connections in a row with the same message the oldest
+    /// unacknowledged one, it is dead-lettered (a poison message). From the second attempt on it
+    /// is sent alone, so a broker restart cannot condemn a healthy message. At least 2.
+    #[serde(default = "default_max_refusals")]
+    pub max_refusals: u32,
     #[serde(default)]
     pub topics: TopicsConfig,
+}
+
+/// Default `[mqtt] max_message_bytes`: 128 KiB, the smallest limit among common brokers
+/// (AWS IoT Core).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 128 * 1024;
+
+/// Smallest accepted `max_message_bytes`: an alert trimmed to its required fields fits.
+pub const MIN_MAX_MESSAGE_BYTES: usize = 512;
+
+fn default_max_message_bytes() -> ByteSize {
+    ByteSize(DEFAULT_MAX_MESSAGE_BYTES as u64)
+}
+
+fn default_max_refusals() -> u32 {
+    3
 }
 
 /// QoS / retain per topic class.
@@ -122,6 +148,8 @@ impl Default for MqttConfig {
             reconnect_min: default_reconnect_min(),
             reconnect_max: default_reconnect_max(),
             drain_timeout: default_drain_timeout(),
+            max_message_bytes: default_max_message_bytes(),
+            max_refusals: default_max_refusals(),
             topics: TopicsConfig::default(),
         }
     }

@@ -231,6 +231,7 @@ mod tests {
             line: "l".into(),
             topic_prefix: "p".into(),
             topics: Default::default(),
+            max_message_bytes: crate::publish::config::DEFAULT_MAX_MESSAGE_BYTES,
         };
         assert!(
             mqtt_options(&cfg, &env, 8)

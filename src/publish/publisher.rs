@@ -25,7 +25,9 @@ use super::config::MqttConfig;
 use super::error::PublishError;
 use super::options::mqtt_options;
 use crate::domain::TimestampMs;
-use crate::store::Outbox;
+use crate::store::dead_letter::Rejection;
+use crate::store::fit::fit_alert;
+use crate::store::{MessageClass, Outbox, OutboxMessage};
 
 /// Largest topic + payload the publisher sends (the client's packet limit is 1 MiB).
 pub const MAX_MESSAGE: usize = 1024 * 1024 - 1024;
@@ -43,6 +45,8 @@ pub struct PublishStats {
     pub resent: u64,
     /// Messages acknowledged and removed from the outbox.
     pub acked: u64,
+    /// Messages moved to the dead-letter tree (too large, or refused `max_refusals` times).
+    pub dead_lettered: u64,
 }
 
 /// The publisher task's state.
@@ -54,6 +58,10 @@ pub struct Publisher {
     stats: PublishStats,
     /// Highest sequence ever handed to a client: anything at or below it is a resend.
     high_water: Option<u64>,
+    /// The message that was the oldest unacknowledged one when connections broke, and how many
+    /// times in a row. While set, messages are sent one at a time (a probe), so the culprit is
+    /// known for sure before it is dead-lettered.
+    suspect: Option<(u64, u32)>,
 }
 
 /// What a queued request becomes once rumqttc writes it.
@@ -70,6 +78,8 @@ struct Session {
     inflight: HashMap<u16, Option<u64>>,
     cursor: u64,
     connected: bool,
+    /// When ConnAck arrived.
+    connected_at: Option<Instant>,
 }
 
 /// How a session ended.
@@ -90,6 +100,7 @@ impl Publisher {
             window: usize::from(window),
             stats: PublishStats::default(),
             high_water: None,
+            suspect: None,
         })
     }
 
@@ -106,6 +117,7 @@ impl Publisher {
                 End::Lost => {
                     self.stats.disconnects += 1;
                     let delay = backoff.next_delay();
+                    tracing::debug!(?delay, "backoff");
                     tracing::info!(retry_in = ?delay, "MQTT reconnecting");
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
@@ -131,6 +143,7 @@ impl Publisher {
             inflight: HashMap::new(),
             cursor: 0,
             connected: false,
+            connected_at: None,
         };
         let mut durable = self.outbox.subscribe();
         let mut store_alive = true;
@@ -148,6 +161,7 @@ impl Publisher {
                     Err(e) => {
                         tracing::warn!(error = %e, in_flight = s.inflight.len(),
                             outbox = self.outbox.depth(), "MQTT connection lost");
+                        self.after_loss(&s, backoff)?;
                         return Ok(End::Lost);
                     }
                 },
@@ -169,9 +183,12 @@ impl Publisher {
     ) -> Result<(), PublishError> {
         match ev {
             Event::Incoming(Incoming::ConnAck(_)) => {
+                // The backoff is NOT reset here: a broker that accepts the connection and then
+                // drops it on a message would otherwise be hammered. It resets on the first
+                // acknowledged outbox message (or after a connection that stayed up).
                 s.connected = true;
+                s.connected_at = Some(Instant::now());
                 self.stats.connects += 1;
-                backoff.reset();
                 tracing::info!(url = %self.cfg.url, outbox = self.outbox.depth(), "MQTT connected");
                 let env = self.outbox.store().envelope();
                 let birth = env.status_payload(true, &self.cfg.client_id, TimestampMs::now());
@@ -186,9 +203,7 @@ impl Publisher {
             Event::Outgoing(Outgoing::Publish(pkid)) => match s.queued.pop_front() {
                 Some(Queued::Outbox { seq, qos0: true }) => {
                     // QoS 0 has no acknowledgement: written to the socket is as good as it gets.
-                    if self.outbox.ack(seq)? {
-                        self.stats.acked += 1;
-                    }
+                    self.delivered(seq, backoff)?;
                     self.fill(s)?;
                 }
                 Some(Queued::Outbox { seq, qos0: false }) => {
@@ -202,9 +217,7 @@ impl Publisher {
             Event::Incoming(Incoming::PubAck(ack)) => {
                 if let Some(Some(seq)) = s.inflight.remove(&ack.pkid) {
                     tracing::trace!(seq, "acknowledged (PUBACK)");
-                    if self.outbox.ack(seq)? {
-                        self.stats.acked += 1;
-                    }
+                    self.delivered(seq, backoff)?;
                 }
                 self.fill(s)?;
             }
@@ -213,23 +226,83 @@ impl Publisher {
         Ok(())
     }
 
+    /// An outbox message reached the broker: delete it, and a connection that delivers is a
+    /// healthy one (backoff reset, suspicion lifted).
+    fn delivered(&mut self, seq: u64, backoff: &mut Backoff) -> Result<(), PublishError> {
+        if self.outbox.ack(seq)? {
+            self.stats.acked += 1;
+        }
+        backoff.reset();
+        if self.suspect.is_some_and(|(sseq, _)| sseq == seq) {
+            tracing::info!(
+                seq,
+                "suspected message acknowledged: back to the full window"
+            );
+            self.suspect = None;
+        }
+        Ok(())
+    }
+
+    /// A connection broke: the oldest message written and not acknowledged is suspected; one
+    /// suspected `max_refusals` times in a row is dead-lettered.
+    fn after_loss(&mut self, s: &Session, backoff: &mut Backoff) -> Result<(), PublishError> {
+        if s.connected_at
+            .is_some_and(|t| t.elapsed() >= self.cfg.reconnect_max.get())
+        {
+            backoff.reset();
+        }
+        let Some(oldest) = s.inflight.values().flatten().min().copied() else {
+            return Ok(());
+        };
+        let times = match self.suspect {
+            Some((seq, n)) if seq == oldest => n + 1,
+            _ => 1,
+        };
+        if times >= self.cfg.max_refusals {
+            tracing::error!(
+                seq = oldest,
+                times,
+                "message refused by the broker every time: dead-lettered"
+            );
+            if self
+                .outbox
+                .store()
+                .dead_letter(oldest, Rejection::Refused { times })?
+            {
+                self.stats.dead_lettered += 1;
+            }
+            self.suspect = None;
+        } else {
+            tracing::warn!(
+                seq = oldest,
+                times,
+                "connection broke with this message unacknowledged: sending it alone next"
+            );
+            self.suspect = Some((oldest, times));
+        }
+        Ok(())
+    }
+
+    /// Messages the window has room for: one at a time while a message is suspected.
+    fn room(&self, s: &Session) -> usize {
+        let busy = s.queued.len() + s.inflight.len();
+        if self.suspect.is_some() {
+            return usize::from(busy == 0);
+        }
+        self.window.saturating_sub(busy)
+    }
+
     /// Hand the client as many outbox messages as the window allows.
     fn fill(&mut self, s: &mut Session) -> Result<(), PublishError> {
         if !s.connected {
             return Ok(());
         }
-        let busy = s.queued.len() + s.inflight.len();
-        let room = self.window.saturating_sub(busy);
+        let room = self.room(s);
         if room == 0 {
             return Ok(());
         }
-        for (seq, m) in self.outbox.read(s.cursor, room)? {
-            if m.payload.len() + m.topic.len() > MAX_MESSAGE {
-                // rumqttc would fail the whole connection on it, again after every reconnect:
-                // one oversized message must not block every message behind it.
-                tracing::error!(id = %m.id, topic = %m.topic, bytes = m.payload.len(),
-                    "message larger than the MQTT packet limit: dropped from the outbox");
-                self.outbox.ack(seq)?;
+        for (seq, mut m) in self.outbox.read(s.cursor, room)? {
+            if !self.fits(seq, &mut m)? {
                 s.cursor = seq + 1;
                 continue;
             }
@@ -257,6 +330,34 @@ impl Publisher {
             }
         }
         Ok(())
+    }
+
+    /// Check a message against `max_message_bytes` (and the client's packet limit) before it
+    /// is sent: an alert over it is trimmed (same id), anything else is dead-lettered (false).
+    fn fits(&mut self, seq: u64, m: &mut OutboxMessage) -> Result<bool, PublishError> {
+        let limit = usize::try_from(self.cfg.max_message_bytes.get())
+            .unwrap_or(usize::MAX)
+            .min(MAX_MESSAGE.saturating_sub(m.topic.len()));
+        if m.payload.len() <= limit {
+            return Ok(true);
+        }
+        if m.class == MessageClass::Alert
+            && let Ok(serde_json::Value::Object(body)) = serde_json::from_slice(&m.payload)
+        {
+            m.payload = fit_alert(body, limit)
+                .map_err(|e| PublishError::Store(e.into()))?
+                .0;
+            tracing::warn!(id = %m.id, "alert evidence trimmed to fit [mqtt] max_message_bytes");
+            return Ok(true);
+        }
+        let why = Rejection::TooLarge {
+            bytes: m.payload.len(),
+            max: limit,
+        };
+        if self.outbox.store().dead_letter(seq, why)? {
+            self.stats.dead_lettered += 1;
+        }
+        Ok(false)
     }
 
     /// Graceful end: keep draining for up to `drain_timeout`, then publish the retained

@@ -10,7 +10,9 @@ use std::sync::atomic::Ordering;
 use serde_json::Value;
 
 use super::db::{ALERT_HISTORY_MAX, AppendState, Store, cost};
+use super::dead_letter::{DeadLetter, Rejection};
 use super::error::StoreError;
+use super::fit::fit_alert;
 use super::keys;
 use super::message::{MessageClass, OutboxMessage};
 use crate::domain::{Alert, AlertKind, AlertState, BatchContext, Record, Severity, TimestampMs};
@@ -39,6 +41,8 @@ enum Slot {
     Predictions,
     Drift,
     Alerts,
+    /// Not budgeted: one small entry per open alert. An empty value means "remove".
+    OpenAlerts,
 }
 
 /// What space had to be freed for.
@@ -70,6 +74,11 @@ impl Store {
 
     fn mark_durable(&self, out: &[Appended]) {
         if let Some(last) = out.iter().map(|a| a.seq).max() {
+            if let Some(l) = &self.inner.ledger
+                && let Err(e) = l.note_durable(last + 1)
+            {
+                tracing::warn!(error = %e, "store ledger not written");
+            }
             // Concurrent appends may finish their flushes out of order; the bound only grows.
             self.inner.durable.send_if_modified(|d| {
                 if last + 1 > *d {
@@ -85,9 +94,7 @@ impl Store {
     /// Insert without flushing (the caller flushes).
     fn insert(&self, records: &[Record]) -> Result<Vec<Appended>, StoreError> {
         let inner = &self.inner;
-        let mut st = inner.append.lock().map_err(|_| {
-            StoreError::Sled(sled::Error::ReportableBug("append lock poisoned".into()))
-        })?;
+        let mut st = self.lock_append()?;
         let now = TimestampMs::now();
         let mut seq = st.next_seq;
         let mut entries = Vec::with_capacity(records.len() * 2);
@@ -96,7 +103,11 @@ impl Store {
         let mut newest_drift = None;
         for record in records {
             match self.prepare(record, seq, now, &mut entries, &mut out) {
-                Ok(()) => {}
+                Ok(None) => {}
+                Ok(Some(dead)) => {
+                    self.record_dead_letter(&dead)?;
+                    st.rejected.note(dead.evidence());
+                }
                 Err(e @ StoreError::TooLarge { .. }) => {
                     // One oversized record must not block the ones behind it.
                     tracing::error!(error = %e, "record refused by the store");
@@ -111,7 +122,11 @@ impl Store {
             }
             seq += 1;
         }
-        let needed: u64 = entries.iter().map(|e| cost(&e.key, &e.value)).sum();
+        let needed: u64 = entries
+            .iter()
+            .filter(|e| e.tree != Slot::OpenAlerts)
+            .map(|e| cost(&e.key, &e.value))
+            .sum();
         let freed = self.make_room(needed)?;
 
         // The store_full alert itself is small and is written even when that overshoots the
@@ -120,8 +135,17 @@ impl Store {
             self.prepare(&Record::Alert(alert), seq, now, &mut entries, &mut out)?;
             seq += 1;
         }
+        let next = seq;
+        for alert in self.rejected_transitions(&mut st.rejected, next, now) {
+            self.prepare(&Record::Alert(alert), seq, now, &mut entries, &mut out)?;
+            seq += 1;
+        }
 
         for e in &entries {
+            if e.tree == Slot::OpenAlerts {
+                self.track_open_alert(e)?;
+                continue;
+            }
             let tree = self.tree(e.tree);
             let old = tree.insert(&e.key, e.value.as_slice())?;
             if let Some(old) = old {
@@ -156,7 +180,15 @@ impl Store {
         Ok(out)
     }
 
-    /// Build the outbox entry (and the history entry) of one record.
+    /// The append state, serialising appends.
+    pub(super) fn lock_append(&self) -> Result<std::sync::MutexGuard<'_, AppendState>, StoreError> {
+        self.inner.append.lock().map_err(|_| {
+            StoreError::Sled(sled::Error::ReportableBug("append lock poisoned".into()))
+        })
+    }
+
+    /// Build the outbox entry (and the history entry) of one record; a non-alert message over
+    /// `max_message_bytes` comes back as a dead letter instead.
     fn prepare(
         &self,
         record: &Record,
@@ -164,12 +196,22 @@ impl Store {
         now: TimestampMs,
         entries: &mut Vec<Entry>,
         out: &mut Vec<Appended>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<DeadLetter>, StoreError> {
         let env = &self.inner.envelope;
         let id = format!("{}-{}-{}-{seq}", env.site, env.line, self.inner.epoch);
         let mut draft = env.draft(record);
         draft.body.insert("id".into(), Value::from(id.clone()));
-        let payload = serde_json::to_vec(&Value::Object(draft.body))?;
+        let limit = env.max_message_bytes;
+        let payload = if draft.class == MessageClass::Alert {
+            let (payload, trimmed) = fit_alert(draft.body, limit)?;
+            if trimmed {
+                tracing::warn!(%id, max_message_bytes = limit,
+                    "alert evidence trimmed to fit [mqtt] max_message_bytes");
+            }
+            payload
+        } else {
+            serde_json::to_vec(&Value::Object(draft.body))?
+        };
         let msg = OutboxMessage {
             id: id.clone(),
             class: draft.class,
@@ -179,6 +221,13 @@ impl Store {
             created_ms: now.0,
             payload,
         };
+        if msg.payload.len() > limit {
+            let why = Rejection::TooLarge {
+                bytes: msg.payload.len(),
+                max: limit,
+            };
+            return Ok(Some(DeadLetter::new(seq, &msg, why, now)));
+        }
         let history = match record {
             Record::Prediction(p) => Some((Slot::Predictions, keys::ts_key(p.ts, seq).to_vec())),
             Record::Drift(d) => Some((Slot::Drift, keys::ts_key(d.end, seq).to_vec())),
@@ -198,6 +247,16 @@ impl Store {
                 value: msg.payload.clone(),
             });
         }
+        if let Record::Alert(a) = record {
+            entries.push(Entry {
+                tree: Slot::OpenAlerts,
+                key: a.id.as_bytes().to_vec(),
+                value: match a.state {
+                    AlertState::Raised => serde_json::to_vec(a)?,
+                    AlertState::Cleared => Vec::new(),
+                },
+            });
+        }
         entries.push(Entry {
             tree: Slot::Outbox,
             key: keys::seq_key(seq).to_vec(),
@@ -208,7 +267,7 @@ impl Store {
             id,
             topic: draft.topic,
         });
-        Ok(())
+        Ok(None)
     }
 
     /// Free space for `needed` bytes: prediction history, then drift history, then alert
@@ -323,12 +382,24 @@ impl Store {
         events
     }
 
+    /// Keep `open_alerts` in step: a raised alert is written, a cleared one removed.
+    fn track_open_alert(&self, e: &Entry) -> Result<(), StoreError> {
+        let tree = &self.inner.open_alerts;
+        if e.value.is_empty() {
+            tree.remove(&e.key)?;
+        } else {
+            tree.insert(&e.key, e.value.as_slice())?;
+        }
+        Ok(())
+    }
+
     fn tree(&self, slot: Slot) -> &sled::Tree {
         match slot {
             Slot::Outbox => &self.inner.outbox,
             Slot::Predictions => &self.inner.predictions,
             Slot::Drift => &self.inner.drift,
             Slot::Alerts => &self.inner.alerts,
+            Slot::OpenAlerts => &self.inner.open_alerts,
         }
     }
 
@@ -338,6 +409,8 @@ impl Store {
             Slot::Predictions => &self.inner.predictions_len,
             Slot::Drift => &self.inner.drift_len,
             Slot::Alerts => &self.inner.alerts_len,
+            // Never asked for: open alerts are not budgeted or counted.
+            Slot::OpenAlerts => &self.inner.alerts_len,
         }
     }
 

@@ -7,7 +7,13 @@
 //! - `drift`: `(end ts, seq)` → payload JSON (ring);
 //! - `alerts`: sequence → payload JSON (the last [`ALERT_HISTORY_MAX`] alert events, for
 //!   `inspect`);
+//! - `open_alerts`: alert id → the raised [`crate::domain::Alert`] (JSON) until its `cleared`
+//!   event is stored; what is left there at the next open is closed with reason `restart`
+//!   (`recovery.rs`), so the control room never holds an alert that nothing will clear;
 //! - `state`: `epoch`, `next_seq`, drop counters.
+//!
+//! Beside the database, `DATA_DIR/ledger` ([`super::ledger`]) holds the generation and the last
+//! durable / acknowledged sequence, which sled cannot be trusted with after a torn log.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +25,7 @@ use tokio::sync::watch;
 
 use super::config::StoreConfig;
 use super::error::StoreError;
+use super::ledger::Ledger;
 use super::payload::Envelope;
 use crate::domain::{Severity, TimestampMs};
 
@@ -58,6 +65,8 @@ pub(super) struct Inner {
     pub predictions: sled::Tree,
     pub drift: sled::Tree,
     pub alerts: sled::Tree,
+    pub open_alerts: sled::Tree,
+    pub dead_letters: sled::Tree,
     pub state: sled::Tree,
     pub cfg: StoreConfig,
     pub envelope: Envelope,
@@ -73,7 +82,12 @@ pub(super) struct Inner {
     pub durable: watch::Sender<u64>,
     pub append: Mutex<AppendState>,
     pub moved_aside: Option<PathBuf>,
-    pub _lock: std::fs::File,
+    /// The sequence ledger (None for a read-only copy opened by `inspect`).
+    pub ledger: Option<Ledger>,
+    pub _lock: Option<std::fs::File>,
+    /// The scratch copy `inspect` opened, removed when the store is dropped (declared last so
+    /// the database is closed first).
+    pub _scratch: Option<super::readonly::Scratch>,
 }
 
 /// State only the appending side touches (serialised by a mutex).
@@ -82,6 +96,8 @@ pub(super) struct AppendState {
     /// The current `store_full` episode: alert id, severity, raised at.
     pub full: Option<(String, Severity, TimestampMs)>,
     pub full_count: u64,
+    /// The current `publish_rejected` episode.
+    pub rejected: super::dead_letter::Rejected,
 }
 
 /// What the store dropped to stay inside `max_bytes` (persisted in the `state` tree).
@@ -98,6 +114,8 @@ pub struct Counters {
     pub alerts_dropped: AtomicU64,
     /// Outbox entries that could not be decoded and were removed.
     pub undecodable: AtomicU64,
+    /// Messages moved to the dead-letter tree (too large, or refused by the broker).
+    pub dead_letters: AtomicU64,
 }
 
 /// Counter values, for snapshots and reports.
@@ -113,14 +131,18 @@ pub struct CounterValues {
     pub alerts_dropped: u64,
     /// See [`Counters::undecodable`].
     pub undecodable: u64,
+    /// See [`Counters::dead_letters`].
+    #[serde(default)]
+    pub dead_letters: u64,
 }
 
-pub(super) const COUNTER_KEYS: [&str; 5] = [
+pub(super) const COUNTER_KEYS: [&str; 6] = [
     "predictions_pruned",
     "drift_pruned",
     "outbox_dropped",
     "alerts_dropped",
     "undecodable",
+    "dead_letters",
 ];
 
 impl Counters {
@@ -131,6 +153,7 @@ impl Counters {
             "outbox_dropped" => Some(&self.outbox_dropped),
             "alerts_dropped" => Some(&self.alerts_dropped),
             "undecodable" => Some(&self.undecodable),
+            "dead_letters" => Some(&self.dead_letters),
             _ => None,
         }
     }
@@ -143,6 +166,7 @@ impl Counters {
             outbox_dropped: self.outbox_dropped.load(Ordering::Relaxed),
             alerts_dropped: self.alerts_dropped.load(Ordering::Relaxed),
             undecodable: self.undecodable.load(Ordering::Relaxed),
+            dead_letters: self.dead_letters.load(Ordering::Relaxed),
         }
     }
 }
@@ -153,8 +177,11 @@ impl Store {
         &self.inner.cfg.data_dir
     }
 
-    /// Random id of this database instance, part of every message id: a database started fresh
-    /// (after corruption) never reuses an id the control room has already seen.
+    /// `{database epoch}.{generation}`, part of every message id. The database epoch is random
+    /// per database (a database started fresh after corruption, or one whose ledger was lost,
+    /// gets a new one); the generation grows on every open and is fsynced in the ledger before
+    /// anything is published — so even a log that rolled back never reuses an id the control
+    /// room has already seen.
     pub fn epoch(&self) -> &str {
         &self.inner.epoch
     }
@@ -204,7 +231,35 @@ impl Store {
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.persist_counters()?;
         self.inner.db.flush_async().await?;
+        self.write_ledger();
         Ok(())
+    }
+
+    /// Rewrite the ledger with the current durable bound and acknowledgements. A failure is
+    /// logged, not returned: the ledger only sharpens what a later open can report.
+    pub(super) fn write_ledger(&self) {
+        if let Some(l) = &self.inner.ledger
+            && let Err(e) = l.write()
+        {
+            tracing::warn!(error = %e, "store ledger not written");
+        }
+    }
+
+    /// Open alerts the store still holds (raised, not yet cleared), oldest id first.
+    pub fn open_alerts(&self) -> Result<Vec<crate::domain::Alert>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.inner.open_alerts.iter() {
+            let (k, v) = kv?;
+            match serde_json::from_slice(&v) {
+                Ok(a) => out.push(a),
+                Err(e) => {
+                    tracing::error!(error = %e, id = %String::from_utf8_lossy(&k),
+                        "open alert entry unreadable: removed");
+                    self.inner.open_alerts.remove(&k)?;
+                }
+            }
+        }
+        Ok(out)
     }
 
     pub(super) fn persist_counters(&self) -> Result<(), StoreError> {

@@ -85,4 +85,13 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// `inspect` could not copy the database to a scratch directory.
+    #[error("store: copying {path} to a scratch directory for inspection: {source}")]
+    Scratch {
+        /// The database directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
 }

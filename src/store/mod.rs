@@ -5,9 +5,14 @@
 //! |---|---|
 //! | `config.rs` | `[store]` |
 //! | `open.rs` | writable-dir check, lock, open, move a corrupt database aside |
+//! | `ledger.rs` | generation and sequence bounds kept outside sled (torn-log detection) |
+//! | `recovery.rs` | what the store reports about itself at open: corruption, rollback, alerts closed by a restart |
+//! | `readonly.rs` | `inspect`'s view: a scratch copy, so the evidence stays as it was |
 //! | `db.rs` | the [`Store`] handle and its accounting |
 //! | `append.rs` | ids, disk budget, retention, group commit |
 //! | `outbox.rs` | what the publisher drains |
+//! | `fit.rs` | trimming an alert's evidence to `[mqtt] max_message_bytes` |
+//! | `dead_letter.rs` | messages the broker will not take: kept aside, counted, announced |
 //! | `message.rs` | the outbox entry encoding |
 //! | `payload.rs` | record → topic + JSON payload |
 //! | `snapshot.rs` | what `chocoline inspect` shows |
@@ -21,12 +26,17 @@
 pub mod append;
 pub mod config;
 pub mod db;
+pub mod dead_letter;
 pub mod error;
+pub mod fit;
 pub mod keys;
+pub mod ledger;
 pub mod message;
 pub mod open;
 pub mod outbox;
 pub mod payload;
+pub mod readonly;
+pub mod recovery;
 pub mod snapshot;
 pub mod stage;
 

@@ -23,8 +23,9 @@ use super::config::StoreConfig;
 use super::db::{AppendState, COUNTER_KEYS, Counters, Inner, Store, be_u64, cost};
 use super::error::StoreError;
 use super::keys;
+use super::ledger::{self, Ledger, Recorded};
 use super::payload::Envelope;
-use crate::domain::{Alert, AlertKind, AlertState, BatchContext, Record, Severity, TimestampMs};
+use super::recovery;
 
 /// Name of the sled directory inside `data_dir`.
 pub const DB_DIR: &str = "db";
@@ -33,13 +34,13 @@ pub const LOCK_FILE: &str = "chocoline.lock";
 
 /// Sums gathered by reading every tree once.
 #[derive(Default)]
-struct Scan {
-    used: u64,
-    outbox: u64,
-    predictions: u64,
-    drift: u64,
-    alerts: u64,
-    last_outbox_seq: Option<u64>,
+pub(super) struct Scan {
+    pub used: u64,
+    pub outbox: u64,
+    pub predictions: u64,
+    pub drift: u64,
+    pub alerts: u64,
+    pub last_outbox_seq: Option<u64>,
 }
 
 /// Make sure `dir` exists and is writable; a clear error otherwise.
@@ -84,7 +85,7 @@ pub fn lock(dir: &Path) -> Result<fs::File, StoreError> {
 }
 
 /// Open sled at `path` and read every tree end to end; a panic inside sled counts as failure.
-fn open_and_scan(path: &Path, cfg: &StoreConfig) -> Result<(sled::Db, Scan), String> {
+pub(super) fn open_and_scan(path: &Path, cfg: &StoreConfig) -> Result<(sled::Db, Scan), String> {
     let attempt = std::panic::catch_unwind(AssertUnwindSafe(|| -> Result<_, String> {
         let flush_ms = u64::try_from(cfg.flush_interval.get().as_millis())
             .unwrap_or(u64::MAX)
@@ -150,171 +151,104 @@ fn aside_path(dir: &Path) -> PathBuf {
     p
 }
 
-/// Open (or create) the store under `cfg.data_dir`.
-pub fn open(cfg: &StoreConfig, envelope: Envelope) -> Result<Store, StoreError> {
-    let dir = cfg.data_dir.clone();
-    ensure_writable(&dir)?;
-    let lock = lock(&dir)?;
-    let db_path = dir.join(DB_DIR);
-
-    let mut moved_aside = None;
-    let mut corrupt_reason = None;
-    let (db, scan) = match open_and_scan(&db_path, cfg) {
-        Ok(ok) => ok,
-        Err(reason) => {
-            let to = aside_path(&dir);
-            tracing::error!(db = %db_path.display(), moved_to = %to.display(), error = %reason,
-                "store database unreadable: moving it aside and starting fresh");
-            if db_path.exists() {
-                fs::rename(&db_path, &to).map_err(|source| StoreError::MoveAside {
-                    from: db_path.clone(),
-                    to: to.clone(),
-                    source,
-                })?;
-                moved_aside = Some(to);
-            }
-            corrupt_reason = Some(reason);
-            open_and_scan(&db_path, cfg).map_err(|e| StoreError::Open {
-                path: db_path.clone(),
-                source: sled::Error::Unsupported(e),
-            })?
-        }
-    };
-
-    let state = db.open_tree("state")?;
-    let epoch = match state.get("epoch")? {
-        Some(v) => String::from_utf8_lossy(&v).into_owned(),
-        None => {
-            let e = format!("{:08x}", rand::rng().random::<u32>());
-            state.insert("epoch", e.as_bytes())?;
-            e
-        }
-    };
-    let stored_next = state
-        .get("next_seq")?
-        .as_deref()
-        .and_then(be_u64)
-        .unwrap_or(0);
-    let next_seq = stored_next.max(scan.last_outbox_seq.map_or(0, |s| s + 1));
-    let counters = Counters::default();
-    for name in COUNTER_KEYS {
-        if let (Some(v), Some(c)) = (state.get(name)?, counters.get(name)) {
-            c.store(be_u64(&v).unwrap_or(0), Ordering::Relaxed);
-        }
-    }
-
-    let (durable, _) = watch::channel(next_seq);
-    let store = Store {
-        inner: Arc::new(Inner {
-            outbox: db.open_tree("outbox")?,
-            predictions: db.open_tree("predictions")?,
-            drift: db.open_tree("drift")?,
-            alerts: db.open_tree("alerts")?,
-            state,
-            db,
-            cfg: cfg.clone(),
-            envelope,
-            epoch,
-            used: AtomicU64::new(scan.used),
-            depth: AtomicU64::new(scan.outbox),
-            predictions_len: AtomicU64::new(scan.predictions),
-            drift_len: AtomicU64::new(scan.drift),
-            alerts_len: AtomicU64::new(scan.alerts),
-            counters,
-            durable,
-            append: Mutex::new(AppendState {
-                next_seq,
-                full: None,
-                full_count: 0,
-            }),
-            moved_aside: moved_aside.clone(),
-            _lock: lock,
-        }),
-    };
-    store.inner.db.flush()?;
-
-    if let Some(reason) = corrupt_reason {
-        let env = store.envelope().clone();
-        let now = TimestampMs::now();
-        let alert = |state| {
-            Record::Alert(Alert {
-                id: format!("{}-{}-store-corrupt-{}", env.site, env.line, store.epoch()),
-                kind: AlertKind::StoreCorrupt,
-                severity: Severity::Critical,
-                state,
-                site: env.site.clone(),
-                line: env.line.clone(),
-                batch: BatchContext::default(),
-                raised_at: now,
-                ts: now,
-                message: format!(
-                    "store database was unreadable and has been moved aside{}; started empty: \
-                     messages not yet delivered before the failure are in the moved copy only",
-                    moved_aside
-                        .as_ref()
-                        .map(|p| format!(" to {}", p.display()))
-                        .unwrap_or_default()
-                ),
-                evidence: serde_json::json!({
-                    "error": reason,
-                    "moved_to": moved_aside.as_ref().map(|p| p.display().to_string()),
-                }),
-            })
-        };
-        // The database was replaced, which ends the condition; the raised event carries the
-        // evidence, the cleared one closes it for alarm lists that track state.
-        store.append_blocking(&[alert(AlertState::Raised), alert(AlertState::Cleared)])?;
-    }
-    Ok(store)
+/// What went wrong with the database file itself while opening.
+pub(super) struct Quarantine {
+    /// sled's error or panic message.
+    pub reason: String,
+    /// Where the unreadable database was moved.
+    pub moved_aside: Option<PathBuf>,
 }
 
-/// Open an existing store for reading (the `inspect` path): no directory is created, nothing
-/// is moved aside, a corrupt database is reported as an error. Holds the lock while open.
-pub fn open_existing(data_dir: &Path) -> Result<Store, StoreError> {
-    let db_path = data_dir.join(DB_DIR);
-    if !db_path.is_dir() {
-        return Err(StoreError::NoDatabase {
-            path: data_dir.to_path_buf(),
-        });
-    }
-    let lock = lock(data_dir)?;
-    let cfg = StoreConfig {
-        data_dir: data_dir.to_path_buf(),
-        ..StoreConfig::default()
+/// Open sled; if it is unreadable move it aside and open a fresh one.
+fn open_or_quarantine(
+    dir: &Path,
+    cfg: &StoreConfig,
+) -> Result<(sled::Db, Scan, Option<Quarantine>), StoreError> {
+    let db_path = dir.join(DB_DIR);
+    let reason = match open_and_scan(&db_path, cfg) {
+        Ok((db, scan)) => return Ok((db, scan, None)),
+        Err(reason) => reason,
     };
-    let (db, scan) = open_and_scan(&db_path, &cfg).map_err(|e| StoreError::Open {
+    let to = aside_path(dir);
+    tracing::error!(db = %db_path.display(), moved_to = %to.display(), error = %reason,
+        "store database unreadable: moving it aside and starting fresh");
+    let mut moved_aside = None;
+    if db_path.exists() {
+        fs::rename(&db_path, &to).map_err(|source| StoreError::MoveAside {
+            from: db_path.clone(),
+            to: to.clone(),
+            source,
+        })?;
+        moved_aside = Some(to);
+    }
+    let (db, scan) = open_and_scan(&db_path, cfg).map_err(|e| StoreError::Open {
         path: db_path.clone(),
         source: sled::Error::Unsupported(e),
     })?;
-    let state = db.open_tree("state")?;
-    let epoch = state
-        .get("epoch")?
-        .map(|v| String::from_utf8_lossy(&v).into_owned())
-        .unwrap_or_default();
+    Ok((
+        db,
+        scan,
+        Some(Quarantine {
+            reason,
+            moved_aside,
+        }),
+    ))
+}
+
+/// The database epoch: kept, or drawn anew when there is none yet or when `rotate` (the ledger
+/// that guards the sequence was missing or damaged, so ids could otherwise repeat).
+fn db_epoch(state: &sled::Tree, rotate: bool) -> Result<String, StoreError> {
+    if let Some(v) = state.get("epoch")?
+        && !rotate
+    {
+        return Ok(String::from_utf8_lossy(&v).into_owned());
+    }
+    let e = format!("{:08x}", rand::rng().random::<u32>());
+    state.insert("epoch", e.as_bytes())?;
+    Ok(e)
+}
+
+/// Read the persisted drop counters.
+fn load_counters(state: &sled::Tree) -> Result<Counters, StoreError> {
     let counters = Counters::default();
     for name in COUNTER_KEYS {
         if let (Some(v), Some(c)) = (state.get(name)?, counters.get(name)) {
             c.store(be_u64(&v).unwrap_or(0), Ordering::Relaxed);
         }
     }
-    let next_seq = scan.last_outbox_seq.map_or(0, |s| s + 1);
-    let (durable, _) = watch::channel(next_seq);
+    Ok(counters)
+}
+
+/// Everything [`assemble`] needs besides the database.
+pub(super) struct Parts {
+    pub cfg: StoreConfig,
+    pub envelope: Envelope,
+    pub epoch: String,
+    pub next_seq: u64,
+    pub moved_aside: Option<PathBuf>,
+    pub ledger: Option<Ledger>,
+    pub lock: Option<fs::File>,
+    pub scratch: Option<super::readonly::Scratch>,
+}
+
+/// Build the store handle around an open database.
+pub(super) fn assemble(db: sled::Db, scan: &Scan, p: Parts) -> Result<Store, StoreError> {
+    let state = db.open_tree("state")?;
+    let counters = load_counters(&state)?;
+    let (durable, _) = watch::channel(p.next_seq);
     Ok(Store {
         inner: Arc::new(Inner {
             outbox: db.open_tree("outbox")?,
             predictions: db.open_tree("predictions")?,
             drift: db.open_tree("drift")?,
             alerts: db.open_tree("alerts")?,
+            open_alerts: db.open_tree("open_alerts")?,
+            dead_letters: db.open_tree("dead_letters")?,
             state,
             db,
-            cfg,
-            envelope: Envelope {
-                site: String::new(),
-                line: String::new(),
-                topic_prefix: String::new(),
-                topics: Default::default(),
-            },
-            epoch,
+            cfg: p.cfg,
+            envelope: p.envelope,
+            epoch: p.epoch,
             used: AtomicU64::new(scan.used),
             depth: AtomicU64::new(scan.outbox),
             predictions_len: AtomicU64::new(scan.predictions),
@@ -323,12 +257,73 @@ pub fn open_existing(data_dir: &Path) -> Result<Store, StoreError> {
             counters,
             durable,
             append: Mutex::new(AppendState {
-                next_seq,
+                next_seq: p.next_seq,
                 full: None,
                 full_count: 0,
+                rejected: Default::default(),
             }),
-            moved_aside: None,
-            _lock: lock,
+            moved_aside: p.moved_aside,
+            ledger: p.ledger,
+            _lock: p.lock,
+            _scratch: p.scratch,
         }),
     })
+}
+
+/// Open (or create) the store under `cfg.data_dir`.
+///
+/// After sled is open: the ledger starts a new generation (fsynced), a rollback of the log or a
+/// quarantined database is reported as `store_corrupt` with the undelivered messages it lost,
+/// and alerts left open by the previous run are closed with reason `restart`.
+pub fn open(cfg: &StoreConfig, envelope: Envelope) -> Result<Store, StoreError> {
+    let dir = cfg.data_dir.clone();
+    ensure_writable(&dir)?;
+    let lock = lock(&dir)?;
+    let recorded = ledger::read(&dir);
+    if let Err(reason) = &recorded {
+        tracing::warn!(error = %reason, "store ledger damaged: a new database epoch keeps ids unique");
+    }
+    let prev = recorded.as_ref().ok().copied().flatten();
+    let (db, scan, quarantine) = open_or_quarantine(&dir, cfg)?;
+
+    let state = db.open_tree("state")?;
+    let db_epoch = db_epoch(&state, prev.is_none())?;
+    let stored_next = state
+        .get("next_seq")?
+        .as_deref()
+        .and_then(be_u64)
+        .unwrap_or(0);
+    let sled_next = stored_next.max(scan.last_outbox_seq.map_or(0, |s| s + 1));
+    let rollback = prev.and_then(|r| recovery::Rollback::check(r, sled_next));
+    let base = prev.unwrap_or_default();
+    let ledger = Ledger::begin(
+        &dir,
+        Recorded {
+            generation: base.generation.saturating_add(1),
+            next_seq: sled_next.max(base.next_seq),
+            acked_max: base.acked_max,
+        },
+    )
+    .map_err(|source| StoreError::DataDirNotWritable {
+        path: dir.clone(),
+        source,
+    })?;
+    let store = assemble(
+        db,
+        &scan,
+        Parts {
+            cfg: cfg.clone(),
+            envelope,
+            epoch: format!("{db_epoch}.{}", ledger.generation()),
+            next_seq: sled_next.max(base.next_seq),
+            moved_aside: quarantine.as_ref().and_then(|q| q.moved_aside.clone()),
+            ledger: Some(ledger),
+            lock: Some(lock),
+            scratch: None,
+        },
+    )?;
+    store.inner.db.flush()?;
+    recovery::report(&store, quarantine, rollback)?;
+    recovery::close_left_open(&store)?;
+    Ok(store)
 }

@@ -73,6 +73,9 @@ impl Outbox {
     /// Delete a delivered message. Returns false when it was already gone (dropped because the
     /// store was full, or acknowledged twice).
     pub fn ack(&self, seq: u64) -> Result<bool, StoreError> {
+        if let Some(l) = &self.store.inner.ledger {
+            l.note_acked(seq);
+        }
         self.remove(seq)
     }
 

@@ -36,6 +36,9 @@ pub struct Envelope {
     pub topic_prefix: String,
     /// `[mqtt.topics]`.
     pub topics: TopicsConfig,
+    /// `[mqtt] max_message_bytes`: alerts are trimmed to it, other messages over it are
+    /// dead-lettered.
+    pub max_message_bytes: usize,
 }
 
 /// A message before it gets its id and sequence number.
@@ -59,6 +62,8 @@ impl Envelope {
             line: cfg.agent.line.clone(),
             topic_prefix: cfg.mqtt.topic_prefix.clone(),
             topics: cfg.mqtt.topics.clone(),
+            max_message_bytes: usize::try_from(cfg.mqtt.max_message_bytes.get())
+                .unwrap_or(usize::MAX),
         }
     }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::db::{CounterValues, Store};
+use super::dead_letter::DeadLetter;
 use super::error::StoreError;
 use super::message::OutboxMessage;
 use crate::domain::TimestampMs;
@@ -60,6 +61,9 @@ pub struct Snapshot {
     pub drift_windows: Vec<Value>,
     /// Where a corrupt database was moved at the last open, if it was.
     pub moved_aside: Option<PathBuf>,
+    /// Newest dead letters (messages the broker would not take), newest first.
+    #[serde(default)]
+    pub dead_letters: Vec<DeadLetter>,
 }
 
 impl Store {
@@ -95,6 +99,7 @@ impl Store {
             last_predictions: last(&inner.predictions)?,
             drift_windows: last(&inner.drift)?,
             moved_aside: inner.moved_aside.clone(),
+            dead_letters: self.dead_letters(SNAPSHOT_LAST)?,
         })
     }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod publisher;
 pub mod schema;
 
 use std::collections::{HashMap, HashSet};
@@ -69,6 +70,12 @@ pub enum Broker {
 
 /// Start rumqttd on a random loopback port.
 pub fn rumqttd() -> Broker {
+    rumqttd_limited(1024 * 1024)
+}
+
+/// rumqttd that closes the connection of a client sending a packet over `max_payload_size`
+/// bytes (like mosquitto's `max_packet_size`).
+pub fn rumqttd_limited(max_payload_size: usize) -> Broker {
     use rumqttd::{Config, ConnectionSettings, RouterConfig, ServerSettings};
     let port = free_port();
     let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -82,7 +89,7 @@ pub fn rumqttd() -> Broker {
             next_connection_delay_ms: 1,
             connections: ConnectionSettings {
                 connection_timeout_ms: 60_000,
-                max_payload_size: 1024 * 1024,
+                max_payload_size,
                 max_inflight_count: 500,
                 auth: None,
                 external_auth: None,
@@ -412,13 +419,16 @@ pub struct Delivery {
     pub out_of_order: Vec<String>,
 }
 
-/// Sequence number and epoch of a message id `{site}-{line}-{epoch}-{seq}`.
+/// Database epoch and sequence number of a message id `{site}-{line}-{epoch}.{generation}-{seq}`.
+/// The generation (one per open) is left out: the sequence continues across opens, so order is
+/// checked across restarts of one database.
 pub fn id_parts(id: &str) -> Option<(String, u64)> {
     let mut it = id.rsplitn(2, '-');
     let seq = it.next()?.parse().ok()?;
     let rest = it.next()?;
-    let epoch = rest.rsplit('-').next()?.to_string();
-    Some((epoch, seq))
+    let epoch = rest.rsplit('-').next()?;
+    let db_epoch = epoch.split('.').next()?.to_string();
+    Some((db_epoch, seq))
 }
 
 /// Compare. Order is checked per topic on first arrivals: within one database epoch, the

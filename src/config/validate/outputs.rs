@@ -133,6 +133,24 @@ pub(super) fn mqtt(cfg: &Config, out: &mut Vec<Problem>) {
     if m.inflight == 0 {
         push(out, p.key("inflight"), "expected 1..=65535");
     }
+    if m.max_message_bytes.get() < crate::publish::config::MIN_MAX_MESSAGE_BYTES as u64 {
+        push(
+            out,
+            p.key("max_message_bytes"),
+            format!(
+                "expected at least {} bytes (an alert must fit); set it to the broker's limit, \
+                 e.g. mosquitto's message_size_limit",
+                crate::publish::config::MIN_MAX_MESSAGE_BYTES
+            ),
+        );
+    }
+    if m.max_refusals < 2 {
+        push(
+            out,
+            p.key("max_refusals"),
+            "expected at least 2 (the second attempt sends the message alone)",
+        );
+    }
     if m.reconnect_min.get().is_zero() {
         push(
             out,

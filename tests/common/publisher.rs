@@ -1,0 +1,106 @@
+//! A store + publisher pair as the agent runs them, against a given broker, and the delivery
+//! report the broker tests share.
+
+use std::time::Duration;
+
+use chocoline::publish::config::MqttConfig;
+use chocoline::publish::{PublishError, PublishStats, Publisher};
+use chocoline::store::config::StoreConfig;
+use chocoline::store::{Envelope, Outbox, Store};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{Delivery, free_port};
+
+pub struct Agent {
+    pub store: Store,
+    pub shutdown: CancellationToken,
+    pub task: JoinHandle<Result<PublishStats, PublishError>>,
+    pub _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    pub async fn stop(self) -> PublishStats {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap()
+    }
+}
+
+pub fn mqtt_cfg(url: &str, prefix: &str) -> MqttConfig {
+    let mut m = MqttConfig {
+        url: url.into(),
+        client_id: format!("chocoline-test-{}", free_port()),
+        topic_prefix: prefix.into(),
+        ..MqttConfig::default()
+    };
+    m.reconnect_min = chocoline::config::Duration::from_millis(50);
+    m.reconnect_max = chocoline::config::Duration::from_millis(400);
+    m
+}
+
+pub fn open_store(dir: &std::path::Path, mqtt: &MqttConfig) -> Store {
+    let cfg = StoreConfig {
+        data_dir: dir.to_path_buf(),
+        ..StoreConfig::default()
+    };
+    let env = Envelope {
+        site: "site".into(),
+        line: "line".into(),
+        topic_prefix: mqtt.topic_prefix.clone(),
+        topics: mqtt.topics.clone(),
+        max_message_bytes: mqtt.max_message_bytes.get() as usize,
+    };
+    chocoline::store::open(&cfg, env).unwrap()
+}
+
+pub fn agent(mqtt: MqttConfig) -> Agent {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path(), &mqtt);
+    let publisher = Publisher::new(&mqtt, Outbox::new(store.clone())).unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(publisher.run(shutdown.clone()));
+    Agent {
+        store,
+        shutdown,
+        task,
+        _dir: dir,
+    }
+}
+
+pub fn ids(appended: &[chocoline::store::Appended]) -> Vec<String> {
+    appended.iter().map(|a| a.id.clone()).collect()
+}
+
+pub async fn wait_depth_zero(store: &Store, secs: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while store.outbox_depth() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "outbox still holds {}",
+            store.outbox_depth()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub fn report(name: &str, d: &Delivery) {
+    eprintln!(
+        "{name}: expected={} received={} unique={} duplicates={} lost={} out_of_order={}",
+        d.expected,
+        d.received,
+        d.unique,
+        d.duplicates,
+        d.lost.len(),
+        d.out_of_order.len()
+    );
+    assert!(
+        d.lost.is_empty(),
+        "{name}: lost {:?}",
+        &d.lost[..d.lost.len().min(10)]
+    );
+    assert!(
+        d.out_of_order.is_empty(),
+        "{name}: out of order {:?}",
+        &d.out_of_order[..d.out_of_order.len().min(10)]
+    );
+}
