@@ -40,6 +40,16 @@ fn bad_overrides_name_the_key_and_the_rule() {
             "must be longer than 0",
         ),
         (
+            ("CHOCOLINE__MQTT__MAX_MESSAGE_BYTES", "100"),
+            "mqtt.max_message_bytes",
+            "at least 512 bytes",
+        ),
+        (
+            ("CHOCOLINE__MQTT__MAX_REFUSALS", "1"),
+            "mqtt.max_refusals",
+            "at least 2",
+        ),
+        (
             ("CHOCOLINE__MQTT__URL", "::not a url"),
             "mqtt.url",
             "not a URL",

@@ -139,8 +139,8 @@ async fn oversize_alerts_all_arrive_through_mosquitto_message_size_limit() {
 
 async fn poison(broker: &Broker) {
     let sub = Subscriber::connect(broker.port(), PREFIX).await;
-    let mut mqtt = mqtt_cfg(&format!("mqtt://127.0.0.1:{}", broker.port()), PREFIX);
-    mqtt.max_refusals = 2;
+    // The default max_refusals (2): one refusal in the window, one as a lone probe.
+    let mqtt = mqtt_cfg(&format!("mqtt://127.0.0.1:{}", broker.port()), PREFIX);
     let backoff_max = mqtt.reconnect_max.get();
     let a = agent(mqtt);
     a.store

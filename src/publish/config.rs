@@ -80,7 +80,7 @@ fn default_max_message_bytes() -> ByteSize {
 }
 
 fn default_max_refusals() -> u32 {
-    3
+    2
 }
 
 /// QoS / retain per topic class.
