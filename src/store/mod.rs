@@ -9,7 +9,8 @@
 //! | `recovery.rs` | what the store reports about itself at open: corruption, rollback, alerts closed by a restart |
 //! | `readonly.rs` | `inspect`'s view: a scratch copy, so the evidence stays as it was |
 //! | `db.rs` | the [`Store`] handle and its accounting |
-//! | `append.rs` | ids, disk budget, retention, group commit |
+//! | `append.rs` | ids, retention, group commit |
+//! | `budget.rs` | the disk budget: what is freed first, `store_full` |
 //! | `outbox.rs` | what the publisher drains |
 //! | `fit.rs` | trimming an alert's evidence to `[mqtt] max_message_bytes` |
 //! | `dead_letter.rs` | messages the broker will not take: kept aside, counted, announced |
@@ -24,6 +25,7 @@
 //! after the store stage has returned so the publisher drains what it flushed last.
 
 pub mod append;
+pub mod budget;
 pub mod config;
 pub mod db;
 pub mod dead_letter;
