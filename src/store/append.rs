@@ -28,11 +28,19 @@ pub struct Appended {
     pub topic: String,
 }
 
+/// Where an insert went.
+enum Inserted {
+    /// Into sled; the caller flushes.
+    Sled(Vec<Appended>),
+    /// Into memory (disk full or no database).
+    Volatile(Vec<Appended>),
+}
+
 /// One prepared tree write.
-struct Entry {
-    tree: Slot,
-    key: Vec<u8>,
-    value: Vec<u8>,
+pub(super) struct Entry {
+    pub tree: Slot,
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -48,24 +56,68 @@ pub(super) enum Slot {
 impl Store {
     /// Append records and wait until they are durable. Returns one [`Appended`] per record
     /// (same order), plus any `store_full` alert events the store raised on the way.
+    ///
+    /// On a full disk (or with no database) alerts are kept in memory and published from there,
+    /// everything else is dropped and counted (`volatile.rs`). If sled fails on the way (it
+    /// keeps an I/O error such as ENOSPC for good), the database is closed and the same records
+    /// go the memory way.
     pub async fn append(&self, records: &[Record]) -> Result<Vec<Appended>, StoreError> {
-        let out = self.insert(records)?;
-        self.inner.db.flush_async().await?;
-        self.mark_durable(&out);
+        let out = match self.insert(records) {
+            Ok(Inserted::Volatile(out)) => out,
+            Ok(Inserted::Sled(out)) => match self.trees()?.db.flush_async().await {
+                Ok(_) => {
+                    self.mark_durable(&out, true);
+                    return Ok(out);
+                }
+                Err(e) => self.after_failure(StoreError::Sled(e), records)?,
+            },
+            Err(e) => self.after_failure(e, records)?,
+        };
+        self.mark_durable(&out, false);
         Ok(out)
     }
 
     /// Blocking variant of [`Store::append`] for synchronous callers (open, benches).
     pub fn append_blocking(&self, records: &[Record]) -> Result<Vec<Appended>, StoreError> {
-        let out = self.insert(records)?;
-        self.inner.db.flush()?;
-        self.mark_durable(&out);
+        let out = match self.insert(records) {
+            Ok(Inserted::Volatile(out)) => out,
+            Ok(Inserted::Sled(out)) => match self.trees()?.db.flush() {
+                Ok(_) => {
+                    self.mark_durable(&out, true);
+                    return Ok(out);
+                }
+                Err(e) => self.after_failure(StoreError::Sled(e), records)?,
+            },
+            Err(e) => self.after_failure(e, records)?,
+        };
+        self.mark_durable(&out, false);
         Ok(out)
     }
 
-    fn mark_durable(&self, out: &[Appended]) {
+    /// A sled I/O failure closes the database and sends the records the memory way; any other
+    /// error is returned.
+    fn after_failure(
+        &self,
+        e: StoreError,
+        records: &[Record],
+    ) -> Result<Vec<Appended>, StoreError> {
+        match e {
+            StoreError::Sled(sled::Error::Io(_))
+            | StoreError::Sled(sled::Error::ReportableBug(_)) => {
+                self.close_failed(&e.to_string());
+                let mut st = self.lock_append()?;
+                self.insert_volatile(&mut st, &[], records, TimestampMs::now())
+            }
+            other => Err(other),
+        }
+    }
+
+    /// Move the publisher's bound past `out`; `durable` also records it in the ledger (messages
+    /// held in memory are not durable and must not look so to a later open).
+    fn mark_durable(&self, out: &[Appended], durable: bool) {
         if let Some(last) = out.iter().map(|a| a.seq).max() {
-            if let Some(l) = &self.inner.ledger
+            if durable
+                && let Some(l) = &self.inner.ledger
                 && let Err(e) = l.note_durable(last + 1)
             {
                 tracing::warn!(error = %e, "store ledger not written");
@@ -82,17 +134,25 @@ impl Store {
         }
     }
 
-    /// Insert without flushing (the caller flushes).
-    fn insert(&self, records: &[Record]) -> Result<Vec<Appended>, StoreError> {
+    /// Insert without flushing (the caller flushes), or keep in memory when the disk is full.
+    fn insert(&self, records: &[Record]) -> Result<Inserted, StoreError> {
         let inner = &self.inner;
         let mut st = self.lock_append()?;
         let now = TimestampMs::now();
+        // Records the store adds first: restart clears and the disk-full clear on recovery.
+        let mut lead = Vec::new();
+        if !self.ready_to_write(&mut st, now, &mut lead)? {
+            return Ok(Inserted::Volatile(
+                self.insert_volatile(&mut st, &lead, records, now)?,
+            ));
+        }
+        let records: Vec<&Record> = lead.iter().chain(records.iter()).collect();
         let mut seq = st.next_seq;
         let mut entries = Vec::with_capacity(records.len() * 2);
         let mut out = Vec::with_capacity(records.len());
         let mut newest_prediction = None;
         let mut newest_drift = None;
-        for record in records {
+        for &record in &records {
             match self.prepare(record, seq, now, &mut entries, &mut out) {
                 Ok(None) => {}
                 Ok(Some(dead)) => {
@@ -137,7 +197,7 @@ impl Store {
                 self.track_open_alert(e)?;
                 continue;
             }
-            let tree = self.tree(e.tree);
+            let tree = self.tree(e.tree)?;
             let old = tree.insert(&e.key, e.value.as_slice())?;
             if let Some(old) = old {
                 // Only a retried batch rewrites a key: keep the accounting exact.
@@ -149,7 +209,7 @@ impl Store {
                 .used
                 .fetch_add(cost(&e.key, &e.value), Ordering::Relaxed);
         }
-        inner.state.insert("next_seq", &seq.to_be_bytes())?;
+        self.trees()?.state.insert("next_seq", &seq.to_be_bytes())?;
         st.next_seq = seq;
 
         if let Some(ts) = newest_prediction {
@@ -168,7 +228,7 @@ impl Store {
         }
         self.prune(Slot::Alerts, None, ALERT_HISTORY_MAX)?;
         self.persist_counters()?;
-        Ok(out)
+        Ok(Inserted::Sled(out))
     }
 
     /// The append state, serialising appends.
@@ -180,7 +240,7 @@ impl Store {
 
     /// Build the outbox entry (and the history entry) of one record; a non-alert message over
     /// `max_message_bytes` comes back as a dead letter instead.
-    fn prepare(
+    pub(super) fn prepare(
         &self,
         record: &Record,
         seq: u64,
@@ -263,7 +323,7 @@ impl Store {
 
     /// Keep `open_alerts` in step: a raised alert is written, a cleared one removed.
     fn track_open_alert(&self, e: &Entry) -> Result<(), StoreError> {
-        let tree = &self.inner.open_alerts;
+        let tree = self.tree(Slot::OpenAlerts)?;
         if e.value.is_empty() {
             tree.remove(&e.key)?;
         } else {
@@ -272,14 +332,16 @@ impl Store {
         Ok(())
     }
 
-    fn tree(&self, slot: Slot) -> &sled::Tree {
-        match slot {
-            Slot::Outbox => &self.inner.outbox,
-            Slot::Predictions => &self.inner.predictions,
-            Slot::Drift => &self.inner.drift,
-            Slot::Alerts => &self.inner.alerts,
-            Slot::OpenAlerts => &self.inner.open_alerts,
-        }
+    /// A tree of the open database (a cheap handle).
+    pub(super) fn tree(&self, slot: Slot) -> Result<sled::Tree, StoreError> {
+        let t = self.trees()?;
+        Ok(match slot {
+            Slot::Outbox => t.outbox.clone(),
+            Slot::Predictions => t.predictions.clone(),
+            Slot::Drift => t.drift.clone(),
+            Slot::Alerts => t.alerts.clone(),
+            Slot::OpenAlerts => t.open_alerts.clone(),
+        })
     }
 
     fn len_of(&self, slot: Slot) -> &std::sync::atomic::AtomicU64 {
@@ -295,7 +357,7 @@ impl Store {
 
     /// Remove the oldest entry of a history tree; false when it is empty.
     pub(super) fn pop_first(&self, slot: Slot) -> Result<bool, StoreError> {
-        match self.tree(slot).pop_min()? {
+        match self.tree(slot)?.pop_min()? {
             Some((k, v)) => {
                 self.inner.used.fetch_sub(cost(&k, &v), Ordering::Relaxed);
                 self.len_of(slot).fetch_sub(1, Ordering::Relaxed);
@@ -319,7 +381,7 @@ impl Store {
         };
         loop {
             let too_many = self.len_of(slot).load(Ordering::Relaxed) > max_len;
-            let too_old = match (cutoff, self.tree(slot).first()?) {
+            let too_old = match (cutoff, self.tree(slot)?.first()?) {
                 (Some(c), Some((k, _))) => keys::ts_of(&k).is_some_and(|t| t < c),
                 _ => false,
             };

@@ -137,7 +137,8 @@ impl Store {
     fn drop_outbox(&self, alerts: bool) -> Result<bool, StoreError> {
         let passes: &[bool] = if alerts { &[false, true] } else { &[true] };
         for &take_protected in passes {
-            for kv in self.inner.outbox.iter() {
+            let outbox = self.tree(Slot::Outbox)?;
+            for kv in outbox.iter() {
                 let (k, v) = kv?;
                 let is_alert = MessageClass::of_encoded(&v) == Some(MessageClass::Alert);
                 if is_alert != alerts {
@@ -146,7 +147,7 @@ impl Store {
                 if alerts && !take_protected && self.is_store_notice(&k, &v) {
                     continue;
                 }
-                if self.inner.outbox.remove(&k)?.is_some() {
+                if outbox.remove(&k)?.is_some() {
                     self.inner.used.fetch_sub(cost(&k, &v), Ordering::Relaxed);
                     self.inner.depth.fetch_sub(1, Ordering::Relaxed);
                 }

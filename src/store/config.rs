@@ -18,6 +18,11 @@ pub struct StoreConfig {
     /// last. Default "256MiB".
     #[serde(default = "default_max_bytes")]
     pub max_bytes: ByteSize,
+    /// Free space the store leaves on its filesystem. Below it the store stops writing and
+    /// runs from memory: alerts are published from there, other records are dropped (counted),
+    /// `store_full` is raised; it writes again once there is room. Default "16MiB".
+    #[serde(default = "default_reserve_bytes")]
+    pub reserve_bytes: ByteSize,
     /// sled page cache. sled's own default (1 GB) is far too big for a line controller.
     /// Default "8MiB".
     #[serde(default = "default_cache_capacity")]
@@ -49,6 +54,7 @@ impl Default for StoreConfig {
         StoreConfig {
             data_dir: default_data_dir(),
             max_bytes: default_max_bytes(),
+            reserve_bytes: default_reserve_bytes(),
             cache_capacity: default_cache_capacity(),
             prediction_retention: default_prediction_retention(),
             flush_interval: default_flush_interval(),
@@ -82,4 +88,8 @@ fn default_drift_history_max() -> u64 {
 }
 fn default_snapshot_interval() -> Duration {
     Duration::from_secs(1)
+}
+
+fn default_reserve_bytes() -> ByteSize {
+    ByteSize::mib(16)
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use tokio::sync::watch;
 
 use super::config::StoreConfig;
@@ -59,7 +59,10 @@ pub struct Store {
     pub(super) inner: Arc<Inner>,
 }
 
-pub(super) struct Inner {
+/// The sled database and its trees. Held behind a lock in [`Inner`] so that a database that
+/// failed (sled keeps an I/O error such as ENOSPC for good) can be closed and opened again once
+/// the disk has room, and so that the store can start without one on a full disk.
+pub(super) struct Trees {
     pub db: sled::Db,
     pub outbox: sled::Tree,
     pub predictions: sled::Tree,
@@ -68,6 +71,29 @@ pub(super) struct Inner {
     pub open_alerts: sled::Tree,
     pub dead_letters: sled::Tree,
     pub state: sled::Tree,
+}
+
+impl Trees {
+    /// Open every tree of `db`.
+    pub fn of(db: sled::Db) -> Result<Trees, sled::Error> {
+        Ok(Trees {
+            outbox: db.open_tree("outbox")?,
+            predictions: db.open_tree("predictions")?,
+            drift: db.open_tree("drift")?,
+            alerts: db.open_tree("alerts")?,
+            open_alerts: db.open_tree("open_alerts")?,
+            dead_letters: db.open_tree("dead_letters")?,
+            state: db.open_tree("state")?,
+            db,
+        })
+    }
+}
+
+pub(super) struct Inner {
+    /// None while the store runs without a database (disk full at start, or sled failed).
+    pub trees: RwLock<Option<Arc<Trees>>>,
+    /// What lives only in memory while the disk is full (`volatile.rs`).
+    pub volatile: Mutex<super::volatile::Volatile>,
     pub cfg: StoreConfig,
     pub envelope: Envelope,
     pub epoch: String,
@@ -116,6 +142,8 @@ pub struct Counters {
     pub undecodable: AtomicU64,
     /// Messages moved to the dead-letter tree (too large, or refused by the broker).
     pub dead_letters: AtomicU64,
+    /// Predictions, drift windows and data-quality events dropped because the disk was full.
+    pub disk_full_dropped: AtomicU64,
 }
 
 /// Counter values, for snapshots and reports.
@@ -134,15 +162,19 @@ pub struct CounterValues {
     /// See [`Counters::dead_letters`].
     #[serde(default)]
     pub dead_letters: u64,
+    /// See [`Counters::disk_full_dropped`].
+    #[serde(default)]
+    pub disk_full_dropped: u64,
 }
 
-pub(super) const COUNTER_KEYS: [&str; 6] = [
+pub(super) const COUNTER_KEYS: [&str; 7] = [
     "predictions_pruned",
     "drift_pruned",
     "outbox_dropped",
     "alerts_dropped",
     "undecodable",
     "dead_letters",
+    "disk_full_dropped",
 ];
 
 impl Counters {
@@ -154,6 +186,7 @@ impl Counters {
             "alerts_dropped" => Some(&self.alerts_dropped),
             "undecodable" => Some(&self.undecodable),
             "dead_letters" => Some(&self.dead_letters),
+            "disk_full_dropped" => Some(&self.disk_full_dropped),
             _ => None,
         }
     }
@@ -167,6 +200,7 @@ impl Counters {
             alerts_dropped: self.alerts_dropped.load(Ordering::Relaxed),
             undecodable: self.undecodable.load(Ordering::Relaxed),
             dead_letters: self.dead_letters.load(Ordering::Relaxed),
+            disk_full_dropped: self.disk_full_dropped.load(Ordering::Relaxed),
         }
     }
 }
@@ -193,7 +227,21 @@ impl Store {
 
     /// Undelivered messages in the outbox.
     pub fn outbox_depth(&self) -> u64 {
-        self.inner.depth.load(Ordering::Relaxed)
+        let sled = self.inner.depth.load(Ordering::Relaxed);
+        match self.inner.volatile.lock() {
+            Ok(v) => (sled + v.messages.len() as u64).saturating_sub(v.pending_acks.len() as u64),
+            Err(_) => sled,
+        }
+    }
+
+    /// The database, or [`StoreError::Unavailable`] while the store runs without one.
+    pub(super) fn trees(&self) -> Result<Arc<Trees>, StoreError> {
+        self.inner
+            .trees
+            .read()
+            .ok()
+            .and_then(|t| t.clone())
+            .ok_or(StoreError::Unavailable)
     }
 
     /// The live-byte budget: `max_bytes × 2 / 5`.
@@ -209,7 +257,7 @@ impl Store {
     /// Bytes sled occupies on disk (log + snapshots); larger than [`Store::used_bytes`] because
     /// sled is log-structured.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.inner.db.size_on_disk()?)
+        Ok(self.trees()?.db.size_on_disk()?)
     }
 
     /// Drop counters.
@@ -229,9 +277,13 @@ impl Store {
 
     /// Flush everything (used on shutdown; appends flush by themselves).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.persist_counters()?;
-        self.inner.db.flush_async().await?;
         self.write_ledger();
+        if self.is_volatile() {
+            // Nothing can be written; what is in memory is lost on exit (counted, logged).
+            return Ok(());
+        }
+        self.persist_counters()?;
+        self.trees()?.db.flush_async().await?;
         Ok(())
     }
 
@@ -248,14 +300,15 @@ impl Store {
     /// Open alerts the store still holds (raised, not yet cleared), oldest id first.
     pub fn open_alerts(&self) -> Result<Vec<crate::domain::Alert>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.inner.open_alerts.iter() {
+        let t = self.trees()?;
+        for kv in t.open_alerts.iter() {
             let (k, v) = kv?;
             match serde_json::from_slice(&v) {
                 Ok(a) => out.push(a),
                 Err(e) => {
                     tracing::error!(error = %e, id = %String::from_utf8_lossy(&k),
                         "open alert entry unreadable: removed");
-                    self.inner.open_alerts.remove(&k)?;
+                    t.open_alerts.remove(&k)?;
                 }
             }
         }
@@ -263,10 +316,11 @@ impl Store {
     }
 
     pub(super) fn persist_counters(&self) -> Result<(), StoreError> {
+        let t = self.trees()?;
         for name in COUNTER_KEYS {
             if let Some(c) = self.inner.counters.get(name) {
                 let v = c.load(Ordering::Relaxed);
-                self.inner.state.insert(name, &v.to_be_bytes())?;
+                t.state.insert(name, &v.to_be_bytes())?;
             }
         }
         Ok(())

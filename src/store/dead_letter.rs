@@ -134,11 +134,16 @@ impl Rejected {
 impl Store {
     /// Record a dead letter (tree, counter, log) and leave it for the next transition check.
     pub(super) fn record_dead_letter(&self, d: &DeadLetter) -> Result<(), StoreError> {
-        let tree = &self.inner.dead_letters;
-        tree.insert(keys::seq_key(d.seq), serde_json::to_vec(d)?)?;
-        while tree.len() > DEAD_LETTER_MAX {
-            if tree.pop_min()?.is_none() {
-                break;
+        // Kept for inspect only while the database can be written; always counted and logged.
+        if let Ok(t) = self.trees()
+            && !self.is_volatile()
+        {
+            let tree = &t.dead_letters;
+            tree.insert(keys::seq_key(d.seq), serde_json::to_vec(d)?)?;
+            while tree.len() > DEAD_LETTER_MAX {
+                if tree.pop_min()?.is_none() {
+                    break;
+                }
             }
         }
         self.inner
@@ -154,12 +159,18 @@ impl Store {
     /// Returns false when it was no longer in the outbox.
     pub fn dead_letter(&self, seq: u64, why: Rejection) -> Result<bool, StoreError> {
         let key = keys::seq_key(seq);
-        let Some(v) = self.inner.outbox.remove(key)? else {
-            return Ok(false);
+        let held = self.lock_volatile()?.messages.remove(&seq);
+        let m = match held {
+            Some(m) => m,
+            None => {
+                let Some(v) = self.trees()?.outbox.remove(key)? else {
+                    return Ok(false);
+                };
+                self.inner.used.fetch_sub(cost(&key, &v), Ordering::Relaxed);
+                self.inner.depth.fetch_sub(1, Ordering::Relaxed);
+                OutboxMessage::decode(&key, &v)?
+            }
         };
-        self.inner.used.fetch_sub(cost(&key, &v), Ordering::Relaxed);
-        self.inner.depth.fetch_sub(1, Ordering::Relaxed);
-        let m = OutboxMessage::decode(&key, &v)?;
         let d = DeadLetter::new(seq, &m, why, TimestampMs::now());
         self.record_dead_letter(&d)?;
         self.note_rejection(d.evidence())?;
@@ -176,7 +187,7 @@ impl Store {
     /// The newest dead letters, newest first.
     pub fn dead_letters(&self, max: usize) -> Result<Vec<DeadLetter>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.inner.dead_letters.iter().rev().take(max) {
+        for kv in self.trees()?.dead_letters.iter().rev().take(max) {
             let (_, v) = kv?;
             if let Ok(d) = serde_json::from_slice(&v) {
                 out.push(d);

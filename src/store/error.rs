@@ -94,4 +94,8 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The store runs without its database (disk full, or sled failed and waits for room to
+    /// open it again).
+    #[error("store: the database is not open (disk full or failed); running from memory")]
+    Unavailable,
 }

@@ -7,6 +7,7 @@
 //! | `open.rs` | writable-dir check, lock, open, move a corrupt database aside |
 //! | `ledger.rs` | generation and sequence bounds kept outside sled (torn-log detection) |
 //! | `recovery.rs` | what the store reports about itself at open: corruption, rollback, alerts closed by a restart |
+//! | `volatile.rs` | a full disk is a state: alerts from memory, recovery when there is room |
 //! | `readonly.rs` | `inspect`'s view: a scratch copy, so the evidence stays as it was |
 //! | `db.rs` | the [`Store`] handle and its accounting |
 //! | `append.rs` | ids, retention, group commit |
@@ -41,6 +42,7 @@ pub mod readonly;
 pub mod recovery;
 pub mod snapshot;
 pub mod stage;
+pub mod volatile;
 
 pub use append::Appended;
 pub use db::{CounterValues, Store};

@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand::Rng;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use tokio::sync::watch;
 
 use super::config::StoreConfig;
-use super::db::{AppendState, COUNTER_KEYS, Counters, Inner, Store, be_u64, cost};
+use super::db::{AppendState, COUNTER_KEYS, Counters, Inner, Store, Trees, be_u64, cost};
 use super::error::StoreError;
 use super::keys;
 use super::ledger::{self, Ledger, Recorded};
@@ -51,12 +51,25 @@ pub fn ensure_writable(dir: &Path) -> Result<(), StoreError> {
     };
     fs::create_dir_all(dir).map_err(err)?;
     let probe = dir.join(".write-probe");
-    let mut f = fs::File::create(&probe).map_err(err)?;
-    f.write_all(b"ok").map_err(err)?;
-    f.sync_all().map_err(err)?;
-    drop(f);
-    fs::remove_file(&probe).map_err(err)?;
-    Ok(())
+    let written = fs::File::create(&probe).and_then(|mut f| {
+        f.write_all(b"ok")?;
+        f.sync_all()
+    });
+    let _ = fs::remove_file(&probe);
+    match written {
+        Ok(()) => Ok(()),
+        // A full disk is not a permission problem: the store starts and runs from memory.
+        Err(e) if e.kind() == std::io::ErrorKind::StorageFull => {
+            tracing::warn!(dir = %dir.display(), "data directory is on a full disk");
+            Ok(())
+        }
+        Err(e) => Err(err(e)),
+    }
+}
+
+/// True when the disk holding `dir` has less than `reserve` bytes free.
+pub(super) fn disk_full(dir: &Path, reserve: u64) -> bool {
+    fs2::available_space(dir).is_ok_and(|f| f < reserve)
 }
 
 /// Take the data directory's lock (held by the returned file until it is dropped).
@@ -159,16 +172,35 @@ pub(super) struct Quarantine {
     pub moved_aside: Option<PathBuf>,
 }
 
-/// Open sled; if it is unreadable move it aside and open a fresh one.
-fn open_or_quarantine(
-    dir: &Path,
-    cfg: &StoreConfig,
-) -> Result<(sled::Db, Scan, Option<Quarantine>), StoreError> {
+/// What opening sled gave.
+pub(super) type Opened = (sled::Db, Scan, Option<Quarantine>);
+
+/// Open sled; if it is unreadable move it aside and open a fresh one. None when the disk is
+/// full: a database that cannot be opened for lack of room is not corrupt.
+fn open_or_quarantine(dir: &Path, cfg: &StoreConfig) -> Result<Option<Opened>, StoreError> {
     let db_path = dir.join(DB_DIR);
+    let reserve = cfg.reserve_bytes.get();
+    if disk_full(dir, reserve) {
+        return Ok(None);
+    }
     let reason = match open_and_scan(&db_path, cfg) {
-        Ok((db, scan)) => return Ok((db, scan, None)),
+        Ok((db, scan)) => return Ok(Some((db, scan, None))),
         Err(reason) => reason,
     };
+    if disk_full(dir, reserve) || reason.contains("os error 28") {
+        tracing::error!(error = %reason, "store database cannot be opened on a full disk");
+        return Ok(None);
+    }
+    quarantine(dir, cfg, reason).map(Some)
+}
+
+/// Move an unreadable database aside and open a fresh one.
+pub(super) fn quarantine(
+    dir: &Path,
+    cfg: &StoreConfig,
+    reason: String,
+) -> Result<Opened, StoreError> {
+    let db_path = dir.join(DB_DIR);
     let to = aside_path(dir);
     tracing::error!(db = %db_path.display(), moved_to = %to.display(), error = %reason,
         "store database unreadable: moving it aside and starting fresh");
@@ -231,21 +263,22 @@ pub(super) struct Parts {
     pub scratch: Option<super::readonly::Scratch>,
 }
 
-/// Build the store handle around an open database.
-pub(super) fn assemble(db: sled::Db, scan: &Scan, p: Parts) -> Result<Store, StoreError> {
-    let state = db.open_tree("state")?;
-    let counters = load_counters(&state)?;
+/// Build the store handle around an open database (None: without one, from memory).
+pub(super) fn assemble(db: Option<(sled::Db, &Scan)>, p: Parts) -> Result<Store, StoreError> {
+    let empty = Scan::default();
+    let (trees, scan) = match db {
+        Some((db, scan)) => (Some(Arc::new(Trees::of(db)?)), scan),
+        None => (None, &empty),
+    };
+    let counters = match &trees {
+        Some(t) => load_counters(&t.state)?,
+        None => Counters::default(),
+    };
     let (durable, _) = watch::channel(p.next_seq);
     Ok(Store {
         inner: Arc::new(Inner {
-            outbox: db.open_tree("outbox")?,
-            predictions: db.open_tree("predictions")?,
-            drift: db.open_tree("drift")?,
-            alerts: db.open_tree("alerts")?,
-            open_alerts: db.open_tree("open_alerts")?,
-            dead_letters: db.open_tree("dead_letters")?,
-            state,
-            db,
+            trees: RwLock::new(trees),
+            volatile: Mutex::new(Default::default()),
             cfg: p.cfg,
             envelope: p.envelope,
             epoch: p.epoch,
@@ -284,7 +317,9 @@ pub fn open(cfg: &StoreConfig, envelope: Envelope) -> Result<Store, StoreError> 
         tracing::warn!(error = %reason, "store ledger damaged: a new database epoch keeps ids unique");
     }
     let prev = recorded.as_ref().ok().copied().flatten();
-    let (db, scan, quarantine) = open_or_quarantine(&dir, cfg)?;
+    let Some((db, scan, quarantine)) = open_or_quarantine(&dir, cfg)? else {
+        return start_without_db(cfg, envelope, lock, prev);
+    };
 
     let state = db.open_tree("state")?;
     let db_epoch = db_epoch(&state, prev.is_none())?;
@@ -309,8 +344,7 @@ pub fn open(cfg: &StoreConfig, envelope: Envelope) -> Result<Store, StoreError> 
         source,
     })?;
     let store = assemble(
-        db,
-        &scan,
+        Some((db, &scan)),
         Parts {
             cfg: cfg.clone(),
             envelope,
@@ -322,8 +356,51 @@ pub fn open(cfg: &StoreConfig, envelope: Envelope) -> Result<Store, StoreError> 
             scratch: None,
         },
     )?;
-    store.inner.db.flush()?;
+    store.trees()?.db.flush()?;
     recovery::report(&store, quarantine, rollback)?;
     recovery::close_left_open(&store)?;
+    Ok(store)
+}
+
+/// Start on a full disk: no database, alerts from memory, the database opened once there is
+/// room (`volatile.rs`). The database epoch is in sled, out of reach: a random one for this run
+/// keeps ids unique.
+fn start_without_db(
+    cfg: &StoreConfig,
+    envelope: Envelope,
+    lock: fs::File,
+    prev: Option<Recorded>,
+) -> Result<Store, StoreError> {
+    let base = prev.unwrap_or_default();
+    let ledger = Ledger::begin(
+        &cfg.data_dir,
+        Recorded {
+            generation: base.generation.saturating_add(1),
+            ..base
+        },
+    )
+    .map_err(|e| tracing::warn!(error = %e, "store ledger not written (disk full)"))
+    .ok();
+    let generation = ledger.as_ref().map_or(0, |l| l.generation());
+    let epoch = format!("{:08x}.{generation}", rand::rng().random::<u32>());
+    let store = assemble(
+        None,
+        Parts {
+            cfg: cfg.clone(),
+            envelope,
+            epoch,
+            next_seq: base.next_seq,
+            moved_aside: None,
+            ledger,
+            lock: Some(lock),
+            scratch: None,
+        },
+    )?;
+    store.enter_volatile(format!(
+        "disk full at start: {} has under [store] reserve_bytes = {} free",
+        cfg.data_dir.display(),
+        cfg.reserve_bytes.get()
+    ));
+    store.lock_volatile()?.restart_clears_due = true;
     Ok(store)
 }

@@ -99,8 +99,7 @@ pub fn open_existing(data_dir: &Path) -> Result<Store, StoreError> {
         .flatten()
         .map_or_else(|| "?".to_string(), |r| r.generation.to_string());
     assemble(
-        db,
-        &scan,
+        Some((db, &scan)),
         Parts {
             cfg,
             envelope: Envelope {

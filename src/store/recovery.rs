@@ -66,8 +66,21 @@ pub(super) fn report(
     quarantine: Option<Quarantine>,
     rollback: Option<Rollback>,
 ) -> Result<(), StoreError> {
+    let notices = notices(store, quarantine, rollback);
+    if !notices.is_empty() {
+        store.append_blocking(&notices)?;
+    }
+    Ok(())
+}
+
+/// The raised and cleared `store_corrupt` events for a quarantined or rolled-back database.
+pub(super) fn notices(
+    store: &Store,
+    quarantine: Option<Quarantine>,
+    rollback: Option<Rollback>,
+) -> Vec<Record> {
     let (message, evidence) = match (&quarantine, &rollback) {
-        (None, None) => return Ok(()),
+        (None, None) => return Vec::new(),
         (Some(q), _) => {
             let moved = q
                 .moved_aside
@@ -125,8 +138,7 @@ pub(super) fn report(
             evidence: evidence.clone(),
         })
     };
-    store.append_blocking(&[alert(AlertState::Raised), alert(AlertState::Cleared)])?;
-    Ok(())
+    vec![alert(AlertState::Raised), alert(AlertState::Cleared)]
 }
 
 /// Close, with reason `restart`, every alert the previous run left raised.

@@ -14,7 +14,6 @@ use serde_json::Value;
 use super::db::{CounterValues, Store};
 use super::dead_letter::DeadLetter;
 use super::error::StoreError;
-use super::message::OutboxMessage;
 use crate::domain::TimestampMs;
 
 /// Snapshot file name inside `data_dir`.
@@ -70,14 +69,14 @@ impl Store {
     /// Compute a snapshot from the database.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
         let inner = &self.inner;
-        let oldest = match inner.outbox.first()? {
-            Some((k, v)) => OutboxMessage::decode(&k, &v).ok().map(|m| Undelivered {
+        let t = self.trees()?;
+        let oldest = super::outbox::Outbox::new(self.clone())
+            .oldest()?
+            .map(|m| Undelivered {
                 id: m.id,
                 topic: m.topic,
                 created_ms: m.created_ms,
-            }),
-            None => None,
-        };
+            });
         let last = |tree: &sled::Tree| -> Result<Vec<Value>, StoreError> {
             let mut v = Vec::new();
             for kv in tree.iter().rev().take(SNAPSHOT_LAST) {
@@ -93,11 +92,11 @@ impl Store {
             oldest_undelivered: oldest,
             used_bytes: self.used_bytes(),
             max_bytes: inner.cfg.max_bytes.get(),
-            size_on_disk: inner.db.size_on_disk().unwrap_or(0),
+            size_on_disk: t.db.size_on_disk().unwrap_or(0),
             counters: self.counters(),
-            last_alerts: last(&inner.alerts)?,
-            last_predictions: last(&inner.predictions)?,
-            drift_windows: last(&inner.drift)?,
+            last_alerts: last(&t.alerts)?,
+            last_predictions: last(&t.predictions)?,
+            drift_windows: last(&t.drift)?,
             moved_aside: inner.moved_aside.clone(),
             dead_letters: self.dead_letters(SNAPSHOT_LAST)?,
         })

@@ -71,6 +71,10 @@ pub async fn snapshot_loop(store: Store, stop: CancellationToken) {
 }
 
 async fn write_snapshot(store: &Store) {
+    if store.is_volatile() {
+        // Nothing can be written while the disk is full; the store already said so once.
+        return;
+    }
     let s = store.clone();
     match tokio::task::spawn_blocking(move || s.write_snapshot()).await {
         Ok(Ok(())) => {}

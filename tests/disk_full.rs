@@ -1,0 +1,280 @@
+//! A full disk is a state, not a crash: the store on a real small filesystem (tmpfs, 8 MiB)
+//! with a budget larger than the filesystem, the publisher on rumqttd behind a gate.
+//!
+//! The cycle: fill the disk → alerts keep being accepted and published from memory (other
+//! records dropped, counted) → broker down and up → free space → the held alerts are on disk,
+//! `store_full` clears → fill again → stop (as on SIGTERM) → start on the full disk → free
+//! space. Every alert appended anywhere in the cycle must reach the subscriber.
+//!
+//! Mounting needs root. Without it the test is skipped with a message, unless
+//! `CHOCOLINE_INTEROP=1` (CI), where it is mandatory.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chocoline::config::ByteSize;
+use chocoline::domain::AlertKind;
+use chocoline::publish::Publisher;
+use chocoline::store::config::StoreConfig;
+use chocoline::store::{Envelope, Outbox, Store};
+use common::publisher::mqtt_cfg;
+use common::*;
+use tokio_util::sync::CancellationToken;
+
+const PREFIX: &str = "plant/full";
+
+/// A tmpfs mounted for the test, unmounted on drop.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    fn mount(test: &str, size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Some(Tmpfs { dir });
+        }
+        assert!(
+            !interop(),
+            "CHOCOLINE_INTEROP=1 but a tmpfs cannot be mounted (run as root)"
+        );
+        eprintln!("SKIPPED: {test}: cannot mount a tmpfs (needs root)");
+        None
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+/// Fill the filesystem to the last byte; returns the filler's path.
+fn fill(dir: &Path) -> PathBuf {
+    let path = dir.join("filler");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap();
+    for size in [256 * 1024, 4096, 512] {
+        let chunk = vec![0x5au8; size];
+        while f.write_all(&chunk).is_ok() {}
+    }
+    let _ = f.sync_all();
+    assert!(fs2::available_space(dir).unwrap() < 4096);
+    path
+}
+
+fn store_cfg(data: &Path, reserve: ByteSize) -> StoreConfig {
+    StoreConfig {
+        data_dir: data.to_path_buf(),
+        max_bytes: ByteSize::mib(64),
+        reserve_bytes: reserve,
+        ..StoreConfig::default()
+    }
+}
+
+fn open(cfg: &StoreConfig) -> Store {
+    let env = Envelope {
+        site: "site".into(),
+        line: "line".into(),
+        topic_prefix: PREFIX.into(),
+        topics: Default::default(),
+        max_message_bytes: 128 * 1024,
+    };
+    chocoline::store::open(cfg, env).expect("the store must open, full disk or not")
+}
+
+struct Running {
+    store: Store,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<
+        Result<chocoline::publish::PublishStats, chocoline::publish::PublishError>,
+    >,
+}
+
+fn start(store: Store, port: u16) -> Running {
+    let mqtt = mqtt_cfg(&format!("mqtt://127.0.0.1:{port}"), PREFIX);
+    let publisher = Publisher::new(&mqtt, Outbox::new(store.clone())).unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(publisher.run(stop.clone()));
+    Running { store, stop, task }
+}
+
+/// Append `n` rounds of one alert and one prediction; every call must succeed. Returns the
+/// alert message ids.
+async fn feed(store: &Store, from: u64, n: u64) -> Vec<String> {
+    let mut ids = vec![];
+    for i in from..from + n {
+        let t0 = Instant::now();
+        let done = store
+            .append(&[
+                alert(i, AlertKind::Gritty),
+                prediction(i, 1_700_000_000_000 + i as i64),
+            ])
+            .await
+            .unwrap_or_else(|e| panic!("append {i} failed: {e}"));
+        assert!(t0.elapsed() < Duration::from_secs(2), "append {i} stalled");
+        ids.extend(
+            done.iter()
+                .filter(|a| a.topic.ends_with("/alerts/gritty"))
+                .map(|a| a.id.clone()),
+        );
+    }
+    ids
+}
+
+fn ids_of(got: &[Got], kind: &str, state: &str) -> Vec<String> {
+    got.iter()
+        .filter(|g| g.payload["kind"] == kind && g.payload["state"] == state)
+        .map(|g| g.payload["id"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// How the alerts the first run left open ended after the restart.
+#[derive(Debug, PartialEq)]
+enum Closed {
+    /// Cleared with reason `restart`.
+    ByRestart,
+    /// sled had torn its log on ENOSPC: the database was moved aside (`store_corrupt`), and the
+    /// open-alert records with it.
+    DatabaseQuarantined,
+}
+
+async fn cycle(reserve: ByteSize, test: &str) -> Option<Closed> {
+    let fs = Tmpfs::mount(test, "8m")?;
+    let data = fs.path().join("data");
+    let cfg = store_cfg(&data, reserve);
+    let broker = rumqttd();
+    let gate = Gate::new(broker.port());
+    gate.open().await;
+    let sub = Subscriber::connect(broker.port(), PREFIX).await;
+    let mut expected = vec![];
+
+    let a = start(open(&cfg), gate.port);
+    expected.extend(feed(&a.store, 0, 10).await);
+    // Full: alerts go on, from memory.
+    let filler = fill(fs.path());
+    expected.extend(feed(&a.store, 100, 10).await);
+    // Without a reserve sled may still write into space its files already hold for a while.
+    let mut i = 110;
+    while !a.store.is_volatile() && i < 1000 {
+        expected.extend(feed(&a.store, i, 1).await);
+        i += 1;
+    }
+    assert!(a.store.is_volatile(), "the store must run from memory");
+    assert!(a.store.counters().disk_full_dropped > 0);
+    // Broker down and up while full.
+    gate.close().await;
+    expected.extend(feed(&a.store, 1200, 10).await);
+    gate.open().await;
+    sub.wait_for(30, "every alert sent while the disk was full", |g| {
+        expected
+            .iter()
+            .all(|id| g.iter().any(|m| m.payload["id"] == id.as_str()))
+    })
+    .await;
+    let raised: Vec<_> = sub
+        .messages()
+        .into_iter()
+        .filter(|g| g.payload["kind"] == "store_full")
+        .map(|g| g.payload)
+        .collect();
+    assert_eq!(raised.len(), 1, "one store_full while full: {raised:#?}");
+    // Room again.
+    std::fs::remove_file(&filler).unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    expected.extend(feed(&a.store, 1300, 10).await);
+    assert!(!a.store.is_volatile(), "the store must write again");
+    sub.wait_for(30, "store_full cleared", |g| {
+        !ids_of(g, "store_full", "cleared").is_empty()
+    })
+    .await;
+    // Full again, then stop as on SIGTERM: the publisher must return promptly.
+    let filler = fill(fs.path());
+    expected.extend(feed(&a.store, 1400, 5).await);
+    let t0 = Instant::now();
+    a.stop.cancel();
+    let stats = a.task.await.unwrap().unwrap();
+    let stopped = t0.elapsed();
+    drop(a.store);
+    // Restart on the full disk.
+    let b = start(open(&cfg), gate.port);
+    expected.extend(feed(&b.store, 1500, 10).await);
+    assert!(b.store.is_volatile(), "started on a full disk: from memory");
+    std::fs::remove_file(&filler).unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    expected.extend(feed(&b.store, 1600, 10).await);
+    assert!(
+        !b.store.is_volatile(),
+        "the store must open its database once there is room"
+    );
+    sub.wait_for(30, "every alert of the cycle", |g| {
+        expected
+            .iter()
+            .all(|id| g.iter().any(|m| m.payload["id"] == id.as_str()))
+    })
+    .await;
+    let got = sub.messages();
+    let restart_clears = got
+        .iter()
+        .filter(|m| m.payload["evidence"]["cleared_reason"] == "restart")
+        .count();
+    eprintln!(
+        "{test}: {} alerts, all delivered; stop took {stopped:?}; restart clears {restart_clears}; \
+         first publisher {stats:?}; dropped while full {}",
+        expected.len(),
+        b.store.counters().disk_full_dropped
+    );
+    assert!(stopped < Duration::from_secs(10), "stop took {stopped:?}");
+    let quarantined = !ids_of(&got, "store_corrupt", "raised").is_empty();
+    b.stop.cancel();
+    b.task.await.unwrap().unwrap();
+    sub.stop().await;
+    match (restart_clears > 0, quarantined) {
+        (true, _) => Some(Closed::ByRestart),
+        (false, true) => Some(Closed::DatabaseQuarantined),
+        (false, false) => panic!("{test}: alerts left open were neither cleared nor reported"),
+    }
+}
+
+/// The free-space guard: the store stops writing before sled meets ENOSPC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_cycle_with_a_reserve_loses_no_alert() {
+    let closed = cycle(
+        ByteSize::mib(1),
+        "full_disk_cycle_with_a_reserve_loses_no_alert",
+    )
+    .await;
+    // With a reserve sled never meets ENOSPC, so its records are intact.
+    assert!(
+        matches!(closed, None | Some(Closed::ByRestart)),
+        "{closed:?}"
+    );
+}
+
+/// No reserve: sled itself meets ENOSPC (and keeps the error for good); the store closes the
+/// database, runs from memory and opens it again once there is room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_cycle_when_sled_fails_loses_no_alert() {
+    let closed = cycle(
+        ByteSize(0),
+        "full_disk_cycle_when_sled_fails_loses_no_alert",
+    )
+    .await;
+    eprintln!("without a reserve: {closed:?}");
+}
