@@ -175,7 +175,13 @@ impl Store {
             Err(e) => {
                 // With room on the disk, a database that does not open is damaged (sled can
                 // tear its log when it meets ENOSPC): moved aside, reported, started fresh.
-                match self.free_bytes().filter(|f| *f >= REOPEN_MIN_FREE) {
+                // sled's own file lock is held until the closed instance's last handle is
+                // gone: that is "not yet", never damage.
+                let locked = e.contains("could not acquire lock");
+                match self
+                    .free_bytes()
+                    .filter(|f| *f >= REOPEN_MIN_FREE && !locked)
+                {
                     Some(_) => {
                         let cfg = &self.inner.cfg;
                         let (db, scan, q) = quarantine(&cfg.data_dir, cfg, e)?;
