@@ -295,3 +295,66 @@ async fn full_disk_cycle_when_sled_fails_loses_no_alert() {
     .await;
     eprintln!("without a reserve: {closed:?}");
 }
+
+/// The agent binary on a full disk, as systemd runs it: it starts (no exit 2), keeps polling,
+/// raises `store_full`, writes again once there is room, and stops on SIGTERM with exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_binary_starts_runs_and_stops_on_a_full_disk() {
+    use common::agent::{PREFIX as DEMO, Ports, http_get, metric, sigterm_and_wait, simulator};
+    let Some(fs) = Tmpfs::mount("agent_binary_starts_runs_and_stops_on_a_full_disk", "16m") else {
+        return;
+    };
+    let broker = rumqttd();
+    let ports = Ports {
+        modbus: free_port(),
+        mqtt: broker.port(),
+        metrics: free_port(),
+    };
+    let path = common::agent::write_config(fs.path(), &ports);
+    let cfg = chocoline::config::load(&path).unwrap().config;
+    std::fs::create_dir_all(fs.path().join("data")).unwrap();
+    let stop_sim = CancellationToken::new();
+    simulator(&cfg, ports.modbus, stop_sim.clone()).await;
+    let sub = Subscriber::connect(ports.mqtt, DEMO).await;
+    let filler = fill(fs.path());
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chocoline"))
+        .args(["run", "--config"])
+        .arg(&path)
+        // The default reserve (16 MiB) is as large as this filesystem.
+        .env("CHOCOLINE__STORE__RESERVE_BYTES", "2MiB")
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    sub.wait_for(60, "store_full raised on a full disk", |g| {
+        !ids_of(g, "store_full", "raised").is_empty()
+    })
+    .await;
+    assert!(child.try_wait().unwrap().is_none(), "the agent exited");
+    // Polling goes on while the disk is full.
+    let samples = |text: &str| metric(text, "chocoline_samples_total ").unwrap_or(0.0);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let first = samples(&http_get(ports.metrics, "/metrics").await);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let health = http_get(ports.metrics, "/healthz").await;
+    let second = samples(&http_get(ports.metrics, "/metrics").await);
+    assert!(second > first, "polling stalled: {first} → {second}");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    // Room again: store_full clears, predictions flow.
+    std::fs::remove_file(&filler).unwrap();
+    sub.wait_for(60, "store_full cleared once there is room", |g| {
+        !ids_of(g, "store_full", "cleared").is_empty()
+    })
+    .await;
+    let topic = format!("{DEMO}/predictions/bloom");
+    sub.wait_for(60, "predictions again", |g| {
+        g.iter().any(|m| m.topic == topic)
+    })
+    .await;
+    let (status, took) = sigterm_and_wait(&mut child).await;
+    eprintln!("full disk: samples {first} → {second}; SIGTERM → exit took {took:?}");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    stop_sim.cancel();
+    sub.stop().await;
+}
