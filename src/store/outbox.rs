@@ -54,12 +54,17 @@ impl Outbox {
                 .collect();
             (held, v.pending_acks.clone())
         };
-        if let Ok(outbox) = self.store.tree(Slot::Outbox) {
-            self.read_sled(&outbox, from, bound, max, &acked, &mut out)?;
+        if let Ok(outbox) = self.store.tree(Slot::Outbox)
+            && let Err(e) = self.read_sled(&outbox, from, bound, max, &acked, &mut out)
+        {
+            // A failing database must not stop what memory can still deliver.
+            tracing::warn!(error = %e, "outbox read failed; publishing what is held in memory");
+            out.clear();
         }
         if !held.is_empty() {
             out.extend(held);
             out.sort_by_key(|(s, _)| *s);
+            out.dedup_by_key(|(s, _)| *s);
             out.truncate(max);
         }
         Ok(out)
@@ -110,11 +115,14 @@ impl Outbox {
         }
         {
             let mut v = self.store.lock_volatile()?;
-            if v.messages.remove(&seq).is_some() {
-                return Ok(true);
-            }
+            let held = v.messages.remove(&seq).is_some();
             if v.active {
-                return Ok(v.pending_acks.insert(seq));
+                // Also deleted from sled once it can be written (a salvaged alert is in both).
+                let new = v.pending_acks.insert(seq);
+                return Ok(held || new);
+            }
+            if held {
+                return Ok(true);
             }
         }
         match self.remove(seq) {

@@ -31,7 +31,7 @@ use super::append::Slot;
 use super::db::{AppendState, Store, Trees, cost};
 use super::error::StoreError;
 use super::keys;
-use super::message::OutboxMessage;
+use super::message::{MessageClass, OutboxMessage};
 use super::open::{DB_DIR, open_and_scan, quarantine};
 use super::recovery::{closed_by_restart, notices};
 use crate::domain::{Alert, AlertKind, AlertState, BatchContext, Record, Severity, TimestampMs};
@@ -156,8 +156,42 @@ impl Store {
     /// sled failed (it keeps an I/O error for good): close the database, run from memory, and
     /// open it again once there is room.
     pub(super) fn close_failed(&self, error: &str) {
-        self.close_db();
+        let old = self.inner.trees.write().ok().and_then(|mut t| t.take());
+        if let Some(t) = old {
+            self.salvage(&t);
+        }
         self.enter_volatile(format!("store database failed: {error}"));
+    }
+
+    /// Before a failed database is closed: its durable, undelivered alerts are copied to memory
+    /// so they are still published before there is room (other messages wait for the reopen).
+    fn salvage(&self, t: &Trees) {
+        let bound = *self.inner.durable.borrow();
+        let Ok(mut v) = self.inner.volatile.lock() else {
+            return;
+        };
+        let mut n = 0;
+        for kv in t.outbox.range(..keys::seq_key(bound)) {
+            let Ok((k, val)) = kv else {
+                break;
+            };
+            let Some(seq) = keys::seq_of(&k) else {
+                continue;
+            };
+            match OutboxMessage::decode(&k, &val) {
+                Ok(m) if m.class == MessageClass::Alert && !v.pending_acks.contains(&seq) => {
+                    v.messages.insert(seq, m);
+                    n += 1;
+                }
+                _ => {}
+            }
+        }
+        if n > 0 {
+            tracing::warn!(
+                alerts = n,
+                "undelivered alerts of the failed database are published from memory"
+            );
+        }
     }
 
     /// Try to open the database again (at most every [`REOPEN_EVERY`] after a failed try).
