@@ -8,6 +8,7 @@
 //! | `ledger.rs` | generation and sequence bounds kept outside sled (torn-log detection) |
 //! | `recovery.rs` | what the store reports about itself at open: corruption, rollback, alerts closed by a restart |
 //! | `volatile.rs` | a full disk is a state: alerts from memory, recovery when there is room |
+//! | `reopen.rs` | closing a failed database, opening it again (or moving it aside) |
 //! | `readonly.rs` | `inspect`'s view: a scratch copy, so the evidence stays as it was |
 //! | `db.rs` | the [`Store`] handle and its accounting |
 //! | `append.rs` | ids, retention, group commit |
@@ -40,6 +41,7 @@ pub mod outbox;
 pub mod payload;
 pub mod readonly;
 pub mod recovery;
+pub mod reopen;
 pub mod snapshot;
 pub mod stage;
 pub mod volatile;
