@@ -7,7 +7,7 @@ use super::append::Slot;
 use super::db::{AppendState, Store, cost};
 use super::error::StoreError;
 use super::message::{MessageClass, OutboxMessage};
-use crate::domain::{Alert, AlertKind, AlertState, BatchContext, Severity, TimestampMs};
+use crate::domain::{Alert, AlertKind, AlertState, Severity, TimestampMs};
 
 /// What space had to be freed for.
 #[derive(Default)]
@@ -77,19 +77,9 @@ impl Store {
         } else {
             None
         };
-        let env = &self.inner.envelope;
         let c = self.inner.counters.values();
         let make = |id: &str, severity, state, raised_at| {
             Alert {
-            id: id.to_string(),
-            kind: AlertKind::StoreFull,
-            severity,
-            state,
-            site: env.site.clone(),
-            line: env.line.clone(),
-            batch: BatchContext::default(),
-            raised_at,
-            ts: now,
             message: match severity {
                 Severity::Critical => "store full: undelivered ALERTS are being dropped".into(),
                 Severity::Warning => {
@@ -103,16 +93,14 @@ impl Store {
                 "alerts_dropped": c.alerts_dropped,
                 "predictions_pruned": c.predictions_pruned,
             }),
+            ..self.notice(AlertKind::StoreFull, severity, state, id, raised_at, now)
         }
         };
         let mut events = Vec::new();
         match (&mut st.full, wanted) {
             (None, Some(sev)) => {
                 st.full_count += 1;
-                let id = format!(
-                    "{}-{}-store-full-{}-{}",
-                    env.site, env.line, self.inner.epoch, st.next_seq
-                );
+                let id = format!("{}-{}", self.notice_id("store-full"), st.next_seq);
                 events.push(make(&id, sev, AlertState::Raised, now));
                 st.full = Some((id, sev, now));
             }

@@ -27,7 +27,7 @@ use super::config::StoreConfig;
 use super::error::StoreError;
 use super::ledger::Ledger;
 use super::payload::Envelope;
-use crate::domain::{Severity, TimestampMs};
+use crate::domain::{Alert, AlertKind, AlertState, BatchContext, Severity, TimestampMs};
 
 /// Alert events kept in the `alerts` history tree.
 pub const ALERT_HISTORY_MAX: u64 = 1000;
@@ -294,6 +294,40 @@ impl Store {
             && let Err(e) = l.write()
         {
             tracing::warn!(error = %e, "store ledger not written");
+        }
+    }
+
+    /// The id of a notice the store raises about itself: `{site}-{line}-{what}-{epoch}`.
+    pub(super) fn notice_id(&self, what: &str) -> String {
+        let env = &self.inner.envelope;
+        format!("{}-{}-{what}-{}", env.site, env.line, self.inner.epoch)
+    }
+
+    /// An alert the store raises about itself (`store_full`, `store_corrupt`,
+    /// `publish_rejected`): site and line from the envelope, no batch. The caller fills in
+    /// `message` and `evidence`.
+    pub(super) fn notice(
+        &self,
+        kind: AlertKind,
+        severity: Severity,
+        state: AlertState,
+        id: &str,
+        raised_at: TimestampMs,
+        now: TimestampMs,
+    ) -> Alert {
+        let env = &self.inner.envelope;
+        Alert {
+            id: id.to_string(),
+            kind,
+            severity,
+            state,
+            site: env.site.clone(),
+            line: env.line.clone(),
+            batch: BatchContext::default(),
+            raised_at,
+            ts: now,
+            message: String::new(),
+            evidence: serde_json::Value::Null,
         }
     }
 

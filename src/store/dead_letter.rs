@@ -24,7 +24,7 @@ use super::db::{Store, cost};
 use super::error::StoreError;
 use super::keys;
 use super::message::OutboxMessage;
-use crate::domain::{Alert, AlertKind, AlertState, BatchContext, Severity, TimestampMs};
+use crate::domain::{Alert, AlertKind, AlertState, Severity, TimestampMs};
 
 /// Dead letters kept for `inspect` (older ones are only counted).
 pub const DEAD_LETTER_MAX: usize = 256;
@@ -203,23 +203,21 @@ impl Store {
         next_seq: u64,
         now: TimestampMs,
     ) -> Vec<Alert> {
-        let env = &self.inner.envelope;
         let total = self.inner.counters.dead_letters.load(Ordering::Relaxed);
         let make = |id: &str, state, raised_at, evidence: Value| Alert {
-            id: id.to_string(),
-            kind: AlertKind::PublishRejected,
-            severity: Severity::Warning,
-            state,
-            site: env.site.clone(),
-            line: env.line.clone(),
-            batch: BatchContext::default(),
-            raised_at,
-            ts: now,
             message: format!(
                 "the broker does not take some messages: {total} moved to the dead-letter tree \
                  (see chocoline inspect)"
             ),
             evidence,
+            ..self.notice(
+                AlertKind::PublishRejected,
+                Severity::Warning,
+                state,
+                id,
+                raised_at,
+                now,
+            )
         };
         if let Some(mut ev) = r.pending.take() {
             r.last = Some(now);
@@ -227,12 +225,7 @@ impl Store {
                 if let Value::Object(m) = &mut ev {
                     m.insert("dead_letters_total".into(), Value::from(total));
                 }
-                let id = format!(
-                    "{}-{}-publish-rejected-{}-{next_seq}",
-                    env.site,
-                    env.line,
-                    self.epoch()
-                );
+                let id = format!("{}-{next_seq}", self.notice_id("publish-rejected"));
                 r.open = Some((id.clone(), now));
                 return vec![make(&id, AlertState::Raised, now, ev)];
             }

@@ -19,7 +19,7 @@ use super::db::Store;
 use super::error::StoreError;
 use super::ledger::Recorded;
 use super::open::Quarantine;
-use crate::domain::{Alert, AlertKind, AlertState, BatchContext, Record, Severity, TimestampMs};
+use crate::domain::{Alert, AlertKind, AlertState, Record, Severity, TimestampMs};
 
 /// A rollback of the log: the ledger recorded a higher durable bound than sled recovered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,21 +121,20 @@ pub(super) fn notices(
             )
         }
     };
-    let env = store.envelope();
     let now = TimestampMs::now();
+    let id = store.notice_id("store-corrupt");
     let alert = |state| {
         Record::Alert(Alert {
-            id: format!("{}-{}-store-corrupt-{}", env.site, env.line, store.epoch()),
-            kind: AlertKind::StoreCorrupt,
-            severity: Severity::Critical,
-            state,
-            site: env.site.clone(),
-            line: env.line.clone(),
-            batch: BatchContext::default(),
-            raised_at: now,
-            ts: now,
             message: message.clone(),
             evidence: evidence.clone(),
+            ..store.notice(
+                AlertKind::StoreCorrupt,
+                Severity::Critical,
+                state,
+                &id,
+                now,
+                now,
+            )
         })
     };
     vec![alert(AlertState::Raised), alert(AlertState::Cleared)]
@@ -184,6 +183,7 @@ pub fn closed_by_restart(a: Alert, now: TimestampMs) -> Alert {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::BatchContext;
 
     #[test]
     fn lost_count_excludes_what_was_acknowledged() {

@@ -33,7 +33,7 @@ use super::error::StoreError;
 use super::keys;
 use super::message::OutboxMessage;
 use super::recovery::closed_by_restart;
-use crate::domain::{Alert, AlertKind, AlertState, BatchContext, Record, Severity, TimestampMs};
+use crate::domain::{Alert, AlertKind, AlertState, Record, Severity, TimestampMs};
 
 /// How often a failed or missing database is tried again once there is room.
 pub const REOPEN_EVERY: Duration = Duration::from_secs(2);
@@ -232,13 +232,7 @@ impl Store {
         let mut v = self.lock_volatile()?;
         let mut raise = Vec::new();
         if v.full.is_none() {
-            let id = format!(
-                "{}-{}-store-full-disk-{}-{}",
-                self.inner.envelope.site,
-                self.inner.envelope.line,
-                self.epoch(),
-                st.next_seq
-            );
+            let id = format!("{}-{}", self.notice_id("store-full-disk"), st.next_seq);
             let ev = json!({
                 "reason": v.reason,
                 "data_dir": self.inner.cfg.data_dir.display().to_string(),
@@ -306,17 +300,7 @@ impl Store {
         now: TimestampMs,
         evidence: Value,
     ) -> Alert {
-        let env = &self.inner.envelope;
         Alert {
-            id: id.to_string(),
-            kind: AlertKind::StoreFull,
-            severity: Severity::Critical,
-            state,
-            site: env.site.clone(),
-            line: env.line.clone(),
-            batch: BatchContext::default(),
-            raised_at,
-            ts: now,
             message: match state {
                 AlertState::Raised => "disk full: the store cannot write; alerts are published \
                     from memory, predictions / drift / data-quality messages are dropped until \
@@ -327,6 +311,14 @@ impl Store {
                 }
             },
             evidence,
+            ..self.notice(
+                AlertKind::StoreFull,
+                Severity::Critical,
+                state,
+                id,
+                raised_at,
+                now,
+            )
         }
     }
 }
