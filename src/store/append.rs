@@ -62,33 +62,40 @@ impl Store {
     /// keeps an I/O error such as ENOSPC for good), the database is closed and the same records
     /// go the memory way.
     pub async fn append(&self, records: &[Record]) -> Result<Vec<Appended>, StoreError> {
-        let out = match self.insert(records) {
-            Ok(Inserted::Volatile(out)) => out,
-            Ok(Inserted::Sled(out)) => match self.trees()?.db.flush_async().await {
-                Ok(_) => {
-                    self.mark_durable(&out, true);
-                    return Ok(out);
-                }
-                Err(e) => self.after_failure(StoreError::Sled(e), records)?,
-            },
-            Err(e) => self.after_failure(e, records)?,
+        let inserted = self.insert(records);
+        let flushed = match inserted {
+            Ok(Inserted::Sled(_)) => self.trees()?.db.flush_async().await.map(drop),
+            _ => Ok(()),
         };
-        self.mark_durable(&out, false);
-        Ok(out)
+        self.settle(inserted, flushed, records)
     }
 
     /// Blocking variant of [`Store::append`] for synchronous callers (open, benches).
     pub fn append_blocking(&self, records: &[Record]) -> Result<Vec<Appended>, StoreError> {
-        let out = match self.insert(records) {
-            Ok(Inserted::Volatile(out)) => out,
-            Ok(Inserted::Sled(out)) => match self.trees()?.db.flush() {
-                Ok(_) => {
-                    self.mark_durable(&out, true);
-                    return Ok(out);
-                }
-                Err(e) => self.after_failure(StoreError::Sled(e), records)?,
-            },
-            Err(e) => self.after_failure(e, records)?,
+        let inserted = self.insert(records);
+        let flushed = match inserted {
+            Ok(Inserted::Sled(_)) => self.trees()?.db.flush().map(drop),
+            _ => Ok(()),
+        };
+        self.settle(inserted, flushed, records)
+    }
+
+    /// After the insert and (for sled) its flush: move the publisher's bound, or send the
+    /// records the memory way when sled failed.
+    fn settle(
+        &self,
+        inserted: Result<Inserted, StoreError>,
+        flushed: Result<(), sled::Error>,
+        records: &[Record],
+    ) -> Result<Vec<Appended>, StoreError> {
+        let out = match (inserted, flushed) {
+            (Ok(Inserted::Sled(out)), Ok(())) => {
+                self.mark_durable(&out, true);
+                return Ok(out);
+            }
+            (Ok(Inserted::Sled(_)), Err(e)) => self.after_failure(StoreError::Sled(e), records)?,
+            (Ok(Inserted::Volatile(out)), _) => out,
+            (Err(e), _) => self.after_failure(e, records)?,
         };
         self.mark_durable(&out, false);
         Ok(out)
