@@ -8,39 +8,18 @@ use chocoline::config::ByteSize;
 use chocoline::domain::AlertKind;
 use chocoline::store::config::StoreConfig;
 use chocoline::store::open::{DB_DIR, LOCK_FILE};
-use chocoline::store::{Envelope, MessageClass, Outbox, OutboxMessage, Store, StoreError};
+use chocoline::store::{MessageClass, Outbox, Store, StoreError};
+use common::publisher::{envelope, outbox_of, store_cfg};
 use common::*;
 
-fn env() -> Envelope {
-    Envelope {
-        site: "site".into(),
-        line: "line".into(),
-        topic_prefix: "p".into(),
-        topics: Default::default(),
-        max_message_bytes: chocoline::publish::config::DEFAULT_MAX_MESSAGE_BYTES,
-    }
-}
-
-fn cfg(dir: &std::path::Path) -> StoreConfig {
-    StoreConfig {
-        data_dir: dir.to_path_buf(),
-        ..StoreConfig::default()
-    }
-}
-
 fn open(c: &StoreConfig) -> Store {
-    chocoline::store::open(c, env()).unwrap()
-}
-
-/// Every outbox message, oldest first (durable ones only).
-fn outbox(store: &Store) -> Vec<(u64, OutboxMessage)> {
-    Outbox::new(store.clone()).read(0, usize::MAX).unwrap()
+    chocoline::store::open(c, envelope("p")).unwrap()
 }
 
 #[tokio::test]
 async fn appended_records_survive_reopen_and_ids_continue() {
     let dir = tempfile::tempdir().unwrap();
-    let c = cfg(dir.path());
+    let c = store_cfg(dir.path());
     let first = {
         let s = open(&c);
         s.append(&[
@@ -53,7 +32,7 @@ async fn appended_records_survive_reopen_and_ids_continue() {
         .unwrap()
     };
     let s = open(&c);
-    let mut msgs = outbox(&s);
+    let mut msgs = outbox_of(&s);
     // The alert left raised is closed with reason `restart` when the store opens again.
     assert_eq!(msgs.len(), 5);
     let close = msgs.pop().unwrap().1;
@@ -84,9 +63,9 @@ async fn appended_records_survive_reopen_and_ids_continue() {
 #[tokio::test]
 async fn second_process_gets_in_use_not_corruption() {
     let dir = tempfile::tempdir().unwrap();
-    let c = cfg(dir.path());
+    let c = store_cfg(dir.path());
     let _s = open(&c);
-    match chocoline::store::open(&c, env()) {
+    match chocoline::store::open(&c, envelope("p")) {
         Err(StoreError::Locked { .. }) => {}
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("opened a locked store"),
@@ -102,7 +81,7 @@ async fn second_process_gets_in_use_not_corruption() {
 #[tokio::test]
 async fn corrupt_database_is_moved_aside_with_a_store_corrupt_alert() {
     let dir = tempfile::tempdir().unwrap();
-    let c = cfg(dir.path());
+    let c = store_cfg(dir.path());
     let old_epoch = {
         let s = open(&c);
         for i in 0..50 {
@@ -135,7 +114,7 @@ async fn corrupt_database_is_moved_aside_with_a_store_corrupt_alert() {
             .to_string_lossy()
             .starts_with("db.corrupt-")
     );
-    let msgs = outbox(&s);
+    let msgs = outbox_of(&s);
     let corrupt: Vec<_> = msgs
         .iter()
         .filter(|m| m.1.topic == "p/alerts/store_corrupt")
@@ -179,8 +158,8 @@ async fn unwritable_data_dir_is_a_clear_error() {
     // A regular file where a directory should be: cannot be created even as root.
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, "x").unwrap();
-    let c = cfg(&blocker.join("data"));
-    let err = chocoline::store::open(&c, env())
+    let c = store_cfg(&blocker.join("data"));
+    let err = chocoline::store::open(&c, envelope("p"))
         .err()
         .expect("opened under a file");
     assert!(
@@ -197,7 +176,7 @@ async fn unwritable_data_dir_is_a_clear_error() {
 #[tokio::test]
 async fn full_store_drops_predictions_first_and_alerts_last_with_critical_store_full() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = cfg(dir.path());
+    let mut c = store_cfg(dir.path());
     c.max_bytes = ByteSize(96 * 1024);
     let s = open(&c);
     // Phase 1: predictions only, far more than fit.
@@ -214,7 +193,7 @@ async fn full_store_drops_predictions_first_and_alerts_last_with_critical_store_
     let k = s.counters();
     assert!(k.predictions_pruned > 0 && k.outbox_dropped > 0, "{k:?}");
     assert_eq!(k.alerts_dropped, 0);
-    let msgs = outbox(&s);
+    let msgs = outbox_of(&s);
     // The newest predictions survive: the last one appended is still there.
     assert!(
         msgs.last().unwrap().1.class == MessageClass::Alert
@@ -233,7 +212,7 @@ async fn full_store_drops_predictions_first_and_alerts_last_with_critical_store_
 
     // Phase 2: alerts. While undelivered predictions remain, no alert may be dropped.
     let mut i = 0;
-    while outbox(&s)
+    while outbox_of(&s)
         .iter()
         .any(|m| m.1.class == MessageClass::Prediction)
     {
@@ -254,7 +233,7 @@ async fn full_store_drops_predictions_first_and_alerts_last_with_critical_store_
     }
     let k = s.counters();
     assert!(k.alerts_dropped > 0, "{k:?}");
-    let crit = outbox(&s)
+    let crit = outbox_of(&s)
         .into_iter()
         .filter(|m| m.1.topic == "p/alerts/store_full")
         .map(|m| serde_json::from_slice::<serde_json::Value>(&m.1.payload).unwrap())
@@ -265,7 +244,7 @@ async fn full_store_drops_predictions_first_and_alerts_last_with_critical_store_
         "no critical store_full alert after dropping alerts"
     );
     // The very latest alert is kept (oldest are dropped first).
-    let last = outbox(&s)
+    let last = outbox_of(&s)
         .into_iter()
         .rev()
         .find(|m| m.1.topic == "p/alerts/anomaly")
@@ -277,7 +256,7 @@ async fn full_store_drops_predictions_first_and_alerts_last_with_critical_store_
 #[tokio::test]
 async fn prediction_history_is_a_ring_bounded_by_age_and_count() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = cfg(dir.path());
+    let mut c = store_cfg(dir.path());
     c.prediction_history_max = 50;
     c.prediction_retention = chocoline::config::Duration::from_secs(3600);
     let s = open(&c);
@@ -300,7 +279,7 @@ async fn prediction_history_is_a_ring_bounded_by_age_and_count() {
 async fn inspect_reads_the_daemon_snapshot_while_locked_and_the_db_otherwise() {
     use chocoline::cli::inspect::{Source, load, render};
     let dir = tempfile::tempdir().unwrap();
-    let c = cfg(dir.path());
+    let c = store_cfg(dir.path());
     let s = open(&c);
     s.append(&[
         alert(1, AlertKind::FatBloomRisk),
@@ -338,7 +317,7 @@ async fn inspect_reads_the_daemon_snapshot_while_locked_and_the_db_otherwise() {
 #[tokio::test]
 async fn stage_group_commits_everything_it_receives() {
     let dir = tempfile::tempdir().unwrap();
-    let s = open(&cfg(dir.path()));
+    let s = open(&store_cfg(dir.path()));
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     let stage = tokio::spawn(chocoline::store::stage::run(s.clone(), rx));
     for i in 0..500 {
@@ -348,7 +327,7 @@ async fn stage_group_commits_everything_it_receives() {
     stage.await.unwrap();
     assert_eq!(s.outbox_depth(), 500);
     assert_eq!(*s.durable().borrow(), 500);
-    let ids: Vec<_> = outbox(&s).into_iter().map(|m| m.1.id).collect();
+    let ids: Vec<_> = outbox_of(&s).into_iter().map(|m| m.1.id).collect();
     let unique: std::collections::HashSet<_> = ids.iter().collect();
     assert_eq!(unique.len(), 500);
     assert!(dir.path().join("inspect.json").exists());
@@ -359,7 +338,7 @@ async fn stage_group_commits_everything_it_receives() {
 #[tokio::test]
 async fn inspect_binary_prints_the_report_and_json() {
     let dir = tempfile::tempdir().unwrap();
-    let s = open(&cfg(dir.path()));
+    let s = open(&store_cfg(dir.path()));
     s.append(&[
         alert(1, AlertKind::Gritty),
         prediction(2, 1_700_000_000_000),

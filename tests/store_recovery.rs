@@ -9,33 +9,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chocoline::domain::{AlertKind, AlertState, Record};
-use chocoline::store::config::StoreConfig;
 use chocoline::store::ledger::LEDGER_FILE;
 use chocoline::store::open::DB_DIR;
-use chocoline::store::{Envelope, Outbox, OutboxMessage, Store};
+use chocoline::store::{Outbox, Store};
+use common::publisher::{envelope, outbox_of, store_cfg};
 use common::*;
 use serde_json::Value;
-
-fn env() -> Envelope {
-    Envelope {
-        site: "site".into(),
-        line: "line".into(),
-        topic_prefix: "p".into(),
-        topics: Default::default(),
-        max_message_bytes: chocoline::publish::config::DEFAULT_MAX_MESSAGE_BYTES,
-    }
-}
-
-fn cfg(dir: &Path) -> StoreConfig {
-    StoreConfig {
-        data_dir: dir.to_path_buf(),
-        ..StoreConfig::default()
-    }
-}
-
-fn outbox(store: &Store) -> Vec<(u64, OutboxMessage)> {
-    Outbox::new(store.clone()).read(0, usize::MAX).unwrap()
-}
 
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -100,14 +79,14 @@ struct Image {
 
 async fn crash_image() -> Image {
     let live = tempfile::tempdir().unwrap();
-    let s = chocoline::store::open(&cfg(live.path()), env()).unwrap();
+    let s = chocoline::store::open(&store_cfg(live.path()), envelope("p")).unwrap();
     for b in 0..14u64 {
         let recs: Vec<Record> = (0..10)
             .map(|j| prediction(b * 10 + j, 1_700_000_000_000 + (b * 10 + j) as i64))
             .collect();
         s.append(&recs).await.unwrap();
     }
-    let msgs = outbox(&s);
+    let msgs = outbox_of(&s);
     assert_eq!(msgs.len(), 140);
     let ob = Outbox::new(s.clone());
     let mut undelivered = HashSet::new();
@@ -159,9 +138,9 @@ async fn trial(img: &Image, rng: &mut Lcg, cut: bool, out: &mut Outcomes) {
     std::fs::write(&target, &bytes).unwrap();
 
     // Never a panic, never an error: recover or quarantine.
-    let s = chocoline::store::open(&cfg(dir.path()), env())
+    let s = chocoline::store::open(&store_cfg(dir.path()), envelope("p"))
         .unwrap_or_else(|e| panic!("{what}: open failed: {e}"));
-    let msgs = outbox(&s);
+    let msgs = outbox_of(&s);
     let present: HashSet<&str> = msgs.iter().map(|m| m.1.id.as_str()).collect();
     for (_, m) in &msgs {
         if let Some(before) = img.all.get(&m.id) {
@@ -234,10 +213,10 @@ async fn torn_logs_never_reuse_an_id_and_every_loss_is_reported() {
 #[tokio::test]
 async fn ids_carry_a_generation_that_grows_on_every_open() {
     let dir = tempfile::tempdir().unwrap();
-    let c = cfg(dir.path());
+    let c = store_cfg(dir.path());
     let mut epochs = vec![];
     for _ in 0..3 {
-        let s = chocoline::store::open(&c, env()).unwrap();
+        let s = chocoline::store::open(&c, envelope("p")).unwrap();
         let a = s.append(&[data_quality(1)]).await.unwrap();
         assert!(a[0].id.contains(s.epoch()));
         epochs.push(s.epoch().to_string());
@@ -247,16 +226,16 @@ async fn ids_carry_a_generation_that_grows_on_every_open() {
     assert_eq!(gens, ["1", "2", "3"]);
     // A lost ledger: the database epoch changes, so ids stay unique.
     std::fs::remove_file(dir.path().join(LEDGER_FILE)).unwrap();
-    let s = chocoline::store::open(&c, env()).unwrap();
+    let s = chocoline::store::open(&c, envelope("p")).unwrap();
     assert_ne!(s.epoch().split('.').next().unwrap(), db[0]);
 }
 
 #[tokio::test]
 async fn alerts_left_raised_are_cleared_under_their_id_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let c = cfg(dir.path());
+    let c = store_cfg(dir.path());
     {
-        let s = chocoline::store::open(&c, env()).unwrap();
+        let s = chocoline::store::open(&c, envelope("p")).unwrap();
         let raised = alert(1, AlertKind::Gritty);
         let mut cleared = alert(2, AlertKind::Anomaly);
         s.append(&[raised, alert(2, AlertKind::Anomaly)])
@@ -269,13 +248,13 @@ async fn alerts_left_raised_are_cleared_under_their_id_after_a_restart() {
         assert_eq!(s.open_alerts().unwrap().len(), 1);
     }
     let events = |s: &Store| -> Vec<Value> {
-        outbox(s)
+        outbox_of(s)
             .into_iter()
             .map(|(_, m)| serde_json::from_slice(&m.payload).unwrap())
             .filter(|v: &Value| v["alert_id"] == "alert-1")
             .collect()
     };
-    let s = chocoline::store::open(&c, env()).unwrap();
+    let s = chocoline::store::open(&c, envelope("p")).unwrap();
     let e = events(&s);
     assert_eq!(e.len(), 2, "{e:?}");
     assert_eq!(e[0]["state"], "raised");
@@ -286,7 +265,7 @@ async fn alerts_left_raised_are_cleared_under_their_id_after_a_restart() {
     common::schema::validate(&schema, &e[1]).unwrap();
     drop(s);
     // Closed once: a second restart sends nothing more for it.
-    let s = chocoline::store::open(&c, env()).unwrap();
+    let s = chocoline::store::open(&c, envelope("p")).unwrap();
     assert_eq!(events(&s).len(), 2);
 }
 
@@ -294,7 +273,7 @@ async fn alerts_left_raised_are_cleared_under_their_id_after_a_restart() {
 async fn inspect_leaves_a_corrupt_database_exactly_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let s = chocoline::store::open(&cfg(dir.path()), env()).unwrap();
+        let s = chocoline::store::open(&store_cfg(dir.path()), envelope("p")).unwrap();
         for i in 0..20 {
             s.append(&[alert(i, AlertKind::Gritty)]).await.unwrap();
         }

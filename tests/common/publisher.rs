@@ -38,19 +38,37 @@ pub fn mqtt_cfg(url: &str, prefix: &str) -> MqttConfig {
     m
 }
 
-pub fn open_store(dir: &std::path::Path, mqtt: &MqttConfig) -> Store {
-    let cfg = StoreConfig {
-        data_dir: dir.to_path_buf(),
-        ..StoreConfig::default()
-    };
-    let env = Envelope {
+/// The envelope the store tests use: site `site`, line `line`, default topics and size limit.
+pub fn envelope(prefix: &str) -> Envelope {
+    Envelope {
         site: "site".into(),
         line: "line".into(),
-        topic_prefix: mqtt.topic_prefix.clone(),
+        topic_prefix: prefix.into(),
+        topics: Default::default(),
+        max_message_bytes: chocoline::publish::config::DEFAULT_MAX_MESSAGE_BYTES,
+    }
+}
+
+/// `[store]` defaults on `dir`.
+pub fn store_cfg(dir: &std::path::Path) -> StoreConfig {
+    StoreConfig {
+        data_dir: dir.to_path_buf(),
+        ..StoreConfig::default()
+    }
+}
+
+/// Every durable outbox message, oldest first.
+pub fn outbox_of(store: &Store) -> Vec<(u64, chocoline::store::OutboxMessage)> {
+    Outbox::new(store.clone()).read(0, usize::MAX).unwrap()
+}
+
+pub fn open_store(dir: &std::path::Path, mqtt: &MqttConfig) -> Store {
+    let env = Envelope {
         topics: mqtt.topics.clone(),
         max_message_bytes: mqtt.max_message_bytes.get() as usize,
+        ..envelope(&mqtt.topic_prefix)
     };
-    chocoline::store::open(&cfg, env).unwrap()
+    chocoline::store::open(&store_cfg(dir), env).unwrap()
 }
 
 pub fn agent(mqtt: MqttConfig) -> Agent {
