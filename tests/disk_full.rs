@@ -20,8 +20,8 @@ use chocoline::config::ByteSize;
 use chocoline::domain::AlertKind;
 use chocoline::publish::Publisher;
 use chocoline::store::config::StoreConfig;
-use chocoline::store::{Envelope, Outbox, Store};
-use common::publisher::mqtt_cfg;
+use chocoline::store::{Outbox, Store};
+use common::publisher::{envelope, mqtt_cfg, store_cfg};
 use common::*;
 use tokio_util::sync::CancellationToken;
 
@@ -106,24 +106,17 @@ fn fill(dir: &Path) -> PathBuf {
     path
 }
 
-fn store_cfg(data: &Path, reserve: ByteSize) -> StoreConfig {
+/// A budget larger than the filesystem, as in the field report.
+fn full_disk_cfg(data: &Path, reserve: ByteSize) -> StoreConfig {
     StoreConfig {
-        data_dir: data.to_path_buf(),
         max_bytes: ByteSize::mib(64),
         reserve_bytes: reserve,
-        ..StoreConfig::default()
+        ..store_cfg(data)
     }
 }
 
 fn open(cfg: &StoreConfig) -> Store {
-    let env = Envelope {
-        site: "site".into(),
-        line: "line".into(),
-        topic_prefix: PREFIX.into(),
-        topics: Default::default(),
-        max_message_bytes: 128 * 1024,
-    };
-    chocoline::store::open(cfg, env).expect("the store must open, full disk or not")
+    chocoline::store::open(cfg, envelope(PREFIX)).expect("the store must open, full disk or not")
 }
 
 struct Running {
@@ -185,7 +178,7 @@ enum Closed {
 async fn cycle(reserve: ByteSize, test: &str) -> Option<Closed> {
     let fs = Tmpfs::mount(test, "8m")?;
     let data = fs.path().join("data");
-    let cfg = store_cfg(&data, reserve);
+    let cfg = full_disk_cfg(&data, reserve);
     let broker = rumqttd();
     let gate = Gate::new(broker.port());
     gate.open().await;
