@@ -23,7 +23,7 @@ use crate::validate::{ReasonSet, SignalChecker};
 use super::config::FeaturesConfig;
 use super::ring::Ring;
 use super::spec::{FeatureSpec, Window};
-use super::transform::Accumulator;
+use super::transform::{Accumulator, Transform};
 
 /// What the engine needs beyond `[features]`: product codes and poll intervals.
 #[derive(Debug, Clone, Default)]
@@ -242,12 +242,9 @@ impl FeatureEngine {
             let mut flags: BTreeMap<String, Vec<ReasonCode>> = BTreeMap::new();
             for e in &m.entries {
                 let st = self.signals.get(&e.register);
-                let v = match (st.and_then(|s| s.ring.as_ref()), e.window) {
-                    (Some(ring), Window::Samples(n)) => e.transform.apply(ring.last_n(n)),
-                    (Some(ring), Window::Duration(d)) => {
-                        e.transform.apply(ring.within(d.as_secs_f64()))
-                    }
-                    _ => f64::NAN,
+                let v = match st.and_then(|s| s.ring.as_ref()) {
+                    Some(ring) => window_value(ring, e.window, e.transform),
+                    None => f64::NAN,
                 };
                 values.push(v);
                 let mut f = match st {
@@ -375,5 +372,21 @@ fn merge(flags: &mut BTreeMap<String, Vec<ReasonCode>>, signal: &str, f: ReasonS
         if !entry.contains(&r) {
             entry.push(r);
         }
+    }
+}
+
+/// The value of one entry over its window of the signal's ring (the gap scan is skipped
+/// while the ring holds none).
+fn window_value(ring: &Ring, window: Window, transform: Transform) -> f64 {
+    let w = match window {
+        Window::Samples(n) => ring.last_n(n),
+        Window::Duration(d) => ring.within(d.as_secs_f64()),
+        // Batch windows are evaluated by the streaming accumulators, not over a ring.
+        Window::Batch => return f64::NAN,
+    };
+    if ring.all_finite() {
+        transform.apply_finite(w)
+    } else {
+        transform.apply(w)
     }
 }

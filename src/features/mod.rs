@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod engine;
+mod fold;
 pub mod ring;
 pub mod spec;
 pub mod stage;

@@ -14,6 +14,9 @@ pub struct Ring {
     len: usize,
     /// Next slot to write, in `0..cap`.
     head: usize,
+    /// Non-finite values among those held: while 0, every window is all finite and the
+    /// transforms skip their scan for gaps.
+    gaps: usize,
     buf: Vec<(f64, f64)>,
 }
 
@@ -25,6 +28,7 @@ impl Ring {
             cap,
             len: 0,
             head: 0,
+            gaps: 0,
             buf: vec![(f64::NAN, f64::NAN); 2 * cap],
         }
     }
@@ -47,6 +51,15 @@ impl Ring {
     /// Append a sample, evicting the oldest when full. Non-finite values are kept: the
     /// transforms skip them, and keeping them keeps "the last N samples" honest.
     pub fn push(&mut self, t: f64, x: f64) {
+        let evicted = (self.len == self.cap)
+            .then(|| self.buf.get(self.head).map(|p| p.1))
+            .flatten();
+        if evicted.is_some_and(|v| !v.is_finite()) {
+            self.gaps -= 1;
+        }
+        if !x.is_finite() {
+            self.gaps += 1;
+        }
         for slot in [self.head, self.head + self.cap] {
             if let Some(s) = self.buf.get_mut(slot) {
                 *s = (t, x);
@@ -56,6 +69,11 @@ impl Ring {
         self.len = (self.len + 1).min(self.cap);
     }
 
+    /// True when every value held is finite (so is every window).
+    pub fn all_finite(&self) -> bool {
+        self.gaps == 0
+    }
+
     /// Everything held, oldest first, as one slice.
     fn as_slice(&self) -> &[(f64, f64)] {
         let end = self.head + self.cap;
@@ -63,21 +81,18 @@ impl Ring {
     }
 
     /// The newest `n` samples (fewer while the ring fills), oldest first.
-    pub fn last_n(&self, n: usize) -> impl Iterator<Item = (f64, f64)> + Clone + '_ {
+    pub fn last_n(&self, n: usize) -> &[(f64, f64)] {
         let all = self.as_slice();
-        all.get(all.len().saturating_sub(n)..)
-            .unwrap_or(&[])
-            .iter()
-            .copied()
+        all.get(all.len().saturating_sub(n)..).unwrap_or(&[])
     }
 
     /// The samples with `t > newest - span` (a duration window ending at the newest sample),
     /// limited by the capacity.
-    pub fn within(&self, span_secs: f64) -> impl Iterator<Item = (f64, f64)> + Clone + '_ {
+    pub fn within(&self, span_secs: f64) -> &[(f64, f64)] {
         let all = self.as_slice();
         let newest = all.last().map_or(f64::NEG_INFINITY, |(t, _)| *t);
         let start = all.partition_point(|(t, _)| *t <= newest - span_secs);
-        all.get(start..).unwrap_or(&[]).iter().copied()
+        all.get(start..).unwrap_or(&[])
     }
 
     /// The newest sample.
@@ -97,9 +112,9 @@ mod tests {
             r.push(i as f64, i as f64 * 10.0);
         }
         assert_eq!(r.len(), 3);
-        let v: Vec<_> = r.last_n(5).collect();
+        let v: Vec<_> = r.last_n(5).to_vec();
         assert_eq!(v, vec![(7.0, 70.0), (8.0, 80.0), (9.0, 90.0)]);
-        let v: Vec<_> = r.last_n(2).collect();
+        let v: Vec<_> = r.last_n(2).to_vec();
         assert_eq!(v, vec![(8.0, 80.0), (9.0, 90.0)]);
         assert_eq!(r.newest(), Some((9.0, 90.0)));
     }
@@ -119,7 +134,7 @@ mod tests {
             assert_eq!(r.len(), held.len());
             for n in 0..=cap + 2 {
                 let want = &held[held.len().saturating_sub(n)..];
-                assert_eq!(r.last_n(n).collect::<Vec<_>>(), want, "i {i} n {n}");
+                assert_eq!(r.last_n(n).to_vec(), want, "i {i} n {n}");
             }
             assert_eq!(r.newest(), held.last().copied());
         }
@@ -132,8 +147,23 @@ mod tests {
             r.push(i as f64 * 0.5, i as f64);
         }
         // Newest t = 4.5; a 1.5 s window keeps t in (3.0, 4.5] → 3.5, 4.0, 4.5.
-        let v: Vec<f64> = r.within(1.5).map(|(_, x)| x).collect();
+        let v: Vec<f64> = r.within(1.5).iter().map(|(_, x)| *x).collect();
         assert_eq!(v, vec![7.0, 8.0, 9.0]);
-        assert_eq!(Ring::new(4).within(10.0).count(), 0);
+        assert_eq!(Ring::new(4).within(10.0).len(), 0);
+    }
+
+    #[test]
+    fn gaps_are_counted_until_evicted() {
+        let mut r = Ring::new(3);
+        r.push(0.0, 1.0);
+        assert!(r.all_finite());
+        r.push(1.0, f64::NAN);
+        r.push(2.0, f64::INFINITY);
+        assert!(!r.all_finite());
+        r.push(3.0, 4.0);
+        r.push(4.0, 5.0);
+        assert!(!r.all_finite(), "the infinity at t=2 is still held");
+        r.push(5.0, 6.0);
+        assert!(r.all_finite());
     }
 }

@@ -6,6 +6,8 @@
 //! A test checks that they agree. Non-finite values are skipped by both; an empty set of
 //! finite values gives NaN, which validation then refuses.
 
+use super::fold;
+
 /// One transform of feature-spec version 1.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Transform {
@@ -45,72 +47,39 @@ impl Transform {
         }
     }
 
-    /// Evaluate over a window of `(t seconds, x)` pairs, oldest first. The iterator is cloned
-    /// for the two-pass statistics (std, slope) instead of buffering the window.
-    pub fn apply<I>(self, window: I) -> f64
-    where
-        I: Iterator<Item = (f64, f64)> + Clone,
-    {
-        let finite = window.filter(|(_, x)| x.is_finite());
-        match self {
-            Transform::Last => finite.last().map_or(f64::NAN, |(_, x)| x),
-            Transform::Mean => mean(finite.map(|(_, x)| x)),
-            Transform::Std => {
-                let m = mean(finite.clone().map(|(_, x)| x));
-                if m.is_nan() {
-                    return f64::NAN;
-                }
-                let (n, ss) = finite.fold((0usize, 0.0), |(n, s), (_, x)| {
-                    (n + 1, s + (x - m) * (x - m))
-                });
-                (ss / n as f64).sqrt()
-            }
-            Transform::Min => finite.map(|(_, x)| x).reduce(f64::min).unwrap_or(f64::NAN),
-            Transform::Max => finite.map(|(_, x)| x).reduce(f64::max).unwrap_or(f64::NAN),
-            Transform::Slope => slope(finite),
-            Transform::Ewma { alpha } => finite
-                .map(|(_, x)| x)
-                .reduce(|s, x| alpha * x + (1.0 - alpha) * s)
-                .unwrap_or(f64::NAN),
-            Transform::Delta => {
-                let mut it = finite.map(|(_, x)| x);
-                match it.next() {
-                    None => f64::NAN,
-                    Some(first) => it.last().map_or(0.0, |last| last - first),
-                }
-            }
+    /// Evaluate over a window of `(t seconds, x)` pairs, oldest first. Non-finite values are
+    /// skipped with their times: a window holding any is copied without them first (rare:
+    /// a gap or a refused reading), so the folds of [`super::fold`] only see finite values.
+    pub fn apply(self, window: &[(f64, f64)]) -> f64 {
+        if window.iter().all(|(_, x)| x.is_finite()) {
+            self.apply_finite(window)
+        } else {
+            let finite: Vec<(f64, f64)> = window
+                .iter()
+                .copied()
+                .filter(|(_, x)| x.is_finite())
+                .collect();
+            self.apply_finite(&finite)
         }
     }
-}
 
-fn mean<I: Iterator<Item = f64>>(it: I) -> f64 {
-    let (n, s) = it.fold((0usize, 0.0), |(n, s), x| (n + 1, s + x));
-    if n == 0 { f64::NAN } else { s / n as f64 }
-}
-
-/// OLS slope of x against `t - t_first` (the spec's definition; subtracting the first time
-/// keeps epoch-sized timestamps from eating the precision of the sums).
-fn slope<I>(finite: I) -> f64
-where
-    I: Iterator<Item = (f64, f64)> + Clone,
-{
-    let Some((t0, _)) = finite.clone().next() else {
-        return f64::NAN;
-    };
-    let (n, st, sx) = finite
-        .clone()
-        .fold((0usize, 0.0, 0.0), |(n, st, sx), (t, x)| {
-            (n + 1, st + (t - t0), sx + x)
-        });
-    if n < 2 {
-        return 0.0;
+    /// [`Transform::apply`] for a window known to hold finite values only (the caller checked;
+    /// a non-finite value would be summed, not skipped).
+    pub fn apply_finite(self, w: &[(f64, f64)]) -> f64 {
+        let (Some(&(_, first)), Some(&(_, last))) = (w.first(), w.last()) else {
+            return f64::NAN;
+        };
+        match self {
+            Transform::Last => last,
+            Transform::Mean => fold::mean(w),
+            Transform::Std => fold::std(w),
+            Transform::Min => fold::extreme(w, false),
+            Transform::Max => fold::extreme(w, true),
+            Transform::Slope => fold::slope(w),
+            Transform::Ewma { alpha } => fold::ewma(w, alpha),
+            Transform::Delta => last - first,
+        }
     }
-    let (mt, mx) = (st / n as f64, sx / n as f64);
-    let (sxy, sxx) = finite.fold((0.0, 0.0), |(sxy, sxx), (t, x)| {
-        let dt = t - t0 - mt;
-        (sxy + dt * (x - mx), sxx + dt * dt)
-    });
-    if sxx == 0.0 { 0.0 } else { sxy / sxx }
 }
 
 /// Streaming evaluator of one transform over an unbounded sequence (a whole batch) in
@@ -219,12 +188,8 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng, rngs::StdRng};
 
-    fn w(t: &[f64], x: &[f64]) -> impl Iterator<Item = (f64, f64)> + Clone {
-        t.iter()
-            .copied()
-            .zip(x.iter().copied())
-            .collect::<Vec<_>>()
-            .into_iter()
+    fn w(t: &[f64], x: &[f64]) -> Vec<(f64, f64)> {
+        t.iter().copied().zip(x.iter().copied()).collect()
     }
 
     const ALL: [Transform; 8] = [
@@ -242,16 +207,16 @@ mod tests {
     fn hand_computed_window() {
         // x = 1, 2, 4, 9 at t = 0, 1, 2, 3: mean 4, deviations -3 -2 0 5 → var 38/4.
         let (t, x) = ([0.0, 1.0, 2.0, 3.0], [1.0, 2.0, 4.0, 9.0]);
-        assert_eq!(Transform::Last.apply(w(&t, &x)), 9.0);
-        assert_eq!(Transform::Mean.apply(w(&t, &x)), 4.0);
-        assert!((Transform::Std.apply(w(&t, &x)) - (9.5f64).sqrt()).abs() < 1e-12);
-        assert_eq!(Transform::Min.apply(w(&t, &x)), 1.0);
-        assert_eq!(Transform::Max.apply(w(&t, &x)), 9.0);
+        assert_eq!(Transform::Last.apply(&w(&t, &x)), 9.0);
+        assert_eq!(Transform::Mean.apply(&w(&t, &x)), 4.0);
+        assert!((Transform::Std.apply(&w(&t, &x)) - (9.5f64).sqrt()).abs() < 1e-12);
+        assert_eq!(Transform::Min.apply(&w(&t, &x)), 1.0);
+        assert_eq!(Transform::Max.apply(&w(&t, &x)), 9.0);
         // t̄ = 1.5, Σ(t-t̄)(x-x̄) = (-1.5)(-3)+(-0.5)(-2)+(0.5)(0)+(1.5)(5) = 13, Σ(t-t̄)² = 5.
-        assert!((Transform::Slope.apply(w(&t, &x)) - 2.6).abs() < 1e-12);
+        assert!((Transform::Slope.apply(&w(&t, &x)) - 2.6).abs() < 1e-12);
         // ewma α=0.5: 1 → 1.5 → 2.75 → 5.875.
-        assert_eq!(Transform::Ewma { alpha: 0.5 }.apply(w(&t, &x)), 5.875);
-        assert_eq!(Transform::Delta.apply(w(&t, &x)), 8.0);
+        assert_eq!(Transform::Ewma { alpha: 0.5 }.apply(&w(&t, &x)), 5.875);
+        assert_eq!(Transform::Delta.apply(&w(&t, &x)), 8.0);
     }
 
     #[test]
@@ -259,29 +224,29 @@ mod tests {
         // The NaN at t=1 is dropped with its time: slope over (0,1),(2,3),(4,5) is 1.
         let t = [0.0, 1.0, 2.0, 3.0, 4.0];
         let x = [1.0, f64::NAN, 3.0, f64::INFINITY, 5.0];
-        assert_eq!(Transform::Mean.apply(w(&t, &x)), 3.0);
-        assert!((Transform::Slope.apply(w(&t, &x)) - 1.0).abs() < 1e-12);
-        assert_eq!(Transform::Delta.apply(w(&t, &x)), 4.0);
-        assert_eq!(Transform::Last.apply(w(&t, &x)), 5.0);
-        assert_eq!(Transform::Ewma { alpha: 1.0 }.apply(w(&t, &x)), 5.0);
+        assert_eq!(Transform::Mean.apply(&w(&t, &x)), 3.0);
+        assert!((Transform::Slope.apply(&w(&t, &x)) - 1.0).abs() < 1e-12);
+        assert_eq!(Transform::Delta.apply(&w(&t, &x)), 4.0);
+        assert_eq!(Transform::Last.apply(&w(&t, &x)), 5.0);
+        assert_eq!(Transform::Ewma { alpha: 1.0 }.apply(&w(&t, &x)), 5.0);
     }
 
     #[test]
     fn empty_and_single_and_equal_times() {
         let nan = [f64::NAN, f64::NEG_INFINITY];
         for tr in ALL {
-            assert!(tr.apply(w(&[0.0, 1.0], &nan)).is_nan(), "{}", tr.name());
-            assert!(tr.apply(w(&[], &[])).is_nan(), "{}", tr.name());
+            assert!(tr.apply(&w(&[0.0, 1.0], &nan)).is_nan(), "{}", tr.name());
+            assert!(tr.apply(&w(&[], &[])).is_nan(), "{}", tr.name());
         }
-        assert_eq!(Transform::Std.apply(w(&[5.0], &[7.0])), 0.0);
-        assert_eq!(Transform::Slope.apply(w(&[5.0], &[7.0])), 0.0);
-        assert_eq!(Transform::Delta.apply(w(&[5.0], &[7.0])), 0.0);
+        assert_eq!(Transform::Std.apply(&w(&[5.0], &[7.0])), 0.0);
+        assert_eq!(Transform::Slope.apply(&w(&[5.0], &[7.0])), 0.0);
+        assert_eq!(Transform::Delta.apply(&w(&[5.0], &[7.0])), 0.0);
         assert_eq!(
-            Transform::Slope.apply(w(&[3.0, 3.0, 3.0], &[1.0, 5.0, 2.0])),
+            Transform::Slope.apply(&w(&[3.0, 3.0, 3.0], &[1.0, 5.0, 2.0])),
             0.0
         );
         assert_eq!(
-            Transform::Std.apply(w(&[0.0, 1.0, 2.0], &[4.0, 4.0, 4.0])),
+            Transform::Std.apply(&w(&[0.0, 1.0, 2.0], &[4.0, 4.0, 4.0])),
             0.0
         );
     }
@@ -291,7 +256,7 @@ mod tests {
         // 1.8e9 s epoch times: slope of x = 0.001·(t - t0) must come out as 0.001.
         let t: Vec<f64> = (0..100).map(|i| 1.8e9 + i as f64 * 0.5).collect();
         let x: Vec<f64> = (0..100).map(|i| 20.0 + 0.001 * i as f64 * 0.5).collect();
-        assert!((Transform::Slope.apply(w(&t, &x)) - 0.001).abs() < 1e-9);
+        assert!((Transform::Slope.apply(&w(&t, &x)) - 0.001).abs() < 1e-9);
     }
 
     #[test]
@@ -319,10 +284,67 @@ mod tests {
                 for (ti, xi) in t.iter().zip(&x) {
                     acc.push(*ti, *xi);
                 }
-                let (a, b) = (tr.apply(w(&t, &x)), acc.value());
+                let (a, b) = (tr.apply(&w(&t, &x)), acc.value());
                 assert!(
                     (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-9 * (1.0 + a.abs()),
                     "case {case} {}: window {a} vs streaming {b}",
+                    tr.name()
+                );
+            }
+        }
+    }
+
+    /// The textbook definitions, one sequential pass each: what the four-lane folds must
+    /// reproduce.
+    fn reference(tr: Transform, w: &[(f64, f64)]) -> f64 {
+        let f: Vec<(f64, f64)> = w.iter().copied().filter(|p| p.1.is_finite()).collect();
+        let n = f.len() as f64;
+        let (Some(&(t0, first)), Some(&(_, last))) = (f.first(), f.last()) else {
+            return f64::NAN;
+        };
+        let m = f.iter().map(|p| p.1).sum::<f64>() / n;
+        match tr {
+            Transform::Last => last,
+            Transform::Mean => m,
+            Transform::Std => (f.iter().map(|p| (p.1 - m).powi(2)).sum::<f64>() / n).sqrt(),
+            Transform::Min => f.iter().map(|p| p.1).fold(f64::INFINITY, f64::min),
+            Transform::Max => f.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max),
+            Transform::Slope => {
+                let mt = f.iter().map(|p| p.0 - t0).sum::<f64>() / n;
+                let sxx: f64 = f.iter().map(|p| (p.0 - t0 - mt).powi(2)).sum();
+                let sxy: f64 = f.iter().map(|p| (p.0 - t0 - mt) * (p.1 - m)).sum();
+                if sxx == 0.0 { 0.0 } else { sxy / sxx }
+            }
+            Transform::Ewma { alpha } => f
+                .iter()
+                .skip(1)
+                .fold(first, |s, p| alpha * p.1 + (1.0 - alpha) * s),
+            Transform::Delta => last - first,
+        }
+    }
+
+    #[test]
+    fn long_windows_match_the_sequential_definitions() {
+        let mut rng = StdRng::seed_from_u64(11);
+        for case in 0..200 {
+            let n = rng.random_range(0..700);
+            let nan_rate = [0.0, 0.02, 0.5][case % 3];
+            let level = rng.random_range(-40.0..40.0);
+            let w: Vec<(f64, f64)> = (0..n)
+                .map(|i| {
+                    let x = if rng.random_bool(nan_rate) {
+                        f64::NAN
+                    } else {
+                        level + rng.random_range(-1.0..1.0) + 0.001 * i as f64
+                    };
+                    (1.8e9 + i as f64, x)
+                })
+                .collect();
+            for tr in ALL.into_iter().chain([Transform::Ewma { alpha: 0.01 }]) {
+                let (a, b) = (tr.apply(&w), reference(tr, &w));
+                assert!(
+                    (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-9 * (1.0 + b.abs()),
+                    "case {case} n {n} {}: four lanes {a} vs sequential {b}",
                     tr.name()
                 );
             }

@@ -135,11 +135,17 @@ impl SignalChecker {
         self.scratch.clear();
         self.scratch.extend(self.recent.iter().copied());
         let med = median(&mut self.scratch);
+        let floor = self.params.spike_min_rel * med.abs();
+        if (x - med).abs() <= floor {
+            // The limit is at least `floor`: not a spike, and the MAD (a second selection,
+            // once per reading) is not needed. Most readings end here.
+            return None;
+        }
         for v in self.scratch.iter_mut() {
             *v = (*v - med).abs();
         }
         let mad = median(&mut self.scratch);
-        let limit = (self.params.spike_k * 1.4826 * mad).max(self.params.spike_min_rel * med.abs());
+        let limit = (self.params.spike_k * 1.4826 * mad).max(floor);
         ((x - med).abs() > limit).then_some(x > med)
     }
 }
