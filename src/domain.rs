@@ -99,6 +99,10 @@ pub struct BatchContext {
     pub batch_id: Option<String>,
     /// Product / recipe code, if known.
     pub product: Option<String>,
+    /// Bean lot, from `[features] lot_signals` (the PLC's lot number, or the intake figures
+    /// that identify the lot); absent when none is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lot: Option<String>,
 }
 
 /// Whether a feature vector describes a rolling window of samples or a whole closed batch.

@@ -42,7 +42,12 @@ fn golden_feature_pairs_match_python() {
         let tr = parse_transform(&c.transform, &c.params)
             .unwrap_or_else(|e| panic!("case {}: {e}", c.case));
         let x: Vec<f64> = c.x.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
-        let window = tr.apply(&c.t.iter().copied().zip(x.iter().copied()).collect::<Vec<_>>());
+        let window = tr.apply(
+            &c.t.iter()
+                .copied()
+                .zip(x.iter().copied())
+                .collect::<Vec<_>>(),
+        );
         let mut acc = Accumulator::new(tr);
         for (t, x) in c.t.iter().zip(&x) {
             acc.push(*t, *x);

@@ -149,7 +149,7 @@ impl RuleConfig {
     /// bloom model, six of the sixteen-input batch models. One drifted input of six (0.15, the old default) raised 2.5 false alerts
     /// per day of normal running on unseen seeds (docs/evaluation.md): single features
     /// follow the recipe, the lot and the hour. A slow shift of the pH, the case one input
-    /// used to catch, has its own per-batch rule (`batch_drift`, scope `ph`).
+    /// used to catch, has its own per-lot rule (`lot_drift`, scope `ph`).
     fn drift() -> Self {
         Self::new(Severity::Warning, 0.34, 0.05, 1)
     }

@@ -41,9 +41,9 @@ use crate::domain::{
 };
 use crate::features::{FeatureSpec, Transform};
 
-use super::batch_drift::{self, BatchDrift};
 use super::config::{AlertsConfig, ProductConfig, RuleConfig};
 use super::hysteresis::{Direction, Hysteresis, Step};
+use super::lot_drift::{self, LotDrift};
 use super::share::RollingShare;
 
 mod bands;
@@ -118,7 +118,7 @@ pub struct AlertEngine {
     /// against the white product's context, looks like a too-warm white batch).
     model_settle: HashMap<Arc<str>, (String, usize)>,
     /// Per-batch pH drift against the batch's own baseline.
-    ph_drift: BatchDrift,
+    ph_drift: LotDrift,
     /// kind → scope → tracker (nested so that a lookup borrows the scope, not allocates it).
     trackers: BTreeMap<AlertKind, BTreeMap<String, Tracker>>,
     anomaly_share: HashMap<String, RollingShare>,
@@ -184,7 +184,7 @@ impl AlertEngine {
             signal_ts: HashMap::new(),
             settle: HashMap::new(),
             model_settle: HashMap::new(),
-            ph_drift: BatchDrift::default(),
+            ph_drift: LotDrift::default(),
             stats: AlertStats::default(),
         }
     }

@@ -5,16 +5,16 @@
 //! - [`config`]: `[alerts]` rules and `[[products]]` specifications.
 //! - [`hysteresis`]: one rule's raise / clear state machine.
 //! - [`share`]: rolling shares for the anomaly and data-quality rules.
-//! - [`batch_drift`]: per-batch EWMA of the pH against the batch's own baseline.
+//! - [`lot_drift`]: per-lot EWMA of the pH against the bean lot's own baseline.
 //! - [`contributions`]: the signals an anomaly alert names.
 //! - [`engine`]: which input feeds which rule, ids, evidence.
 //! - [`stage`]: the task.
 
-pub mod batch_drift;
 pub mod config;
 pub mod contributions;
 pub mod engine;
 pub mod hysteresis;
+pub mod lot_drift;
 pub mod share;
 pub mod stage;
 

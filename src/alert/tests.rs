@@ -53,6 +53,7 @@ fn ctx() -> BatchContext {
     BatchContext {
         batch_id: Some("42".into()),
         product: Some("DARK70".into()),
+        lot: None,
     }
 }
 
@@ -207,6 +208,7 @@ fn quality(batch: &str, s: i64, p_reject: f64, moisture: f64) -> Record {
     let b = BatchContext {
         batch_id: Some(batch.into()),
         product: Some("DARK70".into()),
+        lot: None,
     };
     Record::Prediction(Prediction {
         model: "quality".into(),

@@ -34,6 +34,7 @@ fn alert(
         batch: BatchContext {
             batch_id: Some(batch.into()),
             product: None,
+            lot: None,
         },
         raised_at: TimestampMs(at(raised)),
         ts: TimestampMs(at(t)),

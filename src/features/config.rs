@@ -15,6 +15,11 @@ pub struct FeaturesConfig {
     /// Signal holding the product / recipe code. Default "recipe".
     #[serde(default = "default_product_signal")]
     pub product_signal: String,
+    /// Signals that identify the bean lot: the PLC's lot number, or the lot's intake figures
+    /// (a change of any of them is a new lot). The pH drift rule keeps its baseline per lot;
+    /// without lot signals each batch is its own lot. Default: none.
+    #[serde(default)]
+    pub lot_signals: Vec<String>,
     /// Map from a signal name the models use to the register name in this plant, when they
     /// differ, e.g. `{ temperature = "tempering_temp" }`. Default: empty (names match).
     #[serde(default)]
@@ -54,6 +59,7 @@ impl Default for FeaturesConfig {
         FeaturesConfig {
             batch_id_signal: default_batch_id_signal(),
             product_signal: default_product_signal(),
+            lot_signals: Vec::new(),
             signal_map: BTreeMap::new(),
             static_signals: default_static_signals(),
             stuck_samples: default_stuck_samples(),

@@ -104,6 +104,8 @@ pub struct FeatureEngine {
     batch_models: Vec<BatchModel>,
     batch_register: String,
     product_register: String,
+    /// Registers of `[features] lot_signals` and their latest values.
+    lot_registers: Vec<(String, Option<f64>)>,
     setup: EngineSetup,
     batch: BatchContext,
     /// True once a batch change was seen: the current batch's start is known.
@@ -181,6 +183,7 @@ impl FeatureEngine {
         let batch = BatchContext {
             batch_id: None,
             product: setup.default_product.clone(),
+            lot: None,
         };
         FeatureEngine {
             signals,
@@ -188,6 +191,11 @@ impl FeatureEngine {
             batch_models,
             batch_register: cfg.register_of(&cfg.batch_id_signal).to_string(),
             product_register: cfg.register_of(&cfg.product_signal).to_string(),
+            lot_registers: cfg
+                .lot_signals
+                .iter()
+                .map(|s| (cfg.register_of(s).to_string(), None))
+                .collect(),
             setup,
             batch,
             batch_complete: false,
@@ -284,6 +292,7 @@ impl FeatureEngine {
     fn update_context(&mut self, sample: &Sample, out: &mut Vec<FeatureVector>) {
         let mut new_batch = None;
         let mut new_product = None;
+        let mut lot_moved = false;
         for r in &sample.readings {
             if !r.value.is_finite() {
                 continue;
@@ -293,6 +302,15 @@ impl FeatureEngine {
             } else if *r.name == *self.product_register {
                 new_product = Some(self.product_code(r.value));
             }
+            for (reg, value) in &mut self.lot_registers {
+                if *r.name == **reg && *value != Some(r.value) {
+                    *value = Some(r.value);
+                    lot_moved = true;
+                }
+            }
+        }
+        if lot_moved {
+            self.update_lot();
         }
         if let Some(id) = new_batch
             && self.batch.batch_id.as_deref() != Some(id.as_str())
@@ -310,6 +328,22 @@ impl FeatureEngine {
         }
         if let Some(p) = new_product {
             self.batch.product = Some(p);
+        }
+    }
+
+    /// The lot is the values of the lot signals, once each has been read ("17" for a lot
+    /// number, "24.5/0.82/71" for intake figures).
+    fn update_lot(&mut self) {
+        let values: Option<Vec<String>> = self
+            .lot_registers
+            .iter()
+            .map(|(_, v)| v.map(format_id))
+            .collect();
+        if let Some(values) = values {
+            let lot = values.join("/");
+            if self.batch.lot.as_deref() != Some(lot.as_str()) {
+                self.batch.lot = Some(lot);
+            }
         }
     }
 

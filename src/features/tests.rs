@@ -197,3 +197,34 @@ async fn stage_runs_until_input_closes() {
     assert_eq!(got, vec![30.0, 30.5, 31.0]);
     assert_eq!(task.await.unwrap().samples, 3);
 }
+
+#[test]
+fn vectors_carry_the_lot_named_by_the_lot_signals() {
+    let cfg = FeaturesConfig {
+        lot_signals: vec!["roast_time".into(), "bean_quality".into()],
+        ..FeaturesConfig::default()
+    };
+    let mut e = FeatureEngine::new(&cfg, EngineSetup::default(), vec![sample_spec()]);
+    let mut out = Vec::new();
+    // Only one of the two figures read yet: no lot.
+    e.push(
+        &sample(0, &[("temperature", 31.0), ("roast_time", 22.0)]),
+        &mut out,
+    );
+    // Both read: the lot is their values.
+    let lot_figures = [("roast_time", 22.0), ("bean_quality", 71.5)];
+    e.push(
+        &sample(
+            1000,
+            &[("temperature", 31.0), lot_figures[0], lot_figures[1]],
+        ),
+        &mut out,
+    );
+    // A new lot: one figure changes.
+    e.push(
+        &sample(2000, &[("temperature", 31.0), ("bean_quality", 64.0)]),
+        &mut out,
+    );
+    let lots: Vec<Option<&str>> = out.iter().map(|v| v.batch.lot.as_deref()).collect();
+    assert_eq!(lots, vec![None, Some("22/71.5"), Some("22/64")]);
+}

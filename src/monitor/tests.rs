@@ -203,6 +203,7 @@ fn in_batch(mut p: Prediction, batch: &str, product: &str) -> Prediction {
     p.batch = BatchContext {
         batch_id: Some(batch.into()),
         product: Some(product.into()),
+        lot: None,
     };
     p
 }

@@ -487,6 +487,7 @@ pub fn alert(i: u64, kind: AlertKind) -> Record {
         batch: BatchContext {
             batch_id: Some(format!("{}", 1000 + i)),
             product: Some("dark70".into()),
+            lot: None,
         },
         raised_at: TimestampMs(1_700_000_000_000 + i as i64),
         ts: TimestampMs(1_700_000_000_000 + i as i64),
@@ -536,6 +537,7 @@ pub fn prediction(i: u64, ts: i64) -> Record {
         batch: BatchContext {
             batch_id: Some("77".into()),
             product: None,
+            lot: None,
         },
         output,
         confidence: 0.7,

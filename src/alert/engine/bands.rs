@@ -190,27 +190,28 @@ impl AlertEngine {
                 }
                 "ph" => {
                     let batch = p.batch.batch_id.as_deref().unwrap_or("");
-                    let Some(dev) = self.ph_drift.push(batch, v) else {
+                    // Without a lot from the PLC, each batch is its own lot.
+                    let lot = p.batch.lot.as_deref().unwrap_or(batch);
+                    let Some(dev) = self.ph_drift.push(lot, batch, v) else {
                         continue;
                     };
                     let baseline = self.ph_drift.baseline().unwrap_or(f64::NAN);
-                    let mut rule = self.cfg.drift.clone();
-                    rule.raise = batch_drift::RAISE;
-                    rule.clear = batch_drift::CLEAR;
-                    rule.consecutive = batch_drift::CONSECUTIVE;
+                    let baseline_n = self.ph_drift.baseline_count();
+                    let rule = lot_drift::rule(self.cfg.drift.clone());
                     self.eval(
                         eval(AlertKind::Drift, "ph", dev),
                         Some(rule),
                         || {
                             (
                                 format!(
-                                    "Process drift: pH {v:.3} moved {dev:.3} from this batch's baseline {baseline:.3}"
+                                    "Process drift: pH {v:.3} moved {dev:.3} from this bean lot's baseline {baseline:.3}"
                                 ),
                                 Self::evidence_with(
                                     p,
-                                    "batch_drift",
+                                    "lot_drift",
                                     json!({"signal": signal, "feature": feature.as_ref(), "value": v,
-                                    "baseline": baseline, "deviation": dev, "batch": batch}),
+                                    "baseline": baseline, "baseline_values": baseline_n,
+                                    "deviation": dev, "batch": batch, "lot": lot}),
                                 ),
                             )
                         },

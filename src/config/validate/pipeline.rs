@@ -95,6 +95,11 @@ pub(super) fn features(cfg: &Config, out: &mut Vec<Problem>) {
     if missing(&cfg.features.product_signal) {
         push(out, f.key("product_signal"), msg());
     }
+    for (i, s) in cfg.features.lot_signals.iter().enumerate() {
+        if missing(cfg.features.register_of(s)) {
+            push(out, f.key("lot_signals").index(i), msg());
+        }
+    }
     for (k, target) in &cfg.features.signal_map {
         if missing(target) {
             push(out, f.key("signal_map").key(k), msg());

@@ -243,10 +243,15 @@ fn feature_signals_refer_to_registers() {
     c.features
         .signal_map
         .insert("temperature".into(), "tempering_temp".into());
+    c.features.lot_signals = vec!["batch_id".into(), "bean_lot".into()];
     let got = run(features, &c);
-    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got.len(), 3, "{got:?}");
     assert!(got[0].starts_with("features.batch_id_signal: no register"));
-    assert!(got[1].starts_with("features.signal_map.temperature: no register"));
+    assert!(
+        got[1].starts_with("features.lot_signals[1]: no register"),
+        "{got:?}"
+    );
+    assert!(got[2].starts_with("features.signal_map.temperature: no register"));
 }
 
 #[test]
