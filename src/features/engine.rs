@@ -20,10 +20,13 @@ use crate::config::Config;
 use crate::domain::{BatchContext, FeatureLevel, FeatureVector, ReasonCode, Sample, TimestampMs};
 use crate::validate::{ReasonSet, SignalChecker};
 
+use super::compiled::{
+    BatchModel, CompiledEntry, SampleModel, SignalState, link_signals, window_value,
+};
 use super::config::FeaturesConfig;
 use super::ring::Ring;
 use super::spec::{FeatureSpec, Window};
-use super::transform::{Accumulator, Transform};
+use super::transform::Accumulator;
 
 /// What the engine needs beyond `[features]`: product codes and poll intervals.
 #[derive(Debug, Clone, Default)]
@@ -58,36 +61,6 @@ impl EngineSetup {
             default_poll: Duration::from_secs(1),
         }
     }
-}
-
-struct SignalState {
-    ring: Option<Ring>,
-    checker: SignalChecker,
-    flags: ReasonSet,
-    last_ts: Option<TimestampMs>,
-    stale_after_ms: i64,
-    /// The batch-model accumulators this signal feeds: (model, entry) indices.
-    feeds: Vec<(usize, usize)>,
-    /// Bit `i` set: sample model `i` reads this signal (models past 63 are always evaluated).
-    sample_models: u64,
-}
-
-struct CompiledEntry {
-    signal: String,
-    register: Arc<str>,
-    window: Window,
-    transform: super::transform::Transform,
-}
-
-struct SampleModel {
-    spec: FeatureSpec,
-    entries: Vec<CompiledEntry>,
-}
-
-struct BatchModel {
-    spec: FeatureSpec,
-    entries: Vec<CompiledEntry>,
-    accs: Vec<Accumulator>,
 }
 
 /// Counters of what the engine did.
@@ -413,44 +386,5 @@ fn merge(flags: &mut BTreeMap<String, Vec<ReasonCode>>, signal: &str, f: ReasonS
         if !entry.contains(&r) {
             entry.push(r);
         }
-    }
-}
-
-/// Record on each signal which models read it, so that a reading goes straight to its
-/// accumulators and a sample wakes only the sample models it concerns.
-fn link_signals(
-    signals: &mut HashMap<Arc<str>, SignalState>,
-    sample_models: &[SampleModel],
-    batch_models: &[BatchModel],
-) {
-    for (mi, m) in sample_models.iter().enumerate() {
-        for e in &m.entries {
-            if let (Some(st), true) = (signals.get_mut(&e.register), mi < 64) {
-                st.sample_models |= 1 << mi;
-            }
-        }
-    }
-    for (mi, m) in batch_models.iter().enumerate() {
-        for (k, e) in m.entries.iter().enumerate() {
-            if let Some(st) = signals.get_mut(&e.register) {
-                st.feeds.push((mi, k));
-            }
-        }
-    }
-}
-
-/// The value of one entry over its window of the signal's ring (the gap scan is skipped
-/// while the ring holds none).
-fn window_value(ring: &Ring, window: Window, transform: Transform) -> f64 {
-    let w = match window {
-        Window::Samples(n) => ring.last_n(n),
-        Window::Duration(d) => ring.within(d.as_secs_f64()),
-        // Batch windows are evaluated by the streaming accumulators, not over a ring.
-        Window::Batch => return f64::NAN,
-    };
-    if ring.all_finite() {
-        transform.apply_finite(w)
-    } else {
-        transform.apply(w)
     }
 }

@@ -7,6 +7,7 @@
 //! - [`engine`]: samples → vectors, batch context from the PLC signals.
 //! - [`stage`]: the task.
 
+mod compiled;
 pub mod config;
 pub mod engine;
 mod fold;

@@ -1,0 +1,85 @@
+//! The engine's compiled form of the models' feature specs: each model's entries resolved
+//! to plant registers, and the state kept per signal (ring, checker, which models read it).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::domain::TimestampMs;
+use crate::validate::{ReasonSet, SignalChecker};
+
+use super::ring::Ring;
+use super::spec::{FeatureSpec, Window};
+use super::transform::{Accumulator, Transform};
+
+/// What the engine keeps per signal.
+pub(super) struct SignalState {
+    pub(super) ring: Option<Ring>,
+    pub(super) checker: SignalChecker,
+    pub(super) flags: ReasonSet,
+    pub(super) last_ts: Option<TimestampMs>,
+    pub(super) stale_after_ms: i64,
+    /// The batch-model accumulators this signal feeds: (model, entry) indices.
+    pub(super) feeds: Vec<(usize, usize)>,
+    /// Bit `i` set: sample model `i` reads this signal (models past 63 are always evaluated).
+    pub(super) sample_models: u64,
+}
+
+/// One model input, resolved to its register.
+pub(super) struct CompiledEntry {
+    pub(super) signal: String,
+    pub(super) register: Arc<str>,
+    pub(super) window: Window,
+    pub(super) transform: Transform,
+}
+
+/// A model fed every sample.
+pub(super) struct SampleModel {
+    pub(super) spec: FeatureSpec,
+    pub(super) entries: Vec<CompiledEntry>,
+}
+
+/// A model fed once per closed batch, through streaming accumulators.
+pub(super) struct BatchModel {
+    pub(super) spec: FeatureSpec,
+    pub(super) entries: Vec<CompiledEntry>,
+    pub(super) accs: Vec<Accumulator>,
+}
+
+/// Record on each signal which models read it, so that a reading goes straight to its
+/// accumulators and a sample wakes only the sample models it concerns.
+pub(super) fn link_signals(
+    signals: &mut HashMap<Arc<str>, SignalState>,
+    sample_models: &[SampleModel],
+    batch_models: &[BatchModel],
+) {
+    for (mi, m) in sample_models.iter().enumerate() {
+        for e in &m.entries {
+            if let (Some(st), true) = (signals.get_mut(&e.register), mi < 64) {
+                st.sample_models |= 1 << mi;
+            }
+        }
+    }
+    for (mi, m) in batch_models.iter().enumerate() {
+        for (k, e) in m.entries.iter().enumerate() {
+            if let Some(st) = signals.get_mut(&e.register) {
+                st.feeds.push((mi, k));
+            }
+        }
+    }
+}
+
+/// The value of one entry over its window of the signal's ring (the gap scan is skipped
+/// while the ring holds none).
+pub(super) fn window_value(ring: &Ring, window: Window, transform: Transform) -> f64 {
+    let w = match window {
+        Window::Samples(n) => ring.last_n(n),
+        Window::Duration(d) => ring.within(d.as_secs_f64()),
+        // Batch windows are evaluated by the streaming accumulators, not over a ring.
+        Window::Batch => return f64::NAN,
+    };
+    if ring.all_finite() {
+        transform.apply_finite(w)
+    } else {
+        transform.apply(w)
+    }
+}
