@@ -117,7 +117,7 @@ pub struct AlertEngine {
     /// window holds only the new product (a window mixing a dark and a white batch, read
     /// against the white product's context, looks like a too-warm white batch).
     model_settle: HashMap<Arc<str>, (String, usize)>,
-    /// Per-batch pH drift against the batch's own baseline.
+    /// Per-lot pH drift against the bean lot's own baseline.
     ph_drift: LotDrift,
     /// kind → scope → tracker (nested so that a lookup borrows the scope, not allocates it).
     trackers: BTreeMap<AlertKind, BTreeMap<String, Tracker>>,
