@@ -53,9 +53,10 @@ pub(super) fn link_signals(
     batch_models: &[BatchModel],
 ) {
     for (mi, m) in sample_models.iter().enumerate() {
+        let Some(bit) = model_bit(mi) else { continue };
         for e in &m.entries {
-            if let (Some(st), true) = (signals.get_mut(&e.register), mi < 64) {
-                st.sample_models |= 1 << mi;
+            if let Some(st) = signals.get_mut(&e.register) {
+                st.sample_models |= bit;
             }
         }
     }
@@ -66,6 +67,12 @@ pub(super) fn link_signals(
             }
         }
     }
+}
+
+/// Sample model `i`'s bit in [`SignalState::sample_models`]; `None` past 63 (such a model
+/// is evaluated on every sample).
+pub(super) fn model_bit(i: usize) -> Option<u64> {
+    u32::try_from(i).ok().and_then(|i| 1u64.checked_shl(i))
 }
 
 /// The value of one entry over its window of the signal's ring (the gap scan is skipped
@@ -81,5 +88,17 @@ pub(super) fn window_value(ring: &Ring, window: Window, transform: Transform) ->
         transform.apply_finite(w)
     } else {
         transform.apply(w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::model_bit;
+
+    #[test]
+    fn model_bits_run_out_after_63() {
+        assert_eq!(model_bit(0), Some(1));
+        assert_eq!(model_bit(63), Some(1 << 63));
+        assert_eq!(model_bit(64), None);
     }
 }

@@ -21,7 +21,7 @@ use crate::domain::{BatchContext, FeatureLevel, FeatureVector, ReasonCode, Sampl
 use crate::validate::{ReasonSet, SignalChecker};
 
 use super::compiled::{
-    BatchModel, CompiledEntry, SampleModel, SignalState, link_signals, window_value,
+    BatchModel, CompiledEntry, SampleModel, SignalState, link_signals, model_bit, window_value,
 };
 use super::config::FeaturesConfig;
 use super::ring::Ring;
@@ -223,7 +223,7 @@ impl FeatureEngine {
         }
         self.batch_last_ts = sample.ts;
         for (mi, m) in self.sample_models.iter().enumerate() {
-            if mi < 64 && relevant & (1 << mi) == 0 {
+            if model_bit(mi).is_some_and(|bit| relevant & bit == 0) {
                 continue; // none of its signals is in this sample
             }
             let mut values = Vec::with_capacity(m.entries.len());
@@ -320,10 +320,7 @@ impl FeatureEngine {
             .map(|(_, v)| v.map(format_id))
             .collect();
         if let Some(values) = values {
-            let lot = values.join("/");
-            if self.batch.lot.as_deref() != Some(lot.as_str()) {
-                self.batch.lot = Some(lot);
-            }
+            self.batch.lot = Some(values.join("/"));
         }
     }
 

@@ -75,6 +75,9 @@ pub fn slope(w: &[(f64, f64)]) -> f64 {
 
 /// The largest (`max = true`) or smallest value (NaN for an empty window).
 pub fn extreme(w: &[(f64, f64)], max: bool) -> f64 {
+    if w.is_empty() {
+        return f64::NAN;
+    }
     let sign = if max { 1.0 } else { -1.0 };
     let mut lanes = [f64::NEG_INFINITY; LANES];
     let chunks = w.chunks_exact(LANES);
@@ -86,9 +89,6 @@ pub fn extreme(w: &[(f64, f64)], max: bool) -> f64 {
     }
     for &(_, x) in rest {
         lanes[0] = lanes[0].max(sign * x);
-    }
-    if w.is_empty() {
-        return f64::NAN;
     }
     sign * lanes.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
@@ -142,9 +142,10 @@ mod tests {
 
     #[test]
     fn ewma_blocks_chain_like_one_recurrence() {
-        // 1 seed + 9 values: blocks of 2, and a tail of 1.
-        let w: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, (i * i) as f64)).collect();
-        let want = w.iter().skip(1).fold(0.0, |s, p| 0.3 * p.1 + 0.7 * s);
+        // 1 seed + 9 values: blocks of 2, and a tail of 1. The seed (5) is not 0, so a
+        // block chain that dropped it would show.
+        let w: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, (i * i + 5) as f64)).collect();
+        let want = w.iter().skip(1).fold(w[0].1, |s, p| 0.3 * p.1 + 0.7 * s);
         assert!((ewma(&w, 0.3) - want).abs() < 1e-12);
     }
 }

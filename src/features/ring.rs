@@ -51,10 +51,8 @@ impl Ring {
     /// Append a sample, evicting the oldest when full. Non-finite values are kept: the
     /// transforms skip them, and keeping them keeps "the last N samples" honest.
     pub fn push(&mut self, t: f64, x: f64) {
-        let evicted = (self.len == self.cap)
-            .then(|| self.buf.get(self.head).map(|p| p.1))
-            .flatten();
-        if evicted.is_some_and(|v| !v.is_finite()) {
+        // When full, the slot at `head` holds the oldest value, which this push evicts.
+        if self.len == self.cap && self.buf.get(self.head).is_some_and(|p| !p.1.is_finite()) {
             self.gaps -= 1;
         }
         if !x.is_finite() {
