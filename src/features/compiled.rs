@@ -28,6 +28,9 @@ pub(super) struct SignalState {
 pub(super) struct CompiledEntry {
     pub(super) signal: String,
     pub(super) register: Arc<str>,
+    /// The register's index in the engine's signal states (set once they exist), so that
+    /// evaluating a vector hashes no names.
+    pub(super) slot: Option<usize>,
     pub(super) window: Window,
     pub(super) transform: Transform,
 }
@@ -45,24 +48,28 @@ pub(super) struct BatchModel {
     pub(super) accs: Vec<Accumulator>,
 }
 
-/// Record on each signal which models read it, so that a reading goes straight to its
-/// accumulators and a sample wakes only the sample models it concerns.
+/// Resolve every entry to its signal's slot, and record on each signal which models read
+/// it, so that a reading goes straight to its accumulators and a sample wakes only the
+/// sample models it concerns.
 pub(super) fn link_signals(
-    signals: &mut HashMap<Arc<str>, SignalState>,
-    sample_models: &[SampleModel],
-    batch_models: &[BatchModel],
+    slots: &HashMap<Arc<str>, usize>,
+    signals: &mut [SignalState],
+    sample_models: &mut [SampleModel],
+    batch_models: &mut [BatchModel],
 ) {
-    for (mi, m) in sample_models.iter().enumerate() {
-        let Some(bit) = model_bit(mi) else { continue };
-        for e in &m.entries {
-            if let Some(st) = signals.get_mut(&e.register) {
+    for (mi, m) in sample_models.iter_mut().enumerate() {
+        for e in &mut m.entries {
+            e.slot = slots.get(&e.register).copied();
+            let st = e.slot.and_then(|i| signals.get_mut(i));
+            if let (Some(st), Some(bit)) = (st, model_bit(mi)) {
                 st.sample_models |= bit;
             }
         }
     }
-    for (mi, m) in batch_models.iter().enumerate() {
-        for (k, e) in m.entries.iter().enumerate() {
-            if let Some(st) = signals.get_mut(&e.register) {
+    for (mi, m) in batch_models.iter_mut().enumerate() {
+        for (k, e) in m.entries.iter_mut().enumerate() {
+            e.slot = slots.get(&e.register).copied();
+            if let Some(st) = e.slot.and_then(|i| signals.get_mut(i)) {
                 st.feeds.push((mi, k));
             }
         }

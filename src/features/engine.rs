@@ -76,7 +76,9 @@ pub struct EngineStats {
 
 /// Samples in, feature vectors out. Synchronous and clock-free: time is the data's.
 pub struct FeatureEngine {
-    signals: HashMap<Arc<str>, SignalState>,
+    /// Register name → index in `signals`.
+    slots: HashMap<Arc<str>, usize>,
+    signals: Vec<SignalState>,
     sample_models: Vec<SampleModel>,
     batch_models: Vec<BatchModel>,
     batch_register: String,
@@ -95,7 +97,8 @@ impl FeatureEngine {
     /// Build the engine for the given models' specs.
     pub fn new(cfg: &FeaturesConfig, setup: EngineSetup, specs: Vec<FeatureSpec>) -> Self {
         let params = cfg.check_params();
-        let mut signals: HashMap<Arc<str>, SignalState> = HashMap::new();
+        let mut slots: HashMap<Arc<str>, usize> = HashMap::new();
+        let mut signals: Vec<SignalState> = Vec::new();
         let mut ring_caps: HashMap<Arc<str>, usize> = HashMap::new();
         let mut sample_models = Vec::new();
         let mut batch_models = Vec::new();
@@ -106,6 +109,7 @@ impl FeatureEngine {
                 .map(|e| CompiledEntry {
                     signal: e.signal.clone(),
                     register: Arc::from(cfg.register_of(&e.signal)),
+                    slot: None,
                     window: e.window,
                     transform: e.transform,
                 })
@@ -146,26 +150,25 @@ impl FeatureEngine {
                 .get(reg.as_ref())
                 .copied()
                 .unwrap_or(setup.default_poll);
-            signals.insert(
-                reg.clone(),
-                SignalState {
-                    ring: (cap > 0).then(|| Ring::new(cap)),
-                    checker: SignalChecker::new(params, is_static),
-                    flags: ReasonSet::EMPTY,
-                    last_ts: None,
-                    stale_after_ms: 2 * i64::try_from(poll.as_millis()).unwrap_or(i64::MAX / 4),
-                    feeds: Vec::new(),
-                    sample_models: 0,
-                },
-            );
+            slots.insert(reg.clone(), signals.len());
+            signals.push(SignalState {
+                ring: (cap > 0).then(|| Ring::new(cap)),
+                checker: SignalChecker::new(params, is_static),
+                flags: ReasonSet::EMPTY,
+                last_ts: None,
+                stale_after_ms: 2 * i64::try_from(poll.as_millis()).unwrap_or(i64::MAX / 4),
+                feeds: Vec::new(),
+                sample_models: 0,
+            });
         }
-        link_signals(&mut signals, &sample_models, &batch_models);
+        link_signals(&slots, &mut signals, &mut sample_models, &mut batch_models);
         let batch = BatchContext {
             batch_id: None,
             product: setup.default_product.clone(),
             lot: None,
         };
         FeatureEngine {
+            slots,
             signals,
             sample_models,
             batch_models,
@@ -201,7 +204,11 @@ impl FeatureEngine {
         self.update_context(sample, out);
         let mut relevant: u64 = 0;
         for r in &sample.readings {
-            let Some(st) = self.signals.get_mut(r.name.as_ref()) else {
+            let Some(st) = self
+                .slots
+                .get(r.name.as_ref())
+                .and_then(|&i| self.signals.get_mut(i))
+            else {
                 continue;
             };
             st.flags = st.checker.check(r);
@@ -229,7 +236,7 @@ impl FeatureEngine {
             let mut values = Vec::with_capacity(m.entries.len());
             let mut flags: BTreeMap<String, Vec<ReasonCode>> = BTreeMap::new();
             for e in &m.entries {
-                let st = self.signals.get(&e.register);
+                let st = e.slot.and_then(|i| self.signals.get(i));
                 let v = match st.and_then(|s| s.ring.as_ref()) {
                     Some(ring) => window_value(ring, e.window, e.transform),
                     None => f64::NAN,

@@ -54,23 +54,42 @@ pub fn std(w: &[(f64, f64)]) -> f64 {
     (sum2(w, |_, x| ((x - m) * (x - m), 0.0)).0 / w.len() as f64).sqrt()
 }
 
-/// OLS slope of x against `t − t_first`: two passes (means, then co-moments), the first
-/// time subtracted so that epoch-sized timestamps keep their precision.
+/// OLS slope of x against `t − t_first`, in one pass: the sums of `u = t − t₀`,
+/// `v = x − x₀`, `u²` and `u·v` (two lanes of four), then the co-moments
+/// `Σuv − ΣuΣv/n` and `Σu² − (Σu)²/n`. Taking out the first time and value keeps
+/// epoch-sized timestamps and a signal's level from cancelling the co-moments' digits
+/// (the transform test holds it to 1e-9 against the two-pass definition).
 pub fn slope(w: &[(f64, f64)]) -> f64 {
-    let Some(&(t0, _)) = w.first() else {
+    let Some(&(t0, x0)) = w.first() else {
         return f64::NAN;
     };
     if w.len() < 2 {
         return 0.0;
     }
+    let mut acc = [[0.0; 4]; 2];
+    let chunks = w.chunks_exact(2);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, &(t, x)) in acc.iter_mut().zip(c) {
+            add_moments(a, t - t0, x - x0);
+        }
+    }
+    for &(t, x) in rest {
+        add_moments(&mut acc[0], t - t0, x - x0);
+    }
     let n = w.len() as f64;
-    let (st, sx) = sum2(w, |t, x| (t - t0, x));
-    let (mt, mx) = (st / n, sx / n);
-    let (sxy, sxx) = sum2(w, |t, x| {
-        let dt = t - t0 - mt;
-        (dt * (x - mx), dt * dt)
-    });
-    if sxx == 0.0 { 0.0 } else { sxy / sxx }
+    let [su, sv, suu, suv] = [0, 1, 2, 3].map(|k| acc[0][k] + acc[1][k]);
+    let sxx = suu - su * su / n;
+    let sxy = suv - su * sv / n;
+    if sxx <= 0.0 { 0.0 } else { sxy / sxx }
+}
+
+#[inline(always)]
+fn add_moments(a: &mut [f64; 4], u: f64, v: f64) {
+    a[0] += u;
+    a[1] += v;
+    a[2] += u * u;
+    a[3] += u * v;
 }
 
 /// The largest (`max = true`) or smallest value (NaN for an empty window).
