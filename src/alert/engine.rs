@@ -8,7 +8,7 @@
 //! | `sugar_bloom_risk` | model | P(`sugar_bloom`) | classifier with a `sugar_bloom` class |
 //! | `sugar_bloom_risk` | `moisture` | % above the product's moisture limit | moisture feature of a sample-level vector |
 //! | `gritty` | `particle_size` | particle size, µm | particle-size feature of a sample-level vector |
-//! | `out_of_range_batch` | `line` | max(P(`reject`), 1 if an aggregate is outside the product spec) | batch-level prediction |
+//! | `out_of_range_batch` | `line` | P(`reject`) of a deciding model; else 1 if an aggregate is outside the product spec | batch-level prediction |
 //! | `anomaly` | model | share of anomalous vectors over `share_window` | anomaly detector |
 //! | `drift` | model | share of drifted features | drift window |
 //! | `low_confidence` | model | prediction confidence | every classifier / regressor prediction |

@@ -234,33 +234,80 @@ fn quality(batch: &str, s: i64, p_reject: f64, moisture: f64) -> Record {
     })
 }
 
+fn decided_by(r: Record, decides: bool) -> Record {
+    match r {
+        Record::Prediction(mut p) => {
+            p.decides = decides;
+            Record::Prediction(p)
+        }
+        other => other,
+    }
+}
+
+fn batch_alerts(out: &[Record]) -> Vec<(AlertKind, AlertState, String)> {
+    alerts(out)
+        .iter()
+        .map(|a| {
+            (
+                a.kind,
+                a.state,
+                a.batch.batch_id.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 #[test]
-fn out_of_range_batch_by_reject_or_spec() {
+fn out_of_range_batch_by_reject_where_the_model_decides() {
     let mut e = engine();
     let out = feed(
         &mut e,
         vec![
             quality("1", 1, 0.1, 1.5),
-            quality("2", 2, 0.1, 2.4), // moisture mean above 2.0: out of spec
-            quality("3", 3, 0.2, 1.5), // back in spec: clears
-            quality("4", 4, 0.7, 1.5), // predicted reject
+            quality("2", 2, 0.1, 2.4), // moisture mean above 2.0, the model says good: evidence only
+            quality("3", 3, 0.7, 2.4), // predicted reject, and out of spec
+            quality("4", 4, 0.2, 1.5), // predicted good: clears
         ],
     );
-    let a = alerts(&out);
-    let kinds: Vec<_> = a
-        .iter()
-        .map(|a| (a.kind, a.state, a.batch.batch_id.clone().unwrap()))
-        .collect();
     assert_eq!(
-        kinds,
+        batch_alerts(&out),
+        vec![
+            (AlertKind::OutOfRangeBatch, AlertState::Raised, "3".into()),
+            (AlertKind::OutOfRangeBatch, AlertState::Cleared, "4".into()),
+        ]
+    );
+    let a = alerts(&out);
+    assert_eq!(a[0].evidence["p_reject"], 0.7);
+    assert_eq!(a[0].evidence["spec_violations"][0]["signal"], "moisture");
+    assert!(
+        a[0].message.contains("P(reject) 0.70; 1 aggregate"),
+        "{}",
+        a[0].message
+    );
+}
+
+#[test]
+fn out_of_range_batch_by_spec_beside_a_model_that_does_not_decide() {
+    let mut e = engine();
+    let out = feed(
+        &mut e,
+        vec![
+            decided_by(quality("1", 1, 0.1, 1.5), false),
+            decided_by(quality("2", 2, 0.1, 2.4), false), // out of spec: raises
+            decided_by(quality("3", 3, 0.9, 1.5), false), // in spec; P(reject) is evidence only
+        ],
+    );
+    assert_eq!(
+        batch_alerts(&out),
         vec![
             (AlertKind::OutOfRangeBatch, AlertState::Raised, "2".into()),
             (AlertKind::OutOfRangeBatch, AlertState::Cleared, "3".into()),
-            (AlertKind::OutOfRangeBatch, AlertState::Raised, "4".into()),
         ]
     );
-    assert_eq!(a[0].evidence["spec_violations"][0]["signal"], "moisture");
-    assert_eq!(a[2].evidence["p_reject"], 0.7);
+    assert_eq!(
+        alerts(&out)[0].evidence["spec_violations"][0]["signal"],
+        "moisture"
+    );
 }
 
 fn dq(s: i64) -> Record {

@@ -256,7 +256,8 @@ impl AlertEngine {
         }
     }
 
-    /// A closed batch: predicted reject, or aggregates outside the product spec.
+    /// A closed batch: predicted reject (a deciding model), or aggregates outside the
+    /// product spec (beside a model that does not decide).
     pub(super) fn batch_spec(&mut self, p: &Prediction, p_reject: f64, out: &mut Vec<Record>) {
         let product = self.product_of(p);
         let mut violations = Vec::new();
@@ -280,10 +281,15 @@ impl AlertEngine {
                 }
             }
         }
-        let value = match (violations.is_empty(), p.decides) {
-            (false, _) => 1.0,
-            (true, true) => p_reject,
-            (true, false) => 0.0,
+        // The model decides where it beat the rule (per product, held-out precision ≥ 0.8,
+        // enforced by the model tests); the spec rule's own held-out precision is 0.66, so
+        // its violations are then evidence, and raise only beside a model that does not
+        // decide. (Model or rule raised 29 false alerts on batches the lab graded A or B in
+        // 14 unseen days: docs/evaluation.md.)
+        let value = match (p.decides, violations.is_empty()) {
+            (true, _) => p_reject,
+            (false, false) => 1.0,
+            (false, true) => 0.0,
         };
         self.eval(
             Eval {
@@ -296,13 +302,15 @@ impl AlertEngine {
             None,
             || {
                 let batch = p.batch.batch_id.as_deref().unwrap_or("?");
-                let message = if violations.is_empty() {
-                    format!("Batch {batch}: P(reject) {p_reject:.2}")
-                } else {
-                    format!(
-                        "Batch {batch}: {} aggregate(s) outside the product spec",
-                        violations.len()
-                    )
+                let outside = violations.len();
+                let message = match (p.decides, outside) {
+                    (true, 0) => format!("Batch {batch}: P(reject) {p_reject:.2}"),
+                    (true, n) => format!(
+                        "Batch {batch}: P(reject) {p_reject:.2}; {n} aggregate(s) outside the product spec"
+                    ),
+                    (false, n) => {
+                        format!("Batch {batch}: {n} aggregate(s) outside the product spec")
+                    }
                 };
                 let mut ev = Self::evidence_with(p, "p_reject", json!(p_reject));
                 if let Value::Object(m) = &mut ev {
