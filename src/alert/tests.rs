@@ -234,16 +234,6 @@ fn quality(batch: &str, s: i64, p_reject: f64, moisture: f64) -> Record {
     })
 }
 
-fn decided_by(r: Record, decides: bool) -> Record {
-    match r {
-        Record::Prediction(mut p) => {
-            p.decides = decides;
-            Record::Prediction(p)
-        }
-        other => other,
-    }
-}
-
 fn batch_alerts(out: &[Record]) -> Vec<(AlertKind, AlertState, String)> {
     alerts(out)
         .iter()
@@ -292,9 +282,9 @@ fn out_of_range_batch_by_spec_beside_a_model_that_does_not_decide() {
     let out = feed(
         &mut e,
         vec![
-            decided_by(quality("1", 1, 0.1, 1.5), false),
-            decided_by(quality("2", 2, 0.1, 2.4), false), // out of spec: raises
-            decided_by(quality("3", 3, 0.9, 1.5), false), // in spec; P(reject) is evidence only
+            deciding(quality("1", 1, 0.1, 1.5), false),
+            deciding(quality("2", 2, 0.1, 2.4), false), // out of spec: raises
+            deciding(quality("3", 3, 0.9, 1.5), false), // in spec; P(reject) is evidence only
         ],
     );
     assert_eq!(
@@ -619,8 +609,8 @@ fn a_model_that_does_not_decide_is_evidence_only() {
     assert_eq!(a[0].kind, AlertKind::FatBloomRisk);
     assert!(a[0].id.contains(":temperature:"), "{}", a[0].id);
 
-    // A batch with P(reject) 0.9 inside the spec raises only from a deciding model; a spec
-    // violation raises either way.
+    // A batch with P(reject) 0.9 inside the spec raises only from a deciding model; beside a
+    // model that does not decide, a spec violation raises.
     let mut e = engine();
     let out = feed(
         &mut e,

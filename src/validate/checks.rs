@@ -154,8 +154,8 @@ impl SignalChecker {
         let med = sorted_median(&self.sorted);
         let floor = self.params.spike_min_rel * med.abs();
         if (x - med).abs() <= floor {
-            // The limit is at least `floor`: not a spike, and the MAD (a second selection,
-            // once per reading) is not needed. Most readings end here.
+            // The limit is at least `floor`: not a spike, and the MAD (a selection over the
+            // window's deviations) is not needed. Most readings end here.
             return None;
         }
         self.scratch.clear();
