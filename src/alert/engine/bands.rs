@@ -197,6 +197,7 @@ impl AlertEngine {
                     };
                     let baseline = self.ph_drift.baseline().unwrap_or(f64::NAN);
                     let baseline_n = self.ph_drift.baseline_count();
+                    let carry = self.ph_drift.carry();
                     let rule = lot_drift::rule(self.cfg.drift.clone());
                     self.eval(
                         eval(AlertKind::Drift, "ph", dev),
@@ -204,14 +205,15 @@ impl AlertEngine {
                         || {
                             (
                                 format!(
-                                    "Process drift: pH {v:.3} moved {dev:.3} from this bean lot's baseline {baseline:.3}"
+                                    "Process drift: pH {v:.3} moved {dev:.3} from this bean lot's baseline {baseline:.3}{}",
+                                    carried(carry)
                                 ),
                                 Self::evidence_with(
                                     p,
                                     "lot_drift",
                                     json!({"signal": signal, "feature": feature.as_ref(), "value": v,
                                     "baseline": baseline, "baseline_values": baseline_n,
-                                    "deviation": dev, "batch": batch, "lot": lot}),
+                                    "deviation": dev, "carried": carry, "batch": batch, "lot": lot}),
                                 ),
                             )
                         },
@@ -237,5 +239,15 @@ impl AlertEngine {
                 }
             }
         }
+    }
+}
+
+/// The message's note on the deviation carried over from the previous bean lot, if any
+/// worth naming.
+fn carried(carry: f64) -> String {
+    if carry.abs() < 0.005 {
+        String::new()
+    } else {
+        format!(" (of which {carry:+.3} carried over from the previous lot)")
     }
 }
