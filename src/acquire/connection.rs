@@ -21,6 +21,7 @@ use tokio_modbus::Slave;
 use tokio_modbus::client::{Context, Reader};
 use tokio_modbus::prelude::{ExceptionCode, SlaveContext};
 
+pub use crate::acquire::backoff::Backoff;
 use crate::acquire::config::{DeviceConfig, Parity, RegisterKind};
 use crate::config::controller::Controller;
 
@@ -157,6 +158,12 @@ pub enum ReadError {
     /// The device answered with a Modbus exception: it is alive, the block is not readable.
     #[error("modbus exception {0}")]
     Exception(u8),
+    /// A TCP→RTU gateway answered for the device with exception 0x0A (gateway path
+    /// unavailable) or 0x0B (gateway target device failed to respond): the gateway is alive,
+    /// the device behind it is not. Treated like a timeout; the context is kept (the gateway
+    /// connection serves the other devices behind it).
+    #[error("gateway exception {0:#04x}: the device behind the gateway does not answer")]
+    Gateway(u8),
     /// No answer within the timeout; the context was dropped.
     #[error("timeout")]
     Timeout,
@@ -183,46 +190,10 @@ impl ReadError {
     /// True for failures that say this slave is not answering, as opposed to an exception
     /// (the device is alive) or an endpoint that cannot be reached (not the slave's fault).
     pub fn is_silence(&self) -> bool {
-        matches!(self, ReadError::Timeout | ReadError::Transport(_))
-    }
-}
-
-/// Reconnect backoff: `initial · 2^n`, capped, with ±`jitter` relative spread so that many
-/// gateways restarting together do not reconnect in lock-step.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    /// First delay after a failed connect.
-    pub initial: Duration,
-    /// Longest delay.
-    pub max: Duration,
-    /// Relative jitter, 0–1.
-    pub jitter: f64,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_millis(250),
-            max: Duration::from_secs(30),
-            jitter: 0.2,
-        }
-    }
-}
-
-impl Backoff {
-    /// Delay before the attempt that follows `failures` consecutive failed attempts (≥ 1).
-    pub fn delay(&self, failures: u32) -> Duration {
-        let exp = failures.saturating_sub(1).min(30);
-        let base = self
-            .initial
-            .saturating_mul(1u32 << exp.min(20))
-            .min(self.max);
-        let spread = if self.jitter > 0.0 {
-            rand::random_range(-self.jitter..=self.jitter)
-        } else {
-            0.0
-        };
-        base.mul_f64((1.0 + spread).max(0.0)).min(self.max)
+        matches!(
+            self,
+            ReadError::Timeout | ReadError::Transport(_) | ReadError::Gateway(_)
+        )
     }
 }
 
@@ -237,6 +208,8 @@ pub struct ConnStats {
     pub requests: u64,
     /// Requests that timed out.
     pub timeouts: u64,
+    /// Requests a gateway answered with exception 0x0A / 0x0B (device behind it down).
+    pub gateway_failures: u64,
     /// Contexts dropped after an error.
     pub drops: u64,
 }
@@ -321,6 +294,14 @@ impl Connection {
         Ok(())
     }
 
+    fn exception(&mut self, code: u8) -> ReadError {
+        let e = classify_exception(code);
+        if matches!(e, ReadError::Gateway(_)) {
+            self.stats.gateway_failures += 1;
+        }
+        e
+    }
+
     fn connect_failed(&mut self, why: String) -> ReadError {
         self.failures = self.failures.saturating_add(1);
         self.stats.connect_failures += 1;
@@ -334,7 +315,8 @@ impl Connection {
     }
 
     /// Reads `count` words (or bits, as 0/1) from `start` of `kind` on unit `slave`, with a
-    /// timeout. Any failure other than a Modbus exception drops the context.
+    /// timeout. Any failure other than a Modbus exception (gateway exceptions included)
+    /// drops the context.
     pub async fn read(
         &mut self,
         slave: u8,
@@ -374,7 +356,7 @@ impl Connection {
                 self.drop_context();
                 Err(ReadError::Transport(e.to_string()))
             }
-            Ok(Ok(Err(code))) => Err(ReadError::Exception(exception_byte(code))),
+            Ok(Ok(Err(code))) => Err(self.exception(exception_byte(code))),
             Ok(Ok(Ok(mut words))) => {
                 // Bit reads come back padded to a multiple of 8.
                 if words.len() < usize::from(count) {
@@ -394,27 +376,38 @@ fn exception_byte(code: ExceptionCode) -> u8 {
     u8::from(code)
 }
 
+/// Exception 0x0A: gateway path unavailable.
+pub const GATEWAY_PATH_UNAVAILABLE: u8 = 0x0A;
+/// Exception 0x0B: gateway target device failed to respond.
+pub const GATEWAY_TARGET_FAILED: u8 = 0x0B;
+
+/// The error for an exception reply: the two gateway codes say the device is down, every
+/// other code that it is alive.
+pub fn classify_exception(code: u8) -> ReadError {
+    match code {
+        GATEWAY_PATH_UNAVAILABLE | GATEWAY_TARGET_FAILED => ReadError::Gateway(code),
+        _ => ReadError::Exception(code),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_caps_and_jitters() {
-        let b = Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(1),
-            jitter: 0.0,
-        };
-        assert_eq!(b.delay(1), Duration::from_millis(100));
-        assert_eq!(b.delay(3), Duration::from_millis(400));
-        assert_eq!(b.delay(50), Duration::from_secs(1));
-        let j = Backoff { jitter: 0.2, ..b };
-        let ds: Vec<Duration> = (0..50).map(|_| j.delay(2)).collect();
+    fn gateway_exceptions_are_silence_others_are_answers() {
+        assert_eq!(classify_exception(0x0A), ReadError::Gateway(0x0A));
+        assert_eq!(classify_exception(0x0B), ReadError::Gateway(0x0B));
+        assert!(classify_exception(0x0B).is_silence());
+        for code in [1, 2, 3, 4, 6, 0x0C] {
+            assert_eq!(classify_exception(code), ReadError::Exception(code));
+            assert!(!classify_exception(code).is_silence());
+        }
         assert!(
-            ds.iter()
-                .all(|d| *d >= Duration::from_millis(160) && *d <= Duration::from_millis(240))
+            ReadError::Gateway(0x0B).to_string().contains("0x0b"),
+            "{}",
+            ReadError::Gateway(0x0B)
         );
-        assert!(ds.iter().any(|d| *d != ds[0]), "jitter must vary");
     }
 
     #[test]

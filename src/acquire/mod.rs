@@ -3,6 +3,7 @@
 //!
 //! | file | job |
 //! |---|---|
+//! | [`backoff`] | reconnect delays: exponential, capped, jittered |
 //! | [`config`] | `[[devices]]` schema |
 //! | [`plan`] | merge a slave's registers into few reads |
 //! | [`decode`] | words → engineering values (and the inverse, for the simulator) |
@@ -11,6 +12,7 @@
 //! | [`poller`] | one slave's cycle → readings with quality |
 //! | [`stage`] | the source task: schedules, metrics, shutdown |
 
+pub mod backoff;
 pub mod config;
 pub mod connection;
 pub mod decode;
