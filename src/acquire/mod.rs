@@ -8,6 +8,7 @@
 //! | [`plan`] | merge a slave's registers into few reads |
 //! | [`decode`] | words → engineering values (and the inverse, for the simulator) |
 //! | [`connection`] | one context per endpoint, timeouts, reconnect with backoff |
+//! | [`connectors`] | TCP and serial connectors, chosen by `controller` |
 //! | [`health`] | dead-slave isolation |
 //! | [`poller`] | one slave's cycle → readings with quality |
 //! | [`stage`] | the source task: schedules, metrics, shutdown |
@@ -15,6 +16,7 @@
 pub mod backoff;
 pub mod config;
 pub mod connection;
+pub mod connectors;
 pub mod decode;
 pub mod health;
 pub mod plan;
