@@ -6,9 +6,12 @@
 
 mod acquire_support;
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use acquire_support::*;
+use chocoline::acquire::{Acquire, AcquireMetrics};
 use chocoline::domain::{Quality, Sample};
 use chocoline::simulate::server::{Fault, SimService};
 use chocoline::simulate::source::FixedSource;
@@ -64,11 +67,13 @@ fn skipped(samples: &[&Sample]) -> usize {
 
 /// Starts `n` slaves and a poller, and waits until every slave delivered a good sample (so
 /// that skipped cycles later show up as `stale`, not as a never-read `comm_error`).
-async fn setup(n: u8) -> (CancellationToken, SimService, Running) {
+async fn setup(n: u8) -> (CancellationToken, SimService, Running, Arc<AcquireMetrics>) {
     let token = CancellationToken::new();
     let probe = config(&slaves("127.0.0.1:1", n));
     let (addr, svc) = start_sim(&probe.devices, source(n), &token).await;
-    let mut run = start_poller(&config(&slaves(&addr, n)).devices);
+    let acq = Acquire::with_backoff(&config(&slaves(&addr, n)).devices, fast_backoff()).unwrap();
+    let metrics = acq.metrics();
+    let mut run = start_acquire(acq);
     for id in 1..=n {
         let name = format!("s{id}");
         let first = run
@@ -76,12 +81,12 @@ async fn setup(n: u8) -> (CancellationToken, SimService, Running) {
             .await;
         assert!(first.is_some(), "{name} never answered");
     }
-    (token, svc, run)
+    (token, svc, run, metrics)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_exception_0x0b_backs_off_like_a_timeout_and_0x02_does_not() {
-    let (token, svc, mut run) = setup(4).await;
+    let (token, svc, mut run, _) = setup(4).await;
     let base: Vec<u64> = (1..=4).map(|id| svc.requests(id)).collect();
     svc.set_fault(2, Some(Fault::Silent));
     svc.set_fault(3, Some(Fault::Exception(0x0B)));
@@ -135,8 +140,9 @@ async fn gateway_exception_0x0b_backs_off_like_a_timeout_and_0x02_does_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_exception_0x0a_keeps_the_connection_and_the_other_slave() {
-    let (token, svc, mut run) = setup(2).await;
+    let (token, svc, mut run, metrics) = setup(2).await;
     let base = svc.requests(2);
+    let silent_before = metrics.silent_blocks.load(Ordering::Relaxed);
     svc.set_fault(2, Some(Fault::Exception(0x0A)));
     let samples = run.collect_for(Duration::from_secs(3)).await;
     let s1 = of(&samples, "s1");
@@ -145,6 +151,14 @@ async fn gateway_exception_0x0a_keeps_the_connection_and_the_other_slave() {
     assert!(skipped(&s2) >= 3, "0x0A slave never skipped: {s2:?}");
     let asked = svc.requests(2) - base;
     assert!(asked <= 6, "0x0A slave asked {asked} times in 3 s");
+    // Counted as silence (chocoline_modbus_silent_blocks_total), not as an exception.
+    let silent = metrics.silent_blocks.load(Ordering::Relaxed) - silent_before;
+    // (± the one reply in flight when the counters are read)
+    assert!(
+        silent >= 2 && silent.abs_diff(asked) <= 1,
+        "{silent} silent blocks for {asked} 0x0A replies"
+    );
+    assert_eq!(metrics.exceptions.load(Ordering::Relaxed), 0);
     let stats = run.stop().await;
     let conn = stats[0].1;
     // The gateway itself answered: its connection is neither dropped nor reopened.
