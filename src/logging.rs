@@ -16,6 +16,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
 
 use crate::config::{LogConfig, LogFormat};
+use crate::domain::Alert;
 
 /// Levels a bare directive may name.
 const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
@@ -149,6 +150,14 @@ pub fn set_level(cfg: &LogConfig) -> Result<LevelChange, LoggingError> {
         .map_err(|e| LoggingError::Reload(e.to_string()))
 }
 
+/// Logs an alert event at info. The alert's text goes in `alert_message`: the event's own
+/// message is "alert", and with `--log-format json` (events flattened into the line) a field
+/// named `message` would be a second `"message"` key in the same object.
+pub fn log_alert(a: &Alert) {
+    tracing::info!(id = %a.id, kind = %a.kind, state = ?a.state, severity = ?a.severity,
+        alert_message = %a.message, "alert");
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -228,5 +237,81 @@ mod tests {
         assert_eq!(v["message"], "configuration loaded");
         assert_eq!(v["devices"], 4);
         assert_eq!(v["level"], "INFO");
+    }
+
+    /// The keys of one JSON object, in order, duplicates kept (serde_json's `Value` would keep
+    /// only the last of two equal keys).
+    fn object_keys(line: &str) -> Vec<String> {
+        struct Keys(Vec<String>);
+        impl<'de> serde::Deserialize<'de> for Keys {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = Keys;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a JSON object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<Keys, A::Error> {
+                        let mut keys = Vec::new();
+                        while let Some((k, _)) =
+                            map.next_entry::<String, serde::de::IgnoredAny>()?
+                        {
+                            keys.push(k);
+                        }
+                        Ok(Keys(keys))
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+        serde_json::from_str::<Keys>(line).unwrap().0
+    }
+
+    #[test]
+    fn object_keys_sees_duplicates() {
+        assert_eq!(object_keys(r#"{"a":1,"b":{"a":2},"a":3}"#), ["a", "b", "a"]);
+    }
+
+    #[test]
+    fn json_alert_line_has_exactly_one_message_key() {
+        use crate::domain::{AlertKind, AlertState, BatchContext, Severity, TimestampMs};
+        let buf = Buf::default();
+        let w = buf.clone();
+        let sub = tracing_subscriber::fmt()
+            .with_env_filter(EnvFilter::new("info"))
+            .with_writer(move || w.clone())
+            .json()
+            .flatten_event(true)
+            .finish();
+        let alert = Alert {
+            id: "s-l-7".into(),
+            kind: AlertKind::FatBloomRisk,
+            severity: Severity::Critical,
+            state: AlertState::Raised,
+            site: "site".into(),
+            line: "line".into(),
+            batch: BatchContext::default(),
+            raised_at: TimestampMs(1_700_000_000_000),
+            ts: TimestampMs(1_700_000_000_000),
+            message: "fat bloom risk 0.91 > 0.80".into(),
+            evidence: serde_json::json!({}),
+        };
+        tracing::subscriber::with_default(sub, || log_alert(&alert));
+        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 1, "{out}");
+        let keys = object_keys(lines[0]);
+        let mut unique = keys.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), keys.len(), "duplicate keys in {}", lines[0]);
+        assert_eq!(keys.iter().filter(|k| *k == "message").count(), 1);
+        let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(v["message"], "alert");
+        assert_eq!(v["alert_message"], "fat bloom risk 0.91 > 0.80");
+        assert_eq!(v["id"], "s-l-7");
     }
 }

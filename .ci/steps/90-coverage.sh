@@ -22,7 +22,7 @@ if ! rustup component list --installed 2>/dev/null | grep -q '^llvm-tools'; then
     rustup component add llvm-tools-preview
 fi
 if ! cargo llvm-cov --version >/dev/null 2>&1; then
-    # No prebuilt download: only crates.io is reachable from CI. About 2 min on 2 cores.
+    # No prebuilt download: CI reaches only the Rust package registry. About 2 min on 2 cores.
     cargo install cargo-llvm-cov --locked --version 0.9.1
 fi
 cargo llvm-cov --version

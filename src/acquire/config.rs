@@ -13,7 +13,8 @@ pub struct DeviceConfig {
     /// `"tcp://host:port"` (port defaults to 502) or `"file:///dev/ttyUSB0"` for RTU. Required.
     /// Several devices may share one controller (one TCP connection or one serial bus).
     pub controller: String,
-    /// Modbus unit id. Default 1. Range 0–247.
+    /// Modbus unit id. Default 1. Range 1–247; over Modbus TCP also 0 or 255 (a device
+    /// addressed by its IP address); 0 on a serial line is the broadcast no slave answers.
     #[serde(default = "default_slave_id")]
     pub slave_id: u8,
     /// Time between the starts of two poll cycles. Default "1s".

@@ -21,8 +21,11 @@ use tokio_modbus::Slave;
 use tokio_modbus::client::{Context, Reader};
 use tokio_modbus::prelude::{ExceptionCode, SlaveContext};
 
-use crate::acquire::config::{DeviceConfig, Parity, RegisterKind};
-use crate::config::controller::Controller;
+pub use crate::acquire::backoff::Backoff;
+use crate::acquire::config::RegisterKind;
+pub use crate::acquire::connectors::{
+    ControllerError, SerialConnector, TcpConnector, connector_for,
+};
 
 /// A boxed connect future.
 pub type ConnectFuture<'a> = Pin<Box<dyn Future<Output = io::Result<Context>> + Send + 'a>>;
@@ -36,127 +39,18 @@ pub trait Connector: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// Modbus TCP endpoint `host:port`.
-#[derive(Debug, Clone)]
-pub struct TcpConnector {
-    /// `host:port`; resolved on every connect so a DNS change is picked up.
-    pub addr: String,
-}
-
-impl Connector for TcpConnector {
-    fn connect(&self) -> ConnectFuture<'_> {
-        Box::pin(async move {
-            let addr = tokio::net::lookup_host(&self.addr)
-                .await?
-                .next()
-                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
-            let stream = tokio::net::TcpStream::connect(addr).await?;
-            // Requests are tiny and latency matters more than packet count.
-            stream.set_nodelay(true)?;
-            Ok(tokio_modbus::client::tcp::attach(stream))
-        })
-    }
-
-    fn describe(&self) -> String {
-        format!("tcp://{}", self.addr)
-    }
-}
-
-/// Modbus RTU serial line settings.
-#[derive(Debug, Clone)]
-pub struct SerialConnector {
-    /// Device path, e.g. `/dev/ttyUSB0`.
-    pub path: String,
-    /// Baud rate.
-    pub baud_rate: u32,
-    /// Data bits 5–8.
-    pub data_bits: u8,
-    /// Parity.
-    pub parity: Parity,
-    /// Stop bits 1 or 2.
-    pub stop_bits: u8,
-}
-
-impl Connector for SerialConnector {
-    fn connect(&self) -> ConnectFuture<'_> {
-        Box::pin(async move {
-            use tokio_serial::SerialPortBuilderExt as _;
-            let data_bits = match self.data_bits {
-                5 => tokio_serial::DataBits::Five,
-                6 => tokio_serial::DataBits::Six,
-                7 => tokio_serial::DataBits::Seven,
-                _ => tokio_serial::DataBits::Eight,
-            };
-            let parity = match self.parity {
-                Parity::None => tokio_serial::Parity::None,
-                Parity::Even => tokio_serial::Parity::Even,
-                Parity::Odd => tokio_serial::Parity::Odd,
-            };
-            let stop_bits = if self.stop_bits == 2 {
-                tokio_serial::StopBits::Two
-            } else {
-                tokio_serial::StopBits::One
-            };
-            let port = tokio_serial::new(&self.path, self.baud_rate)
-                .data_bits(data_bits)
-                .parity(parity)
-                .stop_bits(stop_bits)
-                .open_native_async()
-                .map_err(io::Error::other)?;
-            Ok(tokio_modbus::client::rtu::attach(port))
-        })
-    }
-
-    fn describe(&self) -> String {
-        format!("file://{}", self.path)
-    }
-}
-
-/// A `controller` string that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("device \"{device}\": controller \"{controller}\": {reason}")]
-pub struct ControllerError {
-    /// Device name.
-    pub device: String,
-    /// The controller string.
-    pub controller: String,
-    /// What is wrong.
-    pub reason: String,
-}
-
-/// Builds the connector for a device's `controller` (`tcp://host[:port]` or `file:///dev/tty…`,
-/// parsed by [`Controller::parse`], the same parser `check-config` uses).
-pub fn connector_for(device: &DeviceConfig) -> Result<Box<dyn Connector>, ControllerError> {
-    match Controller::parse(device.controller.trim()) {
-        Ok(Controller::Tcp { host, port }) => {
-            let addr = if host.contains(':') {
-                format!("[{host}]:{port}")
-            } else {
-                format!("{host}:{port}")
-            };
-            Ok(Box::new(TcpConnector { addr }))
-        }
-        Ok(Controller::Serial { path }) => Ok(Box::new(SerialConnector {
-            path: path.to_string_lossy().into_owned(),
-            baud_rate: device.baud_rate,
-            data_bits: device.data_bits,
-            parity: device.parity,
-            stop_bits: device.stop_bits,
-        })),
-        Err(reason) => Err(ControllerError {
-            device: device.name.clone(),
-            controller: device.controller.clone(),
-            reason,
-        }),
-    }
-}
-
 /// Why one read did not produce words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {
     /// The device answered with a Modbus exception: it is alive, the block is not readable.
     #[error("modbus exception {0}")]
     Exception(u8),
+    /// A TCP→RTU gateway answered for the device with exception 0x0A (gateway path
+    /// unavailable) or 0x0B (gateway target device failed to respond): the gateway is alive,
+    /// the device behind it is not. Treated like a timeout; the context is kept (the gateway
+    /// connection serves the other devices behind it).
+    #[error("gateway exception {0:#04x}: the device behind the gateway does not answer")]
+    Gateway(u8),
     /// No answer within the timeout; the context was dropped.
     #[error("timeout")]
     Timeout,
@@ -183,46 +77,10 @@ impl ReadError {
     /// True for failures that say this slave is not answering, as opposed to an exception
     /// (the device is alive) or an endpoint that cannot be reached (not the slave's fault).
     pub fn is_silence(&self) -> bool {
-        matches!(self, ReadError::Timeout | ReadError::Transport(_))
-    }
-}
-
-/// Reconnect backoff: `initial · 2^n`, capped, with ±`jitter` relative spread so that many
-/// gateways restarting together do not reconnect in lock-step.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    /// First delay after a failed connect.
-    pub initial: Duration,
-    /// Longest delay.
-    pub max: Duration,
-    /// Relative jitter, 0–1.
-    pub jitter: f64,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_millis(250),
-            max: Duration::from_secs(30),
-            jitter: 0.2,
-        }
-    }
-}
-
-impl Backoff {
-    /// Delay before the attempt that follows `failures` consecutive failed attempts (≥ 1).
-    pub fn delay(&self, failures: u32) -> Duration {
-        let exp = failures.saturating_sub(1).min(30);
-        let base = self
-            .initial
-            .saturating_mul(1u32 << exp.min(20))
-            .min(self.max);
-        let spread = if self.jitter > 0.0 {
-            rand::random_range(-self.jitter..=self.jitter)
-        } else {
-            0.0
-        };
-        base.mul_f64((1.0 + spread).max(0.0)).min(self.max)
+        matches!(
+            self,
+            ReadError::Timeout | ReadError::Transport(_) | ReadError::Gateway(_)
+        )
     }
 }
 
@@ -237,6 +95,8 @@ pub struct ConnStats {
     pub requests: u64,
     /// Requests that timed out.
     pub timeouts: u64,
+    /// Requests a gateway answered with exception 0x0A / 0x0B (device behind it down).
+    pub gateway_failures: u64,
     /// Contexts dropped after an error.
     pub drops: u64,
 }
@@ -321,6 +181,14 @@ impl Connection {
         Ok(())
     }
 
+    fn exception(&mut self, code: u8) -> ReadError {
+        let e = classify_exception(code);
+        if matches!(e, ReadError::Gateway(_)) {
+            self.stats.gateway_failures += 1;
+        }
+        e
+    }
+
     fn connect_failed(&mut self, why: String) -> ReadError {
         self.failures = self.failures.saturating_add(1);
         self.stats.connect_failures += 1;
@@ -334,7 +202,8 @@ impl Connection {
     }
 
     /// Reads `count` words (or bits, as 0/1) from `start` of `kind` on unit `slave`, with a
-    /// timeout. Any failure other than a Modbus exception drops the context.
+    /// timeout. Any failure other than a Modbus exception (gateway exceptions included)
+    /// drops the context.
     pub async fn read(
         &mut self,
         slave: u8,
@@ -374,7 +243,7 @@ impl Connection {
                 self.drop_context();
                 Err(ReadError::Transport(e.to_string()))
             }
-            Ok(Ok(Err(code))) => Err(ReadError::Exception(exception_byte(code))),
+            Ok(Ok(Err(code))) => Err(self.exception(exception_byte(code))),
             Ok(Ok(Ok(mut words))) => {
                 // Bit reads come back padded to a multiple of 8.
                 if words.len() < usize::from(count) {
@@ -394,42 +263,37 @@ fn exception_byte(code: ExceptionCode) -> u8 {
     u8::from(code)
 }
 
+/// Exception 0x0A: gateway path unavailable.
+pub const GATEWAY_PATH_UNAVAILABLE: u8 = 0x0A;
+/// Exception 0x0B: gateway target device failed to respond.
+pub const GATEWAY_TARGET_FAILED: u8 = 0x0B;
+
+/// The error for an exception reply: the two gateway codes say the device is down, every
+/// other code that it is alive.
+pub fn classify_exception(code: u8) -> ReadError {
+    match code {
+        GATEWAY_PATH_UNAVAILABLE | GATEWAY_TARGET_FAILED => ReadError::Gateway(code),
+        _ => ReadError::Exception(code),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_caps_and_jitters() {
-        let b = Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(1),
-            jitter: 0.0,
-        };
-        assert_eq!(b.delay(1), Duration::from_millis(100));
-        assert_eq!(b.delay(3), Duration::from_millis(400));
-        assert_eq!(b.delay(50), Duration::from_secs(1));
-        let j = Backoff { jitter: 0.2, ..b };
-        let ds: Vec<Duration> = (0..50).map(|_| j.delay(2)).collect();
+    fn gateway_exceptions_are_silence_others_are_answers() {
+        assert_eq!(classify_exception(0x0A), ReadError::Gateway(0x0A));
+        assert_eq!(classify_exception(0x0B), ReadError::Gateway(0x0B));
+        assert!(classify_exception(0x0B).is_silence());
+        for code in [1, 2, 3, 4, 6, 0x0C] {
+            assert_eq!(classify_exception(code), ReadError::Exception(code));
+            assert!(!classify_exception(code).is_silence());
+        }
         assert!(
-            ds.iter()
-                .all(|d| *d >= Duration::from_millis(160) && *d <= Duration::from_millis(240))
+            ReadError::Gateway(0x0B).to_string().contains("0x0b"),
+            "{}",
+            ReadError::Gateway(0x0B)
         );
-        assert!(ds.iter().any(|d| *d != ds[0]), "jitter must vary");
-    }
-
-    #[test]
-    fn controller_strings() {
-        let mut d: DeviceConfig =
-            toml_edit::de::from_str("name = \"x\"\ncontroller = \"tcp://plc\"").unwrap();
-        assert_eq!(connector_for(&d).unwrap().describe(), "tcp://plc:502");
-        d.controller = "tcp://[::1]:1502".into();
-        assert_eq!(connector_for(&d).unwrap().describe(), "tcp://[::1]:1502");
-        d.controller = "file:///dev/ttyUSB0".into();
-        assert_eq!(connector_for(&d).unwrap().describe(), "file:///dev/ttyUSB0");
-        d.controller = "udp://x".into();
-        let Err(e) = connector_for(&d) else {
-            panic!("udp accepted")
-        };
-        assert!(e.to_string().contains("\"x\""));
     }
 }

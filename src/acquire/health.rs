@@ -2,11 +2,12 @@
 //!
 //! A slave that stops answering costs its bus one timeout per attempt. To keep the other
 //! slaves on the same bus on time, a slave whose cycle failed with silence (timeout, transport
-//! error) [`FAIL_THRESHOLD`] times in a row becomes *degraded*: it is then only probed every
+//! error, or a gateway's exception 0x0A / 0x0B saying the device behind it does not answer)
+//! [`FAIL_THRESHOLD`] times in a row becomes *degraded*: it is then only probed every
 //! `probe_interval` (starting at two poll intervals, doubling up to [`MAX_PROBE_FACTOR`] poll
 //! intervals), and in between its cycles are skipped without touching the bus. The poller also
 //! stops a slave's cycle at its first silent block, so even a probe costs at most one timeout.
-//! A probe that gets any answer (data or exception) makes the slave normal again; since a
+//! A probe that gets any other answer (data or exception) makes the slave normal again; since a
 //! probe happens at least once per probe period, a slave that answers again is back within
 //! one (at most two, counting the cycle in flight) backoff periods.
 
@@ -82,7 +83,8 @@ impl SlaveHealth {
     }
 
     /// Records the outcome of a polled cycle: `answered` is true when the slave replied to
-    /// anything (data or an exception). Returns the state change, if any, for logging.
+    /// anything (data or an exception other than a gateway's 0x0A / 0x0B). Returns the state
+    /// change, if any, for logging.
     pub fn record(&mut self, now: Instant, answered: bool) -> Option<SlaveState> {
         if answered {
             self.silent_cycles = 0;

@@ -3,16 +3,20 @@
 //!
 //! | file | job |
 //! |---|---|
+//! | [`backoff`] | reconnect delays: exponential, capped, jittered |
 //! | [`config`] | `[[devices]]` schema |
 //! | [`plan`] | merge a slave's registers into few reads |
 //! | [`decode`] | words → engineering values (and the inverse, for the simulator) |
 //! | [`connection`] | one context per endpoint, timeouts, reconnect with backoff |
+//! | [`connectors`] | TCP and serial connectors, chosen by `controller` |
 //! | [`health`] | dead-slave isolation |
 //! | [`poller`] | one slave's cycle → readings with quality |
 //! | [`stage`] | the source task: schedules, metrics, shutdown |
 
+pub mod backoff;
 pub mod config;
 pub mod connection;
+pub mod connectors;
 pub mod decode;
 pub mod health;
 pub mod plan;

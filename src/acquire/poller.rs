@@ -25,7 +25,7 @@ pub struct CycleOutcome {
     pub ok_blocks: u32,
     /// Blocks answered with a Modbus exception.
     pub exceptions: u32,
-    /// Blocks that timed out or broke the transport.
+    /// Blocks that timed out, broke the transport or got a gateway exception 0x0A / 0x0B.
     pub silent: u32,
     /// True when the cycle was skipped (degraded slave).
     pub skipped: bool,
@@ -153,7 +153,9 @@ impl SlavePoller {
                             }
                         }
                         ReadError::Short { .. } => answered = true,
-                        ReadError::Timeout | ReadError::Transport(_) => {
+                        // A gateway saying the device behind it is down counts as silence: same
+                        // degradation and probe backoff as a timeout.
+                        ReadError::Timeout | ReadError::Transport(_) | ReadError::Gateway(_) => {
                             silent = true;
                             out.silent += 1;
                         }

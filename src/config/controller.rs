@@ -123,6 +123,26 @@ mod tests {
     }
 
     #[test]
+    fn serial_device_names_of_hats_and_stable_links() {
+        for path in [
+            "/dev/ttyAMA0",
+            "/dev/ttySC1",
+            "/dev/ttyS0",
+            "/dev/ttyACM0",
+            "/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A10KXYZ1-if00-port0",
+            "/dev/serial/by-path/platform-3f980000.usb-usb-0:1.2:1.0-port0",
+        ] {
+            let url = format!("file://{path}");
+            assert_eq!(
+                Controller::parse(&url),
+                Ok(Controller::Serial { path: path.into() }),
+                "{url}"
+            );
+            assert_eq!(Controller::parse(&url).unwrap().to_string(), url);
+        }
+    }
+
+    #[test]
     fn refused_with_what_is_valid() {
         for bad in [
             "10.0.0.5:502",

@@ -9,6 +9,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::keypath::{KeyPath, Segment};
+
 /// Where an offending setting comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -78,6 +80,45 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
+/// Allowed values of `slave_id`, as every message about it states them.
+pub(crate) const SLAVE_ID_RANGE: &str = "1..=247 (the Modbus unit id; over Modbus TCP also 0 or \
+     255, for a device addressed by its IP address)";
+/// Allowed values of `max_word_registers_per_request`.
+pub(crate) const MAX_WORDS_RANGE: &str = "1..=125 (the Modbus limit for one read)";
+/// Allowed values of `data_bits`.
+pub(crate) const DATA_BITS_RANGE: &str = "5, 6, 7 or 8";
+/// Allowed values of `stop_bits`.
+pub(crate) const STOP_BITS_RANGE: &str = "1 or 2";
+
+/// The allowed values of a `[[devices]]` setting whose limit is narrower than its integer
+/// type's, so that a value the type cannot even hold is reported with the setting's range
+/// (`slave_id = 300`: 1..=247, not u8's 0..=255).
+pub(crate) fn setting_range(path: &KeyPath) -> Option<&'static str> {
+    let [Segment::Key(section), Segment::Index(_), Segment::Key(key)] = path.segments() else {
+        return None;
+    };
+    if section != "devices" {
+        return None;
+    }
+    match key.as_str() {
+        "slave_id" => Some(SLAVE_ID_RANGE),
+        "max_word_registers_per_request" => Some(MAX_WORDS_RANGE),
+        "data_bits" => Some(DATA_BITS_RANGE),
+        "stop_bits" => Some(STOP_BITS_RANGE),
+        _ => None,
+    }
+}
+
+/// [`humanize`]d, and for a setting with its own range ([`setting_range`]) the integer type's
+/// range replaced by the setting's.
+pub(crate) fn humanize_at(path: &KeyPath, message: &str) -> String {
+    let m = humanize(message);
+    match (setting_range(path), m.split_once(", expected an integer")) {
+        (Some(range), Some((head, _))) => format!("{head}, expected an integer {range}"),
+        _ => m,
+    }
+}
+
 /// Rewrites serde's wording into what a technician reads: no backticks, Rust integer types
 /// spelled as ranges.
 pub(crate) fn humanize(message: &str) -> String {
@@ -136,6 +177,39 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "c.toml: environment variable CHOCOLINE__MQTT__INFLIGHT: mqtt.inflight: bad"
+        );
+    }
+
+    #[test]
+    fn type_errors_of_narrow_settings_name_the_settings_range() {
+        let at = |key: &str| KeyPath::root().key("devices").index(2).key(key);
+        assert_eq!(
+            humanize_at(&at("slave_id"), "invalid value: integer `300`, expected u8"),
+            format!("invalid value: integer 300, expected an integer {SLAVE_ID_RANGE}")
+        );
+        let m = humanize_at(
+            &at("max_word_registers_per_request"),
+            "invalid value: integer `70000`, expected u16",
+        );
+        assert!(m.ends_with("expected an integer 1..=125 (the Modbus limit for one read)"));
+        assert!(!m.contains("65535"), "{m}");
+        let m = humanize_at(
+            &at("slave_id"),
+            "invalid type: floating point `1.5`, expected u8",
+        );
+        assert!(m.starts_with("invalid type: floating point 1.5, expected an integer 1..=247"));
+        // Settings whose type is their range keep the type's wording.
+        assert!(
+            humanize_at(
+                &at("baud_rate"),
+                "invalid value: integer `-1`, expected u32"
+            )
+            .ends_with("0..=4294967295")
+        );
+        let elsewhere = KeyPath::root().key("mqtt").key("slave_id");
+        assert!(
+            humanize_at(&elsewhere, "invalid value: integer `300`, expected u8")
+                .ends_with("0..=255")
         );
     }
 

@@ -15,6 +15,7 @@ use super::keypath::KeyPath;
 use super::locate::{EnvVar, Locator};
 use super::plan::Plan;
 use super::structure::{self, Problem};
+use super::text::{decode, syntax_error};
 use super::{Config, validate};
 
 /// Prefix of environment overrides.
@@ -92,8 +93,10 @@ pub fn load(path: &Path) -> Result<Plan, ConfigErrors> {
 /// Loads and validates the configuration file `path` with the given environment overrides.
 pub fn load_with_env(path: &Path, env: &Env) -> Result<Plan, ConfigErrors> {
     let text = std::fs::read(path).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
-    let text =
-        String::from_utf8(text).map_err(|e| file_error(path, format!("not UTF-8 text: {e}")))?;
+    let text = decode(path, text).map_err(|e| ConfigErrors {
+        file: path.to_path_buf(),
+        errors: vec![e],
+    })?;
     load_str(&text, path, env)
 }
 
@@ -107,19 +110,7 @@ pub fn load_str(text: &str, path: &Path, env: &Env) -> Result<Plan, ConfigErrors
 
     let doc = match toml_edit::Document::parse(text.to_string()) {
         Ok(d) => d,
-        Err(e) => {
-            let locator = Locator::new(text, None, &[]);
-            let location = e
-                .span()
-                .map_or(Location::File, |s| Location::Line(locator.line_of(s.start)));
-            return Err(fail(vec![ConfigError {
-                file: path.to_path_buf(),
-                location,
-                key: String::new(),
-                value: None,
-                message: format!("TOML syntax error: {}", one_line(e.message())),
-            }]));
-        }
+        Err(e) => return Err(fail(vec![syntax_error(path, text, &e)])),
     };
 
     // 1. The file alone, strictly.

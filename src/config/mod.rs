@@ -26,6 +26,7 @@ mod sample_tests;
 pub mod structure;
 #[cfg(test)]
 pub(crate) mod testing;
+mod text;
 pub mod units;
 mod validate;
 

@@ -7,7 +7,7 @@ use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::{Deserialize, Deserializer};
 use toml_edit::Item;
 
-use super::error::humanize;
+use super::error::humanize_at;
 use super::keypath::KeyPath;
 use super::{
     AgentConfig, AlertsConfig, Config, DeviceConfig, DriftConfig, FeaturesConfig, LogConfig,
@@ -158,8 +158,8 @@ pub(crate) fn problem_from(mut path: KeyPath, message: &str) -> Problem {
         path = path.key(field);
     }
     Problem {
+        message: humanize_at(&path, message),
         path,
-        message: humanize(message),
         show_value,
     }
 }

@@ -462,8 +462,7 @@ async fn alert_task(
             match &r {
                 Record::Alert(a) => {
                     series.alert(a.kind, a.state);
-                    tracing::info!(id = %a.id, kind = %a.kind, state = ?a.state,
-                        severity = ?a.severity, message = %a.message, "alert");
+                    crate::logging::log_alert(a);
                 }
                 Record::Drift(w) => {
                     series.drift(w);

@@ -1,6 +1,7 @@
 //! Checks of `[[devices]]`: controllers, serial lines, slave ids, timing, registers.
 
 use super::*;
+use crate::config::error::{DATA_BITS_RANGE, MAX_WORDS_RANGE, SLAVE_ID_RANGE, STOP_BITS_RANGE};
 
 pub(super) fn devices_present(cfg: &Config, out: &mut Vec<Problem>) {
     if cfg.devices.is_empty() {
@@ -53,20 +54,28 @@ pub(super) fn names(cfg: &Config, out: &mut Vec<Problem>) {
 
 pub(super) fn device_settings(cfg: &Config, out: &mut Vec<Problem>) {
     for (i, d) in cfg.devices.iter().enumerate() {
-        if d.slave_id > 247 {
-            push(out, dev(i).key("slave_id"), "expected 0..=247");
+        if let Some(m) = slave_id_problem(d) {
+            push(out, dev(i).key("slave_id"), m);
         }
         if !(5..=8).contains(&d.data_bits) {
-            push(out, dev(i).key("data_bits"), "expected 5, 6, 7 or 8");
+            push(
+                out,
+                dev(i).key("data_bits"),
+                format!("expected {DATA_BITS_RANGE}"),
+            );
         }
         if !(1..=2).contains(&d.stop_bits) {
-            push(out, dev(i).key("stop_bits"), "expected 1 or 2");
+            push(
+                out,
+                dev(i).key("stop_bits"),
+                format!("expected {STOP_BITS_RANGE}"),
+            );
         }
         if !(1..=125).contains(&d.max_word_registers_per_request) {
             push(
                 out,
                 dev(i).key("max_word_registers_per_request"),
-                "expected 1..=125 (the Modbus limit for one read)",
+                format!("expected {MAX_WORDS_RANGE}"),
             );
         }
         if d.baud_rate == 0 {
@@ -76,6 +85,23 @@ pub(super) fn device_settings(cfg: &Config, out: &mut Vec<Problem>) {
                 "must be positive, e.g. 9600 or 19200",
             );
         }
+    }
+}
+
+/// Unit ids 1..=247 address one slave. 0 is the broadcast address: on a serial line no slave
+/// answers a read sent to it, so every poll would time out; a Modbus TCP device addressed by
+/// its IP address may ignore the unit id or expect 0 or 255 (`tokio_modbus::Slave::tcp_device`).
+/// 248..=254 are reserved.
+fn slave_id_problem(d: &DeviceConfig) -> Option<String> {
+    let serial = Controller::parse(&d.controller).is_ok_and(|c| c.is_serial());
+    match d.slave_id {
+        1..=247 => None,
+        0 | 255 if !serial => None,
+        0 => Some(format!(
+            "0 is the broadcast address, which no slave on a serial line answers; expected \
+             {SLAVE_ID_RANGE}"
+        )),
+        _ => Some(format!("expected {SLAVE_ID_RANGE}")),
     }
 }
 

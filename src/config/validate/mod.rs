@@ -12,7 +12,7 @@ use std::path::Path;
 use super::controller::Controller;
 use super::keypath::KeyPath;
 use super::structure::Problem;
-use super::{Config, DataType, RegisterKind, RuleConfig};
+use super::{Config, DataType, DeviceConfig, RegisterKind, RuleConfig};
 
 mod devices;
 mod outputs;

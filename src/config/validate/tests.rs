@@ -81,6 +81,44 @@ fn device_number_ranges() {
 }
 
 #[test]
+fn slave_id_depends_on_the_transport() {
+    let mut c = valid();
+    let with = |c: &mut Config, controller: &str, id: u8| {
+        c.devices[0].controller = controller.into();
+        c.devices[0].slave_id = id;
+        run(device_settings, c)
+    };
+    // Modbus TCP: 0 and 255 address a device by its IP address; 248..=254 are reserved.
+    for id in [0, 1, 247, 255] {
+        assert!(with(&mut c, "tcp://plc:502", id).is_empty(), "tcp {id}");
+    }
+    for id in [248, 254] {
+        assert_one(
+            &with(&mut c, "tcp://plc:502", id),
+            "devices[0].slave_id",
+            "1..=247",
+        );
+    }
+    // A serial line: 0 is the broadcast no slave answers; 1..=247 only.
+    for id in [1, 247] {
+        assert!(
+            with(&mut c, "file:///dev/ttyAMA0", id).is_empty(),
+            "rtu {id}"
+        );
+    }
+    assert_one(
+        &with(&mut c, "file:///dev/ttyAMA0", 0),
+        "devices[0].slave_id",
+        "broadcast",
+    );
+    assert_one(
+        &with(&mut c, "file:///dev/ttyAMA0", 255),
+        "devices[0].slave_id",
+        "expected 1..=247",
+    );
+}
+
+#[test]
 fn timeout_shorter_than_poll_interval() {
     let mut c = valid();
     c.devices[0].timeout = Duration::from_secs(1);
