@@ -284,6 +284,9 @@ pub enum AlertKind {
     /// Messages the broker will not take (over `max_message_bytes`, or refusing the
     /// connection every time) went to the dead-letter tree.
     PublishRejected,
+    /// A configured model was refused (at start or on reload) and nothing serves under its
+    /// name: its predictions, and the alerts they would raise, are missing until it loads.
+    ModelUnavailable,
 }
 
 impl AlertKind {
@@ -302,6 +305,7 @@ impl AlertKind {
             AlertKind::StoreFull => "store_full",
             AlertKind::StoreCorrupt => "store_corrupt",
             AlertKind::PublishRejected => "publish_rejected",
+            AlertKind::ModelUnavailable => "model_unavailable",
         }
     }
 }

@@ -243,8 +243,11 @@ impl AlertEngine {
             AlertKind::LowConfidence => (c.low_confidence.clone(), Direction::Below),
             AlertKind::DataQuality => (c.data_quality.clone(), Direction::Above),
             AlertKind::YieldLow => (c.yield_low.clone(), Direction::Below),
-            // Raised by the store, not by rules here: never fire.
-            AlertKind::StoreFull | AlertKind::StoreCorrupt | AlertKind::PublishRejected => {
+            // Raised by the store or the agent, not by rules here: never fire.
+            AlertKind::StoreFull
+            | AlertKind::StoreCorrupt
+            | AlertKind::PublishRejected
+            | AlertKind::ModelUnavailable => {
                 let mut r = c.drift.clone();
                 r.enabled = false;
                 (r, Direction::Above)

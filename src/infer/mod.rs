@@ -23,5 +23,5 @@ pub mod stage;
 
 pub use error::InferError;
 pub use model::Model;
-pub use registry::Registry;
+pub use registry::{Registry, RegistryEvent};
 pub use service::Service;

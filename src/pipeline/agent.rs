@@ -70,7 +70,11 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<Report, AgentError> {
     let stages = build::stages(cfg)?;
-    tracing::info!(models = ?cfg.models.enabled, "models loaded");
+    let refused: Vec<&str> = stages.refused.iter().map(|(n, _)| n.as_str()).collect();
+    let loaded: Vec<&String> = (cfg.models.enabled.iter())
+        .filter(|n| !refused.contains(&n.as_str()))
+        .collect();
+    tracing::info!(models = ?loaded, refused = ?refused, "models loaded");
     let liveness = Liveness::new();
     let metrics = Registry::new();
     let ready = Arc::new(AtomicBool::new(false));

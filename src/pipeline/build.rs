@@ -1,7 +1,9 @@
 //! Builds every stage of the live agent from the validated configuration and the model
-//! registry. Building is all-or-nothing: an agent whose models do not load, whose store
-//! cannot open or whose broker settings are wrong must not start (and must not tell systemd
-//! it is ready).
+//! registry. An agent whose store cannot open, whose devices cannot be polled or whose
+//! broker settings are wrong must not start (and must not tell systemd it is ready). A model
+//! that does not load is different: the line still needs its other models and rules, so the
+//! live agent starts without it and raises `model_unavailable` (`super::degraded`); the
+//! offline paths (`replay`, `evaluate`) still need every model.
 
 use std::sync::Arc;
 
@@ -56,6 +58,8 @@ pub struct Stages {
     pub alerts: AlertEngine,
     /// The sled store.
     pub store: Store,
+    /// Models refused at start (name, why): their slots are empty until a reload loads them.
+    pub refused: Vec<(String, InferError)>,
     /// The MQTT publisher draining the store's outbox.
     pub publisher: Publisher,
 }
@@ -120,6 +124,26 @@ pub fn features(cfg: &Config) -> Result<FeatureEngine, BuildError> {
     ))
 }
 
+/// Load every model of `[models]`; the ones refused (name, why) leave their slot empty.
+pub fn registry_degraded(cfg: &Config) -> (Arc<Registry>, Vec<(String, InferError)>) {
+    let (reg, errors) = Registry::open(&cfg.models);
+    // `open` reports the failures in `enabled` order; those are the empty slots.
+    let empty = cfg.models.enabled.iter().filter(|n| reg.get(n).is_err());
+    let refused = empty.cloned().zip(errors).collect();
+    (Arc::new(reg), refused)
+}
+
+/// `cfg` without the models whose feature spec cannot be read (an unreadable or invalid
+/// manifest): no vectors are built for them. A model whose manifest reads but whose ONNX
+/// or golden rows are refused keeps its spec, so that a reload that loads it serves at once.
+fn with_readable_specs(cfg: &Config) -> Config {
+    let mut c = cfg.clone();
+    c.models.enabled.retain(|name| {
+        crate::features::load_specs(&cfg.models.dir, std::slice::from_ref(name)).is_ok()
+    });
+    c
+}
+
 /// Load every model of `[models]`; any failure is an error (the agent needs all of them).
 pub fn registry(cfg: &Config) -> Result<Arc<Registry>, BuildError> {
     let (reg, errors) = Registry::open(&cfg.models);
@@ -133,13 +157,23 @@ pub fn registry(cfg: &Config) -> Result<Arc<Registry>, BuildError> {
 /// Every stage, from the validated configuration.
 pub fn stages(cfg: &Config) -> Result<Stages, BuildError> {
     let acquire = Acquire::from_config(&cfg.devices)?;
+    let (registry, refused) = registry_degraded(cfg);
+    let readable = if refused.is_empty() {
+        cfg.clone()
+    } else {
+        with_readable_specs(cfg)
+    };
     let Logic {
         specs,
         monitor,
         alerts,
-    } = logic(cfg)?;
-    let features = FeatureEngine::new(&cfg.features, EngineSetup::from_config(cfg), specs);
-    let service = Service::new(registry(cfg)?);
+    } = logic(&readable)?;
+    let features = FeatureEngine::new(
+        &readable.features,
+        EngineSetup::from_config(&readable),
+        specs,
+    );
+    let service = Service::new(registry);
     let store = crate::store::open(&cfg.store, Envelope::from_config(cfg))?;
     let publisher = Publisher::new(&cfg.mqtt, Outbox::new(store.clone()))?;
     Ok(Stages {
@@ -150,5 +184,6 @@ pub fn stages(cfg: &Config) -> Result<Stages, BuildError> {
         alerts,
         store,
         publisher,
+        refused,
     })
 }

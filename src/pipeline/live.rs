@@ -19,6 +19,7 @@
 //! cycle and the new one sends into the same channel, so samples already read still drain; a
 //! restarted publisher leaves undelivered messages in the sled outbox for its successor.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,7 @@ use crate::acquire::{Acquire, AcquireMetrics};
 use crate::domain::{FeatureVector, Prediction, Record, Sample, TimestampMs};
 use crate::features::FeatureEngine;
 use crate::health::{Heartbeat, Liveness, Notifier};
+use crate::infer::InferError;
 use crate::metrics::Registry;
 use crate::monitor::Monitor;
 use crate::publish::{PublishStats, Publisher};
@@ -99,6 +101,7 @@ pub async fn run(
         alerts,
         store,
         publisher,
+        refused,
     } = stages;
     let live = &control.liveness;
     // A healthy poller produces a sample every poll interval; allow for a slow device's
@@ -130,6 +133,7 @@ pub async fn run(
             control.metrics.clone(),
             control.notifier.clone(),
         )
+        .with_refused(refused)
         .run(control.reload.take(), shutdown.clone()),
     );
 
@@ -380,6 +384,7 @@ async fn infer_task(
     mut series: InferSeries,
 ) -> u64 {
     let mut n = 0;
+    let mut unavailable: HashSet<Arc<str>> = HashSet::new();
     while let Some(v) = rx.recv().await {
         let _busy = hb.busy();
         // A prediction is microseconds of CPU: cheaper inline than a blocking-pool hop.
@@ -389,11 +394,20 @@ async fn infer_task(
         match result {
             Ok(p) => {
                 n += 1;
+                unavailable.remove(&p.model);
                 tracing::debug!(model = %p.model, version = %p.model_version, ts = %p.ts,
                     batch = ?p.batch.batch_id, output = ?p.output, confidence = p.confidence,
                     "prediction");
                 if tx.send(p).await.is_err() {
                     break;
+                }
+            }
+            // A model with nothing serving (refused at start) has its own alert: say it
+            // once, not per vector, until it serves again.
+            Err(e @ InferError::ModelNotFound(_)) => {
+                if unavailable.insert(v.model.clone()) {
+                    tracing::warn!(model = %v.model, error = %e,
+                        "predictions skipped until the model loads (model_unavailable)");
                 }
             }
             Err(e) => {

@@ -7,6 +7,7 @@ pub mod replay;
 pub mod agent;
 pub mod build;
 pub mod changes;
+pub mod degraded;
 pub mod live;
 pub mod reload;
 pub mod telemetry;

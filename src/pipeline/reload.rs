@@ -28,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::build;
 use super::changes::{self, Changes};
+use super::degraded::ModelAlerts;
 use crate::acquire::Acquire;
 use crate::alert::config::{AlertsConfig, ProductConfig};
 use crate::config::Config;
@@ -178,6 +179,10 @@ pub struct Controller {
     updates: Updates,
     metrics: Metrics,
     notifier: Notifier,
+    /// The `model_unavailable` alerts of models with nothing serving.
+    model_alerts: ModelAlerts,
+    /// Models refused at start, alerted when the controller starts.
+    refused_at_start: Vec<(String, crate::infer::InferError)>,
 }
 
 impl Controller {
@@ -193,11 +198,20 @@ impl Controller {
         Controller {
             running,
             models,
+            model_alerts: ModelAlerts::new(store.clone()),
             store,
             updates,
             metrics,
             notifier,
+            refused_at_start: Vec::new(),
         }
+    }
+
+    /// The models refused at start: each gets a `model_unavailable` alert when the
+    /// controller runs, cleared when a reload loads it.
+    pub fn with_refused(mut self, refused: Vec<(String, crate::infer::InferError)>) -> Self {
+        self.refused_at_start = refused;
+        self
     }
 
     /// Serve reload triggers and poll model files until `stop` fires.
@@ -209,6 +223,9 @@ impl Controller {
         let mut tick = tokio::time::interval(MODEL_POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.reset();
+        for (name, error) in std::mem::take(&mut self.refused_at_start) {
+            self.model_alerts.refused(&name, &error).await;
+        }
         loop {
             let trigger = async {
                 match triggers.as_mut() {
@@ -224,6 +241,7 @@ impl Controller {
                         let reg = Arc::clone(&self.models);
                         if let Ok(events) = tokio::task::spawn_blocking(move || reg.poll_changes()).await {
                             self.model_events(&events, "file change");
+                            self.model_alerts.apply(&events, &self.models).await;
                         }
                     }
                     continue;
@@ -306,6 +324,7 @@ impl Controller {
             .await
             .unwrap_or_default();
         let refused = self.model_events(&events, "SIGHUP");
+        self.model_alerts.apply(&events, &self.models).await;
         let models: Vec<String> = events
             .iter()
             .filter_map(|e| match e {
@@ -410,8 +429,13 @@ impl Controller {
                 }
                 RegistryEvent::ReloadFailed { name, error } => {
                     self.model_series(name, "refused").inc();
-                    tracing::error!(model = %name, kind = error.kind(), error = %error, cause,
-                        "model reload refused; the previous model keeps serving");
+                    if self.models.get(name).is_ok() {
+                        tracing::error!(model = %name, kind = error.kind(), error = %error, cause,
+                            "model reload refused; the previous model keeps serving");
+                    } else {
+                        tracing::error!(model = %name, kind = error.kind(), error = %error, cause,
+                            "model reload refused; nothing serves under this name");
+                    }
                     refused.push(format!("{name}: {}", error.kind()));
                 }
             }

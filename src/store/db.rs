@@ -298,15 +298,15 @@ impl Store {
     }
 
     /// The id of a notice the store raises about itself: `{site}-{line}-{what}-{epoch}`.
-    pub(super) fn notice_id(&self, what: &str) -> String {
+    pub fn notice_id(&self, what: &str) -> String {
         let env = &self.inner.envelope;
         format!("{}-{}-{what}-{}", env.site, env.line, self.inner.epoch)
     }
 
-    /// An alert the store raises about itself (`store_full`, `store_corrupt`,
-    /// `publish_rejected`): site and line from the envelope, no batch. The caller fills in
-    /// `message` and `evidence`.
-    pub(super) fn notice(
+    /// An alert the store (or the agent) raises about itself (`store_full`,
+    /// `store_corrupt`, `publish_rejected`, `model_unavailable`): site and line from the
+    /// envelope, no batch. The caller fills in `message` and `evidence`.
+    pub fn notice(
         &self,
         kind: AlertKind,
         severity: Severity,
