@@ -3,6 +3,10 @@
 //! to the stage that owns it ([`super::changes`] says which change goes where). Between
 //! SIGHUPs it polls the model files (`[models] watch`) and swaps in changed models.
 //!
+//! The files `[mqtt]` names (password, CA, client certificate and key) are read again on every
+//! SIGHUP: new content under the same path restarts the publisher like a changed `[mqtt]`
+//! setting, and a file that cannot be read refuses the reload.
+//!
 //! All or nothing for the configuration: the new configuration must load and validate, and
 //! every part that must be rebuilt for it (feature engine, drift monitor, poller, publisher)
 //! must build, before anything is handed out; otherwise the reload is refused, every error is
@@ -37,6 +41,7 @@ use crate::infer::registry::RegistryEvent;
 use crate::metrics::Registry as Metrics;
 use crate::monitor::Monitor;
 use crate::publish::Publisher;
+use crate::publish::secrets::SecretDigests;
 use crate::store::{Outbox, Store};
 
 /// How often model files are checked for changes when `[models] watch` is on. A check is a
@@ -173,6 +178,8 @@ impl Outcome {
 /// The reload controller's state.
 pub struct Controller {
     running: Config,
+    /// Digests of the files the running `[mqtt]` names.
+    secrets: SecretDigests,
     models: Arc<crate::infer::Registry>,
     store: Store,
     updates: Updates,
@@ -190,8 +197,15 @@ impl Controller {
         metrics: Metrics,
         notifier: Notifier,
     ) -> Self {
+        // The publisher has just read these files; should one have gone since, the next
+        // reload finds it changed and restarts the publisher, which is harmless.
+        let secrets = SecretDigests::read(&running.mqtt).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot digest the [mqtt] files");
+            SecretDigests::default()
+        });
         Controller {
             running,
+            secrets,
             models,
             store,
             updates,
@@ -275,7 +289,19 @@ impl Controller {
                 return Outcome::Refused;
             }
         };
-        let changes = changes::diff(&self.running, &new);
+        let secrets = match SecretDigests::read(&new.mqtt) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(config = %path.display(), error = %e,
+                    "reload refused: a file [mqtt] names cannot be read; running configuration kept");
+                return Outcome::Refused;
+            }
+        };
+        for f in secrets.changed(&self.secrets) {
+            tracing::info!(key = f.key, path = %f.path.display(),
+                "reload: [mqtt] file changed; the publisher reconnects with it");
+        }
+        let changes = changes::diff(&self.running, &new).with_secrets(&self.secrets, &secrets);
         // What will run: the new configuration minus the keys only a process restart applies.
         let new = changes::running(&self.running, &new);
         let built = match Built::for_changes(&changes, &new, &self.store) {
@@ -321,6 +347,7 @@ impl Controller {
             })
             .collect();
         self.running = new;
+        self.secrets = secrets;
         let outcome =
             if changes.need_restart.is_empty() && refused.is_empty() && problems.is_empty() {
                 Outcome::Applied
@@ -340,6 +367,7 @@ impl Controller {
             took_ms = t0.elapsed().as_millis() as u64,
             live = %strs(changes.live()),
             restarted = %strs(changes.restarted()),
+            secrets_changed = %strs(changes.secrets.clone()),
             models = %none(models),
             models_refused = %none(refused),
             needs_restart = %strs(changes.need_restart.clone()),
