@@ -10,3 +10,4 @@ pub mod changes;
 pub mod live;
 pub mod reload;
 pub mod telemetry;
+pub mod updates;
