@@ -22,11 +22,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::agent::{
-    Lines, PREFIX, Ports, collect, hup, sigterm_and_wait, simulator, spawn_agent, summary,
-    wait_log, write_config,
+    Lines, PREFIX, Ports, bloom_count, collect, hup, sigterm_and_wait, start_agent, summary,
+    wait_log,
 };
+use common::tls::chmod;
 use common::{Broker, Gate, Subscriber, free_port, mosquitto_with, need_program};
-use tokio_util::sync::CancellationToken;
 
 const USER: &str = "line-agent";
 const OLD: &str = "alpha-0ld-pass";
@@ -216,19 +216,9 @@ fn set_mosquitto_password(bin: &Path, file: &Path, password: &str) {
     chmod(file, 0o600);
 }
 
-fn chmod(p: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
 fn write_password(path: &Path, password: &str) {
     std::fs::write(path, format!("{password}\n")).unwrap();
     chmod(path, 0o600);
-}
-
-fn bloom_count(sub: &Subscriber) -> usize {
-    let bloom = format!("{PREFIX}/predictions/bloom");
-    sub.messages().iter().filter(|g| g.topic == bloom).count()
 }
 
 /// No log line carries either password.
@@ -248,29 +238,17 @@ async fn rotation(mut broker: AuthBroker) {
         mqtt: broker.agent_port().await,
         metrics: free_port(),
     };
-    let path = write_config(tmp.path(), &ports);
     let pw = tmp.path().join("mqtt-password");
     write_password(&pw, OLD);
-    let text = std::fs::read_to_string(&path).unwrap().replace(
-        &format!("topic_prefix = \"{PREFIX}\"\n"),
-        &format!(
-            "topic_prefix = \"{PREFIX}\"\nusername = \"{USER}\"\npassword_file = \"{}\"\n",
-            pw.display()
-        ),
+    let mqtt = format!(
+        "username = \"{USER}\"\npassword_file = \"{}\"\n",
+        pw.display()
     );
-    assert!(text.contains("password_file"), "demo.toml [mqtt] moved");
-    std::fs::write(&path, &text).unwrap();
-    let cfg = chocoline::config::load(&path).unwrap().config;
-    let stop_sim = CancellationToken::new();
-    simulator(&cfg, ports.modbus, stop_sim.clone()).await;
     let got = Arc::new(Mutex::new(Vec::new()));
     let mut sub = Subscriber::connect_with(broker.subscriber_port(), PREFIX, got.clone()).await;
-    let (mut child, log) = spawn_agent(&path, &[]);
+    let (mut child, log, stop_sim) = start_agent(tmp.path(), &ports, &mqtt, false).await;
     sub.wait_for(90, "predictions with the first password", |g| {
-        g.iter()
-            .filter(|m| m.topic.ends_with("/predictions/bloom"))
-            .count()
-            >= 2
+        bloom_count(g) >= 2
     })
     .await;
     assert_ne!(broker.accepted(OLD), Some(false));
@@ -287,10 +265,10 @@ async fn rotation(mut broker: AuthBroker) {
         Some(false),
         "the old password was not tried"
     );
-    let before = bloom_count(&sub);
+    let before = bloom_count(&sub.messages());
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
-        bloom_count(&sub),
+        bloom_count(&sub.messages()),
         before,
         "delivered with a refused password"
     );
@@ -310,10 +288,7 @@ async fn rotation(mut broker: AuthBroker) {
     })
     .await;
     sub.wait_for(60, "predictions with the new password", |g| {
-        g.iter()
-            .filter(|m| m.topic.ends_with("/predictions/bloom"))
-            .count()
-            >= before + 3
+        bloom_count(g) >= before + 3
     })
     .await;
     assert_ne!(broker.accepted(NEW), Some(false));
@@ -332,12 +307,9 @@ async fn rotation(mut broker: AuthBroker) {
                 .is_some_and(|e| e.contains("password_file") && e.contains(&pw_text))
     })
     .await;
-    let n = bloom_count(&sub);
+    let n = bloom_count(&sub.messages());
     sub.wait_for(60, "predictions after the refused reload", |g| {
-        g.iter()
-            .filter(|m| m.topic.ends_with("/predictions/bloom"))
-            .count()
-            >= n + 2
+        bloom_count(g) >= n + 2
     })
     .await;
     assert!(child.try_wait().unwrap().is_none(), "the agent exited");

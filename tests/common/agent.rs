@@ -209,3 +209,35 @@ pub fn hup(child: &std::process::Child) {
         .unwrap();
     assert!(ok.success());
 }
+
+/// The demo agent on `ports` (simulator started), with `mqtt` lines added to its `[mqtt]`
+/// section and, if `tls`, a `mqtts://` url; JSON logs collected. Cancel the token to stop the
+/// simulator.
+pub async fn start_agent(
+    dir: &Path,
+    ports: &Ports,
+    mqtt: &str,
+    tls: bool,
+) -> (std::process::Child, Lines, CancellationToken) {
+    let path = write_config(dir, ports);
+    let mut text = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("topic_prefix = \"{PREFIX}\"\n"),
+        &format!("topic_prefix = \"{PREFIX}\"\n{mqtt}"),
+    );
+    assert!(text.contains(mqtt), "demo.toml [mqtt] moved");
+    if tls {
+        text = text.replace("url = \"mqtt://", "url = \"mqtts://");
+    }
+    std::fs::write(&path, &text).unwrap();
+    let cfg = chocoline::config::load(&path).unwrap().config;
+    let stop_sim = CancellationToken::new();
+    simulator(&cfg, ports.modbus, stop_sim.clone()).await;
+    let (child, log) = spawn_agent(&path, &[]);
+    (child, log, stop_sim)
+}
+
+/// How many messages so far on `{PREFIX}/predictions/bloom`.
+pub fn bloom_count(got: &[super::Got]) -> usize {
+    let bloom = format!("{PREFIX}/predictions/bloom");
+    got.iter().filter(|g| g.topic == bloom).count()
+}
