@@ -10,80 +10,19 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Child;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::agent::{PREFIX, Ports, http_get, metric, sigterm_and_wait, simulator, write_config};
+use common::agent::{
+    Lines, PREFIX, Ports, collect, http_get, hup, metric, records, sigterm_and_wait, simulator,
+    spawn_agent, summary, wait_log, write_config,
+};
 use common::{Gate, Subscriber, free_port, rumqttd};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-
-/// Lines collected from a reader thread.
-type Lines = Arc<Mutex<Vec<String>>>;
-
-fn collect(lines: &Lines) -> Vec<String> {
-    lines.lock().unwrap().clone()
-}
-
-/// The agent's JSON log records so far.
-fn records(log: &Lines) -> Vec<Value> {
-    collect(log)
-        .iter()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-/// Wait until a log record satisfies `pred`; returns it.
-async fn wait_log(log: &Lines, secs: u64, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(r) = records(log).into_iter().find(|r| pred(r)) {
-            return r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; log:\n{}",
-            collect(log).join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The n-th (0-based) reload summary line.
-async fn summary(log: &Lines, n: usize) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s: Vec<Value> = records(log)
-            .into_iter()
-            .filter(|r| {
-                r["message"].as_str().is_some_and(|m| {
-                    m.starts_with("reload: configuration") || m.starts_with("reload refused")
-                })
-            })
-            .collect();
-        if let Some(v) = s.get(n) {
-            return v.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no reload summary #{n}; log:\n{}",
-            collect(log).join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn hup(child: &Child) {
-    let ok = std::process::Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -168,26 +107,7 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
             }
         });
     }
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chocoline"))
-        .args(["--log-format", "json", "run", "--config"])
-        .arg(&path)
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let log: Lines = Arc::default();
-    {
-        let log = log.clone();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(err).lines() {
-                let Ok(line) = line else { return };
-                log.lock().unwrap().push(line);
-            }
-        });
-    }
+    let (mut child, log) = spawn_agent(&path, &[("NOTIFY_SOCKET", &sock_path)]);
     let bloom = format!("{PREFIX}/predictions/bloom");
     sub.wait_for(90, "first bloom prediction", |got| {
         got.iter().any(|g| g.topic == bloom)

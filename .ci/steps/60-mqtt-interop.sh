@@ -3,7 +3,8 @@
 # the test), with the fault tests: broker down at start, broker restarted mid-stream, and
 # chocoline SIGKILLed while publishing and restarted. `.ci/run` already runs these once as part
 # of `CHOCOLINE_INTEROP=1 cargo test`; this step repeats the mosquitto suite with more SIGKILL
-# rounds (CHOCOLINE_KILL_ROUNDS, default 30) so a rare loss has more chances to show.
+# rounds (CHOCOLINE_KILL_ROUNDS, default 30) so a rare loss has more chances to show, then the
+# secret rotation tests against mosquitto (password_file and client certificate rewritten, SIGHUP).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { echo "mosquitto missing (see .ci/apt-packages)" >&2; exit 1; }
@@ -17,4 +18,5 @@ if grep -E "lost=[1-9]" "$log"; then
   echo "60-mqtt-interop: messages lost" >&2
   exit 1
 fi
-echo "60-mqtt-interop: $(grep -c 'lost=0' "$log") delivery checks, lost=0 in each"
+CHOCOLINE_INTEROP=1 cargo test --test secret_rotation --test tls_rotation -- mosquitto
+echo "60-mqtt-interop: $(grep -c 'lost=0' "$log") delivery checks, lost=0 in each; secret rotation ok"

@@ -9,15 +9,17 @@
 //! | `[features]`, `[[products]]`, `[agent] product`, device poll intervals | live: the feature engine is rebuilt (its windows refill) |
 //! | `[models] watch` | live |
 //! | `[[devices]]` | the acquire stage restarts (samples already read still drain) |
-//! | `[mqtt]` | the publisher restarts (undelivered messages wait in the sled outbox) |
+//! | `[mqtt]`, or the content of a file it names (`password_file`, `ca_file`, `client_cert_file`, `client_key_file`) | the publisher restarts (undelivered messages wait in the sled outbox) |
 //! | `[store]`, `[metrics]`, `[log] format`, `[agent] site/line`, `[models]` dir/enabled/optimize/verify_golden | need a process restart: reported, not applied |
 //!
-//! Pure functions of two [`Config`]s, so every row of the table is unit-tested.
+//! Pure functions of two [`Config`]s (and, for the files `[mqtt]` names, two sets of
+//! [`SecretDigests`]), so every row of the table is unit-tested.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::publish::secrets::SecretDigests;
 
 /// The differences between the running configuration and a new one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,8 +36,10 @@ pub struct Changes {
     pub model_watch: bool,
     /// `[[devices]]`: acquire restarts.
     pub devices: bool,
-    /// `[mqtt]`: the publisher restarts.
+    /// `[mqtt]` or the content of a file it names: the publisher restarts.
     pub mqtt: bool,
+    /// `[mqtt]` keys whose file has new content (a rotated password, key or certificate).
+    pub secrets: Vec<&'static str>,
     /// Changed keys that only a process restart applies (kept at their running values).
     pub need_restart: Vec<&'static str>,
 }
@@ -44,6 +48,14 @@ impl Changes {
     /// Nothing differs.
     pub fn is_empty(&self) -> bool {
         *self == Changes::default()
+    }
+
+    /// Count the `[mqtt]` files whose content differs between `old` and `new` as an `[mqtt]`
+    /// change, so the publisher restarts and reads them again.
+    pub fn with_secrets(mut self, old: &SecretDigests, new: &SecretDigests) -> Self {
+        self.secrets = new.changed(old).iter().map(|f| f.key).collect();
+        self.mqtt |= !self.secrets.is_empty();
+        self
     }
 
     /// Names of the parts applied live, for the reload summary.
@@ -117,6 +129,7 @@ pub fn diff(old: &Config, new: &Config) -> Changes {
         model_watch: om.watch != nm.watch,
         devices: old.devices != new.devices,
         mqtt: old.mqtt != new.mqtt,
+        secrets: Vec::new(),
         need_restart,
     }
 }
@@ -205,5 +218,59 @@ mod tests {
         assert_eq!(r.agent.site, old.agent.site);
         assert_eq!(r.alerts.gritty.raise, 99.0);
         assert!(diff(&r, &new).need_restart == vec!["agent.site"]);
+    }
+
+    /// Issue #22 point 4: a password rotated inside `password_file` (or a new TLS key or
+    /// certificate) leaves the TOML as it was; it must still restart the publisher, and the
+    /// publisher built for the reload must carry the new password.
+    #[test]
+    fn a_rotated_secret_file_restarts_the_publisher_with_its_new_content() {
+        use crate::publish::options::mqtt_options;
+        use crate::store::Envelope;
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        let key = dir.path().join("client.key");
+        std::fs::write(&pw, "old-secret\n").unwrap();
+        std::fs::write(&key, "key one").unwrap();
+        #[cfg(unix)]
+        for p in [&pw, &key] {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let mut old = valid();
+        old.mqtt.username = Some("agent".into());
+        old.mqtt.password_file = Some(pw.clone());
+        old.mqtt.client_key_file = Some(key.clone());
+        let new = old.clone();
+        let before = SecretDigests::read(&old.mqtt).unwrap();
+        let same = SecretDigests::read(&new.mqtt).unwrap();
+        assert!(diff(&old, &new).with_secrets(&before, &same).is_empty());
+
+        std::fs::write(&pw, "new-secret\n").unwrap();
+        let after = SecretDigests::read(&new.mqtt).unwrap();
+        let d = diff(&old, &new).with_secrets(&before, &after);
+        assert!(d.mqtt, "{d:?}");
+        assert_eq!(d.secrets, vec!["password_file"]);
+        assert_eq!(d.restarted(), vec!["publish"]);
+        let env = Envelope {
+            site: "s".into(),
+            line: "l".into(),
+            topic_prefix: "p".into(),
+            topics: Default::default(),
+            max_message_bytes: crate::publish::config::DEFAULT_MAX_MESSAGE_BYTES,
+        };
+        let mut mqtt = new.mqtt.clone();
+        mqtt.client_key_file = None;
+        let login = mqtt_options(&mqtt, &env, 8).unwrap().credentials().unwrap();
+        assert_eq!(
+            (login.username.as_str(), login.password.as_str()),
+            ("agent", "new-secret")
+        );
+
+        std::fs::write(&key, "key two").unwrap();
+        let rotated = SecretDigests::read(&new.mqtt).unwrap();
+        let d = diff(&old, &new).with_secrets(&after, &rotated);
+        assert_eq!(d.secrets, vec!["client_key_file"]);
+        assert_eq!(d.restarted(), vec!["publish"]);
     }
 }

@@ -11,3 +11,4 @@ pub mod degraded;
 pub mod live;
 pub mod reload;
 pub mod telemetry;
+pub mod updates;

@@ -3,6 +3,10 @@
 //! to the stage that owns it ([`super::changes`] says which change goes where). Between
 //! SIGHUPs it polls the model files (`[models] watch`) and swaps in changed models.
 //!
+//! The files `[mqtt]` names (password, CA, client certificate and key) are read again on every
+//! SIGHUP: new content under the same path restarts the publisher like a changed `[mqtt]`
+//! setting, and a file that cannot be read refuses the reload.
+//!
 //! All or nothing for the configuration: the new configuration must load and validate, and
 //! every part that must be rebuilt for it (feature engine, drift monitor, poller, publisher)
 //! must build, before anything is handed out; otherwise the reload is refused, every error is
@@ -19,18 +23,21 @@
 //! `chocoline_reload_last_result{result}`, `chocoline_reload_last_seconds` and
 //! `chocoline_reload_last_timestamp_seconds`.
 
+mod models;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::build;
 use super::changes::{self, Changes};
 use super::degraded::ModelAlerts;
+use super::updates::restart;
+pub use super::updates::{AlertRules, Next, Restart, UpdateReceivers, Updates, next, updates};
 use crate::acquire::Acquire;
-use crate::alert::config::{AlertsConfig, ProductConfig};
 use crate::config::Config;
 use crate::features::FeatureEngine;
 use crate::health::Notifier;
@@ -38,14 +45,12 @@ use crate::infer::registry::RegistryEvent;
 use crate::metrics::Registry as Metrics;
 use crate::monitor::Monitor;
 use crate::publish::Publisher;
+use crate::publish::secrets::SecretDigests;
 use crate::store::{Outbox, Store};
 
 /// How often model files are checked for changes when `[models] watch` is on. A check is a
 /// few `stat` calls per model.
 pub const MODEL_POLL: Duration = Duration::from_secs(2);
-
-/// Longest wait for a stage supervisor to confirm a restart.
-const RESTART_WAIT: Duration = Duration::from_secs(15);
 
 /// Where reloads come from: the configuration file to re-read and a trigger per SIGHUP.
 #[derive(Debug)]
@@ -54,99 +59,6 @@ pub struct ReloadSource {
     pub path: PathBuf,
     /// One message per reload request.
     pub triggers: mpsc::Receiver<()>,
-}
-
-/// New rules for the alert engine.
-#[derive(Debug, Clone)]
-pub struct AlertRules {
-    /// `[alerts]`.
-    pub alerts: AlertsConfig,
-    /// `[[products]]`.
-    pub products: Vec<ProductConfig>,
-}
-
-/// A replacement for a supervised stage; `done` fires once the new one runs.
-pub struct Restart<T> {
-    /// The new stage, already built.
-    pub next: T,
-    /// Confirmation to the controller.
-    pub done: oneshot::Sender<()>,
-}
-
-/// The controller's ends of the update channels.
-#[derive(Clone)]
-pub struct Updates {
-    /// Feature engine replacements.
-    pub features: mpsc::Sender<FeatureEngine>,
-    /// Drift monitor replacements.
-    pub monitor: mpsc::Sender<Monitor>,
-    /// Alert rules.
-    pub alerts: mpsc::Sender<AlertRules>,
-    /// Acquire restarts.
-    pub acquire: mpsc::Sender<Restart<Acquire>>,
-    /// Publisher restarts.
-    pub publisher: mpsc::Sender<Restart<Publisher>>,
-}
-
-/// The stages' ends of the update channels.
-pub struct UpdateReceivers {
-    /// Feature engine replacements.
-    pub features: mpsc::Receiver<FeatureEngine>,
-    /// Drift monitor replacements.
-    pub monitor: mpsc::Receiver<Monitor>,
-    /// Alert rules.
-    pub alerts: mpsc::Receiver<AlertRules>,
-    /// Acquire restarts.
-    pub acquire: mpsc::Receiver<Restart<Acquire>>,
-    /// Publisher restarts.
-    pub publisher: mpsc::Receiver<Restart<Publisher>>,
-}
-
-/// A connected pair of update channel sets.
-pub fn updates() -> (Updates, UpdateReceivers) {
-    let (features, features_rx) = mpsc::channel(1);
-    let (monitor, monitor_rx) = mpsc::channel(1);
-    let (alerts, alerts_rx) = mpsc::channel(1);
-    let (acquire, acquire_rx) = mpsc::channel(1);
-    let (publisher, publisher_rx) = mpsc::channel(1);
-    (
-        Updates {
-            features,
-            monitor,
-            alerts,
-            acquire,
-            publisher,
-        },
-        UpdateReceivers {
-            features: features_rx,
-            monitor: monitor_rx,
-            alerts: alerts_rx,
-            acquire: acquire_rx,
-            publisher: publisher_rx,
-        },
-    )
-}
-
-/// What a stage loop gets next.
-pub enum Next<T, U> {
-    /// An item of its input.
-    Item(T),
-    /// An update from the controller.
-    Update(U),
-    /// The input closed: the stage ends.
-    Closed,
-}
-
-/// The next item or update, updates first. A closed update channel is simply never ready.
-pub async fn next<T, U>(
-    items: &mut mpsc::Receiver<T>,
-    updates: &mut mpsc::Receiver<U>,
-) -> Next<T, U> {
-    tokio::select! {
-        biased;
-        Some(u) = updates.recv() => Next::Update(u),
-        item = items.recv() => item.map_or(Next::Closed, Next::Item),
-    }
 }
 
 /// Outcome of one reload, as the `result` label.
@@ -174,6 +86,8 @@ impl Outcome {
 /// The reload controller's state.
 pub struct Controller {
     running: Config,
+    /// Digests of the files the running `[mqtt]` names.
+    secrets: SecretDigests,
     models: Arc<crate::infer::Registry>,
     store: Store,
     updates: Updates,
@@ -195,8 +109,15 @@ impl Controller {
         metrics: Metrics,
         notifier: Notifier,
     ) -> Self {
+        // The publisher has just read these files; should one have gone since, the next
+        // reload finds it changed and restarts the publisher, which is harmless.
+        let secrets = SecretDigests::read(&running.mqtt).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot digest the [mqtt] files");
+            SecretDigests::default()
+        });
         Controller {
             running,
+            secrets,
             models,
             model_alerts: ModelAlerts::new(store.clone()),
             store,
@@ -293,7 +214,19 @@ impl Controller {
                 return Outcome::Refused;
             }
         };
-        let changes = changes::diff(&self.running, &new);
+        let secrets = match SecretDigests::read(&new.mqtt) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(config = %path.display(), error = %e,
+                    "reload refused: a file [mqtt] names cannot be read; running configuration kept");
+                return Outcome::Refused;
+            }
+        };
+        for f in secrets.changed(&self.secrets) {
+            tracing::info!(key = f.key, path = %f.path.display(),
+                "reload: [mqtt] file changed; the publisher reconnects with it");
+        }
+        let changes = changes::diff(&self.running, &new).with_secrets(&self.secrets, &secrets);
         // What will run: the new configuration minus the keys only a process restart applies.
         let new = changes::running(&self.running, &new);
         let built = match Built::for_changes(&changes, &new, &self.store) {
@@ -340,6 +273,7 @@ impl Controller {
             })
             .collect();
         self.running = new;
+        self.secrets = secrets;
         let outcome =
             if changes.need_restart.is_empty() && refused.is_empty() && problems.is_empty() {
                 Outcome::Applied
@@ -359,6 +293,7 @@ impl Controller {
             took_ms = t0.elapsed().as_millis() as u64,
             live = %strs(changes.live()),
             restarted = %strs(changes.restarted()),
+            secrets_changed = %strs(changes.secrets.clone()),
             models = %none(models),
             models_refused = %none(refused),
             needs_restart = %strs(changes.need_restart.clone()),
@@ -400,57 +335,6 @@ impl Controller {
         Ok(())
     }
 
-    /// Log and count model reload events; returns "name: reason" for each refused model.
-    fn model_events(&self, events: &[RegistryEvent], cause: &str) -> Vec<String> {
-        let mut refused = Vec::new();
-        for e in events {
-            match e {
-                RegistryEvent::Reloaded { name, from, to } => {
-                    self.model_series(name, "ok").inc();
-                    if from.as_deref() != Some(to.as_str()) {
-                        tracing::info!(model = %name, from = ?from, to = %to, cause, "model reloaded");
-                        if let Some(old) = from {
-                            self.metrics
-                                .gauge(
-                                    "chocoline_model_info",
-                                    "Model versions being served.",
-                                    &[("model", name.as_str()), ("version", old.as_str())],
-                                )
-                                .set(0.0);
-                        }
-                        self.metrics
-                            .gauge(
-                                "chocoline_model_info",
-                                "Model versions being served.",
-                                &[("model", name.as_str()), ("version", to.as_str())],
-                            )
-                            .set(1.0);
-                    }
-                }
-                RegistryEvent::ReloadFailed { name, error } => {
-                    self.model_series(name, "refused").inc();
-                    if self.models.get(name).is_ok() {
-                        tracing::error!(model = %name, kind = error.kind(), error = %error, cause,
-                            "model reload refused; the previous model keeps serving");
-                    } else {
-                        tracing::error!(model = %name, kind = error.kind(), error = %error, cause,
-                            "model reload refused; nothing serves under this name");
-                    }
-                    refused.push(format!("{name}: {}", error.kind()));
-                }
-            }
-        }
-        refused
-    }
-
-    fn model_series(&self, name: &str, result: &str) -> crate::metrics::Counter {
-        self.metrics.counter(
-            "chocoline_model_reloads_total",
-            "Model reload attempts per model and result (refused: the previous model kept serving).",
-            &[("model", name), ("result", result)],
-        )
-    }
-
     fn record(&self, outcome: Outcome, took: Duration) {
         let m = &self.metrics;
         m.counter(
@@ -479,27 +363,6 @@ impl Controller {
             &[],
         )
         .set(crate::domain::TimestampMs::now().0 as f64 / 1000.0);
-    }
-}
-
-/// Ask a supervisor to restart its stage with `next` and wait for the confirmation.
-async fn restart<T>(
-    tx: &mpsc::Sender<Restart<T>>,
-    next: T,
-    what: &str,
-    stop: &CancellationToken,
-) -> Result<(), String> {
-    let (done, confirmed) = oneshot::channel();
-    if tx.send(Restart { next, done }).await.is_err() {
-        return Err(format!("{what}: stage has stopped"));
-    }
-    tokio::select! {
-        () = stop.cancelled() => Err(format!("{what}: shutting down")),
-        r = tokio::time::timeout(RESTART_WAIT, confirmed) => match r {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(format!("{what}: restart not confirmed")),
-            Err(_) => Err(format!("{what}: restart not confirmed within {RESTART_WAIT:?}")),
-        },
     }
 }
 

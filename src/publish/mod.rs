@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `config.rs` | `[mqtt]` |
 //! | `options.rs` | url, TLS (rustls + ring), credentials, last will → rumqttc options |
-//! | `secrets.rs` | password / key files: refuse world-readable ones, never log them |
+//! | `secrets.rs` | password / key files: refuse world-readable ones, never log them; their digests, so a reload notices a rotated one |
 //! | `backoff.rs` | reconnect delays |
 //! | `publisher.rs` | the task |
 //!

@@ -110,3 +110,134 @@ pub async fn sigterm_and_wait(
     };
     (status, t0.elapsed())
 }
+
+// ---------------------------------------------------------------------------------------------
+// The agent binary with JSON logs on stderr, driven by signals.
+
+/// Lines collected from a reader thread.
+pub type Lines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// The lines collected so far.
+pub fn collect(lines: &Lines) -> Vec<String> {
+    lines.lock().unwrap().clone()
+}
+
+/// `chocoline --log-format json run --config <path>` with `env` set, its stderr lines
+/// collected.
+pub fn spawn_agent(path: &Path, env: &[(&str, &Path)]) -> (std::process::Child, Lines) {
+    use std::io::BufRead;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_chocoline"));
+    cmd.args(["--log-format", "json", "run", "--config"])
+        .arg(path)
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let log: Lines = Lines::default();
+    let sink = log.clone();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines() {
+            let Ok(line) = line else { return };
+            sink.lock().unwrap().push(line);
+        }
+    });
+    (child, log)
+}
+
+/// The agent's JSON log records so far.
+pub fn records(log: &Lines) -> Vec<serde_json::Value> {
+    collect(log)
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Wait until a log record satisfies `pred`; returns it.
+pub async fn wait_log(
+    log: &Lines,
+    secs: u64,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(r) = records(log).into_iter().find(|r| pred(r)) {
+            return r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}; log:\n{}",
+            collect(log).join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The n-th (0-based) reload summary line (applied, partial or refused).
+pub async fn summary(log: &Lines, n: usize) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let s: Vec<serde_json::Value> = records(log)
+            .into_iter()
+            .filter(|r| {
+                r["message"].as_str().is_some_and(|m| {
+                    m.starts_with("reload: configuration") || m.starts_with("reload refused")
+                })
+            })
+            .collect();
+        if let Some(v) = s.get(n) {
+            return v.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload summary #{n}; log:\n{}",
+            collect(log).join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Send SIGHUP to the agent.
+pub fn hup(child: &std::process::Child) {
+    let ok = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// The demo agent on `ports` (simulator started), with `mqtt` lines added to its `[mqtt]`
+/// section and, if `tls`, a `mqtts://` url; JSON logs collected. Cancel the token to stop the
+/// simulator.
+pub async fn start_agent(
+    dir: &Path,
+    ports: &Ports,
+    mqtt: &str,
+    tls: bool,
+) -> (std::process::Child, Lines, CancellationToken) {
+    let path = write_config(dir, ports);
+    let mut text = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("topic_prefix = \"{PREFIX}\"\n"),
+        &format!("topic_prefix = \"{PREFIX}\"\n{mqtt}"),
+    );
+    assert!(text.contains(mqtt), "demo.toml [mqtt] moved");
+    if tls {
+        text = text.replace("url = \"mqtt://", "url = \"mqtts://");
+    }
+    std::fs::write(&path, &text).unwrap();
+    let cfg = chocoline::config::load(&path).unwrap().config;
+    let stop_sim = CancellationToken::new();
+    simulator(&cfg, ports.modbus, stop_sim.clone()).await;
+    let (child, log) = spawn_agent(&path, &[]);
+    (child, log, stop_sim)
+}
+
+/// How many messages so far on `{PREFIX}/predictions/bloom`.
+pub fn bloom_count(got: &[super::Got]) -> usize {
+    let bloom = format!("{PREFIX}/predictions/bloom");
+    got.iter().filter(|g| g.topic == bloom).count()
+}

@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod publisher;
 pub mod schema;
+pub mod tls;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
