@@ -175,6 +175,34 @@ impl Clock {
     }
 }
 
+/// Wait until the process clock is synchronised, at most `limit`; true when it is. Logs the
+/// outcome when there was anything to wait for.
+pub async fn wait_for_sync(limit: Duration) -> bool {
+    wait_until_synced(process(), limit, Duration::from_millis(500)).await
+}
+
+/// [`wait_for_sync`] on `clock`, checking every `every`.
+pub async fn wait_until_synced(clock: &Clock, limit: Duration, every: Duration) -> bool {
+    if clock.synced() {
+        return true;
+    }
+    if limit.is_zero() {
+        return false;
+    }
+    tracing::info!(limit = ?limit, "waiting for the wall clock to be synchronised ([agent] wait_for_time_sync)");
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(every).await;
+        if clock.synced() {
+            tracing::info!("wall clock synchronised");
+            return true;
+        }
+    }
+    tracing::warn!(limit = ?limit,
+        "wall clock still not synchronised; starting anyway, records carry clock_synced: false");
+    false
+}
+
 impl State {
     /// Read the wall clock, detect a step since the previous read; returns the wall time.
     fn check(&mut self) -> TimestampMs {

@@ -101,3 +101,18 @@ fn system_source_reads_the_system_clocks() {
     // Whatever the machine's state, the answer is a value and no panic.
     let _ = src.synced();
 }
+
+#[tokio::test]
+async fn waiting_for_sync_ends_at_the_sync_or_at_the_limit() {
+    let (src, clock) = manual();
+    src.set_synced(Some(false));
+    let ms = Duration::from_millis;
+    assert!(!wait_until_synced(&clock, Duration::ZERO, ms(1)).await);
+    assert!(!wait_until_synced(&clock, ms(30), ms(5)).await);
+    let later = src.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        later.set_synced(Some(true));
+    });
+    assert!(wait_until_synced(&clock, Duration::from_secs(10), ms(5)).await);
+}
