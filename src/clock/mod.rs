@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use source::{ClockSource, ManualSource, SystemSource, TIMESYNCD_FLAG};
+pub use source::{ClockSource, ManualSource, OffsetSource, SystemSource, TIMESYNCD_FLAG};
 
 use crate::domain::TimestampMs;
 

@@ -157,6 +157,40 @@ impl ClockSource for ManualSource {
     }
 }
 
+/// The system's clocks with a wall-clock offset a test can step while the real agent runs.
+#[derive(Debug, Default)]
+pub struct OffsetSource {
+    system: SystemSource,
+    offset_ms: AtomicI64,
+}
+
+impl OffsetSource {
+    /// The system's clocks, no offset yet.
+    pub fn new() -> Self {
+        OffsetSource::default()
+    }
+
+    /// The wall clock jumps by `delta_ms` (negative: back); the monotonic clock does not.
+    pub fn step(&self, delta_ms: i64) {
+        self.offset_ms.fetch_add(delta_ms, Ordering::SeqCst);
+    }
+}
+
+impl ClockSource for OffsetSource {
+    fn wall(&self) -> TimestampMs {
+        let w = self.system.wall();
+        TimestampMs(w.0.saturating_add(self.offset_ms.load(Ordering::SeqCst)))
+    }
+
+    fn mono(&self) -> Duration {
+        self.system.mono()
+    }
+
+    fn synced(&self) -> Option<bool> {
+        self.system.synced()
+    }
+}
+
 /// [`flag_synced`] for the unit tests.
 #[cfg(test)]
 pub(super) fn flag_synced_for_tests(flag: &Path) -> Option<bool> {
