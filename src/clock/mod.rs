@@ -118,7 +118,7 @@ impl Clock {
 
     /// The wall-clock time (after checking for a step).
     pub fn now(&self) -> TimestampMs {
-        self.stamp().ts
+        self.lock().check()
     }
 
     /// The wall-clock time and the sync state (after checking for a step).
