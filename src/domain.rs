@@ -24,12 +24,11 @@ use serde::{Deserialize, Serialize};
 pub struct TimestampMs(pub i64);
 
 impl TimestampMs {
-    /// The current wall-clock time. Only the acquire stage and the CLI call this.
+    /// The current wall-clock time, read through the process clock ([`crate::clock`]),
+    /// which checks for a step at every read. Only the acquire stage, the store and the CLI
+    /// call this.
     pub fn now() -> Self {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        TimestampMs(i64::try_from(now.as_millis()).unwrap_or(i64::MAX))
+        crate::clock::process().now()
     }
 
     /// Seconds since the epoch as a float (for slopes and rates).

@@ -13,7 +13,8 @@
 //! | [`store`] | sled: outbox, history, state |
 //! | [`publish`] | MQTT, at least once, in order |
 //!
-//! Around them: [`domain`] (the only types stages share), [`config`] (layered, validated
+//! Around them: [`domain`] (the only types stages share), [`clock`] (wall and monotonic
+//! time, clock-step detection), [`config`] (layered, validated
 //! configuration), [`logging`] (tracing set-up), [`pipeline`] (wiring and shutdown),
 //! [`simulate`] (the line simulator), [`evaluate`] (alerts scored as events against the
 //! simulator's ground truth), `broker` (the demo's embedded MQTT broker, feature
@@ -25,6 +26,7 @@ pub mod alert;
 #[cfg(feature = "embedded-broker")]
 pub mod broker;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod evaluate;

@@ -42,3 +42,16 @@ fn serial_drivers_of_usb_adapters_uarts_and_pi_hats_are_allowed() {
     );
     assert!(values(&text, "SupplementaryGroups").contains(&"dialout"));
 }
+
+#[test]
+fn unit_orders_itself_after_the_first_time_sync() {
+    let text = unit();
+    assert!(
+        values(&text, "After").contains(&"time-sync.target"),
+        "no After=time-sync.target"
+    );
+    assert!(
+        values(&text, "Wants").contains(&"time-sync.target"),
+        "no Wants=time-sync.target"
+    );
+}

@@ -103,6 +103,11 @@ pub struct AgentConfig {
     /// when products are configured. Default: none.
     #[serde(default)]
     pub product: Option<String>,
+    /// At start, wait up to this long for the wall clock to be NTP-synchronised, then start
+    /// anyway (records then carry `clock_synced: false` until it is). Default `"0s"`: do not
+    /// wait. Read at start only.
+    #[serde(default)]
+    pub wait_for_time_sync: Duration,
 }
 
 impl Default for AgentConfig {
@@ -111,6 +116,7 @@ impl Default for AgentConfig {
             site: default_site(),
             line: default_line(),
             product: None,
+            wait_for_time_sync: Duration::default(),
         }
     }
 }

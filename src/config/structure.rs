@@ -234,7 +234,8 @@ x = 1
             ]
         );
         assert!(
-            p[0].1.contains("expected one of site, line, product"),
+            p[0].1
+                .contains("expected one of site, line, product, wait_for_time_sync"),
             "{p:?}"
         );
         assert!(

@@ -299,3 +299,27 @@ fn a_feature_drifts_when_two_of_its_three_statistics_agree() {
     assert!(!window(0.01, 1.5), "PSI alone");
     assert!(window(0.01, 0.01), "PSI and JS");
 }
+
+/// Windows of 1000 s at one vector a second; the wall clock steps back `back_ms` after 500
+/// vectors. Returns the number of vectors in each closed window.
+fn windows_across_a_step(back_ms: i64) -> Vec<u64> {
+    let mut m = ModelMonitor::new(reference(), &cfg(1000, None));
+    let mut sizes = Vec::new();
+    for i in 0..2600_i64 {
+        let ts = 1_700_000_000_000 + i * 1000 - if i >= 500 { back_ms } else { 0 };
+        if let Some(w) = m.observe(&prediction(ts, (i % 10) as f64 + 0.5)) {
+            sizes.push(w.samples);
+        }
+    }
+    sizes
+}
+
+#[test]
+fn a_clock_stepped_back_does_not_stall_the_window() {
+    // Without the step: windows of 1000 vectors.
+    assert_eq!(windows_across_a_step(0), vec![1000, 1000]);
+    // An hour back mid-window: the window keeps the data time it had covered (the second
+    // the step happened in is not counted: one vector more). Before: it waited until the
+    // clock was back where it had been, and no window closed in these 2600 vectors.
+    assert_eq!(windows_across_a_step(3_600_000), vec![1001, 1000]);
+}

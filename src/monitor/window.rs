@@ -131,6 +131,7 @@ impl ModelMonitor {
         if p.features.level == FeatureLevel::Sample && self.settling(p) {
             return None;
         }
+        self.rebase_after_step_back(p.ts);
         let mut closed = None;
         if let Some(start) = self.start
             && p.ts.0.saturating_sub(start.0) >= self.window_ms
@@ -175,6 +176,19 @@ impl ModelMonitor {
             closed = Some(self.close());
         }
         closed
+    }
+
+    /// A vector stamped before the previous one (the wall clock was stepped back): the open
+    /// window keeps the data time it has covered, moved to the new timeline, instead of
+    /// waiting until the clock is back where it was (a −1 h step would have stalled it an
+    /// hour). A forward step closes the window at the next vector, as a gap in the data does.
+    fn rebase_after_step_back(&mut self, ts: TimestampMs) {
+        if let Some(start) = self.start
+            && ts < self.end
+        {
+            let covered = self.end.0.saturating_sub(start.0);
+            self.start = Some(TimestampMs(ts.0.saturating_sub(covered)));
+        }
     }
 
     /// Track batch changes; true while the current batch is younger than `batch_settle`.

@@ -69,6 +69,7 @@ pub async fn run(
     reload: Option<ReloadSource>,
     shutdown: CancellationToken,
 ) -> Result<Report, AgentError> {
+    crate::clock::wait_for_sync(cfg.agent.wait_for_time_sync.get()).await;
     let stages = build::stages(cfg)?;
     let refused: Vec<&str> = stages.refused.iter().map(|(n, _)| n.as_str()).collect();
     let loaded: Vec<&String> = (cfg.models.enabled.iter())

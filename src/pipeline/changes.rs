@@ -10,7 +10,7 @@
 //! | `[models] watch` | live |
 //! | `[[devices]]` | the acquire stage restarts (samples already read still drain) |
 //! | `[mqtt]`, or the content of a file it names (`password_file`, `ca_file`, `client_cert_file`, `client_key_file`) | the publisher restarts (undelivered messages wait in the sled outbox) |
-//! | `[store]`, `[metrics]`, `[log] format`, `[agent] site/line`, `[models]` dir/enabled/optimize/verify_golden | need a process restart: reported, not applied |
+//! | `[store]`, `[metrics]`, `[log] format`, `[agent] site/line/wait_for_time_sync`, `[models]` dir/enabled/optimize/verify_golden | need a process restart: reported, not applied |
 //!
 //! Pure functions of two [`Config`]s (and, for the files `[mqtt]` names, two sets of
 //! [`SecretDigests`]), so every row of the table is unit-tested.
@@ -113,6 +113,10 @@ pub fn diff(old: &Config, new: &Config) -> Changes {
     restart_if(old.log.format != new.log.format, "log.format");
     restart_if(old.agent.site != new.agent.site, "agent.site");
     restart_if(old.agent.line != new.agent.line, "agent.line");
+    restart_if(
+        old.agent.wait_for_time_sync != new.agent.wait_for_time_sync,
+        "agent.wait_for_time_sync",
+    );
     let (om, nm) = (&old.models, &new.models);
     restart_if(om.dir != nm.dir, "models.dir");
     restart_if(om.enabled != nm.enabled, "models.enabled");

@@ -258,6 +258,7 @@ pub async fn refresh(
         "chocoline_poll_jitter_max_seconds",
         "Largest delay of a poll start against its schedule.",
     );
+    let clock = ClockSeries::new(&registry);
     let outbox = Outbox::new(store.clone());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -281,5 +282,43 @@ pub async fn refresh(
         exceptions.set(poller.exceptions.load(Ordering::Relaxed) as f64);
         silent.set(poller.silent_blocks.load(Ordering::Relaxed) as f64);
         jitter.set(poller.jitter_max_us.load(Ordering::Relaxed) as f64 / 1e6);
+        clock.refresh();
+    }
+}
+
+/// The clock's series; refreshing them is also the once-a-second step check.
+struct ClockSeries {
+    steps: Gauge,
+    synced: Gauge,
+    last_step: Gauge,
+}
+
+impl ClockSeries {
+    fn new(registry: &Registry) -> Self {
+        ClockSeries {
+            steps: registry.gauge(
+                "chocoline_clock_steps_total",
+                "Steps of the wall clock (wall vs monotonic elapsed time differing by more than 2 s).",
+                &[],
+            ),
+            synced: registry.gauge(
+                "chocoline_clock_synced",
+                "1 once the wall clock has been synchronised (NTP) since the agent started.",
+                &[],
+            ),
+            last_step: registry.gauge(
+                "chocoline_clock_last_step_seconds",
+                "Size of the last wall-clock step, seconds (negative: back).",
+                &[],
+            ),
+        }
+    }
+
+    fn refresh(&self) {
+        let st = crate::clock::process().status();
+        self.steps.set(st.steps as f64);
+        self.synced.set(if st.synced { 1.0 } else { 0.0 });
+        self.last_step
+            .set(st.last_step.map_or(0.0, |s| s.delta_ms as f64 / 1000.0));
     }
 }

@@ -259,6 +259,10 @@ impl Store {
         let id = format!("{}-{}-{}-{seq}", env.site, env.line, self.inner.epoch);
         let mut draft = env.draft(record);
         draft.body.insert("id".into(), Value::from(id.clone()));
+        if !crate::clock::process().synced() {
+            // Stamped before the wall clock was first synchronised: the time may be far off.
+            draft.body.insert("clock_synced".into(), Value::from(false));
+        }
         let limit = env.max_message_bytes;
         let payload = if draft.class == MessageClass::Alert {
             let (payload, trimmed) = fit_alert(draft.body, limit)?;
@@ -351,7 +355,7 @@ impl Store {
         })
     }
 
-    fn len_of(&self, slot: Slot) -> &std::sync::atomic::AtomicU64 {
+    pub(super) fn len_of(&self, slot: Slot) -> &std::sync::atomic::AtomicU64 {
         match slot {
             Slot::Outbox => &self.inner.depth,
             Slot::Predictions => &self.inner.predictions_len,
@@ -371,33 +375,6 @@ impl Store {
                 Ok(true)
             }
             None => Ok(false),
-        }
-    }
-
-    /// Age and count retention of a history ring.
-    fn prune(
-        &self,
-        slot: Slot,
-        cutoff: Option<TimestampMs>,
-        max_len: u64,
-    ) -> Result<(), StoreError> {
-        let counter = match slot {
-            Slot::Predictions => Some(&self.inner.counters.predictions_pruned),
-            Slot::Drift => Some(&self.inner.counters.drift_pruned),
-            _ => None,
-        };
-        loop {
-            let too_many = self.len_of(slot).load(Ordering::Relaxed) > max_len;
-            let too_old = match (cutoff, self.tree(slot)?.first()?) {
-                (Some(c), Some((k, _))) => keys::ts_of(&k).is_some_and(|t| t < c),
-                _ => false,
-            };
-            if !(too_many || too_old) || !self.pop_first(slot)? {
-                return Ok(());
-            }
-            if let Some(c) = counter {
-                c.fetch_add(1, Ordering::Relaxed);
-            }
         }
     }
 }

@@ -11,7 +11,8 @@
 //! | `reopen.rs` | closing a failed database, opening it again (or moving it aside) |
 //! | `readonly.rs` | `inspect`'s view: a scratch copy, so the evidence stays as it was |
 //! | `db.rs` | the [`Store`] handle and its accounting |
-//! | `append.rs` | ids, retention, group commit |
+//! | `append.rs` | ids, group commit |
+//! | `retention.rs` | history retention (count and age; age robust to clock steps) |
 //! | `budget.rs` | the disk budget: what is freed first, `store_full` |
 //! | `outbox.rs` | what the publisher drains |
 //! | `fit.rs` | trimming an alert's evidence to `[mqtt] max_message_bytes` |
@@ -42,6 +43,7 @@ pub mod payload;
 pub mod readonly;
 pub mod recovery;
 pub mod reopen;
+pub mod retention;
 pub mod snapshot;
 pub mod stage;
 pub mod volatile;

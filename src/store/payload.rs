@@ -184,6 +184,7 @@ impl Envelope {
             "client_id": client_id,
             "ts": ts(now),
             "versions": { "chocoline": env!("CARGO_PKG_VERSION"), "payload_schemas": 1 },
+            "clock": crate::clock::process().status(),
         })
         .to_string()
         .into_bytes()
