@@ -9,22 +9,15 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::agent::{PREFIX, Ports, sigterm_and_wait, simulator, write_config};
+use common::agent::{
+    PREFIX, Ports, hup, sigterm_and_wait, simulator, write_config_with_model_copy,
+};
 use common::{Got, Subscriber, free_port, rumqttd};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
 
 /// The `model_unavailable` alerts received so far.
 fn unavailable(got: &[Got]) -> Vec<Value> {
@@ -54,24 +47,13 @@ async fn a_model_refused_at_start_raises_model_unavailable_and_clears_when_it_lo
         metrics: free_port(),
     };
     let tmp = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let models = tmp.path().join("models");
-    for m in ["quality", "yield", "bloom", "anomaly"] {
-        copy_dir(&root.join("models").join(m), &models.join(m));
-    }
+    let (path, models) = write_config_with_model_copy(tmp.path(), &ports);
     // bloom: the ONNX no longer matches its manifest's sha256; yield: the manifest is not JSON.
     let onnx = models.join("bloom/model.onnx");
     let good = std::fs::read(&onnx).unwrap();
     std::fs::write(&onnx, &good[..good.len() / 2]).unwrap();
     std::fs::write(models.join("yield/manifest.json"), "{ not json").unwrap();
 
-    let path = write_config(tmp.path(), &ports);
-    let text = std::fs::read_to_string(&path).unwrap().replace(
-        &format!("dir = \"{}\"", root.join("models").display()),
-        &format!("dir = \"{}\"\nwatch = false", models.display()),
-    );
-    assert!(text.contains("watch = false"), "models section moved");
-    std::fs::write(&path, &text).unwrap();
     let cfg = chocoline::config::load(&path).unwrap().config;
     let stop_sim = CancellationToken::new();
     simulator(&cfg, ports.modbus, stop_sim.clone()).await;
@@ -122,11 +104,7 @@ async fn a_model_refused_at_start_raises_model_unavailable_and_clears_when_it_lo
     // Put bloom's file back and reload: its alert clears under the same id, bloom serves;
     // yield (still unreadable) keeps its alert and raises no second one.
     std::fs::write(&onnx, &good).unwrap();
-    let hup = std::process::Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(hup.success());
+    hup(&child);
     sub.wait_for(60, "bloom's alert cleared and bloom predictions", |got| {
         for_model(&unavailable(got), "bloom", "cleared").is_some()
             && predictions_of(got, "bloom") > 0

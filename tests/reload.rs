@@ -18,24 +18,11 @@ use std::time::{Duration, Instant};
 
 use common::agent::{
     Lines, PREFIX, Ports, collect, http_get, hup, metric, records, sigterm_and_wait, simulator,
-    spawn_agent, summary, wait_log, write_config,
+    spawn_agent, summary, wait_log, write_config_with_model_copy,
 };
 use common::{Gate, Subscriber, free_port, rumqttd};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
 
 /// Rewrite the bloom manifest's version (and, if given, its model sha256).
 fn edit_manifest(models: &Path, version: &str, sha: Option<&str>) {
@@ -76,17 +63,8 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let models = tmp.path().join("models");
-    for m in ["quality", "yield", "bloom", "anomaly"] {
-        copy_dir(&root.join("models").join(m), &models.join(m));
-    }
-    let path = write_config(tmp.path(), &ports);
-    let base = std::fs::read_to_string(&path).unwrap().replace(
-        &format!("dir = \"{}\"", root.join("models").display()),
-        &format!("dir = \"{}\"\nwatch = false", models.display()),
-    );
-    assert!(base.contains("watch = false"), "models section moved");
-    std::fs::write(&path, &base).unwrap();
+    let (path, models) = write_config_with_model_copy(tmp.path(), &ports);
+    let base = std::fs::read_to_string(&path).unwrap();
     let cfg = chocoline::config::load(&path).unwrap().config;
     let stop_sim = CancellationToken::new();
     simulator(&cfg, ports.modbus, stop_sim.clone()).await;

@@ -49,6 +49,31 @@ pub fn write_config(dir: &Path, p: &Ports) -> PathBuf {
     path
 }
 
+/// [`write_config`] with its own copy of the committed models (in `dir/models`, which the
+/// test may edit) and `[models] watch = false`: the configuration's path and the models' dir.
+pub fn write_config_with_model_copy(dir: &Path, p: &Ports) -> (PathBuf, PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let models = dir.join("models");
+    for m in ["quality", "yield", "bloom", "anomaly"] {
+        let to = models.join(m);
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(root.join("models").join(m)).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+    }
+    let path = write_config(dir, p);
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("dir = \"{}\"", root.join("models").display()),
+        &format!("dir = \"{}\"\nwatch = false", models.display()),
+    );
+    assert!(text.contains("watch = false"), "models section moved");
+    std::fs::write(&path, &text).unwrap();
+    (path, models)
+}
+
 /// Serve the line simulator for every device of `cfg` on `port` (1 s of line per 1 s).
 pub async fn simulator(cfg: &chocoline::config::Config, port: u16, stop: CancellationToken) {
     let map = RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map).unwrap();
