@@ -26,7 +26,10 @@ use common::agent::{
     wait_log,
 };
 use common::tls::chmod;
-use common::{Broker, Gate, Subscriber, free_port, mosquitto_with, need_program};
+use common::{
+    Broker, Gate, Subscriber, free_port, mosquitto_with, need_program, rumqttd_listener,
+    rumqttd_start,
+};
 
 const USER: &str = "line-agent";
 const OLD: &str = "alpha-0ld-pass";
@@ -53,25 +56,10 @@ enum AuthBroker {
 
 impl AuthBroker {
     fn rumqttd() -> AuthBroker {
-        use rumqttd::{Config, ConnectionSettings, RouterConfig, ServerSettings};
         let accepted = Arc::new(Mutex::new(OLD.to_string()));
         let logins: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
         let (plain, auth) = (free_port(), free_port());
-        let server = |port: u16, name: &str| ServerSettings {
-            name: name.into(),
-            listen: format!("127.0.0.1:{port}").parse().unwrap(),
-            tls: None,
-            next_connection_delay_ms: 1,
-            connections: ConnectionSettings {
-                connection_timeout_ms: 60_000,
-                max_payload_size: 1024 * 1024,
-                max_inflight_count: 500,
-                auth: None,
-                external_auth: None,
-                dynamic_filters: true,
-            },
-        };
-        let mut with_auth = server(auth, "auth");
+        let mut with_auth = rumqttd_listener("auth", auth, 1024 * 1024);
         let (a, l) = (accepted.clone(), logins.clone());
         with_auth.connections.set_auth_handler(
             move |_client: String, user: String, pass: String| {
@@ -80,34 +68,13 @@ impl AuthBroker {
                 async move { ok }
             },
         );
-        let config = Config {
-            id: 0,
-            router: RouterConfig {
-                max_connections: 100,
-                max_outgoing_packet_count: 1000,
-                max_segment_size: 100 * 1024 * 1024,
-                max_segment_count: 10,
-                ..RouterConfig::default()
-            },
-            v4: Some(
-                [
-                    ("plain".to_string(), server(plain, "plain")),
-                    ("auth".to_string(), with_auth),
-                ]
-                .into(),
+        rumqttd_start(vec![
+            (
+                "plain".to_string(),
+                rumqttd_listener("plain", plain, 1024 * 1024),
             ),
-            ..Config::default()
-        };
-        std::thread::spawn(move || {
-            let _ = rumqttd::Broker::new(config).start();
-        });
-        for port in [plain, auth] {
-            let up = (0..200).any(|_| {
-                std::thread::sleep(Duration::from_millis(10));
-                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-            });
-            assert!(up, "rumqttd did not listen on {port}");
-        }
+            ("auth".to_string(), with_auth),
+        ]);
         AuthBroker::Rumqttd {
             plain,
             gate: Gate::new(auth),

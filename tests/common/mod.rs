@@ -77,27 +77,38 @@ pub fn rumqttd() -> Broker {
 /// rumqttd that closes the connection of a client sending a packet over `max_payload_size`
 /// bytes (like mosquitto's `max_packet_size`).
 pub fn rumqttd_limited(max_payload_size: usize) -> Broker {
-    use rumqttd::{Config, ConnectionSettings, RouterConfig, ServerSettings};
     let port = free_port();
+    let v4 = rumqttd_listener("v4", port, max_payload_size);
+    rumqttd_start(vec![("v4".to_string(), v4)]);
+    Broker::Rumqttd { port }
+}
+
+/// The settings of one rumqttd MQTT 3.1.1 listener on loopback `port` (no TLS, no auth:
+/// set `connections` fields to change that).
+pub fn rumqttd_listener(name: &str, port: u16, max_payload_size: usize) -> rumqttd::ServerSettings {
     let listen: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut v4 = HashMap::new();
-    v4.insert(
-        "v4".to_string(),
-        ServerSettings {
-            name: "v4".into(),
-            listen,
-            tls: None,
-            next_connection_delay_ms: 1,
-            connections: ConnectionSettings {
-                connection_timeout_ms: 60_000,
-                max_payload_size,
-                max_inflight_count: 500,
-                auth: None,
-                external_auth: None,
-                dynamic_filters: true,
-            },
+    rumqttd::ServerSettings {
+        name: name.into(),
+        listen,
+        tls: None,
+        next_connection_delay_ms: 1,
+        connections: rumqttd::ConnectionSettings {
+            connection_timeout_ms: 60_000,
+            max_payload_size,
+            max_inflight_count: 500,
+            auth: None,
+            external_auth: None,
+            dynamic_filters: true,
         },
-    );
+    }
+}
+
+/// Start rumqttd with these listeners on a thread of its own; returns once every one of
+/// them accepts connections.
+pub fn rumqttd_start(listeners: Vec<(String, rumqttd::ServerSettings)>) {
+    use rumqttd::{Config, RouterConfig};
+    let ports: Vec<u16> = listeners.iter().map(|(_, s)| s.listen.port()).collect();
+    let v4: HashMap<_, _> = listeners.into_iter().collect();
     let config = Config {
         id: 0,
         router: RouterConfig {
@@ -114,8 +125,9 @@ pub fn rumqttd_limited(max_payload_size: usize) -> Broker {
         let mut broker = rumqttd::Broker::new(config);
         let _ = broker.start();
     });
-    wait_listening(port);
-    Broker::Rumqttd { port }
+    for port in ports {
+        wait_listening(port);
+    }
 }
 
 fn wait_listening(port: u16) {
