@@ -216,8 +216,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn json_format_writes_one_object_per_line() {
+    /// What `log` writes through a JSON subscriber at level info (the agent's
+    /// `--log-format json`), as text.
+    fn json_output(log: impl FnOnce()) -> String {
         let buf = Buf::default();
         let w = buf.clone();
         let sub = tracing_subscriber::fmt()
@@ -226,11 +227,16 @@ mod tests {
             .json()
             .flatten_event(true)
             .finish();
-        tracing::subscriber::with_default(sub, || {
+        tracing::subscriber::with_default(sub, log);
+        String::from_utf8(buf.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn json_format_writes_one_object_per_line() {
+        let out = json_output(|| {
             tracing::info!(devices = 4, "configuration loaded");
             tracing::debug!("filtered out");
         });
-        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 1, "{out}");
         let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
@@ -278,14 +284,6 @@ mod tests {
     #[test]
     fn json_alert_line_has_exactly_one_message_key() {
         use crate::domain::{AlertKind, AlertState, BatchContext, Severity, TimestampMs};
-        let buf = Buf::default();
-        let w = buf.clone();
-        let sub = tracing_subscriber::fmt()
-            .with_env_filter(EnvFilter::new("info"))
-            .with_writer(move || w.clone())
-            .json()
-            .flatten_event(true)
-            .finish();
         let alert = Alert {
             id: "s-l-7".into(),
             kind: AlertKind::FatBloomRisk,
@@ -299,8 +297,7 @@ mod tests {
             message: "fat bloom risk 0.91 > 0.80".into(),
             evidence: serde_json::json!({}),
         };
-        tracing::subscriber::with_default(sub, || log_alert(&alert));
-        let out = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let out = json_output(|| log_alert(&alert));
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 1, "{out}");
         let keys = object_keys(lines[0]);

@@ -145,27 +145,23 @@ impl AuthBroker {
 
     /// Whether the broker has refused `password` (None: the broker does not tell).
     fn refused(&self, password: &str) -> Option<bool> {
-        match self {
-            AuthBroker::Rumqttd { logins, .. } => Some(
-                logins
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .any(|(p, ok)| p == password && !ok),
-            ),
-            AuthBroker::Mosquitto { .. } => None,
-        }
+        self.login_seen(password, false)
     }
 
     /// Whether the broker has accepted `password` (None: the broker does not tell).
     fn accepted(&self, password: &str) -> Option<bool> {
+        self.login_seen(password, true)
+    }
+
+    /// Whether a login with `password` ended `ok` (None: the broker does not tell).
+    fn login_seen(&self, password: &str, ok: bool) -> Option<bool> {
         match self {
             AuthBroker::Rumqttd { logins, .. } => Some(
                 logins
                     .lock()
                     .unwrap()
                     .iter()
-                    .any(|(p, ok)| p == password && *ok),
+                    .any(|(p, accepted)| p == password && *accepted == ok),
             ),
             AuthBroker::Mosquitto { .. } => None,
         }

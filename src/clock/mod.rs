@@ -74,6 +74,20 @@ struct State {
     ever_synced: bool,
 }
 
+impl State {
+    /// Reading `source`, with no check and no step seen yet.
+    fn fresh(source: Arc<dyn ClockSource>) -> State {
+        State {
+            source,
+            last: None,
+            steps: 0,
+            last_step: None,
+            forward: Vec::new(),
+            ever_synced: false,
+        }
+    }
+}
+
 /// Wall + monotonic clock with step detection; see the module docs.
 pub struct Clock {
     state: Mutex<State>,
@@ -89,27 +103,13 @@ impl Clock {
     /// A clock reading `source`.
     pub fn new(source: Arc<dyn ClockSource>) -> Self {
         Clock {
-            state: Mutex::new(State {
-                source,
-                last: None,
-                steps: 0,
-                last_step: None,
-                forward: Vec::new(),
-                ever_synced: false,
-            }),
+            state: Mutex::new(State::fresh(source)),
         }
     }
 
     /// Read `source` from now on; the step history is cleared (tests).
     pub fn set_source(&self, source: Arc<dyn ClockSource>) {
-        *self.lock() = State {
-            source,
-            last: None,
-            steps: 0,
-            last_step: None,
-            forward: Vec::new(),
-            ever_synced: false,
-        };
+        *self.lock() = State::fresh(source);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

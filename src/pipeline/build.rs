@@ -146,11 +146,13 @@ fn with_readable_specs(cfg: &Config) -> Config {
 
 /// Load every model of `[models]`; any failure is an error (the agent needs all of them).
 pub fn registry(cfg: &Config) -> Result<Arc<Registry>, BuildError> {
-    let (reg, errors) = Registry::open(&cfg.models);
-    if errors.is_empty() {
-        Ok(Arc::new(reg))
+    let (reg, refused) = registry_degraded(cfg);
+    if refused.is_empty() {
+        Ok(reg)
     } else {
-        Err(BuildError::Models(errors))
+        Err(BuildError::Models(
+            refused.into_iter().map(|(_, e)| e).collect(),
+        ))
     }
 }
 

@@ -36,11 +36,6 @@ impl ModelAlerts {
         }
     }
 
-    /// Names of the models whose alert is open.
-    pub fn open(&self) -> impl Iterator<Item = &str> {
-        self.open.keys().map(String::as_str)
-    }
-
     /// Raise the alert of `name` (refused with `error`, nothing serving) unless it is open.
     pub async fn refused(&mut self, name: &str, error: &InferError) {
         if self.open.contains_key(name) {
