@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the benchmark models of shared/anchors.md into OUT (default benches/models).
+"""Generate the benchmark models of docs/anchors.md into OUT (default benches/models).
 
 - anchor_rf.onnx: RandomForestClassifier(n_estimators=100, max_depth=10, min_samples_split=5),
   6 float features, 3 classes, zipmap=False, target_opset {'': 17, 'ai.onnx.ml': 3};

@@ -10,7 +10,7 @@
 //!
 //! **Convention.** `js` is the Jensen–Shannon *distance* — the square root of the divergence
 //! with base-2 logarithms — in [0, 1], as `domain.rs` documents and as scipy's
-//! `jensenshannon(p, q, base=2)` returns; the 0.1 default of shared/domain.md applies to it.
+//! `jensenshannon(p, q, base=2)` returns; the 0.1 default of docs/domain.md applies to it.
 
 /// Proportion substituted for an empty bin in PSI.
 pub const PSI_EPSILON: f64 = 1e-4;

@@ -4,7 +4,7 @@
 //! it keeps the figure a measure of the stage code).
 //!
 //! Input: the simulator's `samples.csv` (`ts_ms,batch_id,recipe,<signals>,scenario,fault,
-//! bloom_label`, CONTRACTS.md). Each row becomes one [`Sample`] of device `replay` holding one
+//! bloom_label`, models/DATA_CARD.md). Each row becomes one [`Sample`] of device `replay` holding one
 //! reading per signal column; an empty cell is what a dropped device looks like
 //! (`sensor-dropout`) and becomes a `comm_error` reading, as the acquire stage would report.
 

@@ -1,4 +1,4 @@
-//! Simulate: a physically plausible chocolate line (shared/domain.md) — the process model
+//! Simulate: a physically plausible chocolate line (docs/domain.md) — the process model
 //! that drives the Modbus simulator and produces the training data.
 //!
 //! - [`process`]: [`LineSim`], the seeded line (one-second ticks, no clock, no I/O);

@@ -35,7 +35,7 @@ pub struct Recipe {
     pub kind: ChocolateKind,
     /// Cocoa percentage (for white chocolate: its cocoa-butter share).
     pub cocoa_pct: f64,
-    /// Tempering working band, °C (shared/domain.md).
+    /// Tempering working band, °C (docs/domain.md).
     pub working_band: [f64; 2],
     /// Conche set point, °C (dark 45–80, milk 43–66).
     pub conche_setpoint: f64,

@@ -1,4 +1,4 @@
-//! Process-model tests: determinism, healthy ranges (shared/domain.md) and the visibility of
+//! Process-model tests: determinism, healthy ranges (docs/domain.md) and the visibility of
 //! every scenario's fault in its signal.
 
 use std::time::Duration;
