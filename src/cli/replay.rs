@@ -108,118 +108,107 @@ fn progress(done: u64, total: u64, samples: u64, started: Instant, tty: bool) {
     }
 }
 
+/// Why `replay` stopped early: the message for stderr and the exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn bad_input(message: String) -> Self {
+        Failure {
+            code: EXIT_BAD_INPUT,
+            message,
+        }
+    }
+
+    fn failure(message: String) -> Self {
+        Failure {
+            code: EXIT_FAILURE,
+            message,
+        }
+    }
+}
+
+/// The input CSV being read, with what the progress bar needs.
+struct Input {
+    samples: CsvSamples<Counting<std::io::BufReader<File>>>,
+    /// File size in bytes.
+    total: u64,
+    /// Bytes read so far.
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Progress reporting on stderr: a live bar on a terminal, a line every 5 s otherwise.
+struct Progress {
+    tty: bool,
+    started: Instant,
+    last_report: Instant,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            tty: std::io::stderr().is_terminal(),
+            started: Instant::now(),
+            last_report: Instant::now(),
+        }
+    }
+
+    /// Report if the interval has passed.
+    fn tick(&mut self, input: &Input, samples: u64) {
+        let interval = if self.tty { 0.2 } else { 5.0 };
+        if self.last_report.elapsed().as_secs_f64() >= interval {
+            let done = input.read.load(std::sync::atomic::Ordering::Relaxed);
+            progress(done, input.total, samples, self.started, self.tty);
+            self.last_report = Instant::now();
+        }
+    }
+
+    /// The final, full bar.
+    fn finish(&self, total: u64, samples: u64) {
+        progress(total, total, samples, self.started, self.tty);
+        if self.tty {
+            eprintln!();
+        }
+    }
+}
+
 /// Run `replay`; returns the exit code.
 pub fn run(args: &ReplayArgs) -> ExitCode {
-    let plan = match crate::config::load(&args.config) {
-        Ok(p) => p,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let cfg = plan.config;
-    let mut pipeline = match build(&cfg) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("chocoline replay: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let file = match File::open(&args.input) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!(
-                "chocoline replay: cannot read {}: {e}",
-                args.input.display()
-            );
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let input = Counting {
-        inner: std::io::BufReader::with_capacity(1 << 20, file),
-        read: read.clone(),
-    };
-    let ranges = cfg
-        .devices
-        .iter()
-        .flat_map(|d| d.registers.iter())
-        .filter_map(|r| r.valid_range.map(|v| (r.name.clone(), v)))
-        .collect();
-    let mut samples = match CsvSamples::new(input, &cfg.features.signal_map, ranges) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("chocoline replay: {}: {e}", args.input.display());
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let mut out = match Outputs::create(&args.output) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!(
-                "chocoline replay: cannot write to {}: {e}",
-                args.output.display()
-            );
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
-    let tty = std::io::stderr().is_terminal();
-    let started = Instant::now();
-    let mut last_report = Instant::now();
-    let mut records = Vec::new();
-    let mut chunk = Vec::with_capacity(CHUNK);
-    loop {
-        chunk.clear();
-        let mut bad_row = None;
-        while chunk.len() < CHUNK {
-            match samples.next_sample() {
-                Ok(Some(s)) => chunk.push(s),
-                Ok(None) => break,
-                Err(e) => {
-                    bad_row = Some(e);
-                    break;
-                }
-            }
-        }
-        // The rows before a bad one are still replayed and written, as they were read.
-        pipeline.push_chunk(&chunk, &mut records);
-        for r in records.drain(..) {
-            if let Err(e) = out.write(&r) {
-                eprintln!("\nchocoline replay: writing {}: {e}", args.output.display());
-                return ExitCode::from(EXIT_FAILURE);
-            }
-        }
-        if let Some(e) = bad_row {
-            eprintln!("\nchocoline replay: {}: {e}", args.input.display());
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-        if chunk.len() < CHUNK {
-            break;
-        }
-        let interval = if tty { 0.2 } else { 5.0 };
-        if last_report.elapsed().as_secs_f64() >= interval {
-            let c = pipeline.counts().samples;
-            progress(
-                read.load(std::sync::atomic::Ordering::Relaxed),
-                total,
-                c,
-                started,
-                tty,
-            );
-            last_report = Instant::now();
+    match try_run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("{}", f.message);
+            ExitCode::from(f.code)
         }
     }
-    if let Err(e) = out.flush() {
-        eprintln!("chocoline replay: writing {}: {e}", args.output.display());
-        return ExitCode::from(EXIT_FAILURE);
-    }
-    let secs = started.elapsed().as_secs_f64();
+}
+
+fn try_run(args: &ReplayArgs) -> Result<(), Failure> {
+    let cfg = crate::config::load(&args.config)
+        .map_err(|errors| Failure::bad_input(errors.to_string()))?
+        .config;
+    let mut pipeline =
+        build(&cfg).map_err(|e| Failure::bad_input(format!("chocoline replay: {e}")))?;
+    let mut input = open_input(args, &cfg)?;
+    let mut out = Outputs::create(&args.output).map_err(|e| {
+        Failure::failure(format!(
+            "chocoline replay: cannot write to {}: {e}",
+            args.output.display()
+        ))
+    })?;
+    let mut progress = Progress::new();
+    replay_all(args, &mut pipeline, &mut input, &mut out, &mut progress)?;
+    out.flush().map_err(|e| {
+        Failure::failure(format!(
+            "chocoline replay: writing {}: {e}",
+            args.output.display()
+        ))
+    })?;
+    let secs = progress.started.elapsed().as_secs_f64();
     let c = pipeline.counts().clone();
-    progress(total, total, c.samples, started, tty);
-    if tty {
-        eprintln!();
-    }
+    progress.finish(input.total, c.samples);
     println!(
         "replayed {} samples in {secs:.2} s: {:.0} samples/s; {} vectors ({} refused), {} predictions, \
          {} inference errors, {} drift windows, {} alert events → {}",
@@ -233,5 +222,87 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
         c.alerts,
         args.output.display()
     );
-    ExitCode::SUCCESS
+    Ok(())
+}
+
+/// Open the input CSV; the devices' valid ranges flag out-of-range cells as the acquire
+/// stage would.
+fn open_input(args: &ReplayArgs, cfg: &crate::config::Config) -> Result<Input, Failure> {
+    let file = File::open(&args.input).map_err(|e| {
+        Failure::bad_input(format!(
+            "chocoline replay: cannot read {}: {e}",
+            args.input.display()
+        ))
+    })?;
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counting = Counting {
+        inner: std::io::BufReader::with_capacity(1 << 20, file),
+        read: read.clone(),
+    };
+    let ranges = cfg
+        .devices
+        .iter()
+        .flat_map(|d| d.registers.iter())
+        .filter_map(|r| r.valid_range.map(|v| (r.name.clone(), v)))
+        .collect();
+    let samples = CsvSamples::new(counting, &cfg.features.signal_map, ranges).map_err(|e| {
+        Failure::bad_input(format!("chocoline replay: {}: {e}", args.input.display()))
+    })?;
+    Ok(Input {
+        samples,
+        total,
+        read,
+    })
+}
+
+/// Push the input through the pipeline chunk by chunk and write every record.
+fn replay_all(
+    args: &ReplayArgs,
+    pipeline: &mut crate::pipeline::replay::OfflinePipeline<crate::infer::service::Service>,
+    input: &mut Input,
+    out: &mut Outputs,
+    progress: &mut Progress,
+) -> Result<(), Failure> {
+    let mut records = Vec::new();
+    let mut chunk = Vec::with_capacity(CHUNK);
+    loop {
+        chunk.clear();
+        let bad_row = read_chunk(&mut input.samples, &mut chunk);
+        // The rows before a bad one are still replayed and written, as they were read.
+        pipeline.push_chunk(&chunk, &mut records);
+        for r in records.drain(..) {
+            out.write(&r).map_err(|e| {
+                Failure::failure(format!(
+                    "\nchocoline replay: writing {}: {e}",
+                    args.output.display()
+                ))
+            })?;
+        }
+        if let Some(e) = bad_row {
+            return Err(Failure::bad_input(format!(
+                "\nchocoline replay: {}: {e}",
+                args.input.display()
+            )));
+        }
+        if chunk.len() < CHUNK {
+            return Ok(());
+        }
+        progress.tick(input, pipeline.counts().samples);
+    }
+}
+
+/// Fill `chunk` with up to [`CHUNK`] samples; returns the error of a bad row, which ends it.
+fn read_chunk<R: Read>(
+    samples: &mut CsvSamples<R>,
+    chunk: &mut Vec<crate::domain::Sample>,
+) -> Option<crate::pipeline::replay::ReplayError> {
+    while chunk.len() < CHUNK {
+        match samples.next_sample() {
+            Ok(Some(s)) => chunk.push(s),
+            Ok(None) => return None,
+            Err(e) => return Some(e),
+        }
+    }
+    None
 }

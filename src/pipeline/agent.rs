@@ -71,11 +71,7 @@ pub async fn run(
 ) -> Result<Report, AgentError> {
     crate::clock::wait_for_sync(cfg.agent.wait_for_time_sync.get()).await;
     let stages = build::stages(cfg)?;
-    let refused: Vec<&str> = stages.refused.iter().map(|(n, _)| n.as_str()).collect();
-    let loaded: Vec<&String> = (cfg.models.enabled.iter())
-        .filter(|n| !refused.contains(&n.as_str()))
-        .collect();
-    tracing::info!(models = ?loaded, refused = ?refused, "models loaded");
+    log_models(cfg, &stages.refused);
     let liveness = Liveness::new();
     let metrics = Registry::new();
     let ready = Arc::new(AtomicBool::new(false));
@@ -83,50 +79,16 @@ pub async fn run(
     let aux_stop = CancellationToken::new();
     let mut aux = Vec::new();
     if cfg.metrics.enabled {
-        let addr = cfg.metrics.listen;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| AgentError::Metrics { addr, source })?;
-        let health = {
-            let liveness = liveness.clone();
-            let ready = ready.clone();
-            move || {
-                let mut reasons = liveness.check();
-                if !ready.load(Ordering::Relaxed) {
-                    reasons.insert(0, "starting: no poll cycle yet".to_string());
-                }
-                HealthStatus {
-                    healthy: reasons.is_empty(),
-                    reasons,
-                }
-            }
-        };
-        tracing::info!(listen = %addr, "serving /metrics and /healthz");
-        aux.push(tokio::spawn(crate::metrics::serve(
-            listener,
-            metrics.clone(),
-            Arc::new(health),
-            aux_stop.clone(),
-        )));
+        let health = health_check(liveness.clone(), ready.clone());
+        aux.push(serve_metrics(cfg, metrics.clone(), health, aux_stop.clone()).await?);
     }
     let (first_tx, first_rx) = oneshot::channel();
-    {
-        let notifier = supervision.notifier.clone();
-        let ready = ready.clone();
-        let stop = aux_stop.clone();
-        aux.push(tokio::spawn(async move {
-            tokio::select! {
-                () = stop.cancelled() => {}
-                r = first_rx => if r.is_ok() {
-                    ready.store(true, Ordering::Relaxed);
-                    tracing::info!("first poll cycle done; ready");
-                    if let Err(e) = notifier.notify("READY=1") {
-                        tracing::warn!(error = %e, "sd_notify READY failed");
-                    }
-                }
-            }
-        }));
-    }
+    aux.push(tokio::spawn(announce_ready(
+        first_rx,
+        ready,
+        supervision.notifier.clone(),
+        aux_stop.clone(),
+    )));
     if let Some(period) = supervision.watchdog {
         tracing::info!(period = ?period, "systemd watchdog enabled");
         aux.push(tokio::spawn(crate::health::watchdog(
@@ -136,14 +98,10 @@ pub async fn run(
             aux_stop.clone(),
         )));
     }
-    {
-        let notifier = supervision.notifier.clone();
-        let shutdown = shutdown.clone();
-        aux.push(tokio::spawn(async move {
-            shutdown.cancelled().await;
-            let _ = notifier.notify("STOPPING=1");
-        }));
-    }
+    aux.push(tokio::spawn(announce_stopping(
+        supervision.notifier.clone(),
+        shutdown.clone(),
+    )));
     let control = Control {
         liveness,
         metrics,
@@ -157,4 +115,75 @@ pub async fn run(
         let _ = t.await;
     }
     Ok(report)
+}
+
+/// Log which enabled models loaded and which were refused.
+fn log_models<E>(cfg: &Config, refused: &[(String, E)]) {
+    let refused: Vec<&str> = refused.iter().map(|(n, _)| n.as_str()).collect();
+    let loaded: Vec<&String> = (cfg.models.enabled.iter())
+        .filter(|n| !refused.contains(&n.as_str()))
+        .collect();
+    tracing::info!(models = ?loaded, refused = ?refused, "models loaded");
+}
+
+/// `/healthz`: healthy once the first poll cycle has run and every stage makes progress.
+fn health_check(
+    liveness: Liveness,
+    ready: Arc<AtomicBool>,
+) -> impl Fn() -> HealthStatus + Send + Sync + 'static {
+    move || {
+        let mut reasons = liveness.check();
+        if !ready.load(Ordering::Relaxed) {
+            reasons.insert(0, "starting: no poll cycle yet".to_string());
+        }
+        HealthStatus {
+            healthy: reasons.is_empty(),
+            reasons,
+        }
+    }
+}
+
+/// Bind `[metrics] listen` and serve `/metrics` and `/healthz` until `stop`.
+async fn serve_metrics(
+    cfg: &Config,
+    metrics: Registry,
+    health: impl Fn() -> HealthStatus + Send + Sync + 'static,
+    stop: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, AgentError> {
+    let addr = cfg.metrics.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| AgentError::Metrics { addr, source })?;
+    tracing::info!(listen = %addr, "serving /metrics and /healthz");
+    Ok(tokio::spawn(crate::metrics::serve(
+        listener,
+        metrics,
+        Arc::new(health),
+        stop,
+    )))
+}
+
+/// After the first poll cycle: mark ready and tell systemd `READY=1`.
+async fn announce_ready(
+    first_cycle: oneshot::Receiver<()>,
+    ready: Arc<AtomicBool>,
+    notifier: Notifier,
+    stop: CancellationToken,
+) {
+    tokio::select! {
+        () = stop.cancelled() => {}
+        r = first_cycle => if r.is_ok() {
+            ready.store(true, Ordering::Relaxed);
+            tracing::info!("first poll cycle done; ready");
+            if let Err(e) = notifier.notify("READY=1") {
+                tracing::warn!(error = %e, "sd_notify READY failed");
+            }
+        }
+    }
+}
+
+/// Tell systemd `STOPPING=1` as soon as shutdown begins.
+async fn announce_stopping(notifier: Notifier, shutdown: CancellationToken) {
+    shutdown.cancelled().await;
+    let _ = notifier.notify("STOPPING=1");
 }

@@ -24,6 +24,7 @@
 //! `chocoline_reload_last_timestamp_seconds`.
 
 mod models;
+mod summary;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,7 +42,6 @@ use crate::acquire::Acquire;
 use crate::config::Config;
 use crate::features::FeatureEngine;
 use crate::health::Notifier;
-use crate::infer::registry::RegistryEvent;
 use crate::metrics::Registry as Metrics;
 use crate::monitor::Monitor;
 use crate::publish::Publisher;
@@ -148,22 +148,12 @@ impl Controller {
             self.model_alerts.refused(&name, &error).await;
         }
         loop {
-            let trigger = async {
-                match triggers.as_mut() {
-                    Some(t) => t.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
             let got = tokio::select! {
                 () = stop.cancelled() => return,
-                got = trigger => got,
+                got = next_trigger(&mut triggers) => got,
                 _ = tick.tick() => {
                     if self.running.models.watch {
-                        let reg = Arc::clone(&self.models);
-                        if let Ok(events) = tokio::task::spawn_blocking(move || reg.poll_changes()).await {
-                            self.model_events(&events, "file change");
-                            self.model_alerts.apply(&events, &self.models).await;
-                        }
+                        self.poll_models().await;
                     }
                     continue;
                 }
@@ -180,48 +170,23 @@ impl Controller {
     async fn reload(&mut self, path: &std::path::Path, stop: &CancellationToken) {
         let t0 = Instant::now();
         let _ = self.notifier.notify("RELOADING=1");
-        let outcome = self.reload_inner(path, stop, t0).await;
+        let outcome = match self.prepare(path, t0).await {
+            Ok(prepared) => self.apply(prepared, stop, t0).await,
+            Err(refused) => refused,
+        };
         self.record(outcome, t0.elapsed());
         let _ = self.notifier.notify("READY=1");
     }
 
-    async fn reload_inner(
-        &mut self,
-        path: &std::path::Path,
-        stop: &CancellationToken,
-        t0: Instant,
-    ) -> Outcome {
-        let p = path.to_owned();
-        let loaded = match tokio::task::spawn_blocking(move || crate::config::load(&p)).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "reload refused: the loader failed; running configuration kept");
-                return Outcome::Refused;
-            }
-        };
-        let new = match loaded {
-            Ok(plan) => plan.config,
-            Err(errors) => {
-                for e in &errors.errors {
-                    tracing::error!(error = %e, "reload: invalid configuration");
-                }
-                tracing::error!(
-                    config = %path.display(),
-                    errors = errors.errors.len(),
-                    took_ms = t0.elapsed().as_millis() as u64,
-                    "reload refused: invalid configuration; running configuration kept"
-                );
-                return Outcome::Refused;
-            }
-        };
-        let secrets = match SecretDigests::read(&new.mqtt) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(config = %path.display(), error = %e,
-                    "reload refused: a file [mqtt] names cannot be read; running configuration kept");
-                return Outcome::Refused;
-            }
-        };
+    /// Load and validate the new configuration, read the `[mqtt]` files and build every part
+    /// the changes need. Nothing is handed out yet: an error here refuses the whole reload.
+    async fn prepare(&self, path: &std::path::Path, t0: Instant) -> Result<Prepared, Outcome> {
+        let new = load_config(path, t0).await?;
+        let secrets = SecretDigests::read(&new.mqtt).map_err(|e| {
+            tracing::error!(config = %path.display(), error = %e,
+                "reload refused: a file [mqtt] names cannot be read; running configuration kept");
+            Outcome::Refused
+        })?;
         for f in secrets.changed(&self.secrets) {
             tracing::info!(key = f.key, path = %f.path.display(),
                 "reload: [mqtt] file changed; the publisher reconnects with it");
@@ -229,79 +194,38 @@ impl Controller {
         let changes = changes::diff(&self.running, &new).with_secrets(&self.secrets, &secrets);
         // What will run: the new configuration minus the keys only a process restart applies.
         let new = changes::running(&self.running, &new);
-        let built = match Built::for_changes(&changes, &new, &self.store) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!(config = %path.display(), error = %e,
-                    "reload refused: the new configuration cannot be applied; running configuration kept");
-                return Outcome::Refused;
-            }
-        };
+        let built = Built::for_changes(&changes, &new, &self.store).map_err(|e| {
+            tracing::error!(config = %path.display(), error = %e,
+                "reload refused: the new configuration cannot be applied; running configuration kept");
+            Outcome::Refused
+        })?;
+        Ok(Prepared {
+            new,
+            secrets,
+            changes,
+            built,
+        })
+    }
+
+    /// Hand the prepared parts out, then reload the models, and log the summary line.
+    async fn apply(&mut self, p: Prepared, stop: &CancellationToken, t0: Instant) -> Outcome {
         let mut problems = Vec::new();
-        if changes.log_level {
-            match crate::logging::set_level(&new.log) {
-                Ok(crate::logging::LevelChange::Applied)
-                | Ok(crate::logging::LevelChange::NotInitialised) => {}
-                Ok(crate::logging::LevelChange::OverriddenByRustLog) => {
-                    problems.push("log.level (RUST_LOG is set and wins)".to_string())
-                }
-                Err(e) => problems.push(format!("log.level ({e})")),
-            }
+        if p.changes.log_level {
+            problems.extend(apply_log_level(&p.new));
         }
-        if let Err(e) = self.hand_out(built, &new, stop).await {
+        if let Err(e) = self.hand_out(p.built, &p.new, stop).await {
             problems.push(e);
         }
         // Models last: a model swap is independent of the configuration's success.
-        let reg = Arc::clone(&self.models);
-        let events = tokio::task::spawn_blocking(move || reg.reload_all())
-            .await
-            .unwrap_or_default();
-        let refused = self.model_events(&events, "SIGHUP");
-        self.model_alerts.apply(&events, &self.models).await;
-        let models: Vec<String> = events
-            .iter()
-            .filter_map(|e| match e {
-                RegistryEvent::Reloaded { name, from, to }
-                    if from.as_deref() != Some(to.as_str()) =>
-                {
-                    Some(format!(
-                        "{name} {} → {to}",
-                        from.as_deref().unwrap_or("none")
-                    ))
-                }
-                _ => None,
-            })
-            .collect();
-        self.running = new;
-        self.secrets = secrets;
-        let outcome =
-            if changes.need_restart.is_empty() && refused.is_empty() && problems.is_empty() {
-                Outcome::Applied
-            } else {
-                Outcome::Partial
-            };
-        let none = |v: Vec<String>| {
-            if v.is_empty() {
-                "none".to_string()
-            } else {
-                v.join(", ")
-            }
+        let models = self.swap_models("SIGHUP").await;
+        self.running = p.new;
+        self.secrets = p.secrets;
+        let summary = summary::Summary {
+            changes: &p.changes,
+            models,
+            problems,
         };
-        let strs = |v: Vec<&str>| none(v.into_iter().map(String::from).collect());
-        tracing::info!(
-            result = outcome.as_str(),
-            took_ms = t0.elapsed().as_millis() as u64,
-            live = %strs(changes.live()),
-            restarted = %strs(changes.restarted()),
-            secrets_changed = %strs(changes.secrets.clone()),
-            models = %none(models),
-            models_refused = %none(refused),
-            needs_restart = %strs(changes.need_restart.clone()),
-            problems = %none(problems),
-            "reload: {}",
-            if changes.is_empty() { "configuration unchanged" } else { "configuration changed" }
-        );
-        outcome
+        summary.log(t0)
     }
 
     /// Send the built parts to their stages; wait for restarts to be confirmed.
@@ -364,6 +288,62 @@ impl Controller {
         )
         .set(crate::domain::TimestampMs::now().0 as f64 / 1000.0);
     }
+}
+
+/// The next reload trigger; pending forever once the signal listener is gone.
+async fn next_trigger(triggers: &mut Option<mpsc::Receiver<()>>) -> Option<()> {
+    match triggers.as_mut() {
+        Some(t) => t.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Load and validate the configuration file through the start-up loader; every error is
+/// logged with its file, line and key.
+async fn load_config(path: &std::path::Path, t0: Instant) -> Result<Config, Outcome> {
+    let p = path.to_owned();
+    let loaded = tokio::task::spawn_blocking(move || crate::config::load(&p))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "reload refused: the loader failed; running configuration kept");
+            Outcome::Refused
+        })?;
+    loaded.map(|plan| plan.config).map_err(|errors| {
+        for e in &errors.errors {
+            tracing::error!(error = %e, "reload: invalid configuration");
+        }
+        tracing::error!(
+            config = %path.display(),
+            errors = errors.errors.len(),
+            took_ms = t0.elapsed().as_millis() as u64,
+            "reload refused: invalid configuration; running configuration kept"
+        );
+        Outcome::Refused
+    })
+}
+
+/// Apply a changed `log.level`; returns the problem to report, if any.
+fn apply_log_level(new: &Config) -> Option<String> {
+    use crate::logging::LevelChange;
+    match crate::logging::set_level(&new.log) {
+        Ok(LevelChange::Applied) | Ok(LevelChange::NotInitialised) => None,
+        Ok(LevelChange::OverriddenByRustLog) => {
+            Some("log.level (RUST_LOG is set and wins)".to_string())
+        }
+        Err(e) => Some(format!("log.level ({e})")),
+    }
+}
+
+/// A reload that loaded, validated and built: ready to hand out.
+struct Prepared {
+    /// The configuration that will run.
+    new: Config,
+    /// Digests of the files the new `[mqtt]` names.
+    secrets: SecretDigests,
+    /// What changed, and where it goes.
+    changes: Changes,
+    /// The rebuilt parts.
+    built: Built,
 }
 
 /// The parts a reload must rebuild, built before anything is handed out.

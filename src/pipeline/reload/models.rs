@@ -1,9 +1,43 @@
-//! The reload controller's model side: log and count what a model reload did.
+//! The reload controller's model side: swap models in, log and count what a model reload did.
+
+use std::sync::Arc;
 
 use super::Controller;
 use crate::infer::registry::RegistryEvent;
 
+/// What one model reload did, for the reload's summary line.
+pub(super) struct ModelSwap {
+    /// "name: reason" of every refused model.
+    pub refused: Vec<String>,
+    /// "name old → new" of every model whose version changed.
+    pub changed: Vec<String>,
+}
+
 impl Controller {
+    /// Reload every model (each verified before its atomic swap), raise or clear the
+    /// `model_unavailable` alerts, and say what changed.
+    pub(super) async fn swap_models(&mut self, cause: &str) -> ModelSwap {
+        let reg = Arc::clone(&self.models);
+        let events = tokio::task::spawn_blocking(move || reg.reload_all())
+            .await
+            .unwrap_or_default();
+        let refused = self.model_events(&events, cause);
+        self.model_alerts.apply(&events, &self.models).await;
+        ModelSwap {
+            refused,
+            changed: events.iter().filter_map(version_change).collect(),
+        }
+    }
+
+    /// One `[models] watch` tick: swap in the models whose files changed.
+    pub(super) async fn poll_models(&mut self) {
+        let reg = Arc::clone(&self.models);
+        if let Ok(events) = tokio::task::spawn_blocking(move || reg.poll_changes()).await {
+            self.model_events(&events, "file change");
+            self.model_alerts.apply(&events, &self.models).await;
+        }
+    }
+
     /// Log and count model reload events; returns "name: reason" for each refused model.
     pub(super) fn model_events(&self, events: &[RegistryEvent], cause: &str) -> Vec<String> {
         let mut refused = Vec::new();
@@ -12,39 +46,45 @@ impl Controller {
                 RegistryEvent::Reloaded { name, from, to } => {
                     self.model_series(name, "ok").inc();
                     if from.as_deref() != Some(to.as_str()) {
-                        tracing::info!(model = %name, from = ?from, to = %to, cause, "model reloaded");
-                        if let Some(old) = from {
-                            self.metrics
-                                .gauge(
-                                    "chocoline_model_info",
-                                    "Model versions being served.",
-                                    &[("model", name.as_str()), ("version", old.as_str())],
-                                )
-                                .set(0.0);
-                        }
-                        self.metrics
-                            .gauge(
-                                "chocoline_model_info",
-                                "Model versions being served.",
-                                &[("model", name.as_str()), ("version", to.as_str())],
-                            )
-                            .set(1.0);
+                        self.model_version_changed(name, from.as_deref(), to, cause);
                     }
                 }
                 RegistryEvent::ReloadFailed { name, error } => {
                     self.model_series(name, "refused").inc();
-                    if self.models.get(name).is_ok() {
-                        tracing::error!(model = %name, kind = error.kind(), error = %error, cause,
-                            "model reload refused; the previous model keeps serving");
-                    } else {
-                        tracing::error!(model = %name, kind = error.kind(), error = %error, cause,
-                            "model reload refused; nothing serves under this name");
-                    }
+                    self.model_refused(name, error, cause);
                     refused.push(format!("{name}: {}", error.kind()));
                 }
             }
         }
         refused
+    }
+
+    /// A new version serves: log it and move `chocoline_model_info` from the old to the new.
+    fn model_version_changed(&self, name: &str, from: Option<&str>, to: &str, cause: &str) {
+        tracing::info!(model = %name, from = ?from, to = %to, cause, "model reloaded");
+        if let Some(old) = from {
+            self.model_info(name, old).set(0.0);
+        }
+        self.model_info(name, to).set(1.0);
+    }
+
+    /// A model was refused: say whether the previous version keeps serving.
+    fn model_refused(&self, name: &str, error: &crate::infer::InferError, cause: &str) {
+        if self.models.get(name).is_ok() {
+            tracing::error!(model = %name, kind = error.kind(), error = %error, cause,
+                "model reload refused; the previous model keeps serving");
+        } else {
+            tracing::error!(model = %name, kind = error.kind(), error = %error, cause,
+                "model reload refused; nothing serves under this name");
+        }
+    }
+
+    fn model_info(&self, name: &str, version: &str) -> crate::metrics::Gauge {
+        self.metrics.gauge(
+            "chocoline_model_info",
+            "Model versions being served.",
+            &[("model", name), ("version", version)],
+        )
     }
 
     fn model_series(&self, name: &str, result: &str) -> crate::metrics::Counter {
@@ -53,5 +93,15 @@ impl Controller {
             "Model reload attempts per model and result (refused: the previous model kept serving).",
             &[("model", name), ("result", result)],
         )
+    }
+}
+
+/// "name old → new" for a reload that changed the serving version.
+fn version_change(e: &RegistryEvent) -> Option<String> {
+    match e {
+        RegistryEvent::Reloaded { name, from, to } if from.as_deref() != Some(to.as_str()) => Some(
+            format!("{name} {} → {to}", from.as_deref().unwrap_or("none")),
+        ),
+        _ => None,
     }
 }
