@@ -169,18 +169,24 @@ fn start_broker(port: u16) -> Result<(), String> {
 }
 
 fn demo(args: &DemoArgs, cfg: &crate::config::Config, ports: (u16, u16, u16)) -> ExitCode {
-    let (modbus, mqtt, metrics) = ports;
-    if let Err(e) = start_broker(mqtt) {
-        eprintln!("chocoline demo: {e}");
-        return ExitCode::from(EXIT_FAILURE);
-    }
-    let map = match RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("chocoline demo: register map: {e}");
-            return ExitCode::from(EXIT_FAILURE);
+    match try_demo(args, cfg, ports) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("chocoline demo: {message}");
+            ExitCode::from(EXIT_FAILURE)
         }
-    };
+    }
+}
+
+/// The broker, the simulated line and a runtime, then the demo itself.
+fn try_demo(
+    args: &DemoArgs,
+    cfg: &crate::config::Config,
+    ports: (u16, u16, u16),
+) -> Result<(), String> {
+    start_broker(ports.1)?;
+    let map = RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map)
+        .map_err(|e| format!("register map: {e}"))?;
     let order = match args.scenario {
         Some(s) => vec![s],
         None => rotation::ORDER.to_vec(),
@@ -188,84 +194,83 @@ fn demo(args: &DemoArgs, cfg: &crate::config::Config, ports: (u16, u16, u16)) ->
     let names: Vec<&str> = order.iter().map(|s| s.name()).collect();
     let line = Rotation::new(order, args.seed, phase(), TimestampMs::now());
     let service = SimService::new(map, line);
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("chocoline demo: cannot start the runtime: {e}");
-            return ExitCode::from(EXIT_FAILURE);
+    let rt =
+        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(run_demo(args, cfg, ports, service, &names.join(" → ")))
+}
+
+/// Serve the simulated line over Modbus, show what a subscriber sees, run the agent until
+/// Ctrl-C or `--duration`, then stop the view and the simulator.
+async fn run_demo(
+    args: &DemoArgs,
+    cfg: &crate::config::Config,
+    (modbus, mqtt, metrics): (u16, u16, u16),
+    service: SimService,
+    scenarios: &str,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", modbus))
+        .await
+        .map_err(|e| format!("Modbus simulator cannot listen on {modbus}: {e}"))?;
+    let sim_stop = CancellationToken::new();
+    tokio::spawn(drive(service.clone(), TICK, SPEED, sim_stop.clone()));
+    tokio::spawn(serve_tcp(listener, service, sim_stop.clone()));
+    let prefix = cfg.mqtt.topic_prefix.clone();
+    let view_stop = CancellationToken::new();
+    let (sub_tx, sub_rx) = tokio::sync::oneshot::channel();
+    let view = tokio::spawn(view::run(
+        mqtt,
+        prefix.clone(),
+        args.headless,
+        view_stop.clone(),
+        sub_tx,
+    ));
+    let _ = tokio::time::timeout(Duration::from_secs(10), sub_rx).await;
+    if !args.headless {
+        println!(
+            "chocoline demo: line simulator on modbus tcp://127.0.0.1:{modbus} (×{SPEED} time, scenarios: {scenarios}),\n\
+             MQTT broker on 127.0.0.1:{mqtt}, metrics on http://127.0.0.1:{metrics}/metrics.\n\
+             Each scenario: ~15 s normal running, a 40 s fault, 25 s recovery. What follows is what a\n\
+             control-room subscriber to {prefix}/# receives. Ctrl-C stops.\n"
+        );
+    }
+    let result = run_agent(args, cfg).await;
+    // Give the view a moment to receive the `offline` status.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    view_stop.cancel();
+    let _ = view.await;
+    sim_stop.cancel();
+    result
+}
+
+/// Run the agent until Ctrl-C, the end of `--duration`, or its own end.
+async fn run_agent(args: &DemoArgs, cfg: &crate::config::Config) -> Result<(), String> {
+    let shutdown = CancellationToken::new();
+    let mut agent_task = {
+        let cfg = cfg.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
+    };
+    let until = async {
+        match args.duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
         }
     };
-    let prefix = cfg.mqtt.topic_prefix.clone();
-    rt.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", modbus)).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("chocoline demo: Modbus simulator cannot listen on {modbus}: {e}");
-                return ExitCode::from(EXIT_FAILURE);
-            }
-        };
-        let sim_stop = CancellationToken::new();
-        tokio::spawn(drive(service.clone(), TICK, SPEED, sim_stop.clone()));
-        tokio::spawn(serve_tcp(listener, service, sim_stop.clone()));
-        let view_stop = CancellationToken::new();
-        let (sub_tx, sub_rx) = tokio::sync::oneshot::channel();
-        let view = tokio::spawn(view::run(
-            mqtt,
-            prefix.clone(),
-            args.headless,
-            view_stop.clone(),
-            sub_tx,
-        ));
-        let _ = tokio::time::timeout(Duration::from_secs(10), sub_rx).await;
-        if !args.headless {
-            println!(
-                "chocoline demo: line simulator on modbus tcp://127.0.0.1:{modbus} (×{SPEED} time, scenarios: {}),\n\
-                 MQTT broker on 127.0.0.1:{mqtt}, metrics on http://127.0.0.1:{metrics}/metrics.\n\
-                 Each scenario: ~15 s normal running, a 40 s fault, 25 s recovery. What follows is what a\n\
-                 control-room subscriber to {prefix}/# receives. Ctrl-C stops.\n",
-                names.join(" → ")
-            );
+    let early = tokio::select! {
+        _ = tokio::signal::ctrl_c() => None,
+        () = until => None,
+        r = &mut agent_task => Some(r),
+    };
+    let result = match early {
+        Some(r) => r,
+        None => {
+            shutdown.cancel();
+            agent_task.await
         }
-        let shutdown = CancellationToken::new();
-        let agent_task = {
-            let cfg = cfg.clone();
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
-        };
-        let until = async {
-            match args.duration {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        let mut agent_task = agent_task;
-        let early = tokio::select! {
-            _ = tokio::signal::ctrl_c() => None,
-            () = until => None,
-            r = &mut agent_task => Some(r),
-        };
-        let result = match early {
-            Some(r) => r,
-            None => {
-                shutdown.cancel();
-                agent_task.await
-            }
-        };
-        // Give the view a moment to receive the `offline` status.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        view_stop.cancel();
-        let _ = view.await;
-        sim_stop.cancel();
-        match result {
-            Ok(Ok(_)) => ExitCode::SUCCESS,
-            Ok(Err(e)) => {
-                eprintln!("chocoline demo: agent: {e}");
-                ExitCode::from(EXIT_FAILURE)
-            }
-            Err(e) => {
-                eprintln!("chocoline demo: agent task: {e}");
-                ExitCode::from(EXIT_FAILURE)
-            }
-        }
-    })
+    };
+    match result {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("agent: {e}")),
+        Err(e) => Err(format!("agent task: {e}")),
+    }
 }

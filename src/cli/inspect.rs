@@ -63,23 +63,34 @@ pub fn run(data_dir: &Path, json: bool) -> ExitCode {
 
 /// The human-readable report.
 pub fn render(data_dir: &Path, s: &Snapshot, source: Source, now: TimestampMs) -> String {
-    let mut o = String::new();
-    let age = |ms: i64| format!("{:.1} s", (now.0 - ms).max(0) as f64 / 1000.0);
+    let mut o = render_state(data_dir, s, source, now);
+    o += &render_losses(s);
+    o += &render_history(s);
+    o
+}
+
+/// How old `ms` is at `now`, in seconds.
+fn age(now: TimestampMs, ms: i64) -> String {
+    format!("{:.1} s", (now.0 - ms).max(0) as f64 / 1000.0)
+}
+
+/// Where the figures come from, the outbox and the disk.
+fn render_state(data_dir: &Path, s: &Snapshot, source: Source, now: TimestampMs) -> String {
     let origin = match source {
         Source::Live => "database opened directly (no daemon running)".to_string(),
         Source::DaemonSnapshot => format!(
             "snapshot of the running daemon, taken {} ago",
-            age(s.taken_ms)
+            age(now, s.taken_ms)
         ),
     };
-    o += &format!("data dir            {} ({origin})\n", data_dir.display());
+    let mut o = format!("data dir            {} ({origin})\n", data_dir.display());
     o += &format!("database epoch      {}\n", s.epoch);
     o += &format!("outbox depth        {}\n", s.outbox_depth);
     match &s.oldest_undelivered {
         Some(u) => {
             o += &format!(
                 "oldest undelivered  {} old: {} on {}\n",
-                age(u.created_ms),
+                age(now, u.created_ms),
                 u.id,
                 u.topic
             )
@@ -93,8 +104,13 @@ pub fn render(data_dir: &Path, s: &Snapshot, source: Source, now: TimestampMs) -
         s.used_bytes,
         crate::store::db::budget_of(s.max_bytes)
     );
+    o
+}
+
+/// What was dropped or refused, the dead letters and a moved-aside database.
+fn render_losses(s: &Snapshot) -> String {
     let c = &s.counters;
-    o += &format!(
+    let mut o = format!(
         "dropped             predictions_pruned={} drift_pruned={} outbox_dropped={} alerts_dropped={} undecodable={} dead_letters={}\n",
         c.predictions_pruned,
         c.drift_pruned,
@@ -115,7 +131,12 @@ pub fn render(data_dir: &Path, s: &Snapshot, source: Source, now: TimestampMs) -
     if let Some(p) = &s.moved_aside {
         o += &format!("corrupt db moved to {}\n", p.display());
     }
-    o += "last alerts (newest first)\n";
+    o
+}
+
+/// The last alerts, predictions and drift windows.
+fn render_history(s: &Snapshot) -> String {
+    let mut o = String::from("last alerts (newest first)\n");
     list(&mut o, &s.last_alerts, |v| {
         format!(
             "{} {} {} {}: {} [{}]",

@@ -64,26 +64,7 @@ pub fn run(args: FeedArgs) -> ExitCode {
 }
 
 async fn feed(a: FeedArgs) -> ExitCode {
-    let store_cfg = StoreConfig {
-        data_dir: a.data_dir.clone(),
-        ..StoreConfig::default()
-    };
-    let mut mqtt = MqttConfig {
-        url: a.url.clone(),
-        client_id: a.client_id.clone(),
-        topic_prefix: a.prefix.clone(),
-        inflight: a.inflight,
-        ..MqttConfig::default()
-    };
-    mqtt.reconnect_min = crate::config::Duration::from_millis(50);
-    mqtt.reconnect_max = crate::config::Duration::from_millis(500);
-    let envelope = Envelope {
-        site: "site".into(),
-        line: "line".into(),
-        topic_prefix: a.prefix.clone(),
-        topics: mqtt.topics.clone(),
-        max_message_bytes: usize::try_from(mqtt.max_message_bytes.get()).unwrap_or(usize::MAX),
-    };
+    let (store_cfg, mqtt, envelope) = settings(&a);
     let store = match crate::store::open(&store_cfg, envelope.clone()) {
         Ok(s) => s,
         Err(e) => {
@@ -105,63 +86,101 @@ async fn feed(a: FeedArgs) -> ExitCode {
         store.clone(),
         shutdown.clone(),
     ));
-    let kinds = [
-        AlertKind::FatBloomRisk,
-        AlertKind::Gritty,
-        AlertKind::Anomaly,
-    ];
-    let mut stdout = std::io::stdout();
-    for i in 0..a.count {
-        let now = TimestampMs::now();
-        let kind = kinds
-            .get((i % 3) as usize)
-            .copied()
-            .unwrap_or(AlertKind::Anomaly);
-        let rec = Record::Alert(Alert {
-            id: format!("feed-{}-{i}", a.tag),
-            kind,
-            severity: Severity::Warning,
-            state: AlertState::Raised,
-            site: envelope.site.clone(),
-            line: envelope.line.clone(),
-            batch: BatchContext::default(),
-            raised_at: now,
-            ts: now,
-            message: format!("synthetic alert {i} of run {}", a.tag),
-            evidence: serde_json::json!({ "i": i }),
-        });
-        match store.append(&[rec]).await {
-            Ok(done) => {
-                for d in done {
-                    let _ = writeln!(stdout, "{} {}", d.id, d.topic);
-                }
-                let _ = stdout.flush();
-            }
-            Err(e) => {
-                eprintln!("__outbox-feed: {e}");
-                return ExitCode::from(EXIT_FAILURE);
-            }
-        }
-        if a.interval_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(a.interval_ms)).await;
-        }
+    if let Err(e) = append_alerts(&a, &store, &envelope).await {
+        eprintln!("__outbox-feed: {e}");
+        return ExitCode::from(EXIT_FAILURE);
     }
     while store.outbox_depth() > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     shutdown.cancel();
-    match task.await {
-        Ok(Ok(stats)) => {
+    let result = match task.await {
+        Ok(Ok(stats)) => Ok(stats),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(stats) => {
             eprintln!("__outbox-feed: done {stats:?}");
             ExitCode::SUCCESS
-        }
-        Ok(Err(e)) => {
-            eprintln!("__outbox-feed: {e}");
-            ExitCode::from(EXIT_FAILURE)
         }
         Err(e) => {
             eprintln!("__outbox-feed: {e}");
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// The store, MQTT and envelope settings of the hook: defaults plus the arguments, with a
+/// fast reconnect so a test's broker restart is picked up at once.
+fn settings(a: &FeedArgs) -> (StoreConfig, MqttConfig, Envelope) {
+    let store_cfg = StoreConfig {
+        data_dir: a.data_dir.clone(),
+        ..StoreConfig::default()
+    };
+    let mut mqtt = MqttConfig {
+        url: a.url.clone(),
+        client_id: a.client_id.clone(),
+        topic_prefix: a.prefix.clone(),
+        inflight: a.inflight,
+        ..MqttConfig::default()
+    };
+    mqtt.reconnect_min = crate::config::Duration::from_millis(50);
+    mqtt.reconnect_max = crate::config::Duration::from_millis(500);
+    let envelope = Envelope {
+        site: "site".into(),
+        line: "line".into(),
+        topic_prefix: a.prefix.clone(),
+        topics: mqtt.topics.clone(),
+        max_message_bytes: usize::try_from(mqtt.max_message_bytes.get()).unwrap_or(usize::MAX),
+    };
+    (store_cfg, mqtt, envelope)
+}
+
+/// Append `count` synthetic alerts, one at a time, printing "id topic" of each as soon as
+/// the store has it durably.
+async fn append_alerts(
+    a: &FeedArgs,
+    store: &crate::store::Store,
+    envelope: &Envelope,
+) -> Result<(), crate::store::StoreError> {
+    let mut stdout = std::io::stdout();
+    for i in 0..a.count {
+        let done = store.append(&[synthetic_alert(a, envelope, i)]).await?;
+        for d in done {
+            let _ = writeln!(stdout, "{} {}", d.id, d.topic);
+        }
+        let _ = stdout.flush();
+        if a.interval_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(a.interval_ms)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Synthetic alert `i` of the run: kinds rotate through fat bloom, gritty and anomaly.
+fn synthetic_alert(a: &FeedArgs, envelope: &Envelope, i: u64) -> Record {
+    const KINDS: [AlertKind; 3] = [
+        AlertKind::FatBloomRisk,
+        AlertKind::Gritty,
+        AlertKind::Anomaly,
+    ];
+    let now = TimestampMs::now();
+    let kind = KINDS
+        .get((i % 3) as usize)
+        .copied()
+        .unwrap_or(AlertKind::Anomaly);
+    Record::Alert(Alert {
+        id: format!("feed-{}-{i}", a.tag),
+        kind,
+        severity: Severity::Warning,
+        state: AlertState::Raised,
+        site: envelope.site.clone(),
+        line: envelope.line.clone(),
+        batch: BatchContext::default(),
+        raised_at: now,
+        ts: now,
+        message: format!("synthetic alert {i} of run {}", a.tag),
+        evidence: serde_json::json!({ "i": i }),
+    })
 }

@@ -59,20 +59,10 @@ pub fn run(args: &PollArgs, log_format: Option<LogFormat>) -> ExitCode {
         eprintln!("chocoline poll: {e}");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    let mut devices = config.devices;
-    if !args.devices.is_empty() {
-        let unknown: Vec<&String> = args
-            .devices
-            .iter()
-            .filter(|n| !devices.iter().any(|d| &d.name == *n))
-            .collect();
-        if !unknown.is_empty() {
-            let known: Vec<&str> = devices.iter().map(|d| d.name.as_str()).collect();
-            eprintln!("chocoline poll: unknown device(s) {unknown:?}; the config has {known:?}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-        devices.retain(|d| args.devices.contains(&d.name));
-    }
+    let devices = match select_devices(config.devices, &args.devices) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
     let acquire = match Acquire::from_config(&devices) {
         Ok(a) => a,
         Err(e) => {
@@ -80,7 +70,6 @@ pub fn run(args: &PollArgs, log_format: Option<LogFormat>) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let limit = if args.once { Some(1) } else { args.count };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -91,59 +80,104 @@ pub fn run(args: &PollArgs, log_format: Option<LogFormat>) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let names: Vec<String> = devices.iter().map(|d| d.name.clone()).collect();
-    let format = args.format;
-    rt.block_on(async move {
-        let (tx, mut rx) = mpsc::channel::<Sample>(64);
-        let token = CancellationToken::new();
-        let stage = tokio::spawn(acquire.run(tx, token.clone()));
-        let mut seen: HashMap<String, u64> = HashMap::new();
-        let mut last_ok: HashMap<String, bool> = HashMap::new();
-        let mut out = std::io::stdout().lock();
-        if format == PollFormat::Table {
-            let _ = writeln!(
-                out,
-                "{:<24} {:<16} {:<16} {:<24} {:>16} {:<6} QUALITY",
-                "TIME", "DEVICE", "NAME", "RAW", "VALUE", "UNIT"
-            );
-        }
-        loop {
-            let sample = tokio::select! {
-                s = rx.recv() => s,
-                _ = tokio::signal::ctrl_c() => None,
-            };
-            let Some(sample) = sample else { break };
-            for r in &sample.readings {
-                let _ = match format {
-                    PollFormat::Table => writeln!(out, "{}", table_row(r)),
-                    PollFormat::Json => writeln!(out, "{}", json_row(r)),
-                };
-            }
-            let _ = out.flush();
-            let ok = sample
-                .readings
-                .iter()
-                .all(|r| matches!(r.quality, Quality::Good | Quality::OutOfRange));
-            last_ok.insert(sample.device.to_string(), ok);
-            *seen.entry(sample.device.to_string()).or_default() += 1;
-            if let Some(n) = limit
-                && names.iter().all(|d| seen.get(d).copied().unwrap_or(0) >= n)
-            {
-                break;
-            }
-        }
-        token.cancel();
-        drop(rx);
-        let _ = stage.await;
-        if names
+    let cycles = Cycles {
+        names: devices.iter().map(|d| d.name.clone()).collect(),
+        limit: if args.once { Some(1) } else { args.count },
+        seen: HashMap::new(),
+        last_ok: HashMap::new(),
+    };
+    rt.block_on(poll(acquire, cycles, args.format))
+}
+
+/// The devices `--device` names (all when none is named); unknown names are bad input.
+fn select_devices(
+    mut devices: Vec<crate::acquire::config::DeviceConfig>,
+    wanted: &[String],
+) -> Result<Vec<crate::acquire::config::DeviceConfig>, ExitCode> {
+    if wanted.is_empty() {
+        return Ok(devices);
+    }
+    let unknown: Vec<&String> = wanted
+        .iter()
+        .filter(|n| !devices.iter().any(|d| &d.name == *n))
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = devices.iter().map(|d| d.name.as_str()).collect();
+        eprintln!("chocoline poll: unknown device(s) {unknown:?}; the config has {known:?}");
+        return Err(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    devices.retain(|d| wanted.contains(&d.name));
+    Ok(devices)
+}
+
+/// Poll cycles counted per device, and whether each device's last cycle was good.
+struct Cycles {
+    names: Vec<String>,
+    /// Cycles per device before exiting (None: until Ctrl-C).
+    limit: Option<u64>,
+    seen: HashMap<String, u64>,
+    last_ok: HashMap<String, bool>,
+}
+
+impl Cycles {
+    /// Count one sample; true when every device has had its `limit` cycles.
+    fn count(&mut self, sample: &Sample) -> bool {
+        let ok = sample
+            .readings
             .iter()
-            .all(|d| last_ok.get(d).copied().unwrap_or(false))
-        {
+            .all(|r| matches!(r.quality, Quality::Good | Quality::OutOfRange));
+        self.last_ok.insert(sample.device.to_string(), ok);
+        *self.seen.entry(sample.device.to_string()).or_default() += 1;
+        self.limit.is_some_and(|n| {
+            (self.names.iter()).all(|d| self.seen.get(d).copied().unwrap_or(0) >= n)
+        })
+    }
+
+    /// 0 when every device's last cycle was good, 1 otherwise.
+    fn exit_code(&self) -> ExitCode {
+        let all_ok = (self.names.iter()).all(|d| self.last_ok.get(d).copied().unwrap_or(false));
+        if all_ok {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(EXIT_FAILURE)
         }
-    })
+    }
+}
+
+/// Run the acquire stage and print every reading until the cycles are done or Ctrl-C.
+async fn poll(acquire: Acquire, mut cycles: Cycles, format: PollFormat) -> ExitCode {
+    let (tx, mut rx) = mpsc::channel::<Sample>(64);
+    let token = CancellationToken::new();
+    let stage = tokio::spawn(acquire.run(tx, token.clone()));
+    let mut out = std::io::stdout().lock();
+    if format == PollFormat::Table {
+        let _ = writeln!(
+            out,
+            "{:<24} {:<16} {:<16} {:<24} {:>16} {:<6} QUALITY",
+            "TIME", "DEVICE", "NAME", "RAW", "VALUE", "UNIT"
+        );
+    }
+    loop {
+        let sample = tokio::select! {
+            s = rx.recv() => s,
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        let Some(sample) = sample else { break };
+        for r in &sample.readings {
+            let _ = match format {
+                PollFormat::Table => writeln!(out, "{}", table_row(r)),
+                PollFormat::Json => writeln!(out, "{}", json_row(r)),
+            };
+        }
+        let _ = out.flush();
+        if cycles.count(&sample) {
+            break;
+        }
+    }
+    token.cancel();
+    drop(rx);
+    let _ = stage.await;
+    cycles.exit_code()
 }
 
 /// Loads a configuration for a command that only talks Modbus (`poll`, `simulate --listen`).

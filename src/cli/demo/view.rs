@@ -88,110 +88,139 @@ fn num(v: &Value, key: &str) -> String {
 
 /// One console line for a message, or None to stay quiet (rate limit).
 fn describe(topic: &str, v: &Value, last: &mut HashMap<String, Instant>) -> Option<String> {
-    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
     if topic == "/status" {
-        return Some(format!("agent {} ({})", s("state"), s("client_id")));
+        return Some(format!(
+            "agent {} ({})",
+            text(v, "state"),
+            text(v, "client_id")
+        ));
     }
     if let Some(kind) = topic.strip_prefix("/alerts/") {
-        let state = s("state").to_uppercase();
-        let mark = if state == "RAISED" { "!!" } else { "ok" };
-        return Some(format!(
-            "{mark} ALERT {state:<7} {kind} [{}] {} (id {})",
-            s("severity"),
-            s("message"),
-            s("alert_id")
-        ));
+        return Some(describe_alert(kind, v));
     }
     if topic == "/drift" {
-        let features = v.get("features").and_then(Value::as_array);
-        let drifted = features.map_or(0, |f| {
-            f.iter()
-                .filter(|x| x.get("drifted").and_then(Value::as_bool) == Some(true))
-                .count()
-        });
-        return Some(format!(
-            "drift  {}: {drifted}/{} features drifted (share {}) over {} vectors",
-            s("model"),
-            features.map_or(0, Vec::len),
-            num(v, "drifted_share"),
-            v.get("samples").and_then(Value::as_u64).unwrap_or(0)
-        ));
+        return Some(describe_drift(v));
     }
     if let Some(model) = topic.strip_prefix("/predictions/") {
         let batch_level = matches!(model, "quality" | "yield");
-        if !batch_level {
-            let now = Instant::now();
-            if last
-                .get(model)
-                .is_some_and(|t| now.duration_since(*t) < PREDICTION_EVERY)
-            {
-                return None;
-            }
-            last.insert(model.to_string(), now);
-        }
-        let out = v.get("output").cloned().unwrap_or(Value::Null);
-        let what = match out.get("type").and_then(Value::as_str) {
-            Some("class") => {
-                let label = out.get("label").and_then(Value::as_str).unwrap_or("?");
-                let probs = out
-                    .get("probabilities")
-                    .and_then(Value::as_object)
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, p)| format!("{k} {:.2}", p.as_f64().unwrap_or(f64::NAN)))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
-                format!("{label} ({probs})")
-            }
-            Some("value") => num(&out, "value"),
-            Some("anomaly") => format!(
-                "score {} {}",
-                num(&out, "score"),
-                if out.get("is_anomaly").and_then(Value::as_bool) == Some(true) {
-                    "ANOMALY"
-                } else {
-                    "normal"
-                }
-            ),
-            _ => "?".into(),
-        };
-        let b = v.get("batch").cloned().unwrap_or(Value::Null);
-        let batch = format!(
-            "batch {} {}",
-            b.get("batch_id").and_then(Value::as_str).unwrap_or("?"),
-            b.get("product").and_then(Value::as_str).unwrap_or("?")
-        );
-        let readings = v
-            .get("features")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter(|(k, _)| k.contains("mean") || k.ends_with("_last"))
-                    .take(4)
-                    .map(|(k, x)| format!("{k}={:.2}", x.as_f64().unwrap_or(f64::NAN)))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default();
-        let level = if batch_level { "per batch" } else { "" };
-        return Some(format!("{model:<8} {what}  [{batch}] {level} {readings}"));
-    }
-    if topic == "/data_quality" {
-        let now = Instant::now();
-        if last
-            .get("dq")
-            .is_some_and(|t| now.duration_since(*t) < PREDICTION_EVERY)
-        {
+        if !batch_level && too_soon(last, model) {
             return None;
         }
-        last.insert("dq".into(), now);
+        return Some(describe_prediction(model, batch_level, v));
+    }
+    if topic == "/data_quality" {
+        if too_soon(last, "dq") {
+            return None;
+        }
         return Some(format!(
             "data quality: {} vector refused: {}",
-            s("model"),
+            text(v, "model"),
             v.get("flags").map(Value::to_string).unwrap_or_default()
         ));
     }
     None
+}
+
+/// A string field, or "?".
+fn text(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// Rate limit per key: true if the last line for `key` was shown less than
+/// [`PREDICTION_EVERY`] ago; otherwise remembers now and returns false.
+fn too_soon(last: &mut HashMap<String, Instant>, key: &str) -> bool {
+    let now = Instant::now();
+    if last
+        .get(key)
+        .is_some_and(|t| now.duration_since(*t) < PREDICTION_EVERY)
+    {
+        return true;
+    }
+    last.insert(key.to_string(), now);
+    false
+}
+
+/// "!! ALERT RAISED  kind [severity] message (id …)".
+fn describe_alert(kind: &str, v: &Value) -> String {
+    let state = text(v, "state").to_uppercase();
+    let mark = if state == "RAISED" { "!!" } else { "ok" };
+    format!(
+        "{mark} ALERT {state:<7} {kind} [{}] {} (id {})",
+        text(v, "severity"),
+        text(v, "message"),
+        text(v, "alert_id")
+    )
+}
+
+/// "drift  model: n/m features drifted …".
+fn describe_drift(v: &Value) -> String {
+    let features = v.get("features").and_then(Value::as_array);
+    let drifted = features.map_or(0, |f| {
+        f.iter()
+            .filter(|x| x.get("drifted").and_then(Value::as_bool) == Some(true))
+            .count()
+    });
+    format!(
+        "drift  {}: {drifted}/{} features drifted (share {}) over {} vectors",
+        text(v, "model"),
+        features.map_or(0, Vec::len),
+        num(v, "drifted_share"),
+        v.get("samples").and_then(Value::as_u64).unwrap_or(0)
+    )
+}
+
+/// "model    output  [batch id product] per batch readings…".
+fn describe_prediction(model: &str, batch_level: bool, v: &Value) -> String {
+    let out = v.get("output").cloned().unwrap_or(Value::Null);
+    let what = describe_output(&out);
+    let b = v.get("batch").cloned().unwrap_or(Value::Null);
+    let batch = format!(
+        "batch {} {}",
+        b.get("batch_id").and_then(Value::as_str).unwrap_or("?"),
+        b.get("product").and_then(Value::as_str).unwrap_or("?")
+    );
+    let readings = v
+        .get("features")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| k.contains("mean") || k.ends_with("_last"))
+                .take(4)
+                .map(|(k, x)| format!("{k}={:.2}", x.as_f64().unwrap_or(f64::NAN)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    let level = if batch_level { "per batch" } else { "" };
+    format!("{model:<8} {what}  [{batch}] {level} {readings}")
+}
+
+/// A prediction's output: class and probabilities, value, or anomaly score.
+fn describe_output(out: &Value) -> String {
+    match out.get("type").and_then(Value::as_str) {
+        Some("class") => {
+            let label = out.get("label").and_then(Value::as_str).unwrap_or("?");
+            let probs = out
+                .get("probabilities")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, p)| format!("{k} {:.2}", p.as_f64().unwrap_or(f64::NAN)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            format!("{label} ({probs})")
+        }
+        Some("value") => num(out, "value"),
+        Some("anomaly") => {
+            let anomalous = out.get("is_anomaly").and_then(Value::as_bool) == Some(true);
+            let verdict = if anomalous { "ANOMALY" } else { "normal" };
+            format!("score {} {verdict}", num(out, "score"))
+        }
+        _ => "?".into(),
+    }
 }
