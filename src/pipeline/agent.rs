@@ -173,12 +173,17 @@ async fn announce_ready(
     tokio::select! {
         () = stop.cancelled() => {}
         r = first_cycle => if r.is_ok() {
-            ready.store(true, Ordering::Relaxed);
-            tracing::info!("first poll cycle done; ready");
-            if let Err(e) = notifier.notify("READY=1") {
-                tracing::warn!(error = %e, "sd_notify READY failed");
-            }
+            mark_ready(&ready, &notifier);
         }
+    }
+}
+
+/// The first poll cycle has run: `/healthz` may say healthy, systemd hears `READY=1`.
+fn mark_ready(ready: &AtomicBool, notifier: &Notifier) {
+    ready.store(true, Ordering::Relaxed);
+    tracing::info!("first poll cycle done; ready");
+    if let Err(e) = notifier.notify("READY=1") {
+        tracing::warn!(error = %e, "sd_notify READY failed");
     }
 }
 
