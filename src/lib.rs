@@ -31,6 +31,7 @@ pub mod config;
 pub mod domain;
 pub mod evaluate;
 pub mod features;
+pub mod flow;
 pub mod health;
 pub mod infer;
 pub mod logging;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use chocoline::domain::{DriftWindow, FeatureDrift, TimestampMs};
+use chocoline::metrics::AlertSeries;
 use chocoline::metrics::Registry;
-use chocoline::pipeline::telemetry::AlertSeries;
 
 fn feature(name: &str, psi: f64, drifted: bool) -> FeatureDrift {
     FeatureDrift {

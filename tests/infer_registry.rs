@@ -328,7 +328,12 @@ async fn stage_turns_vectors_into_predictions_and_skips_bad_ones() {
     let (_tmp, svc) = setup(OptimizeAt::Startup);
     let (in_tx, in_rx) = tokio::sync::mpsc::channel(8);
     let (out_tx, mut out_rx) = tokio::sync::mpsc::channel(8);
-    let task = tokio::spawn(chocoline::infer::stage::run(svc, in_rx, out_tx));
+    let metrics = chocoline::metrics::Registry::new();
+    let hb = chocoline::health::Liveness::new().register("infer", chocoline::flow::STALL, None);
+    let stage_metrics = metrics.clone();
+    let task = tokio::spawn(async move {
+        chocoline::infer::stage::run(svc, in_rx, out_tx, hb, &stage_metrics).await
+    });
     let rows = common::fixture_rows("gb_reg_1t");
     in_tx.send(fv("yield", rows[0].clone())).await.unwrap();
     in_tx.send(fv("yield", vec![1.0])).await.unwrap(); // wrong width: skipped
@@ -341,5 +346,15 @@ async fn stage_turns_vectors_into_predictions_and_skips_bad_ones() {
         out_rx.recv().await.is_none(),
         "stage ends when its input closes"
     );
-    task.await.unwrap();
+    assert_eq!(task.await.unwrap(), 2, "predictions made");
+    let errors = metrics.counter(
+        "chocoline_inference_errors_total",
+        "Vectors a model could not score.",
+        &[("model", "yield")],
+    );
+    assert_eq!(
+        errors.get(),
+        1,
+        "the wrong-width vector counts as an inference error"
+    );
 }

@@ -101,12 +101,12 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
     //    model (raise at confidence ≤ 1; whatever was open before clears and re-raises under
     //    it, so events carrying the new rule must follow), an anomaly rule (the committed
     //    anomaly model is evidence only, so it raises nothing; step 2 breaks it), and debug
-    //    logging for the live pipeline. They must act without a restart.
+    //    logging for the infer stage. They must act without a restart.
     let good = format!(
         "{}\n[alerts]\nshare_window = 5\n\n[alerts.anomaly]\nseverity = \"warning\"\nraise = 0.0\nclear = 0.0\nconsecutive = 1\n\n[alerts.low_confidence]\nseverity = \"warning\"\nraise = 1.0\nclear = 1.0\nconsecutive = 1\n",
         base.replace(
             "level = \"info\"",
-            "level = \"info,chocoline::pipeline::live=debug\""
+            "level = \"info,chocoline::infer::stage=debug\""
         )
     );
     std::fs::write(&path, &good).unwrap();

@@ -499,7 +499,9 @@ async fn stage_forwards_records_then_alerts_and_ends_with_its_input() {
     use tokio::sync::mpsc;
     let (tx, rx) = mpsc::channel(8);
     let (otx, mut orx) = mpsc::channel(8);
-    let task = tokio::spawn(stage::run(engine(), rx, otx));
+    let (ctx, _updates) = crate::flow::StageContext::standalone("alert");
+    let metrics = ctx.metrics.clone();
+    let task = tokio::spawn(stage::run(engine(), rx, otx, ctx));
     // Two producers share the input, as monitor and validate do.
     let tx2 = tx.clone();
     for i in 0..3 {
@@ -511,7 +513,7 @@ async fn stage_forwards_records_then_alerts_and_ends_with_its_input() {
     while let Some(r) = orx.recv().await {
         got.push(r);
     }
-    let stats = task.await.unwrap();
+    let sent = task.await.unwrap();
     assert_eq!(
         got.len(),
         5,
@@ -519,7 +521,13 @@ async fn stage_forwards_records_then_alerts_and_ends_with_its_input() {
     );
     assert!(matches!(&got[3], Record::Alert(a) if a.kind == AlertKind::FatBloomRisk));
     assert!(matches!(&got[4], Record::DataQuality(_)));
-    assert_eq!(stats.raised[&AlertKind::FatBloomRisk], 1);
+    assert_eq!(sent, 5, "the stage counts what it sent to the store");
+    let raised = metrics.counter(
+        "chocoline_alerts_raised_total",
+        "Alerts raised per kind.",
+        &[("kind", AlertKind::FatBloomRisk.as_str())],
+    );
+    assert_eq!(raised.get(), 1);
 }
 
 #[test]

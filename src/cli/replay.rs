@@ -122,7 +122,7 @@ impl Failure {
         }
     }
 
-    fn failure(message: String) -> Self {
+    fn internal(message: String) -> Self {
         Failure {
             code: EXIT_FAILURE,
             message,
@@ -193,7 +193,7 @@ fn try_run(args: &ReplayArgs) -> Result<(), Failure> {
         build(&cfg).map_err(|e| Failure::bad_input(format!("chocoline replay: {e}")))?;
     let mut input = open_input(args, &cfg)?;
     let mut out = Outputs::create(&args.output).map_err(|e| {
-        Failure::failure(format!(
+        Failure::internal(format!(
             "chocoline replay: cannot write to {}: {e}",
             args.output.display()
         ))
@@ -201,7 +201,7 @@ fn try_run(args: &ReplayArgs) -> Result<(), Failure> {
     let mut progress = Progress::new();
     replay_all(args, &mut pipeline, &mut input, &mut out, &mut progress)?;
     out.flush().map_err(|e| {
-        Failure::failure(format!(
+        Failure::internal(format!(
             "chocoline replay: writing {}: {e}",
             args.output.display()
         ))
@@ -273,7 +273,7 @@ fn replay_all(
         pipeline.push_chunk(&chunk, &mut records);
         for r in records.drain(..) {
             out.write(&r).map_err(|e| {
-                Failure::failure(format!(
+                Failure::internal(format!(
                     "\nchocoline replay: writing {}: {e}",
                     args.output.display()
                 ))

@@ -180,7 +180,16 @@ fn stuck_sensor_is_flagged_on_the_vector() {
 async fn stage_runs_until_input_closes() {
     let (tx, rx) = mpsc::channel(4);
     let (otx, mut orx) = mpsc::channel(4);
-    let task = tokio::spawn(stage::run(engine(vec![sample_spec()]), rx, otx));
+    let (ctx, _updates) = crate::flow::StageContext::standalone("features");
+    let metrics = ctx.metrics.clone();
+    let liveness = crate::health::Liveness::new();
+    let source = liveness.register("acquire", crate::flow::STALL, None);
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    let watch = stage::SourceWatch {
+        source,
+        first_cycle: Some(first_tx),
+    };
+    let task = tokio::spawn(stage::run(engine(vec![sample_spec()]), rx, otx, ctx, watch));
     for i in 0..3 {
         tx.send(sample(
             i * 1000,
@@ -195,7 +204,21 @@ async fn stage_runs_until_input_closes() {
         got.push(v.values[0]);
     }
     assert_eq!(got, vec![30.0, 30.5, 31.0]);
-    assert_eq!(task.await.unwrap().samples, 3);
+    assert_eq!(task.await.unwrap(), 3, "samples received");
+    assert!(
+        first_rx.await.is_ok(),
+        "the first sample announces the first cycle"
+    );
+    let polls = metrics.counter(
+        "chocoline_polls_total",
+        "Poll cycles per device.",
+        &[("device", "dev")],
+    );
+    assert_eq!(
+        polls.get(),
+        3,
+        "every sample counts as a poll of its device"
+    );
 }
 
 #[test]

@@ -7,7 +7,9 @@
 //! (a scrape) walks the registry under its mutex.
 
 mod registry;
+pub mod series;
 mod server;
 
 pub use registry::{Counter, Gauge, Histogram, Registry};
+pub use series::{AlertSeries, InferSeries, PollSeries};
 pub use server::{HealthCheck, HealthStatus, serve};

@@ -1,4 +1,4 @@
-//! The monitor task: predictions in; each prediction passed on as a [`Record`], followed by
+//! The monitor stage loop that ships, and the [`Monitor`] it drives: predictions in; each prediction passed on as a [`Record`], followed by
 //! a [`Record::Drift`] whenever one of its model's windows closes. Ends when its input
 //! closes (a partial last window is not reported: too few vectors for the thresholds).
 
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::domain::{Prediction, Record};
+use crate::flow::{Next, StageContext, next};
 
 use super::window::ModelMonitor;
 
@@ -40,14 +41,26 @@ impl Monitor {
     }
 }
 
-/// Run until `rx` closes.
+/// Run until `rx` closes or `tx`'s receiver is gone. Between two predictions it takes a new
+/// [`Monitor`] from the reload controller (its current windows restart).
 pub async fn run(
     mut monitor: Monitor,
     mut rx: mpsc::Receiver<Prediction>,
     tx: mpsc::Sender<Record>,
+    mut ctx: StageContext<Monitor>,
 ) {
     let mut out = Vec::new();
-    while let Some(p) = rx.recv().await {
+    loop {
+        let p = match next(&mut rx, &mut ctx.updates).await {
+            Next::Item(p) => p,
+            Next::Update(m) => {
+                tracing::info!("drift: new monitor (current windows restart)");
+                monitor = m;
+                continue;
+            }
+            Next::Closed => return,
+        };
+        let _busy = ctx.heartbeat.busy();
         monitor.handle(p, &mut out);
         for r in out.drain(..) {
             if tx.send(r).await.is_err() {

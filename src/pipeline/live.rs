@@ -19,32 +19,26 @@
 //! cycle and the new one sends into the same channel, so samples already read still drain; a
 //! restarted publisher leaves undelivered messages in the sled outbox for its successor.
 
-use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::build::Stages;
-use super::reload::{self, AlertRules, Next, ReloadSource, Restart};
-use super::telemetry::{self, AlertSeries, InferSeries, PollSeries};
+use super::reload::{self, ReloadSource, Restart};
+use super::telemetry;
 use crate::acquire::{Acquire, AcquireMetrics};
-use crate::domain::{FeatureVector, Prediction, Record, Sample, TimestampMs};
-use crate::features::FeatureEngine;
-use crate::health::{Heartbeat, Liveness, Notifier};
-use crate::infer::InferError;
+use crate::domain::{FeatureVector, Prediction, Record, Sample};
+use crate::features::stage::SourceWatch;
+use crate::flow::{STALL, StageContext};
+use crate::health::{Liveness, Notifier};
 use crate::metrics::Registry;
-use crate::monitor::Monitor;
 use crate::publish::{PublishStats, Publisher};
-use crate::validate::{Validator, Verdict};
 
 /// Capacity of every stage channel: enough to absorb a burst of a few poll cycles of many
 /// devices; beyond that back-pressure reaches the poller rather than memory growing.
 pub const CHANNEL: usize = 256;
-
-/// Longest time one stage may work on one item before the watchdog calls it stuck.
-const STALL: Duration = Duration::from_secs(30);
 
 /// What the pipeline reports to its owner while it runs.
 pub struct Control {
@@ -151,37 +145,49 @@ pub async fn run(
         rx_updates.acquire,
         metrics_tx,
     ));
-    let t_features = tokio::spawn(features_task(
+    let t_features = tokio::spawn(crate::features::stage::run(
         features,
         sample_rx,
         vec_tx,
-        rx_updates.features,
-        (hb_features, hb_acquire),
-        PollSeries::new(&control.metrics),
-        control.first_cycle.take(),
+        StageContext {
+            heartbeat: hb_features,
+            updates: rx_updates.features,
+            metrics: control.metrics.clone(),
+        },
+        SourceWatch {
+            source: hb_acquire,
+            first_cycle: control.first_cycle.take(),
+        },
     ));
-    let t_validate = tokio::spawn(validate_task(vec_rx, ok_tx, alert_tx.clone(), hb_validate));
-    let t_infer = tokio::spawn(infer_task(
-        service,
-        ok_rx,
-        pred_tx,
-        hb_infer,
-        InferSeries::new(&control.metrics),
+    let t_validate = tokio::spawn(crate::validate::stage::run(
+        vec_rx,
+        ok_tx,
+        alert_tx.clone(),
+        hb_validate,
     ));
-    let t_monitor = tokio::spawn(monitor_task(
+    let infer_metrics = control.metrics.clone();
+    let t_infer = tokio::spawn(async move {
+        crate::infer::stage::run(service, ok_rx, pred_tx, hb_infer, &infer_metrics).await
+    });
+    let t_monitor = tokio::spawn(crate::monitor::stage::run(
         monitor,
         pred_rx,
         alert_tx,
-        rx_updates.monitor,
-        hb_monitor,
+        StageContext {
+            heartbeat: hb_monitor,
+            updates: rx_updates.monitor,
+            metrics: control.metrics.clone(),
+        },
     ));
-    let t_alert = tokio::spawn(alert_task(
+    let t_alert = tokio::spawn(crate::alert::stage::run(
         alerts,
         alert_rx,
         store_tx,
-        rx_updates.alerts,
-        hb_alert,
-        AlertSeries::new(&control.metrics),
+        StageContext {
+            heartbeat: hb_alert,
+            updates: rx_updates.alerts,
+            metrics: control.metrics.clone(),
+        },
     ));
     let t_store = tokio::spawn(crate::store::stage::run(store.clone(), store_rx));
     let t_publish = tokio::spawn(supervise_publisher(
@@ -304,191 +310,5 @@ async fn supervise_publisher(
         tracing::info!(previous = ?stats, "publisher restarting with the new broker settings");
         publisher = next.next;
         let _ = next.done.send(());
-    }
-}
-
-async fn features_task(
-    mut engine: FeatureEngine,
-    mut rx: mpsc::Receiver<Sample>,
-    tx: mpsc::Sender<FeatureVector>,
-    mut updates: mpsc::Receiver<FeatureEngine>,
-    (hb, source): (Arc<Heartbeat>, Arc<Heartbeat>),
-    mut series: PollSeries,
-    mut first_cycle: Option<oneshot::Sender<()>>,
-) -> u64 {
-    let mut out = Vec::new();
-    let mut n = 0;
-    loop {
-        let sample = match reload::next(&mut rx, &mut updates).await {
-            Next::Item(s) => s,
-            Next::Update(e) => {
-                tracing::info!("features: new engine (windows refill)");
-                engine = e;
-                continue;
-            }
-            Next::Closed => return n,
-        };
-        let _busy = hb.busy();
-        // The poller's progress is visible here: one sample per device and cycle.
-        source.beat();
-        n += 1;
-        series.observe(&sample, TimestampMs::now());
-        if let Some(tx) = first_cycle.take() {
-            let _ = tx.send(());
-        }
-        if tracing::enabled!(tracing::Level::DEBUG) {
-            let readings: Vec<String> = sample
-                .readings
-                .iter()
-                .map(|r| format!("{}={:.3}{} {:?}", r.name, r.value, r.unit, r.quality))
-                .collect();
-            tracing::debug!(device = %sample.device, ts = %sample.ts,
-                missed = sample.missed_cycles, readings = %readings.join(", "), "sample");
-        }
-        engine.push(&sample, &mut out);
-        for v in out.drain(..) {
-            if tx.send(v).await.is_err() {
-                return n;
-            }
-        }
-    }
-}
-
-async fn validate_task(
-    mut rx: mpsc::Receiver<FeatureVector>,
-    ok_tx: mpsc::Sender<FeatureVector>,
-    dq_tx: mpsc::Sender<Record>,
-    hb: Arc<Heartbeat>,
-) {
-    let mut v = Validator::new();
-    while let Some(fv) = rx.recv().await {
-        let _busy = hb.busy();
-        let sent = match v.check(fv) {
-            Verdict::Accept(fv) => ok_tx.send(fv).await.is_ok(),
-            Verdict::Refuse(e) => {
-                tracing::debug!(model = %e.model, ts = %e.ts, flags = ?e.flags, "vector refused");
-                dq_tx.send(Record::DataQuality(e)).await.is_ok()
-            }
-        };
-        if !sent {
-            break;
-        }
-    }
-}
-
-async fn infer_task(
-    service: crate::infer::Service,
-    mut rx: mpsc::Receiver<FeatureVector>,
-    tx: mpsc::Sender<Prediction>,
-    hb: Arc<Heartbeat>,
-    mut series: InferSeries,
-) -> u64 {
-    let mut n = 0;
-    let mut unavailable: HashSet<Arc<str>> = HashSet::new();
-    while let Some(v) = rx.recv().await {
-        let _busy = hb.busy();
-        // A prediction is microseconds of CPU: cheaper inline than a blocking-pool hop.
-        let start = Instant::now();
-        let result = service.predict(&v);
-        series.observe(&v.model, start.elapsed(), result.is_ok());
-        match result {
-            Ok(p) => {
-                n += 1;
-                unavailable.remove(&p.model);
-                tracing::debug!(model = %p.model, version = %p.model_version, ts = %p.ts,
-                    batch = ?p.batch.batch_id, output = ?p.output, confidence = p.confidence,
-                    "prediction");
-                if tx.send(p).await.is_err() {
-                    break;
-                }
-            }
-            // A model with nothing serving (refused at start) has its own alert: say it
-            // once, not per vector, until it serves again.
-            Err(e @ InferError::ModelNotFound(_)) => {
-                if unavailable.insert(v.model.clone()) {
-                    tracing::warn!(model = %v.model, error = %e,
-                        "predictions skipped until the model loads (model_unavailable)");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(model = %v.model, ts = %v.ts, kind = e.kind(), error = %e,
-                    "prediction skipped");
-            }
-        }
-    }
-    n
-}
-
-async fn monitor_task(
-    mut monitor: Monitor,
-    mut rx: mpsc::Receiver<Prediction>,
-    tx: mpsc::Sender<Record>,
-    mut updates: mpsc::Receiver<Monitor>,
-    hb: Arc<Heartbeat>,
-) {
-    let mut out = Vec::new();
-    loop {
-        let p = match reload::next(&mut rx, &mut updates).await {
-            Next::Item(p) => p,
-            Next::Update(m) => {
-                tracing::info!("drift: new monitor (current windows restart)");
-                monitor = m;
-                continue;
-            }
-            Next::Closed => return,
-        };
-        let _busy = hb.busy();
-        monitor.handle(p, &mut out);
-        for r in out.drain(..) {
-            if tx.send(r).await.is_err() {
-                return;
-            }
-        }
-    }
-}
-
-async fn alert_task(
-    mut engine: crate::alert::AlertEngine,
-    mut rx: mpsc::Receiver<Record>,
-    tx: mpsc::Sender<Record>,
-    mut updates: mpsc::Receiver<AlertRules>,
-    hb: Arc<Heartbeat>,
-    mut series: AlertSeries,
-) -> u64 {
-    let mut out = Vec::new();
-    let mut n = 0;
-    loop {
-        let rec = match reload::next(&mut rx, &mut updates).await {
-            Next::Item(r) => r,
-            Next::Update(rules) => {
-                engine.reconfigure(&rules.alerts, &rules.products);
-                tracing::info!(
-                    open = engine.open_alerts().len(),
-                    "alerts: new rules in force"
-                );
-                continue;
-            }
-            Next::Closed => return n,
-        };
-        let _busy = hb.busy();
-        engine.handle(rec, &mut out);
-        for r in out.drain(..) {
-            match &r {
-                Record::Alert(a) => {
-                    series.alert(a.kind, a.state);
-                    crate::logging::log_alert(a);
-                }
-                Record::Drift(w) => {
-                    series.drift(w);
-                    tracing::info!(model = %w.model, samples = w.samples,
-                        drifted_share = w.drifted_share, "drift window");
-                }
-                _ => {}
-            }
-            n += 1;
-            if tx.send(r).await.is_err() {
-                return n;
-            }
-        }
     }
 }

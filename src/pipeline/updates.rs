@@ -8,22 +8,14 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::acquire::Acquire;
-use crate::alert::config::{AlertsConfig, ProductConfig};
+pub use crate::alert::stage::AlertRules;
 use crate::features::FeatureEngine;
+pub use crate::flow::{Next, next};
 use crate::monitor::Monitor;
 use crate::publish::Publisher;
 
 /// Longest wait for a stage supervisor to confirm a restart.
 const RESTART_WAIT: Duration = Duration::from_secs(15);
-
-/// New rules for the alert engine.
-#[derive(Debug, Clone)]
-pub struct AlertRules {
-    /// `[alerts]`.
-    pub alerts: AlertsConfig,
-    /// `[[products]]`.
-    pub products: Vec<ProductConfig>,
-}
 
 /// A replacement for a supervised stage; `done` fires once the new one runs.
 pub struct Restart<T> {
@@ -85,28 +77,6 @@ pub fn updates() -> (Updates, UpdateReceivers) {
             publisher: publisher_rx,
         },
     )
-}
-
-/// What a stage loop gets next.
-pub enum Next<T, U> {
-    /// An item of its input.
-    Item(T),
-    /// An update from the controller.
-    Update(U),
-    /// The input closed: the stage ends.
-    Closed,
-}
-
-/// The next item or update, updates first. A closed update channel is simply never ready.
-pub async fn next<T, U>(
-    items: &mut mpsc::Receiver<T>,
-    updates: &mut mpsc::Receiver<U>,
-) -> Next<T, U> {
-    tokio::select! {
-        biased;
-        Some(u) = updates.recv() => Next::Update(u),
-        item = items.recv() => item.map_or(Next::Closed, Next::Item),
-    }
 }
 
 /// Ask a supervisor to restart its stage with `next` and wait for the confirmation.

@@ -169,7 +169,8 @@ mod stage_tests {
         let (tx, rx) = mpsc::channel(8);
         let (ok_tx, mut ok_rx) = mpsc::channel(8);
         let (dq_tx, mut dq_rx) = mpsc::channel(8);
-        let task = tokio::spawn(crate::validate::stage::run(rx, ok_tx, dq_tx));
+        let hb = crate::health::Liveness::new().register("validate", crate::flow::STALL, None);
+        let task = tokio::spawn(crate::validate::stage::run(rx, ok_tx, dq_tx, hb));
         for (i, x) in [1.0, f64::NAN, 2.0].into_iter().enumerate() {
             tx.send(FeatureVector {
                 model: "bloom".into(),
