@@ -42,3 +42,4 @@ pub mod publish;
 pub mod simulate;
 pub mod store;
 pub mod validate;
+pub mod wire;

@@ -176,7 +176,7 @@ pub fn stages(cfg: &Config) -> Result<Stages, BuildError> {
         specs,
     );
     let service = Service::new(registry);
-    let store = crate::store::open(&cfg.store, Envelope::from_config(cfg))?;
+    let store = crate::store::open(&cfg.store, envelope(cfg))?;
     let publisher = Publisher::new(&cfg.mqtt, Outbox::new(store.clone()))?;
     Ok(Stages {
         acquire,
@@ -188,4 +188,16 @@ pub fn stages(cfg: &Config) -> Result<Stages, BuildError> {
         publisher,
         refused,
     })
+}
+
+/// What the store needs to turn records into messages: the agent's identity and `[mqtt]`'s
+/// topic settings.
+pub fn envelope(cfg: &Config) -> Envelope {
+    Envelope {
+        site: cfg.agent.site.clone(),
+        line: cfg.agent.line.clone(),
+        topic_prefix: cfg.mqtt.topic_prefix.clone(),
+        topics: cfg.mqtt.topics.clone(),
+        max_message_bytes: usize::try_from(cfg.mqtt.max_message_bytes.get()).unwrap_or(usize::MAX),
+    }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::config::units::{ByteSize, Duration};
+pub use crate::wire::topics::{DEFAULT_MAX_MESSAGE_BYTES, TopicClass, TopicsConfig};
 
 /// MQTT connection and topic settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,10 +69,6 @@ pub struct MqttConfig {
     pub topics: TopicsConfig,
 }
 
-/// Default `[mqtt] max_message_bytes`: 128 KiB, the smallest limit among common brokers
-/// (AWS IoT Core).
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 128 * 1024;
-
 /// Smallest accepted `max_message_bytes`: an alert trimmed to its required fields fits.
 pub const MIN_MAX_MESSAGE_BYTES: usize = 512;
 
@@ -81,55 +78,6 @@ fn default_max_message_bytes() -> ByteSize {
 
 fn default_max_refusals() -> u32 {
     2
-}
-
-/// QoS / retain per topic class.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TopicsConfig {
-    /// `{prefix}/alerts/{kind}`. Default qos 1, not retained.
-    #[serde(default = "TopicClass::qos1")]
-    pub alerts: TopicClass,
-    /// `{prefix}/predictions/{model}`. Default qos 1, not retained.
-    #[serde(default = "TopicClass::qos1")]
-    pub predictions: TopicClass,
-    /// `{prefix}/drift`. Default qos 1, not retained.
-    #[serde(default = "TopicClass::qos1")]
-    pub drift: TopicClass,
-    /// `{prefix}/data_quality`. Default qos 1, not retained.
-    #[serde(default = "TopicClass::qos1")]
-    pub data_quality: TopicClass,
-}
-
-impl Default for TopicsConfig {
-    fn default() -> Self {
-        TopicsConfig {
-            alerts: TopicClass::qos1(),
-            predictions: TopicClass::qos1(),
-            drift: TopicClass::qos1(),
-            data_quality: TopicClass::qos1(),
-        }
-    }
-}
-
-/// Delivery settings of one topic class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TopicClass {
-    /// 0 (at most once) or 1 (at least once, outbox-backed). Default 1.
-    pub qos: u8,
-    /// Broker keeps the last message for new subscribers. Default false.
-    #[serde(default)]
-    pub retain: bool,
-}
-
-impl TopicClass {
-    fn qos1() -> Self {
-        TopicClass {
-            qos: 1,
-            retain: false,
-        }
-    }
 }
 
 impl Default for MqttConfig {

@@ -14,8 +14,9 @@ use super::dead_letter::{DeadLetter, Rejection};
 use super::error::StoreError;
 use super::fit::fit_alert;
 use super::keys;
-use super::message::{MessageClass, OutboxMessage};
+use super::message::OutboxMessage;
 use crate::domain::{AlertState, Record, TimestampMs};
+use crate::wire::MessageClass;
 
 /// What one appended record became.
 #[derive(Debug, Clone, PartialEq, Eq)]

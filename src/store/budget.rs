@@ -6,8 +6,9 @@ use std::sync::atomic::Ordering;
 use super::append::Slot;
 use super::db::{AppendState, Store, cost};
 use super::error::StoreError;
-use super::message::{MessageClass, OutboxMessage};
+use super::message::OutboxMessage;
 use crate::domain::{Alert, AlertKind, AlertState, Severity, TimestampMs};
+use crate::wire::MessageClass;
 
 /// What space had to be freed for.
 #[derive(Default)]

@@ -26,8 +26,8 @@ use tokio::sync::watch;
 use super::config::StoreConfig;
 use super::error::StoreError;
 use super::ledger::Ledger;
-use super::payload::Envelope;
 use crate::domain::{Alert, AlertKind, AlertState, BatchContext, Severity, TimestampMs};
+use crate::wire::Envelope;
 
 /// Alert events kept in the `alerts` history tree.
 pub const ALERT_HISTORY_MAX: u64 = 1000;

@@ -9,55 +9,7 @@
 //! ```
 
 use super::error::StoreError;
-
-/// Which topic class a message belongs to; decides what the store drops first when full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MessageClass {
-    /// `{prefix}/alerts/{kind}` — dropped last, and only with a critical `store_full` alert.
-    Alert,
-    /// `{prefix}/predictions/{model}`.
-    Prediction,
-    /// `{prefix}/drift`.
-    Drift,
-    /// `{prefix}/data_quality`.
-    DataQuality,
-}
-
-impl MessageClass {
-    fn to_byte(self) -> u8 {
-        match self {
-            MessageClass::Alert => 1,
-            MessageClass::Prediction => 2,
-            MessageClass::Drift => 3,
-            MessageClass::DataQuality => 4,
-        }
-    }
-
-    fn from_byte(b: u8) -> Option<Self> {
-        match b {
-            1 => Some(MessageClass::Alert),
-            2 => Some(MessageClass::Prediction),
-            3 => Some(MessageClass::Drift),
-            4 => Some(MessageClass::DataQuality),
-            _ => None,
-        }
-    }
-
-    /// Class of an encoded entry without decoding the rest (used when choosing what to drop).
-    pub fn of_encoded(bytes: &[u8]) -> Option<Self> {
-        bytes.get(1).copied().and_then(Self::from_byte)
-    }
-
-    /// The name used in snapshots and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageClass::Alert => "alert",
-            MessageClass::Prediction => "prediction",
-            MessageClass::Drift => "drift",
-            MessageClass::DataQuality => "data_quality",
-        }
-    }
-}
+use crate::wire::MessageClass;
 
 /// One outbox entry.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,7 +22,7 @@
 //! | `snapshot.rs` | what `chocoline inspect` shows |
 //! | `stage.rs` | the task |
 //!
-//! Wiring (pipeline): `let store = store::open(&cfg.store, Envelope::from_config(&cfg))?;`
+//! Wiring (pipeline): `let store = store::open(&cfg.store, envelope)?;`
 //! then spawn `store::stage::run(store.clone(), records_rx)` and
 //! `publish::Publisher::new(&cfg.mqtt, Outbox::new(store))?.run(shutdown)`; cancel `shutdown`
 //! after the store stage has returned so the publisher drains what it flushed last.
@@ -39,7 +39,6 @@ pub mod ledger;
 pub mod message;
 pub mod open;
 pub mod outbox;
-pub mod payload;
 pub mod readonly;
 pub mod recovery;
 pub mod reopen;
@@ -48,11 +47,11 @@ pub mod snapshot;
 pub mod stage;
 pub mod volatile;
 
+pub use crate::wire::{Envelope, MessageClass};
 pub use append::Appended;
 pub use db::{CounterValues, Store};
 pub use error::StoreError;
-pub use message::{MessageClass, OutboxMessage};
+pub use message::OutboxMessage;
 pub use open::open;
 pub use outbox::Outbox;
-pub use payload::Envelope;
 pub use snapshot::Snapshot;

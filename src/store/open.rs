@@ -24,8 +24,8 @@ use super::db::{AppendState, COUNTER_KEYS, Counters, Inner, Store, Trees, be_u64
 use super::error::StoreError;
 use super::keys;
 use super::ledger::{self, Ledger, Recorded};
-use super::payload::Envelope;
 use super::recovery;
+use crate::wire::Envelope;
 
 /// Name of the sled directory inside `data_dir`.
 pub const DB_DIR: &str = "db";

@@ -17,7 +17,7 @@ use super::db::Store;
 use super::error::StoreError;
 use super::ledger;
 use super::open::{DB_DIR, Parts, assemble, lock, open_and_scan};
-use super::payload::Envelope;
+use crate::wire::Envelope;
 
 /// A scratch directory removed on drop.
 #[derive(Debug)]
@@ -107,7 +107,7 @@ pub fn open_existing(data_dir: &Path) -> Result<Store, StoreError> {
                 line: String::new(),
                 topic_prefix: String::new(),
                 topics: Default::default(),
-                max_message_bytes: crate::publish::config::DEFAULT_MAX_MESSAGE_BYTES,
+                max_message_bytes: crate::wire::DEFAULT_MAX_MESSAGE_BYTES,
             },
             epoch: format!("{db_epoch}.{generation}"),
             next_seq: scan.last_outbox_seq.map_or(0, |s| s + 1),

@@ -11,11 +11,12 @@ use std::time::Instant;
 use super::db::{Store, Trees};
 use super::error::StoreError;
 use super::keys;
-use super::message::{MessageClass, OutboxMessage};
+use super::message::OutboxMessage;
 use super::open::{DB_DIR, open_and_scan, quarantine};
 use super::recovery::notices;
 use super::volatile::{REOPEN_EVERY, REOPEN_MIN_FREE};
 use crate::domain::Record;
+use crate::wire::MessageClass;
 
 impl Store {
     /// Close the database (sled closes once the last handle is dropped).

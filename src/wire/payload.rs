@@ -6,10 +6,8 @@
 
 use serde_json::{Map, Value, json};
 
+use super::topics::{MessageClass, TopicClass, TopicsConfig};
 use crate::domain::{AlertKind, BatchContext, PredictionOutput, Record, TimestampMs};
-use crate::publish::config::{TopicClass, TopicsConfig};
-
-use super::message::MessageClass;
 
 /// Schema names, one per payload kind; the files are `docs/schemas/<name with / → _v>.json`.
 pub mod schema {
@@ -55,18 +53,6 @@ pub struct Draft {
 }
 
 impl Envelope {
-    /// From the agent identity (`[agent] site`, `line`) and `[mqtt]`.
-    pub fn from_config(cfg: &crate::config::Config) -> Self {
-        Envelope {
-            site: cfg.agent.site.clone(),
-            line: cfg.agent.line.clone(),
-            topic_prefix: cfg.mqtt.topic_prefix.clone(),
-            topics: cfg.mqtt.topics.clone(),
-            max_message_bytes: usize::try_from(cfg.mqtt.max_message_bytes.get())
-                .unwrap_or(usize::MAX),
-        }
-    }
-
     /// The status topic `{prefix}/status`.
     pub fn status_topic(&self) -> String {
         format!("{}/status", self.topic_prefix)
