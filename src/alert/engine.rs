@@ -39,7 +39,6 @@ use crate::domain::{
     Alert, AlertKind, AlertState, BatchContext, DataQualityEvent, DriftWindow, FeatureLevel,
     Prediction, PredictionOutput, Record, Severity, TimestampMs,
 };
-use crate::features::{FeatureSpec, Transform};
 
 use super::config::{AlertsConfig, ProductConfig, RuleConfig};
 use super::hysteresis::{Direction, Hysteresis, Step};
@@ -84,12 +83,47 @@ struct Eval<'a> {
 }
 
 /// One input of a model as the band rules see it: feature name, signal, transform and
-/// window length in samples (0 for duration windows).
+/// window length in samples (0 for duration and batch windows). The pipeline resolves these
+/// from the models' feature specs when it builds the engine, so the rules need nothing of the
+/// features stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BandInput {
+    /// Feature name in the model's vector (e.g. `temperature_mean_60`).
+    pub feature: String,
+    /// Signal it is computed from (e.g. `temperature`).
+    pub signal: String,
+    /// Transform name (e.g. `mean`, `last`).
+    pub transform: String,
+    /// Window length in samples; 0 for duration and batch windows.
+    pub window: usize,
+}
+
+/// The band inputs of one model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelInputs {
+    /// Model name.
+    pub model: String,
+    /// Its inputs, in vector order.
+    pub inputs: Vec<BandInput>,
+}
+
+/// [`BandInput`] as the engine keeps it.
 struct Input {
     feature: Arc<str>,
     signal: String,
-    transform: Transform,
+    transform: String,
     window: usize,
+}
+
+impl From<&BandInput> for Input {
+    fn from(b: &BandInput) -> Self {
+        Input {
+            feature: Arc::from(b.feature.as_str()),
+            signal: b.signal.clone(),
+            transform: b.transform.clone(),
+            window: b.window,
+        }
+    }
 }
 
 /// Counters of alert events.
@@ -146,37 +180,22 @@ impl AlertEngine {
             .cloned()
     }
 
-    /// An engine for the given rules, products, identity and models' feature specs.
+    /// An engine for the given rules, products, identity and the models' band inputs.
     pub fn new(
         cfg: &AlertsConfig,
         products: &[ProductConfig],
         site: &str,
         line: &str,
-        specs: &[FeatureSpec],
+        models: &[ModelInputs],
     ) -> Self {
         AlertEngine {
             cfg: cfg.clone(),
             site: site.to_string(),
             line: line.to_string(),
             products: product_map(products),
-            inputs: specs
+            inputs: models
                 .iter()
-                .map(|s| {
-                    let v = s
-                        .entries
-                        .iter()
-                        .map(|e| Input {
-                            feature: Arc::from(e.name.as_str()),
-                            signal: e.signal.clone(),
-                            transform: e.transform,
-                            window: match e.window {
-                                crate::features::Window::Samples(n) => n,
-                                _ => 0,
-                            },
-                        })
-                        .collect();
-                    (s.model.to_string(), v)
-                })
+                .map(|m| (m.model.clone(), m.inputs.iter().map(Input::from).collect()))
                 .collect(),
             trackers: BTreeMap::new(),
             anomaly_share: HashMap::new(),

@@ -21,4 +21,4 @@ pub mod stage;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{AlertEngine, AlertStats};
+pub use engine::{AlertEngine, AlertStats, BandInput, ModelInputs};

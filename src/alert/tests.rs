@@ -9,20 +9,42 @@ use crate::domain::{
     Alert, AlertKind, AlertState, BatchContext, DataQualityEvent, DriftWindow, FeatureLevel,
     FeatureVector, Prediction, PredictionOutput, ReasonCode, Record, TimestampMs,
 };
-use crate::features::FeatureSpec;
 
-fn specs() -> Vec<FeatureSpec> {
-    let bloom = r#"{"name":"bloom","level":"sample","feature_spec_version":1,"features":[
-        {"name":"temp_mean","signal":"temperature","transform":"mean","window":60},
-        {"name":"temp_std","signal":"temperature","transform":"std","window":60},
-        {"name":"moist_last","signal":"moisture","transform":"last","window":1},
-        {"name":"ps_mean","signal":"particle_size","transform":"mean","window":60}]}"#;
-    let quality = r#"{"name":"quality","level":"batch","feature_spec_version":1,"features":[
-        {"name":"moisture_mean","signal":"moisture","transform":"mean","window":"batch"},
-        {"name":"ph_mean","signal":"ph","transform":"mean","window":"batch"}]}"#;
+/// Band inputs of one model: (feature, signal, transform, window in samples).
+fn model(name: &str, inputs: &[(&str, &str, &str, usize)]) -> ModelInputs {
+    ModelInputs {
+        model: name.to_string(),
+        inputs: inputs
+            .iter()
+            .map(|&(feature, signal, transform, window)| BandInput {
+                feature: feature.to_string(),
+                signal: signal.to_string(),
+                transform: transform.to_string(),
+                window,
+            })
+            .collect(),
+    }
+}
+
+fn specs() -> Vec<ModelInputs> {
     vec![
-        FeatureSpec::from_manifest_str("bloom", bloom).unwrap(),
-        FeatureSpec::from_manifest_str("quality", quality).unwrap(),
+        model(
+            "bloom",
+            &[
+                ("temp_mean", "temperature", "mean", 60),
+                ("temp_std", "temperature", "std", 60),
+                ("moist_last", "moisture", "last", 1),
+                ("ps_mean", "particle_size", "mean", 60),
+            ],
+        ),
+        // Batch-level: batch windows count as 0 samples.
+        model(
+            "quality",
+            &[
+                ("moisture_mean", "moisture", "mean", 0),
+                ("ph_mean", "ph", "mean", 0),
+            ],
+        ),
     ]
 }
 
@@ -677,9 +699,10 @@ fn bloom_probabilities_wait_for_the_window_after_a_product_change() {
 
 #[test]
 fn humidity_above_the_products_sugar_bloom_limit_raises_sugar_bloom() {
-    let spec = r#"{"name":"air","level":"sample","feature_spec_version":1,"features":[
-        {"name":"humidity_mean_60","signal":"humidity","transform":"mean","window":60}]}"#;
-    let specs = vec![FeatureSpec::from_manifest_str("air", spec).unwrap()];
+    let specs = vec![model(
+        "air",
+        &[("humidity_mean_60", "humidity", "mean", 60)],
+    )];
     let mut e = AlertEngine::new(&AlertsConfig::default(), &products(), "plant", "L1", &specs);
     let air = |s: i64, rh: f64| {
         let mut r = bloom(s, 0.0, 0.0, 31.5);
@@ -723,10 +746,13 @@ fn humidity_above_the_products_sugar_bloom_limit_raises_sugar_bloom() {
 
 #[test]
 fn tempering_temperature_far_above_its_product_level_raises_fat_bloom() {
-    let spec = r#"{"name":"anomaly","level":"sample","feature_spec_version":1,"features":[
-        {"name":"temperature_mean_60","signal":"temperature","transform":"mean","window":60},
-        {"name":"tunnel_temp_mean_60","signal":"tunnel_temp","transform":"mean","window":60}]}"#;
-    let specs = vec![FeatureSpec::from_manifest_str("anomaly", spec).unwrap()];
+    let specs = vec![model(
+        "anomaly",
+        &[
+            ("temperature_mean_60", "temperature", "mean", 60),
+            ("tunnel_temp_mean_60", "tunnel_temp", "mean", 60),
+        ],
+    )];
     let mut e = AlertEngine::new(&AlertsConfig::default(), &products(), "plant", "L1", &specs);
     let an = |s: i64, z: f64| {
         Record::Prediction(Prediction {

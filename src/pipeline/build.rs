@@ -82,7 +82,7 @@ pub fn logic(cfg: &Config) -> Result<Logic, BuildError> {
         &cfg.products,
         &cfg.agent.site,
         &cfg.agent.line,
-        &specs,
+        &band_inputs(&specs),
     );
     Ok(Logic {
         specs,
@@ -199,5 +199,68 @@ pub fn envelope(cfg: &Config) -> Envelope {
         topic_prefix: cfg.mqtt.topic_prefix.clone(),
         topics: cfg.mqtt.topics.clone(),
         max_message_bytes: usize::try_from(cfg.mqtt.max_message_bytes.get()).unwrap_or(usize::MAX),
+    }
+}
+
+/// The alert rules' view of the models' inputs: each feature's signal, transform and window
+/// (in samples; 0 for duration and batch windows), resolved from the feature specs.
+pub fn band_inputs(specs: &[FeatureSpec]) -> Vec<crate::alert::ModelInputs> {
+    specs
+        .iter()
+        .map(|s| crate::alert::ModelInputs {
+            model: s.model.to_string(),
+            inputs: s
+                .entries
+                .iter()
+                .map(|e| crate::alert::BandInput {
+                    feature: e.name.clone(),
+                    signal: e.signal.clone(),
+                    transform: e.transform.name().to_string(),
+                    window: match e.window {
+                        crate::features::Window::Samples(n) => n,
+                        _ => 0,
+                    },
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn band_inputs_carry_signal_transform_and_window_in_samples() {
+        let spec = r#"{"name":"m","level":"sample","feature_spec_version":1,"features":[
+            {"name":"t_mean","signal":"temperature","transform":"mean","window":60},
+            {"name":"m_last","signal":"moisture","transform":"last","window":1}]}"#;
+        let batch = r#"{"name":"q","level":"batch","feature_spec_version":1,"features":[
+            {"name":"ph_mean","signal":"ph","transform":"mean","window":"batch"}]}"#;
+        let specs = vec![
+            FeatureSpec::from_manifest_str("m", spec).unwrap(),
+            FeatureSpec::from_manifest_str("q", batch).unwrap(),
+        ];
+        let got = band_inputs(&specs);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].model, "q");
+        assert_eq!(
+            (&*got[1].inputs[0].signal, got[1].inputs[0].window),
+            ("ph", 0),
+            "a batch window counts as 0 samples"
+        );
+        assert_eq!(got[0].model, "m");
+        let seen: Vec<(&str, &str, &str, usize)> = got[0]
+            .inputs
+            .iter()
+            .map(|i| (&*i.feature, &*i.signal, &*i.transform, i.window))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("t_mean", "temperature", "mean", 60),
+                ("m_last", "moisture", "last", 1),
+            ]
+        );
     }
 }

@@ -488,7 +488,13 @@ mod tests {
             FeatureEngine::new(&fcfg, setup, vec![spec.clone()]),
             Threshold,
             Monitor::new(vec![], true),
-            AlertEngine::new(&alerts, &products, "s", "l", &[spec]),
+            AlertEngine::new(
+                &alerts,
+                &products,
+                "s",
+                "l",
+                &crate::pipeline::build::band_inputs(&[spec]),
+            ),
         );
         let text = csv_text();
         let mut r = CsvSamples::new(text.as_bytes(), &BTreeMap::new(), HashMap::new()).unwrap();

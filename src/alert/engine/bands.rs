@@ -39,7 +39,7 @@ impl AlertEngine {
         let inputs = self.inputs.get(p.model.as_ref())?;
         for want in ["mean", "ewma", "last"] {
             for (i, input) in inputs.iter().enumerate() {
-                if input.signal == signal && input.transform.name() == want {
+                if input.signal == signal && input.transform == want {
                     let v = *p.features.values.get(i)?;
                     return Some((input.feature.clone(), v, input.window));
                 }

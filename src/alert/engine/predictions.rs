@@ -340,7 +340,7 @@ impl AlertEngine {
         let Some(feature) = self.inputs.get(p.model.as_ref()).and_then(|inputs| {
             inputs
                 .iter()
-                .find(|i| i.signal == "temperature" && i.transform.name() == "mean")
+                .find(|i| i.signal == "temperature" && i.transform == "mean")
                 .map(|i| i.feature.clone())
         }) else {
             return;
