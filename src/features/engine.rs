@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::Config;
 use crate::domain::{BatchContext, FeatureLevel, FeatureVector, ReasonCode, Sample, TimestampMs};
 use crate::validate::{ReasonSet, SignalChecker};
 
@@ -28,7 +27,8 @@ use super::ring::Ring;
 use super::spec::{FeatureSpec, Window};
 use super::transform::Accumulator;
 
-/// What the engine needs beyond `[features]`: product codes and poll intervals.
+/// What the engine needs beyond `[features]`: product codes and poll intervals (the pipeline
+/// gathers them from `[[products]]`, `[agent]` and `[[devices]]`).
 #[derive(Debug, Clone, Default)]
 pub struct EngineSetup {
     /// `[[products]]`: recipe id → product code.
@@ -39,28 +39,6 @@ pub struct EngineSetup {
     pub poll_intervals: HashMap<String, Duration>,
     /// Poll interval assumed for a register not in `poll_intervals`.
     pub default_poll: Duration,
-}
-
-impl EngineSetup {
-    /// From the whole configuration.
-    pub fn from_config(cfg: &Config) -> Self {
-        let mut poll_intervals = HashMap::new();
-        for d in &cfg.devices {
-            for r in &d.registers {
-                poll_intervals.insert(r.name.clone(), d.poll_interval.get());
-            }
-        }
-        EngineSetup {
-            products: cfg
-                .products
-                .iter()
-                .map(|p| (p.recipe_id, p.code.clone()))
-                .collect(),
-            default_product: cfg.agent.product.clone(),
-            poll_intervals,
-            default_poll: Duration::from_secs(1),
-        }
-    }
 }
 
 /// Counters of what the engine did.

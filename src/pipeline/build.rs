@@ -5,6 +5,7 @@
 //! live agent starts without it and raises `model_unavailable` (`super::degraded`); the
 //! offline paths (`replay`, `evaluate`) still need every model.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::acquire::Acquire;
@@ -119,7 +120,7 @@ pub fn features(cfg: &Config) -> Result<FeatureEngine, BuildError> {
     let specs = crate::features::load_specs(&cfg.models.dir, &cfg.models.enabled)?;
     Ok(FeatureEngine::new(
         &cfg.features,
-        EngineSetup::from_config(cfg),
+        engine_setup(cfg),
         specs,
     ))
 }
@@ -172,7 +173,7 @@ pub fn stages(cfg: &Config) -> Result<Stages, BuildError> {
     } = logic(&readable)?;
     let features = FeatureEngine::new(
         &readable.features,
-        EngineSetup::from_config(&readable),
+        engine_setup(&readable),
         specs,
     );
     let service = Service::new(registry);
@@ -224,6 +225,27 @@ pub fn band_inputs(specs: &[FeatureSpec]) -> Vec<crate::alert::ModelInputs> {
                 .collect(),
         })
         .collect()
+}
+
+/// What the feature engine needs beyond `[features]`: product codes (`[[products]]`), the
+/// default product (`[agent] product`) and each register's poll interval (`[[devices]]`).
+pub fn engine_setup(cfg: &Config) -> EngineSetup {
+    let mut poll_intervals = HashMap::new();
+    for d in &cfg.devices {
+        for r in &d.registers {
+            poll_intervals.insert(r.name.clone(), d.poll_interval.get());
+        }
+    }
+    EngineSetup {
+        products: cfg
+            .products
+            .iter()
+            .map(|p| (p.recipe_id, p.code.clone()))
+            .collect(),
+        default_product: cfg.agent.product.clone(),
+        poll_intervals,
+        default_poll: std::time::Duration::from_secs(1),
+    }
 }
 
 #[cfg(test)]

@@ -240,7 +240,7 @@ pub fn build(
     let service = crate::infer::service::Service::new(super::build::registry(cfg)?);
     let engine = FeatureEngine::new(
         &cfg.features,
-        crate::features::EngineSetup::from_config(cfg),
+        super::build::engine_setup(cfg),
         specs,
     );
     Ok(OfflinePipeline::new(engine, service, monitor, alerts))
