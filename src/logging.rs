@@ -15,8 +15,45 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
 
-use crate::config::{LogConfig, LogFormat};
 use crate::domain::Alert;
+use serde::{Deserialize, Serialize};
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Level or filter ("error", "warn", "info", "debug", "trace", or a tracing filter such as
+    /// "info,chocoline::acquire=debug"). `RUST_LOG` wins when set. Default "info".
+    #[serde(default = "default_level")]
+    pub level: String,
+    /// "human" or "json". `--log-format` wins when given. Default "human".
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_level(),
+            format: LogFormat::default(),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+fn default_level() -> String {
+    "info".into()
+}
 
 /// Levels a bare directive may name.
 const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];

@@ -144,7 +144,7 @@ fn simulate_then_poll_once_prints_plausible_readings() {
         assert_eq!(r["quality"], "good", "{r}");
         assert!(r["raw"].as_str().unwrap().starts_with("0x"));
     }
-    // Physically plausible values of a normal line (shared/domain.md ranges).
+    // Physically plausible values of a normal line (docs/domain.md ranges).
     let t = get("temperature")["value"].as_f64().unwrap();
     assert!((25.0..=35.0).contains(&t), "temperature {t}");
     assert_eq!(get("temperature")["unit"], "°C");

@@ -1,5 +1,5 @@
 //! Training–serving skew test: every case of `models/golden_features.jsonl` (written by the
-//! Python training pipeline, format in CONTRACTS.md) must be reproduced by the Rust
+//! Python training pipeline, format in docs/feature-spec.md) must be reproduced by the Rust
 //! transforms to 1e-6, both by the window evaluator and by the streaming batch accumulator.
 
 use std::path::Path;

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::units::Duration;
+pub use crate::codec::{ByteOrder, DataType};
+use crate::settings::units::Duration;
 
 /// One Modbus slave: a PLC or a sensor gateway, reached over TCP or a serial line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,7 +90,7 @@ pub struct RegisterConfig {
     pub unit: String,
     /// Plausible range `[min, max]` of the engineering value; readings outside are kept and
     /// flagged `out_of_range`. Default: none.
-    #[serde(default, deserialize_with = "crate::config::units::optional_pair")]
+    #[serde(default, deserialize_with = "crate::settings::units::optional_pair")]
     pub valid_range: Option<[f64; 2]>,
 }
 
@@ -106,56 +107,6 @@ pub enum RegisterKind {
     Coil,
     /// Function code 2.
     Discrete,
-}
-
-/// Decoded type of a register value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum DataType {
-    /// Signed 16-bit, one word.
-    Int16,
-    /// Unsigned 16-bit, one word.
-    #[default]
-    Uint16,
-    /// Signed 32-bit, two words.
-    Int32,
-    /// Unsigned 32-bit, two words.
-    Uint32,
-    /// Signed 64-bit, four words.
-    Int64,
-    /// Unsigned 64-bit, four words.
-    Uint64,
-    /// IEEE-754 single, two words.
-    Float32,
-    /// IEEE-754 double, four words.
-    Float64,
-    /// One bit (coil / discrete) or a word that is 0 or non-zero.
-    Bool,
-}
-
-impl DataType {
-    /// Number of 16-bit words the type occupies in a register table.
-    pub fn words(self) -> u16 {
-        match self {
-            DataType::Int16 | DataType::Uint16 | DataType::Bool => 1,
-            DataType::Int32 | DataType::Uint32 | DataType::Float32 => 2,
-            DataType::Int64 | DataType::Uint64 | DataType::Float64 => 4,
-        }
-    }
-}
-
-/// Byte order, named after the order of bytes A (most significant) … D in the wire format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-pub enum ByteOrder {
-    /// Big endian: words and bytes most significant first.
-    #[default]
-    ABCD,
-    /// Little endian: everything reversed.
-    DCBA,
-    /// Bytes swapped within each word.
-    BADC,
-    /// Words swapped, bytes in order ("word swap").
-    CDAB,
 }
 
 fn default_slave_id() -> u8 {

@@ -6,7 +6,7 @@ use std::io;
 
 use crate::acquire::config::{DeviceConfig, Parity};
 use crate::acquire::connection::{ConnectFuture, Connector};
-use crate::config::controller::Controller;
+use crate::settings::controller::Controller;
 
 /// Modbus TCP endpoint `host:port`.
 #[derive(Debug, Clone)]

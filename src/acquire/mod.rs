@@ -6,7 +6,7 @@
 //! | [`backoff`] | reconnect delays: exponential, capped, jittered |
 //! | [`config`] | `[[devices]]` schema |
 //! | [`plan`] | merge a slave's registers into few reads |
-//! | [`decode`] | words → engineering values (and the inverse, for the simulator) |
+//! | [`decode`] | words → engineering values: the ground-floor [`crate::codec`], re-exported |
 //! | [`connection`] | one context per endpoint, timeouts, reconnect with backoff |
 //! | [`connectors`] | TCP and serial connectors, chosen by `controller` |
 //! | [`health`] | dead-slave isolation |
@@ -17,7 +17,7 @@ pub mod backoff;
 pub mod config;
 pub mod connection;
 pub mod connectors;
-pub mod decode;
+pub use crate::codec as decode;
 pub mod health;
 pub mod plan;
 pub mod poller;

@@ -1,5 +1,5 @@
 //! `[alerts]` and `[[products]]`: the rules that turn predictions and readings into alarms,
-//! and the per-product specifications they check against (defaults from shared/domain.md).
+//! and the per-product specifications they check against (defaults from docs/domain.md).
 
 use serde::{Deserialize, Serialize};
 
@@ -167,7 +167,7 @@ impl RuleConfig {
     }
 }
 
-/// Process specification of one product (recipe). Defaults follow shared/domain.md.
+/// Process specification of one product (recipe). Defaults follow docs/domain.md.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProductConfig {
@@ -179,18 +179,18 @@ pub struct ProductConfig {
     pub chocolate: Chocolate,
     /// Tempering working temperature band, °C. Default by chocolate: dark [31, 32],
     /// milk [30, 31], white [28, 30].
-    #[serde(default, deserialize_with = "crate::config::units::optional_pair")]
+    #[serde(default, deserialize_with = "crate::settings::units::optional_pair")]
     pub working_temp: Option<[f64; 2]>,
     /// Moisture band, %. Default [1.0, 2.0] (customer target; literature says < 1 %).
     #[serde(
         default = "default_moisture",
-        deserialize_with = "crate::config::units::pair"
+        deserialize_with = "crate::settings::units::pair"
     )]
     pub moisture_pct: [f64; 2],
     /// pH band. Default [5.0, 5.5].
     #[serde(
         default = "default_ph",
-        deserialize_with = "crate::config::units::pair"
+        deserialize_with = "crate::settings::units::pair"
     )]
     pub ph: [f64; 2],
     /// Particle size (D90) limit, µm. Default 25.
@@ -214,7 +214,7 @@ pub enum Chocolate {
 }
 
 impl Chocolate {
-    /// Default working-temperature band, °C (shared/domain.md).
+    /// Default working-temperature band, °C (docs/domain.md).
     pub fn working_band(self) -> [f64; 2] {
         match self {
             Chocolate::Dark => [31.0, 32.0],

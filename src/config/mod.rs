@@ -15,9 +15,7 @@
 //! [`Plan`]. Errors ([`ConfigErrors`]) name file, line (or environment variable), dotted key
 //! and what would be valid. `check-config` and `run` go through exactly this path.
 
-pub mod controller;
 pub mod error;
-pub mod keypath;
 pub mod load;
 mod locate;
 pub mod plan;
@@ -27,7 +25,6 @@ pub mod structure;
 #[cfg(test)]
 pub(crate) mod testing;
 mod text;
-pub mod units;
 mod validate;
 
 use std::net::SocketAddr;
@@ -40,15 +37,16 @@ pub use crate::acquire::config::{
 pub use crate::alert::config::{AlertsConfig, Chocolate, ProductConfig, RuleConfig};
 pub use crate::features::config::FeaturesConfig;
 pub use crate::infer::config::{ModelsConfig, OptimizeAt};
+pub use crate::logging::{LogConfig, LogFormat};
 pub use crate::monitor::config::DriftConfig;
 pub use crate::publish::config::{MqttConfig, TopicClass, TopicsConfig};
+pub use crate::settings::controller::{self, Controller};
+pub use crate::settings::keypath::{self, KeyPath};
+pub use crate::settings::units::{self, ByteSize, Duration};
 pub use crate::store::config::StoreConfig;
-pub use controller::Controller;
 pub use error::{ConfigError, ConfigErrors, Location};
-pub use keypath::KeyPath;
 pub use load::{Env, load, load_str, load_with_env};
 pub use plan::Plan;
-pub use units::{ByteSize, Duration};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,39 +119,6 @@ impl Default for AgentConfig {
     }
 }
 
-/// `[log]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogConfig {
-    /// Level or filter ("error", "warn", "info", "debug", "trace", or a tracing filter such as
-    /// "info,chocoline::acquire=debug"). `RUST_LOG` wins when set. Default "info".
-    #[serde(default = "default_level")]
-    pub level: String,
-    /// "human" or "json". `--log-format` wins when given. Default "human".
-    #[serde(default)]
-    pub format: LogFormat,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            level: default_level(),
-            format: LogFormat::default(),
-        }
-    }
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// One readable line per event.
-    #[default]
-    Human,
-    /// One JSON object per line.
-    Json,
-}
-
 /// `[metrics]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,9 +145,6 @@ fn default_site() -> String {
 }
 fn default_line() -> String {
     "line".into()
-}
-fn default_level() -> String {
-    "info".into()
 }
 fn default_true() -> bool {
     true

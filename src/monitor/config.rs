@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::units::Duration;
+use crate::settings::units::Duration;
 
 /// Drift-monitor settings. Thresholds default to the ones calibrated in each model's manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

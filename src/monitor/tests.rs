@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use super::config::DriftConfig;
 use super::reference::{FeatureReference, ModelReference, Thresholds};
 use super::*;
-use crate::config::Duration;
 use crate::domain::{
     BatchContext, FeatureLevel, FeatureVector, Prediction, PredictionOutput, Record, TimestampMs,
 };
+use crate::settings::units::Duration;
 
 /// Reference: feature "x" uniform on [0, 10) in 10 unit bins, 100 per bin.
 fn reference() -> ModelReference {

@@ -118,11 +118,7 @@ pub fn monitor(cfg: &Config) -> Result<Monitor, BuildError> {
 /// The feature engine for `cfg` (its specs read from the models' manifests).
 pub fn features(cfg: &Config) -> Result<FeatureEngine, BuildError> {
     let specs = crate::features::load_specs(&cfg.models.dir, &cfg.models.enabled)?;
-    Ok(FeatureEngine::new(
-        &cfg.features,
-        engine_setup(cfg),
-        specs,
-    ))
+    Ok(FeatureEngine::new(&cfg.features, engine_setup(cfg), specs))
 }
 
 /// Load every model of `[models]`; the ones refused (name, why) leave their slot empty.
@@ -171,11 +167,7 @@ pub fn stages(cfg: &Config) -> Result<Stages, BuildError> {
         monitor,
         alerts,
     } = logic(&readable)?;
-    let features = FeatureEngine::new(
-        &readable.features,
-        engine_setup(&readable),
-        specs,
-    );
+    let features = FeatureEngine::new(&readable.features, engine_setup(&readable), specs);
     let service = Service::new(registry);
     let store = crate::store::open(&cfg.store, envelope(cfg))?;
     let publisher = Publisher::new(&cfg.mqtt, Outbox::new(store.clone()))?;

@@ -238,11 +238,7 @@ pub fn build(
         alerts,
     } = super::build::logic(cfg)?;
     let service = crate::infer::service::Service::new(super::build::registry(cfg)?);
-    let engine = FeatureEngine::new(
-        &cfg.features,
-        super::build::engine_setup(cfg),
-        specs,
-    );
+    let engine = FeatureEngine::new(&cfg.features, super::build::engine_setup(cfg), specs);
     Ok(OfflinePipeline::new(engine, service, monitor, alerts))
 }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::units::{ByteSize, Duration};
+use crate::settings::units::{ByteSize, Duration};
 pub use crate::wire::topics::{DEFAULT_MAX_MESSAGE_BYTES, TopicClass, TopicsConfig};
 
 /// MQTT connection and topic settings.

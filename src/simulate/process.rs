@@ -1,4 +1,4 @@
-//! `LineSim`: a deterministic, seeded chocolate line (shared/domain.md).
+//! `LineSim`: a deterministic, seeded chocolate line (docs/domain.md).
 //!
 //! Pure: no I/O and no clock. Time advances only through [`LineSim::step`], internally in
 //! fixed one-second ticks, so the values at a given simulated time do not depend on how the

@@ -25,8 +25,8 @@ use tokio_modbus::server::tcp::{Server, accept_tcp_connection};
 use tokio_modbus::{ExceptionCode, Request, Response, SlaveRequest};
 use tokio_util::sync::CancellationToken;
 
-use crate::acquire::config::{ByteOrder, DataType, DeviceConfig, RegisterKind};
-use crate::acquire::decode;
+use crate::acquire::config::{DeviceConfig, RegisterKind};
+use crate::codec::{self as decode, ByteOrder, DataType};
 use crate::simulate::source::SignalSource;
 
 /// Why a config cannot be served.

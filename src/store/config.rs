@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::units::{ByteSize, Duration};
+use crate::settings::units::{ByteSize, Duration};
 
 /// The on-disk store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,5 +1,7 @@
-//! Decoding of Modbus words into engineering values, and the exact inverse (encoding) that the
-//! simulator uses to serve them.
+//! The Modbus register codec, at the ground floor because two parts use it without knowing
+//! each other: the acquire stage decodes Modbus words into engineering values, and the line
+//! simulator encodes values into words with the exact inverse. It holds the word layouts
+//! ([`DataType`], [`ByteOrder`]; `[[devices.registers]]` names them) and both directions.
 //!
 //! A multi-word value is first brought into big-endian byte order ("ABCD": byte A is the most
 //! significant), then interpreted as its data type. The four byte orders are all involutions of
@@ -7,7 +9,57 @@
 //! the same permutation both decodes and encodes. 16-bit values follow Telegraf: `ABCD`/`CDAB`
 //! read a word as `AB`, `DCBA`/`BADC` as `BA` (byte-swapped).
 
-use crate::acquire::config::{ByteOrder, DataType};
+use serde::{Deserialize, Serialize};
+
+/// Decoded type of a register value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DataType {
+    /// Signed 16-bit, one word.
+    Int16,
+    /// Unsigned 16-bit, one word.
+    #[default]
+    Uint16,
+    /// Signed 32-bit, two words.
+    Int32,
+    /// Unsigned 32-bit, two words.
+    Uint32,
+    /// Signed 64-bit, four words.
+    Int64,
+    /// Unsigned 64-bit, four words.
+    Uint64,
+    /// IEEE-754 single, two words.
+    Float32,
+    /// IEEE-754 double, four words.
+    Float64,
+    /// One bit (coil / discrete) or a word that is 0 or non-zero.
+    Bool,
+}
+
+impl DataType {
+    /// Number of 16-bit words the type occupies in a register table.
+    pub fn words(self) -> u16 {
+        match self {
+            DataType::Int16 | DataType::Uint16 | DataType::Bool => 1,
+            DataType::Int32 | DataType::Uint32 | DataType::Float32 => 2,
+            DataType::Int64 | DataType::Uint64 | DataType::Float64 => 4,
+        }
+    }
+}
+
+/// Byte order, named after the order of bytes A (most significant) … D in the wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum ByteOrder {
+    /// Big endian: words and bytes most significant first.
+    #[default]
+    ABCD,
+    /// Little endian: everything reversed.
+    DCBA,
+    /// Bytes swapped within each word.
+    BADC,
+    /// Words swapped, bytes in order ("word swap").
+    CDAB,
+}
 
 /// Why a set of words could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
