@@ -54,6 +54,16 @@ pub struct StageContext<U> {
 }
 
 impl<U> StageContext<U> {
+    /// A context inside the agent: the stage's heartbeat, its end of the update channel and
+    /// the agent's registry.
+    pub fn new(heartbeat: Arc<Heartbeat>, updates: mpsc::Receiver<U>, metrics: &Registry) -> Self {
+        StageContext {
+            heartbeat,
+            updates,
+            metrics: metrics.clone(),
+        }
+    }
+
     /// A context outside a running agent: a heartbeat of its own, a fresh registry, and the
     /// sender of the update channel (drop it when no updates will come).
     pub fn standalone(name: &'static str) -> (Self, mpsc::Sender<U>) {

@@ -23,16 +23,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::build::Stages;
-use super::reload::{self, ReloadSource, Restart};
+use super::reload::{self, ReloadSource, Restart, UpdateReceivers};
 use super::telemetry;
 use crate::acquire::{Acquire, AcquireMetrics};
 use crate::domain::{FeatureVector, Prediction, Record, Sample};
 use crate::features::stage::SourceWatch;
 use crate::flow::{STALL, StageContext};
-use crate::health::{Liveness, Notifier};
+use crate::health::{Heartbeat, Liveness, Notifier};
 use crate::metrics::Registry;
 use crate::publish::{PublishStats, Publisher};
 
@@ -80,6 +81,48 @@ fn slowest_poll(cfg: &crate::config::Config) -> Duration {
         .unwrap_or(Duration::from_secs(1))
 }
 
+/// The heartbeats of the stages that process items; acquire's beats with every sample.
+struct Heartbeats {
+    acquire: Arc<Heartbeat>,
+    features: Arc<Heartbeat>,
+    validate: Arc<Heartbeat>,
+    infer: Arc<Heartbeat>,
+    monitor: Arc<Heartbeat>,
+    alert: Arc<Heartbeat>,
+}
+
+impl Heartbeats {
+    fn register(live: &Liveness, cfg: &crate::config::Config) -> Self {
+        // A healthy poller produces a sample every poll interval; allow for a slow device's
+        // timeouts and reconnect backoff before calling it stuck.
+        let beat = (slowest_poll(cfg) * 5).max(Duration::from_secs(30));
+        Heartbeats {
+            acquire: live.register("acquire", STALL, Some(beat)),
+            features: live.register("features", STALL, None),
+            validate: live.register("validate", STALL, None),
+            infer: live.register("infer", STALL, None),
+            monitor: live.register("monitor", STALL, None),
+            alert: live.register("alert", STALL, None),
+        }
+    }
+}
+
+/// The running tasks, joined in pipeline order by [`Tasks::drain`].
+struct Tasks {
+    acquire: JoinHandle<u64>,
+    controller: JoinHandle<()>,
+    features: JoinHandle<u64>,
+    validate: JoinHandle<crate::validate::ValidateStats>,
+    infer: JoinHandle<u64>,
+    monitor: JoinHandle<()>,
+    alert: JoinHandle<u64>,
+    store: JoinHandle<()>,
+    publish: JoinHandle<Option<PublishStats>>,
+    refresher: JoinHandle<()>,
+    /// Stops the publisher (and the refresher) once the store has flushed.
+    publish_stop: CancellationToken,
+}
+
 /// Run every stage until `shutdown` fires and the pipeline has drained.
 pub async fn run(
     stages: Stages,
@@ -87,148 +130,145 @@ pub async fn run(
     mut control: Control,
     shutdown: CancellationToken,
 ) -> Report {
-    let Stages {
-        acquire,
-        features,
-        service,
-        monitor,
-        alerts,
-        store,
-        publisher,
-        refused,
-    } = stages;
-    let live = &control.liveness;
-    // A healthy poller produces a sample every poll interval; allow for a slow device's
-    // timeouts and reconnect backoff before calling it stuck.
-    let beat = (slowest_poll(cfg) * 5).max(Duration::from_secs(30));
-    let hb_acquire = live.register("acquire", STALL, Some(beat));
-    let hb_features = live.register("features", STALL, None);
-    let hb_validate = live.register("validate", STALL, None);
-    let hb_infer = live.register("infer", STALL, None);
-    let hb_monitor = live.register("monitor", STALL, None);
-    let hb_alert = live.register("alert", STALL, None);
-
-    telemetry::static_info(&control.metrics, service.registry());
+    let hb = Heartbeats::register(&control.liveness, cfg);
+    telemetry::static_info(&control.metrics, stages.service.registry());
     let (updates, rx_updates) = reload::updates();
-    let (metrics_tx, metrics_rx) = watch::channel(acquire.metrics());
-    let publish_stop = CancellationToken::new();
-    let refresher = tokio::spawn(telemetry::refresh(
+    let controller = reload::Controller::new(
+        cfg.clone(),
+        stages.service.registry().clone(),
+        stages.store.clone(),
+        updates,
         control.metrics.clone(),
-        metrics_rx,
-        store.clone(),
-        publish_stop.clone(),
-    ));
-    let controller = tokio::spawn(
-        reload::Controller::new(
-            cfg.clone(),
-            service.registry().clone(),
-            store.clone(),
-            updates,
-            control.metrics.clone(),
-            control.notifier.clone(),
-        )
-        .with_refused(refused)
-        .run(control.reload.take(), shutdown.clone()),
+        control.notifier.clone(),
     );
+    let controller = controller.with_refused(stages.refused.clone());
+    let controller = tokio::spawn(controller.run(control.reload.take(), shutdown.clone()));
+    spawn(stages, hb, rx_updates, &mut control, controller, shutdown)
+        .drain()
+        .await
+}
 
+/// Wire the stages with bounded channels and spawn each one.
+fn spawn(
+    stages: Stages,
+    hb: Heartbeats,
+    rx: UpdateReceivers,
+    control: &mut Control,
+    controller: JoinHandle<()>,
+    shutdown: CancellationToken,
+) -> Tasks {
+    let metrics = control.metrics.clone();
     let (sample_tx, sample_rx) = mpsc::channel::<Sample>(CHANNEL);
     let (vec_tx, vec_rx) = mpsc::channel::<FeatureVector>(CHANNEL);
     let (ok_tx, ok_rx) = mpsc::channel::<FeatureVector>(CHANNEL);
     let (pred_tx, pred_rx) = mpsc::channel::<Prediction>(CHANNEL);
     let (alert_tx, alert_rx) = mpsc::channel::<Record>(CHANNEL);
     let (store_tx, store_rx) = mpsc::channel::<Record>(CHANNEL);
-
-    let t_acquire = tokio::spawn(supervise_acquire(
-        acquire,
-        sample_tx,
-        shutdown,
-        rx_updates.acquire,
-        metrics_tx,
-    ));
-    let t_features = tokio::spawn(crate::features::stage::run(
-        features,
-        sample_rx,
-        vec_tx,
-        StageContext {
-            heartbeat: hb_features,
-            updates: rx_updates.features,
-            metrics: control.metrics.clone(),
-        },
-        SourceWatch {
-            source: hb_acquire,
-            first_cycle: control.first_cycle.take(),
-        },
-    ));
-    let t_validate = tokio::spawn(crate::validate::stage::run(
-        vec_rx,
-        ok_tx,
-        alert_tx.clone(),
-        hb_validate,
-    ));
-    let infer_metrics = control.metrics.clone();
-    let t_infer = tokio::spawn(async move {
-        crate::infer::stage::run(service, ok_rx, pred_tx, hb_infer, &infer_metrics).await
-    });
-    let t_monitor = tokio::spawn(crate::monitor::stage::run(
-        monitor,
-        pred_rx,
-        alert_tx,
-        StageContext {
-            heartbeat: hb_monitor,
-            updates: rx_updates.monitor,
-            metrics: control.metrics.clone(),
-        },
-    ));
-    let t_alert = tokio::spawn(crate::alert::stage::run(
-        alerts,
-        alert_rx,
-        store_tx,
-        StageContext {
-            heartbeat: hb_alert,
-            updates: rx_updates.alerts,
-            metrics: control.metrics.clone(),
-        },
-    ));
-    let t_store = tokio::spawn(crate::store::stage::run(store.clone(), store_rx));
-    let t_publish = tokio::spawn(supervise_publisher(
-        publisher,
-        publish_stop.clone(),
-        rx_updates.publisher,
-    ));
-
-    let samples_emitted = match t_acquire.await {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::error!(error = %e, "acquire task failed");
-            0
-        }
+    let (metrics_tx, metrics_rx) = watch::channel(stages.acquire.metrics());
+    let publish_stop = CancellationToken::new();
+    let source = SourceWatch {
+        source: hb.acquire,
+        first_cycle: control.first_cycle.take(),
     };
-    let _ = controller.await;
-    tracing::info!("acquisition stopped; draining the pipeline");
-    let samples = t_features.await.unwrap_or_default();
-    let _ = t_validate.await;
-    let predictions = t_infer.await.unwrap_or_default();
-    let _ = t_monitor.await;
-    let records = t_alert.await.unwrap_or_default();
-    if let Err(e) = t_store.await {
-        tracing::error!(error = %e, "store task failed");
+    let (service, infer_metrics) = (stages.service, control.metrics.clone());
+    Tasks {
+        acquire: tokio::spawn(supervise_acquire(
+            stages.acquire,
+            sample_tx,
+            shutdown,
+            rx.acquire,
+            metrics_tx,
+        )),
+        controller,
+        features: tokio::spawn(crate::features::stage::run(
+            stages.features,
+            sample_rx,
+            vec_tx,
+            StageContext::new(hb.features, rx.features, &metrics),
+            source,
+        )),
+        validate: tokio::spawn(crate::validate::stage::run(
+            vec_rx,
+            ok_tx,
+            alert_tx.clone(),
+            hb.validate,
+        )),
+        infer: tokio::spawn(async move {
+            crate::infer::stage::run(service, ok_rx, pred_tx, hb.infer, &infer_metrics).await
+        }),
+        monitor: tokio::spawn(crate::monitor::stage::run(
+            stages.monitor,
+            pred_rx,
+            alert_tx,
+            StageContext::new(hb.monitor, rx.monitor, &metrics),
+        )),
+        alert: tokio::spawn(crate::alert::stage::run(
+            stages.alerts,
+            alert_rx,
+            store_tx,
+            StageContext::new(hb.alert, rx.alerts, &metrics),
+        )),
+        store: tokio::spawn(crate::store::stage::run(stages.store.clone(), store_rx)),
+        publish: tokio::spawn(supervise_publisher(
+            stages.publisher,
+            publish_stop.clone(),
+            rx.publisher,
+        )),
+        refresher: tokio::spawn(telemetry::refresh(
+            control.metrics.clone(),
+            metrics_rx,
+            stages.store,
+            publish_stop.clone(),
+        )),
+        publish_stop,
     }
+}
+
+impl Tasks {
+    /// Wait for the source to stop, then for each stage in pipeline order as its input
+    /// closes; only after the store has flushed is the publisher told to stop.
+    async fn drain(self) -> Report {
+        let samples_emitted = joined(self.acquire, "acquire").await.unwrap_or(0);
+        let _ = self.controller.await;
+        tracing::info!("acquisition stopped; draining the pipeline");
+        let samples = self.features.await.unwrap_or_default();
+        let _ = self.validate.await;
+        let predictions = self.infer.await.unwrap_or_default();
+        let _ = self.monitor.await;
+        let records = self.alert.await.unwrap_or_default();
+        let publish = finish_output(self.store, self.publish, self.publish_stop).await;
+        let _ = self.refresher.await;
+        Report {
+            samples,
+            samples_emitted,
+            predictions,
+            records,
+            publish,
+        }
+    }
+}
+
+/// Wait for the store to flush what the alert stage handed it, then stop the publisher so it
+/// drains the outbox, publishes `offline` and disconnects.
+async fn finish_output(
+    store: JoinHandle<()>,
+    publish: JoinHandle<Option<PublishStats>>,
+    publish_stop: CancellationToken,
+) -> Option<PublishStats> {
+    let _ = joined(store, "store").await;
     tracing::info!("store flushed; stopping the publisher");
     publish_stop.cancel();
-    let publish = match t_publish.await {
-        Ok(stats) => stats,
+    joined(publish, "publisher").await.flatten()
+}
+
+/// Join a task; a panic is logged and gives None.
+async fn joined<T>(task: JoinHandle<T>, what: &str) -> Option<T> {
+    match task.await {
+        Ok(v) => Some(v),
         Err(e) => {
-            tracing::error!(error = %e, "publisher task failed");
+            tracing::error!(error = %e, "{what} task failed");
             None
         }
-    };
-    let _ = refresher.await;
-    Report {
-        samples,
-        samples_emitted,
-        predictions,
-        records,
-        publish,
     }
 }
 
@@ -250,9 +290,7 @@ async fn supervise_acquire(
         let mut task = tokio::spawn(acquire.run(tx.clone(), stop.clone()));
         let next = tokio::select! {
             r = &mut task => {
-                if let Err(e) = r {
-                    tracing::error!(error = %e, "acquire task failed");
-                }
+                log_join_error(r);
                 None
             }
             Some(r) = restarts.recv() => Some(r),
@@ -262,9 +300,7 @@ async fn supervise_acquire(
         };
         // The old poller finishes its current cycle; what it read is already in the channel.
         stop.cancel();
-        if let Err(e) = task.await {
-            tracing::error!(error = %e, "acquire task failed");
-        }
+        log_join_error(task.await);
         emitted += counters.samples.load(Ordering::Relaxed);
         tracing::info!(
             samples_so_far = emitted,
@@ -272,6 +308,13 @@ async fn supervise_acquire(
         );
         acquire = next;
         let _ = done.send(());
+    }
+}
+
+/// Log a poller task that panicked.
+fn log_join_error<T>(r: Result<T, tokio::task::JoinError>) {
+    if let Err(e) = r {
+        tracing::error!(error = %e, "acquire task failed");
     }
 }
 
