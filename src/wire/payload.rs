@@ -7,7 +7,10 @@
 use serde_json::{Map, Value, json};
 
 use super::topics::{MessageClass, TopicClass, TopicsConfig};
-use crate::domain::{AlertKind, BatchContext, PredictionOutput, Record, TimestampMs};
+use crate::domain::{
+    Alert, AlertKind, BatchContext, DataQualityEvent, DriftWindow, Prediction, PredictionOutput,
+    Record, TimestampMs,
+};
 
 /// Schema names, one per payload kind; the files are `docs/schemas/<name with / → _v>.json`.
 pub mod schema {
@@ -66,86 +69,25 @@ impl Envelope {
                 MessageClass::Alert,
                 format!("{p}/alerts/{}", a.kind.as_str()),
                 self.topics.alerts,
-                json!({
-                    "schema": schema::ALERT,
-                    "alert_id": a.id,
-                    "kind": a.kind,
-                    "severity": a.severity,
-                    "state": a.state,
-                    "site": a.site,
-                    "line": a.line,
-                    "batch": batch(&a.batch),
-                    "raised_at": ts(a.raised_at),
-                    "ts": ts(a.ts),
-                    "message": a.message,
-                    "evidence": a.evidence,
-                }),
+                alert_body(a),
             ),
-            Record::Prediction(pr) => {
-                let features: Map<String, Value> = pr
-                    .features
-                    .names
-                    .iter()
-                    .zip(pr.features.values.iter())
-                    .map(|(n, v)| (n.clone(), finite(*v)))
-                    .collect();
-                (
-                    MessageClass::Prediction,
-                    format!("{p}/predictions/{}", topic_level(&pr.model)),
-                    self.topics.predictions,
-                    json!({
-                        "schema": schema::PREDICTION,
-                        "site": self.site,
-                        "line": self.line,
-                        "model": &*pr.model,
-                        "model_version": &*pr.model_version,
-                        "ts": ts(pr.ts),
-                        "batch": batch(&pr.batch),
-                        "output": output(&pr.output),
-                        "confidence": finite(pr.confidence),
-                        "features": features,
-                        "decides": pr.decides,
-                    }),
-                )
-            }
+            Record::Prediction(pr) => (
+                MessageClass::Prediction,
+                format!("{p}/predictions/{}", topic_level(&pr.model)),
+                self.topics.predictions,
+                self.prediction_body(pr),
+            ),
             Record::Drift(d) => (
                 MessageClass::Drift,
                 format!("{p}/drift"),
                 self.topics.drift,
-                json!({
-                    "schema": schema::DRIFT,
-                    "site": self.site,
-                    "line": self.line,
-                    "model": &*d.model,
-                    "model_version": &*d.model_version,
-                    "start": ts(d.start),
-                    "end": ts(d.end),
-                    "samples": d.samples,
-                    "drifted_share": finite(d.drifted_share),
-                    "features": d.features.iter().map(|f| json!({
-                        "feature": f.feature,
-                        "psi": finite(f.psi),
-                        "js": finite(f.js),
-                        "w1_sigma": finite(f.w1_sigma),
-                        "thresholds": f.thresholds.iter().map(|t| finite(*t)).collect::<Vec<_>>(),
-                        "page_hinkley": f.page_hinkley,
-                        "drifted": f.drifted,
-                    })).collect::<Vec<_>>(),
-                }),
+                self.drift_body(d),
             ),
             Record::DataQuality(q) => (
                 MessageClass::DataQuality,
                 format!("{p}/data_quality"),
                 self.topics.data_quality,
-                json!({
-                    "schema": schema::DATA_QUALITY,
-                    "site": self.site,
-                    "line": self.line,
-                    "model": &*q.model,
-                    "ts": ts(q.ts),
-                    "batch": batch(&q.batch),
-                    "flags": q.flags,
-                }),
+                self.data_quality_body(q),
             ),
         };
         let body = match body {
@@ -158,6 +100,67 @@ impl Envelope {
             delivery,
             body,
         }
+    }
+
+    /// `chocoline.prediction/1`: output, confidence and the input features by name.
+    fn prediction_body(&self, pr: &Prediction) -> Value {
+        let features: Map<String, Value> = pr
+            .features
+            .names
+            .iter()
+            .zip(pr.features.values.iter())
+            .map(|(n, v)| (n.clone(), finite(*v)))
+            .collect();
+        json!({
+            "schema": schema::PREDICTION,
+            "site": self.site,
+            "line": self.line,
+            "model": &*pr.model,
+            "model_version": &*pr.model_version,
+            "ts": ts(pr.ts),
+            "batch": batch(&pr.batch),
+            "output": output(&pr.output),
+            "confidence": finite(pr.confidence),
+            "features": features,
+            "decides": pr.decides,
+        })
+    }
+
+    /// `chocoline.drift/1`: the window and every feature's statistics.
+    fn drift_body(&self, d: &DriftWindow) -> Value {
+        json!({
+            "schema": schema::DRIFT,
+            "site": self.site,
+            "line": self.line,
+            "model": &*d.model,
+            "model_version": &*d.model_version,
+            "start": ts(d.start),
+            "end": ts(d.end),
+            "samples": d.samples,
+            "drifted_share": finite(d.drifted_share),
+            "features": d.features.iter().map(|f| json!({
+                "feature": f.feature,
+                "psi": finite(f.psi),
+                "js": finite(f.js),
+                "w1_sigma": finite(f.w1_sigma),
+                "thresholds": f.thresholds.iter().map(|t| finite(*t)).collect::<Vec<_>>(),
+                "page_hinkley": f.page_hinkley,
+                "drifted": f.drifted,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// `chocoline.data_quality/1`: the refused vector's flags.
+    fn data_quality_body(&self, q: &DataQualityEvent) -> Value {
+        json!({
+            "schema": schema::DATA_QUALITY,
+            "site": self.site,
+            "line": self.line,
+            "model": &*q.model,
+            "ts": ts(q.ts),
+            "batch": batch(&q.batch),
+            "flags": q.flags,
+        })
     }
 
     /// The retained status payload (`online` birth or `offline` will / goodbye).
@@ -175,6 +178,24 @@ impl Envelope {
         .to_string()
         .into_bytes()
     }
+}
+
+/// `chocoline.alert/1`: the event as raised or cleared, with its evidence.
+fn alert_body(a: &Alert) -> Value {
+    json!({
+        "schema": schema::ALERT,
+        "alert_id": a.id,
+        "kind": a.kind,
+        "severity": a.severity,
+        "state": a.state,
+        "site": a.site,
+        "line": a.line,
+        "batch": batch(&a.batch),
+        "raised_at": ts(a.raised_at),
+        "ts": ts(a.ts),
+        "message": a.message,
+        "evidence": a.evidence,
+    })
 }
 
 /// The id of the kind of an alert's topic, exposed for tests and inspect.
