@@ -144,7 +144,6 @@ impl Store {
 
     /// Insert without flushing (the caller flushes), or keep in memory when the disk is full.
     fn insert(&self, records: &[Record]) -> Result<Inserted, StoreError> {
-        let inner = &self.inner;
         let mut st = self.lock_append()?;
         let now = TimestampMs::now();
         // Records the store adds first: restart clears and the disk-full clear on recovery.
@@ -200,7 +199,19 @@ impl Store {
             seq += 1;
         }
 
-        for e in &entries {
+        self.write_entries(&entries)?;
+        self.trees()?.state.insert("next_seq", &seq.to_be_bytes())?;
+        st.next_seq = seq;
+        self.prune_history(newest_prediction, newest_drift)?;
+        self.persist_counters()?;
+        Ok(Inserted::Sled(out))
+    }
+
+    /// Insert the prepared entries into their trees, keeping the byte and length accounting
+    /// exact; open-alert entries go to the open-alert tracking instead.
+    fn write_entries(&self, entries: &[Entry]) -> Result<(), StoreError> {
+        let used = &self.inner.used;
+        for e in entries {
             if e.tree == Slot::OpenAlerts {
                 self.track_open_alert(e)?;
                 continue;
@@ -209,34 +220,33 @@ impl Store {
             let old = tree.insert(&e.key, e.value.as_slice())?;
             if let Some(old) = old {
                 // Only a retried batch rewrites a key: keep the accounting exact.
-                inner.used.fetch_sub(cost(&e.key, &old), Ordering::Relaxed);
+                used.fetch_sub(cost(&e.key, &old), Ordering::Relaxed);
             } else {
                 self.len_of(e.tree).fetch_add(1, Ordering::Relaxed);
             }
-            inner
-                .used
-                .fetch_add(cost(&e.key, &e.value), Ordering::Relaxed);
+            used.fetch_add(cost(&e.key, &e.value), Ordering::Relaxed);
         }
-        self.trees()?.state.insert("next_seq", &seq.to_be_bytes())?;
-        st.next_seq = seq;
+        Ok(())
+    }
 
+    /// Keep the prediction and drift histories within their retention (counted back from the
+    /// newest record written, in data time) and caps, and the alert history within its cap.
+    fn prune_history(
+        &self,
+        newest_prediction: Option<TimestampMs>,
+        newest_drift: Option<TimestampMs>,
+    ) -> Result<(), StoreError> {
+        let cfg = &self.inner.cfg;
+        let retention = millis(cfg.prediction_retention.get());
         if let Some(ts) = newest_prediction {
-            let cutoff =
-                TimestampMs(ts.0.saturating_sub(millis(inner.cfg.prediction_retention.get())));
-            self.prune(
-                Slot::Predictions,
-                Some(cutoff),
-                inner.cfg.prediction_history_max,
-            )?;
+            let cutoff = TimestampMs(ts.0.saturating_sub(retention));
+            self.prune(Slot::Predictions, Some(cutoff), cfg.prediction_history_max)?;
         }
         if let Some(ts) = newest_drift {
-            let cutoff =
-                TimestampMs(ts.0.saturating_sub(millis(inner.cfg.prediction_retention.get())));
-            self.prune(Slot::Drift, Some(cutoff), inner.cfg.drift_history_max)?;
+            let cutoff = TimestampMs(ts.0.saturating_sub(retention));
+            self.prune(Slot::Drift, Some(cutoff), cfg.drift_history_max)?;
         }
-        self.prune(Slot::Alerts, None, ALERT_HISTORY_MAX)?;
-        self.persist_counters()?;
-        Ok(Inserted::Sled(out))
+        self.prune(Slot::Alerts, None, ALERT_HISTORY_MAX)
     }
 
     /// The append state, serialising appends.

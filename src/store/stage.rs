@@ -24,24 +24,8 @@ pub async fn run(store: Store, mut rx: mpsc::Receiver<Record>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(record) = rx.recv().await {
         batch.push(record);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
-        }
-        let mut delay = Duration::from_millis(50);
-        loop {
-            match store.append(&batch).await {
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::error!(error = %e, records = batch.len(), retry_in = ?delay,
-                        "store write failed; holding the records and retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
+        fill_batch(&mut rx, &mut batch);
+        append_until_written(&store, &batch).await;
         batch.clear();
     }
     stop.cancel();
@@ -50,6 +34,28 @@ pub async fn run(store: Store, mut rx: mpsc::Receiver<Record>) {
         tracing::error!(error = %e, "final store flush failed");
     }
     write_snapshot(&store).await;
+}
+
+/// Take whatever else is already queued, up to [`MAX_BATCH`] records.
+fn fill_batch(rx: &mut mpsc::Receiver<Record>, batch: &mut Vec<Record>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(r) => batch.push(r),
+            Err(_) => break,
+        }
+    }
+}
+
+/// Append a batch, retrying with a capped backoff until it is written: the records are held
+/// (and back-pressure reaches the pipeline) rather than dropped.
+async fn append_until_written(store: &Store, batch: &[Record]) {
+    let mut delay = Duration::from_millis(50);
+    while let Err(e) = store.append(batch).await {
+        tracing::error!(error = %e, records = batch.len(), retry_in = ?delay,
+            "store write failed; holding the records and retrying");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
 }
 
 /// Rewrite the inspect snapshot every `[store] snapshot_interval` until `stop` fires.
