@@ -116,12 +116,8 @@ impl Publisher {
                 End::Shutdown => break,
                 End::Lost => {
                     self.stats.disconnects += 1;
-                    let delay = backoff.next_delay();
-                    tracing::debug!(?delay, "backoff");
-                    tracing::info!(retry_in = ?delay, "MQTT reconnecting");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(delay) => {}
+                    if !wait_to_reconnect(&shutdown, &mut backoff).await {
+                        break;
                     }
                 }
             }
@@ -182,38 +178,8 @@ impl Publisher {
         backoff: &mut Backoff,
     ) -> Result<(), PublishError> {
         match ev {
-            Event::Incoming(Incoming::ConnAck(_)) => {
-                // The backoff is NOT reset here: a broker that accepts the connection and then
-                // drops it on a message would otherwise be hammered. It resets on the first
-                // acknowledged outbox message (or after a connection that stayed up).
-                s.connected = true;
-                s.connected_at = Some(Instant::now());
-                self.stats.connects += 1;
-                tracing::info!(url = %self.cfg.url, outbox = self.outbox.depth(), "MQTT connected");
-                let env = self.outbox.store().envelope();
-                let birth = env.status_payload(true, &self.cfg.client_id, TimestampMs::now());
-                if s.client
-                    .try_publish(env.status_topic(), QoS::AtLeastOnce, true, birth)
-                    .is_ok()
-                {
-                    s.queued.push_back(Queued::Status);
-                }
-                self.fill(s)?;
-            }
-            Event::Outgoing(Outgoing::Publish(pkid)) => match s.queued.pop_front() {
-                Some(Queued::Outbox { seq, qos0: true }) => {
-                    // QoS 0 has no acknowledgement: written to the socket is as good as it gets.
-                    self.delivered(seq, backoff)?;
-                    self.fill(s)?;
-                }
-                Some(Queued::Outbox { seq, qos0: false }) => {
-                    s.inflight.insert(pkid, Some(seq));
-                }
-                Some(Queued::Status) => {
-                    s.inflight.insert(pkid, None);
-                }
-                None => tracing::warn!(pkid, "publish event without a queued message"),
-            },
+            Event::Incoming(Incoming::ConnAck(_)) => self.on_connected(s)?,
+            Event::Outgoing(Outgoing::Publish(pkid)) => self.on_written(s, pkid, backoff)?,
             Event::Incoming(Incoming::PubAck(ack)) => {
                 if let Some(Some(seq)) = s.inflight.remove(&ack.pkid) {
                     tracing::trace!(seq, "acknowledged (PUBACK)");
@@ -222,6 +188,50 @@ impl Publisher {
                 self.fill(s)?;
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// Connected: publish the retained `online` birth, then the outbox.
+    fn on_connected(&mut self, s: &mut Session) -> Result<(), PublishError> {
+        // The backoff is NOT reset here: a broker that accepts the connection and then
+        // drops it on a message would otherwise be hammered. It resets on the first
+        // acknowledged outbox message (or after a connection that stayed up).
+        s.connected = true;
+        s.connected_at = Some(Instant::now());
+        self.stats.connects += 1;
+        tracing::info!(url = %self.cfg.url, outbox = self.outbox.depth(), "MQTT connected");
+        let env = self.outbox.store().envelope();
+        let birth = env.status_payload(true, &self.cfg.client_id, TimestampMs::now());
+        if s.client
+            .try_publish(env.status_topic(), QoS::AtLeastOnce, true, birth)
+            .is_ok()
+        {
+            s.queued.push_back(Queued::Status);
+        }
+        self.fill(s)
+    }
+
+    /// The client wrote a publish with packet id `pkid`: match it to the oldest queued
+    /// message. QoS 0 has no acknowledgement, so written to the socket is as good as it gets.
+    fn on_written(
+        &mut self,
+        s: &mut Session,
+        pkid: u16,
+        backoff: &mut Backoff,
+    ) -> Result<(), PublishError> {
+        match s.queued.pop_front() {
+            Some(Queued::Outbox { seq, qos0: true }) => {
+                self.delivered(seq, backoff)?;
+                self.fill(s)?;
+            }
+            Some(Queued::Outbox { seq, qos0: false }) => {
+                s.inflight.insert(pkid, Some(seq));
+            }
+            Some(Queued::Status) => {
+                s.inflight.insert(pkid, None);
+            }
+            None => tracing::warn!(pkid, "publish event without a queued message"),
         }
         Ok(())
     }
@@ -400,5 +410,16 @@ impl Publisher {
         }
         tracing::info!("MQTT disconnected (offline status published)");
         Ok(())
+    }
+}
+
+/// Wait out the reconnect backoff; false if shutdown came first.
+async fn wait_to_reconnect(shutdown: &CancellationToken, backoff: &mut Backoff) -> bool {
+    let delay = backoff.next_delay();
+    tracing::debug!(?delay, "backoff");
+    tracing::info!(retry_in = ?delay, "MQTT reconnecting");
+    tokio::select! {
+        _ = shutdown.cancelled() => false,
+        _ = tokio::time::sleep(delay) => true,
     }
 }
