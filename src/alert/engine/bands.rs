@@ -112,132 +112,187 @@ impl AlertEngine {
     pub(super) fn process_bands(&mut self, p: &Prediction, out: &mut Vec<Record>) {
         let product = self.product_of(p);
         for signal in ["temperature", "moisture", "humidity", "particle_size", "ph"] {
-            let Some((feature, v, window)) = self.signal_value(p, signal) else {
+            let Some((feature, value, window)) = self.signal_value(p, signal) else {
                 continue;
             };
             if self.signal_ts.get(signal).is_some_and(|t| *t >= p.ts) {
                 continue;
             }
             self.signal_ts.insert(signal, p.ts);
-            let eval = |kind, scope, value| Eval {
-                kind,
-                scope,
+            let r = Read {
+                signal,
+                feature: &feature,
                 value,
-                ts: p.ts,
-                batch: &p.batch,
+                window,
             };
-            match signal {
-                "temperature" => {
-                    let Some(prod) = &product else { continue };
-                    if self.settling(signal, &prod.code, window) {
-                        continue;
-                    }
-                    let [lo, hi] = prod.working_temp.unwrap_or(prod.chocolate.working_band());
-                    let excursion = (lo - v).max(v - hi).max(0.0);
-                    let mut rule = self.cfg.fat_bloom_risk.clone();
-                    rule.raise = self.cfg.temp_band_tolerance_c.max(1e-9);
-                    rule.clear = 0.0;
-                    self.eval(
-                        eval(AlertKind::FatBloomRisk, "temperature", excursion),
-                        Some(rule),
-                        || {
-                            (
-                                format!(
-                                    "Fat bloom risk: working temperature {v:.2} °C outside {} band [{lo}, {hi}] °C",
-                                    prod.code
-                                ),
-                                Self::evidence_with(
-                                    p,
-                                    "band",
-                                    json!({"signal": signal, "feature": feature.as_ref(), "value": v,
-                                    "band": [lo, hi], "excursion": excursion, "product": prod.code}),
-                                ),
-                            )
-                        },
-                        out,
-                    );
-                }
-                "moisture" => {
-                    let Some(prod) = &product else { continue };
-                    if self.settling(signal, &prod.code, window) {
-                        continue;
-                    }
-                    let limit = Limit {
-                        signal,
-                        feature: &feature,
-                        value: v,
-                        limit: prod.moisture_pct[1],
-                        tolerance: self.cfg.moisture_tolerance_pct.max(1e-9),
-                        unit: "%",
-                        product: &prod.code,
-                        margin: 0.0,
-                    };
-                    self.sugar_limit(p, &limit, out);
-                }
-                "humidity" => {
-                    let Some(prod) = &product else { continue };
-                    let limit = Limit {
-                        signal,
-                        feature: &feature,
-                        value: v,
-                        limit: prod.chocolate.sugar_bloom_humidity() - self.cfg.humidity_margin_rh,
-                        tolerance: HUMIDITY_TOLERANCE_PCT,
-                        unit: "% RH",
-                        product: &prod.code,
-                        margin: self.cfg.humidity_margin_rh,
-                    };
-                    self.sugar_limit(p, &limit, out);
-                }
-                "ph" => {
-                    let batch = p.batch.batch_id.as_deref().unwrap_or("");
-                    // Without a lot from the PLC, each batch is its own lot.
-                    let lot = p.batch.lot.as_deref().unwrap_or(batch);
-                    let Some(dev) = self.ph_drift.push(lot, batch, v) else {
-                        continue;
-                    };
-                    let baseline = self.ph_drift.baseline().unwrap_or(f64::NAN);
-                    let baseline_n = self.ph_drift.baseline_count();
-                    let carry = self.ph_drift.carry();
-                    let rule = lot_drift::rule(self.cfg.drift.clone());
-                    self.eval(
-                        eval(AlertKind::Drift, "ph", dev),
-                        Some(rule),
-                        || {
-                            (
-                                format!(
-                                    "Process drift: pH {v:.3} moved {dev:.3} from this bean lot's baseline {baseline:.3}{}",
-                                    carried(carry)
-                                ),
-                                Self::evidence_with(
-                                    p,
-                                    "lot_drift",
-                                    json!({"signal": signal, "feature": feature.as_ref(), "value": v,
-                                    "baseline": baseline, "baseline_values": baseline_n,
-                                    "deviation": dev, "carried": carry, "batch": batch, "lot": lot}),
-                                ),
-                            )
-                        },
-                        out,
-                    );
-                }
-                _ => {
-                    self.eval(
-                        eval(AlertKind::Gritty, "particle_size", v),
-                        None,
-                        || {
-                            (
-                                format!("Gritty: particle size {v:.1} µm"),
-                                Self::evidence_with(
-                                    p,
-                                    "signal",
-                                    json!({"signal": signal, "feature": feature.as_ref(), "value": v}),
-                                ),
-                            )
-                        },
-                        out,
-                    );
-                }
+            match (signal, &product) {
+                ("temperature", Some(prod)) => self.band_temperature(p, prod, &r, out),
+                ("moisture", Some(prod)) => self.band_moisture(p, prod, &r, out),
+                ("humidity", Some(prod)) => self.band_humidity(p, prod, &r, out),
+                ("temperature" | "moisture" | "humidity", None) => {}
+                ("ph", _) => self.band_ph(p, &r, out),
+                _ => self.band_gritty(p, &r, out),
             }
+        }
+    }
+
+    /// Fat bloom risk: the working temperature outside the product's band.
+    fn band_temperature(
+        &mut self,
+        p: &Prediction,
+        prod: &ProductConfig,
+        r: &Read<'_>,
+        out: &mut Vec<Record>,
+    ) {
+        if self.settling(r.signal, &prod.code, r.window) {
+            return;
+        }
+        let v = r.value;
+        let [lo, hi] = prod.working_temp.unwrap_or(prod.chocolate.working_band());
+        let excursion = (lo - v).max(v - hi).max(0.0);
+        let mut rule = self.cfg.fat_bloom_risk.clone();
+        rule.raise = self.cfg.temp_band_tolerance_c.max(1e-9);
+        rule.clear = 0.0;
+        self.eval(
+            r.eval(p, AlertKind::FatBloomRisk, "temperature", excursion),
+            Some(rule),
+            || {
+                (
+                    format!(
+                        "Fat bloom risk: working temperature {v:.2} °C outside {} band [{lo}, {hi}] °C",
+                        prod.code
+                    ),
+                    Self::evidence_with(
+                        p,
+                        "band",
+                        json!({"signal": r.signal, "feature": r.feature, "value": v,
+                        "band": [lo, hi], "excursion": excursion, "product": prod.code}),
+                    ),
+                )
+            },
+            out,
+        );
+    }
+
+    /// Sugar bloom risk: moisture above the product's limit.
+    fn band_moisture(
+        &mut self,
+        p: &Prediction,
+        prod: &ProductConfig,
+        r: &Read<'_>,
+        out: &mut Vec<Record>,
+    ) {
+        if self.settling(r.signal, &prod.code, r.window) {
+            return;
+        }
+        let limit = Limit {
+            signal: r.signal,
+            feature: r.feature,
+            value: r.value,
+            limit: prod.moisture_pct[1],
+            tolerance: self.cfg.moisture_tolerance_pct.max(1e-9),
+            unit: "%",
+            product: &prod.code,
+            margin: 0.0,
+        };
+        self.sugar_limit(p, &limit, out);
+    }
+
+    /// Sugar bloom risk: air humidity above the chocolate's limit less the margin.
+    fn band_humidity(
+        &mut self,
+        p: &Prediction,
+        prod: &ProductConfig,
+        r: &Read<'_>,
+        out: &mut Vec<Record>,
+    ) {
+        let limit = Limit {
+            signal: r.signal,
+            feature: r.feature,
+            value: r.value,
+            limit: prod.chocolate.sugar_bloom_humidity() - self.cfg.humidity_margin_rh,
+            tolerance: HUMIDITY_TOLERANCE_PCT,
+            unit: "% RH",
+            product: &prod.code,
+            margin: self.cfg.humidity_margin_rh,
+        };
+        self.sugar_limit(p, &limit, out);
+    }
+
+    /// Process drift: pH moving away from its bean lot's baseline.
+    fn band_ph(&mut self, p: &Prediction, r: &Read<'_>, out: &mut Vec<Record>) {
+        let v = r.value;
+        let batch = p.batch.batch_id.as_deref().unwrap_or("");
+        // Without a lot from the PLC, each batch is its own lot.
+        let lot = p.batch.lot.as_deref().unwrap_or(batch);
+        let Some(dev) = self.ph_drift.push(lot, batch, v) else {
+            return;
+        };
+        let baseline = self.ph_drift.baseline().unwrap_or(f64::NAN);
+        let baseline_n = self.ph_drift.baseline_count();
+        let carry = self.ph_drift.carry();
+        let rule = lot_drift::rule(self.cfg.drift.clone());
+        self.eval(
+            r.eval(p, AlertKind::Drift, "ph", dev),
+            Some(rule),
+            || {
+                (
+                    format!(
+                        "Process drift: pH {v:.3} moved {dev:.3} from this bean lot's baseline {baseline:.3}{}",
+                        carried(carry)
+                    ),
+                    Self::evidence_with(
+                        p,
+                        "lot_drift",
+                        json!({"signal": r.signal, "feature": r.feature, "value": v,
+                        "baseline": baseline, "baseline_values": baseline_n,
+                        "deviation": dev, "carried": carry, "batch": batch, "lot": lot}),
+                    ),
+                )
+            },
+            out,
+        );
+    }
+
+    /// Gritty: particle size above the rule's threshold.
+    fn band_gritty(&mut self, p: &Prediction, r: &Read<'_>, out: &mut Vec<Record>) {
+        let v = r.value;
+        self.eval(
+            r.eval(p, AlertKind::Gritty, "particle_size", v),
+            None,
+            || {
+                (
+                    format!("Gritty: particle size {v:.1} µm"),
+                    Self::evidence_with(
+                        p,
+                        "signal",
+                        json!({"signal": r.signal, "feature": r.feature, "value": v}),
+                    ),
+                )
+            },
+            out,
+        );
+    }
+}
+
+/// One signal's value as the band rules read it from a prediction's features.
+struct Read<'a> {
+    signal: &'static str,
+    feature: &'a str,
+    value: f64,
+    /// Window length in samples (0 for duration windows).
+    window: usize,
+}
+
+impl Read<'_> {
+    /// The rule input for `kind` at the prediction's time and batch.
+    fn eval<'p>(&self, p: &'p Prediction, kind: AlertKind, scope: &'p str, value: f64) -> Eval<'p> {
+        Eval {
+            kind,
+            scope,
+            value,
+            ts: p.ts,
+            batch: &p.batch,
         }
     }
 }

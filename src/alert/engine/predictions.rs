@@ -96,8 +96,37 @@ impl AlertEngine {
     }
 
     pub(super) fn on_prediction(&mut self, p: &Prediction, out: &mut Vec<Record>) {
-        // A prediction is an accepted vector: it lowers the refused share, and the
-        // data-quality rule must see that to clear.
+        self.accepted_vector(p, out);
+        let judged = match &p.output {
+            PredictionOutput::Class { probabilities, .. } => {
+                self.on_classes(p, probabilities, out);
+                true
+            }
+            PredictionOutput::Anomaly {
+                is_anomaly,
+                score,
+                contributions,
+                ..
+            } if p.decides => self.on_anomaly(p, *is_anomaly, *score, contributions, out),
+            PredictionOutput::Anomaly { .. } => true,
+            PredictionOutput::Value { value } => {
+                self.on_value(p, *value, out);
+                true
+            }
+        };
+        // A settling anomaly vector is not counted at all: no confidence, no band rules.
+        if !judged {
+            return;
+        }
+        self.low_confidence(p, out);
+        if p.features.level == FeatureLevel::Sample {
+            self.process_bands(p, out);
+        }
+    }
+
+    /// A prediction is an accepted vector: it lowers the refused share, and the data-quality
+    /// rule must see that to clear.
+    fn accepted_vector(&mut self, p: &Prediction, out: &mut Vec<Record>) {
         let share = self.dq_share.push(false);
         let dq_value = self.dq_share.rule_value();
         let window = self.cfg.share_window;
@@ -121,139 +150,154 @@ impl AlertEngine {
             },
             out,
         );
-        let model: &str = &p.model;
-        let version: &str = &p.model_version;
-        match &p.output {
-            PredictionOutput::Class { probabilities, .. } => {
-                let prob = |c: &str| probabilities.iter().find(|(k, _)| k == c).map(|(_, v)| *v);
-                // A model that did not beat its rule (manifest `decides: false`) is evidence
-                // only: its probabilities raise nothing, the band and spec rules still do.
-                let settling = self.model_settling(p);
-                let classes = if p.decides && !settling {
-                    &BLOOM_CLASSES[..]
-                } else {
-                    &[]
-                };
-                for &(class, kind, what) in classes {
-                    if let Some(v) = prob(class) {
-                        self.eval(
-                            Eval {
-                                kind,
-                                scope: model,
-                                value: v,
-                                ts: p.ts,
-                                batch: &p.batch,
-                            },
-                            None,
-                            || {
-                                (
-                                    format!("{what}: P({class}) {v:.2} (model {model} {version})"),
-                                    Self::base_evidence(p),
-                                )
-                            },
-                            out,
-                        );
-                    }
-                }
-                if p.features.level == FeatureLevel::Batch {
-                    self.batch_spec(p, prob("reject").unwrap_or(0.0), out);
-                }
-            }
-            PredictionOutput::Anomaly {
-                is_anomaly,
-                score,
-                contributions,
-                ..
-            } if p.decides => {
-                // A window that still holds the previous product's samples is judged
-                // against the new product's statistics (a conche 15 °C "off" for a minute
-                // after every recipe change): such vectors are not counted at all.
-                if self.model_settling(p) {
-                    return;
-                }
-                let n = self.cfg.share_window as usize;
-                if !self.anomaly_share.contains_key(model) {
-                    self.anomaly_share
-                        .insert(model.to_string(), RollingShare::new(n));
-                }
-                let Some(rolling) = self.anomaly_share.get_mut(model) else {
-                    return;
-                };
-                let share = rolling.push(*is_anomaly);
-                let share_or_nan = rolling.rule_value();
+    }
+
+    /// A classifier's probabilities: the bloom classes of a deciding, settled model, and the
+    /// batch spec of a batch-level one.
+    fn on_classes(
+        &mut self,
+        p: &Prediction,
+        probabilities: &[(String, f64)],
+        out: &mut Vec<Record>,
+    ) {
+        let prob = |c: &str| probabilities.iter().find(|(k, _)| k == c).map(|(_, v)| *v);
+        // A model that did not beat its rule (manifest `decides: false`) is evidence
+        // only: its probabilities raise nothing, the band and spec rules still do.
+        let settling = self.model_settling(p);
+        let classes = if p.decides && !settling {
+            &BLOOM_CLASSES[..]
+        } else {
+            &[]
+        };
+        let (model, version): (&str, &str) = (&p.model, &p.model_version);
+        for &(class, kind, what) in classes {
+            if let Some(v) = prob(class) {
                 self.eval(
                     Eval {
-                        kind: AlertKind::Anomaly,
+                        kind,
                         scope: model,
-                        value: share_or_nan,
+                        value: v,
                         ts: p.ts,
                         batch: &p.batch,
                     },
                     None,
                     || {
                         (
-                            format!(
-                                "Process anomaly: {:.0}% of the last vectors anomalous (score {score:.3}, model {model} {version}){}",
-                                share * 100.0,
-                                crate::alert::contributions::describe(contributions)
-                            ),
+                            format!("{what}: P({class}) {v:.2} (model {model} {version})"),
                             Self::base_evidence(p),
                         )
                     },
                     out,
                 );
-                self.tempering_rise(p, contributions, out);
-            }
-            PredictionOutput::Anomaly { .. } => {}
-            PredictionOutput::Value { value } => {
-                if p.decides && model == self.cfg.yield_model {
-                    self.eval(
-                        Eval {
-                            kind: AlertKind::YieldLow,
-                            scope: model,
-                            value: *value,
-                            ts: p.ts,
-                            batch: &p.batch,
-                        },
-                        None,
-                        || {
-                            (
-                                format!("Predicted yield {value:.1} % (model {model} {version})"),
-                                Self::base_evidence(p),
-                            )
-                        },
-                        out,
-                    );
-                }
             }
         }
-        // An anomaly detector's "confidence" is its distance from the decision boundary,
-        // which healthy data sits close to all the time: not a confidence to alarm on.
-        if p.decides && !matches!(p.output, PredictionOutput::Anomaly { .. }) {
-            self.eval(
-                Eval {
-                    kind: AlertKind::LowConfidence,
-                    scope: model,
-                    value: p.confidence,
-                    ts: p.ts,
-                    batch: &p.batch,
-                },
-                None,
-                || {
-                    (
-                        format!(
-                            "Low model confidence {:.2} (model {model} {version})",
-                            p.confidence
-                        ),
-                        Self::base_evidence(p),
-                    )
-                },
-                out,
-            );
+        if p.features.level == FeatureLevel::Batch {
+            self.batch_spec(p, prob("reject").unwrap_or(0.0), out);
         }
-        if p.features.level == FeatureLevel::Sample {
-            self.process_bands(p, out);
+    }
+
+    /// A deciding anomaly detector: the rolling share of anomalous vectors, then the
+    /// tempering-rise trigger. Returns false for a vector of a settling window, which is not
+    /// counted at all: a window that still holds the previous product's samples is judged
+    /// against the new product's statistics (a conche 15 °C "off" for a minute after every
+    /// recipe change).
+    fn on_anomaly(
+        &mut self,
+        p: &Prediction,
+        is_anomaly: bool,
+        score: f64,
+        contributions: &[(Arc<str>, f64)],
+        out: &mut Vec<Record>,
+    ) -> bool {
+        if self.model_settling(p) {
+            return false;
         }
+        let (model, version): (&str, &str) = (&p.model, &p.model_version);
+        let n = self.cfg.share_window as usize;
+        let rolling = self
+            .anomaly_share
+            .entry(model.to_string())
+            .or_insert_with(|| RollingShare::new(n));
+        let share = rolling.push(is_anomaly);
+        let share_or_nan = rolling.rule_value();
+        self.eval(
+            Eval {
+                kind: AlertKind::Anomaly,
+                scope: model,
+                value: share_or_nan,
+                ts: p.ts,
+                batch: &p.batch,
+            },
+            None,
+            || {
+                (
+                    format!(
+                        "Process anomaly: {:.0}% of the last vectors anomalous (score {score:.3}, model {model} {version}){}",
+                        share * 100.0,
+                        crate::alert::contributions::describe(contributions)
+                    ),
+                    Self::base_evidence(p),
+                )
+            },
+            out,
+        );
+        self.tempering_rise(p, contributions, out);
+        true
+    }
+
+    /// The yield model's forecast against the low-yield rule.
+    fn on_value(&mut self, p: &Prediction, value: f64, out: &mut Vec<Record>) {
+        let (model, version): (&str, &str) = (&p.model, &p.model_version);
+        if !(p.decides && model == self.cfg.yield_model) {
+            return;
+        }
+        self.eval(
+            Eval {
+                kind: AlertKind::YieldLow,
+                scope: model,
+                value,
+                ts: p.ts,
+                batch: &p.batch,
+            },
+            None,
+            || {
+                (
+                    format!("Predicted yield {value:.1} % (model {model} {version})"),
+                    Self::base_evidence(p),
+                )
+            },
+            out,
+        );
+    }
+
+    /// Low confidence of a deciding model. An anomaly detector's "confidence" is its distance
+    /// from the decision boundary, which healthy data sits close to all the time: not a
+    /// confidence to alarm on.
+    fn low_confidence(&mut self, p: &Prediction, out: &mut Vec<Record>) {
+        if !p.decides || matches!(p.output, PredictionOutput::Anomaly { .. }) {
+            return;
+        }
+        let (model, version): (&str, &str) = (&p.model, &p.model_version);
+        self.eval(
+            Eval {
+                kind: AlertKind::LowConfidence,
+                scope: model,
+                value: p.confidence,
+                ts: p.ts,
+                batch: &p.batch,
+            },
+            None,
+            || {
+                (
+                    format!(
+                        "Low model confidence {:.2} (model {model} {version})",
+                        p.confidence
+                    ),
+                    Self::base_evidence(p),
+                )
+            },
+            out,
+        );
     }
 
     /// A closed batch: predicted reject (a deciding model), or aggregates outside the
