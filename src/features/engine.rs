@@ -74,71 +74,8 @@ pub struct FeatureEngine {
 impl FeatureEngine {
     /// Build the engine for the given models' specs.
     pub fn new(cfg: &FeaturesConfig, setup: EngineSetup, specs: Vec<FeatureSpec>) -> Self {
-        let params = cfg.check_params();
-        let mut slots: HashMap<Arc<str>, usize> = HashMap::new();
-        let mut signals: Vec<SignalState> = Vec::new();
-        let mut ring_caps: HashMap<Arc<str>, usize> = HashMap::new();
-        let mut sample_models = Vec::new();
-        let mut batch_models = Vec::new();
-        for spec in specs {
-            let entries: Vec<CompiledEntry> = spec
-                .entries
-                .iter()
-                .map(|e| CompiledEntry {
-                    signal: e.signal.clone(),
-                    register: Arc::from(cfg.register_of(&e.signal)),
-                    slot: None,
-                    window: e.window,
-                    transform: e.transform,
-                })
-                .collect();
-            for e in &entries {
-                let need = match e.window {
-                    Window::Samples(n) => n,
-                    Window::Duration(_) => cfg.max_window_samples,
-                    Window::Batch => 0,
-                };
-                let cap = ring_caps.entry(e.register.clone()).or_insert(0);
-                *cap = (*cap).max(need);
-            }
-            match spec.level {
-                FeatureLevel::Sample => sample_models.push(SampleModel { spec, entries }),
-                FeatureLevel::Batch => {
-                    let accs = entries
-                        .iter()
-                        .map(|e| Accumulator::new(e.transform))
-                        .collect();
-                    batch_models.push(BatchModel {
-                        spec,
-                        entries,
-                        accs,
-                    });
-                }
-            }
-        }
-        for (reg, cap) in ring_caps {
-            let is_static = cfg
-                .static_signals
-                .iter()
-                .any(|s| cfg.register_of(s) == &*reg)
-                || reg.as_ref() == cfg.register_of(&cfg.batch_id_signal)
-                || reg.as_ref() == cfg.register_of(&cfg.product_signal);
-            let poll = setup
-                .poll_intervals
-                .get(reg.as_ref())
-                .copied()
-                .unwrap_or(setup.default_poll);
-            slots.insert(reg.clone(), signals.len());
-            signals.push(SignalState {
-                ring: (cap > 0).then(|| Ring::new(cap)),
-                checker: SignalChecker::new(params, is_static),
-                flags: ReasonSet::EMPTY,
-                last_ts: None,
-                stale_after_ms: 2 * i64::try_from(poll.as_millis()).unwrap_or(i64::MAX / 4),
-                feeds: Vec::new(),
-                sample_models: 0,
-            });
-        }
+        let (mut sample_models, mut batch_models, ring_caps) = compile_models(cfg, specs);
+        let (slots, mut signals) = signal_states(cfg, &setup, ring_caps);
         link_signals(&slots, &mut signals, &mut sample_models, &mut batch_models);
         let batch = BatchContext {
             batch_id: None,
@@ -369,4 +306,89 @@ fn merge(flags: &mut BTreeMap<String, Vec<ReasonCode>>, signal: &str, f: ReasonS
             entry.push(r);
         }
     }
+}
+
+/// Compile each spec's entries against the registers (`[features] signal_map`), split the
+/// models by level, and size each register's ring for the longest window that reads it.
+fn compile_models(
+    cfg: &FeaturesConfig,
+    specs: Vec<FeatureSpec>,
+) -> (Vec<SampleModel>, Vec<BatchModel>, HashMap<Arc<str>, usize>) {
+    let mut ring_caps: HashMap<Arc<str>, usize> = HashMap::new();
+    let mut sample_models = Vec::new();
+    let mut batch_models = Vec::new();
+    for spec in specs {
+        let entries: Vec<CompiledEntry> = spec
+            .entries
+            .iter()
+            .map(|e| CompiledEntry {
+                signal: e.signal.clone(),
+                register: Arc::from(cfg.register_of(&e.signal)),
+                slot: None,
+                window: e.window,
+                transform: e.transform,
+            })
+            .collect();
+        for e in &entries {
+            let need = match e.window {
+                Window::Samples(n) => n,
+                Window::Duration(_) => cfg.max_window_samples,
+                Window::Batch => 0,
+            };
+            let cap = ring_caps.entry(e.register.clone()).or_insert(0);
+            *cap = (*cap).max(need);
+        }
+        match spec.level {
+            FeatureLevel::Sample => sample_models.push(SampleModel { spec, entries }),
+            FeatureLevel::Batch => {
+                let accs = entries
+                    .iter()
+                    .map(|e| Accumulator::new(e.transform))
+                    .collect();
+                batch_models.push(BatchModel {
+                    spec,
+                    entries,
+                    accs,
+                });
+            }
+        }
+    }
+    (sample_models, batch_models, ring_caps)
+}
+
+/// One state per register a model reads: its ring, its reading checks (static signals such
+/// as batch id and product are not checked for being stuck) and its staleness limit (two
+/// poll intervals of its device).
+fn signal_states(
+    cfg: &FeaturesConfig,
+    setup: &EngineSetup,
+    ring_caps: HashMap<Arc<str>, usize>,
+) -> (HashMap<Arc<str>, usize>, Vec<SignalState>) {
+    let params = cfg.check_params();
+    let mut slots: HashMap<Arc<str>, usize> = HashMap::new();
+    let mut signals: Vec<SignalState> = Vec::new();
+    for (reg, cap) in ring_caps {
+        let is_static = cfg
+            .static_signals
+            .iter()
+            .any(|s| cfg.register_of(s) == &*reg)
+            || reg.as_ref() == cfg.register_of(&cfg.batch_id_signal)
+            || reg.as_ref() == cfg.register_of(&cfg.product_signal);
+        let poll = setup
+            .poll_intervals
+            .get(reg.as_ref())
+            .copied()
+            .unwrap_or(setup.default_poll);
+        slots.insert(reg.clone(), signals.len());
+        signals.push(SignalState {
+            ring: (cap > 0).then(|| Ring::new(cap)),
+            checker: SignalChecker::new(params, is_static),
+            flags: ReasonSet::EMPTY,
+            last_ts: None,
+            stale_after_ms: 2 * i64::try_from(poll.as_millis()).unwrap_or(i64::MAX / 4),
+            feeds: Vec::new(),
+            sample_models: 0,
+        });
+    }
+    (slots, signals)
 }
