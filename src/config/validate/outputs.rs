@@ -1,6 +1,7 @@
 //! Checks of the outputs: `[store]`, `[mqtt]`, `[log]`.
 
 use super::*;
+use crate::publish::config::MqttConfig;
 
 pub(super) fn store(cfg: &Config, out: &mut Vec<Problem>) {
     let s = &cfg.store;
@@ -52,6 +53,14 @@ pub(super) fn mqtt(cfg: &Config, out: &mut Vec<Problem>) {
     let m = &cfg.mqtt;
     let p = KeyPath::root().key("mqtt");
     let tls = mqtt_url(&m.url, &p, out);
+    mqtt_identity(m, &p, out);
+    mqtt_files(m, tls, &p, out);
+    mqtt_session(m, &p, out);
+    mqtt_topics(m, &p, out);
+}
+
+/// `client_id`, `topic_prefix`, `username` and `password_file`.
+fn mqtt_identity(m: &MqttConfig, p: &KeyPath, out: &mut Vec<Problem>) {
     if m.client_id.is_empty() {
         push(out, p.key("client_id"), "must not be empty");
     }
@@ -82,6 +91,11 @@ pub(super) fn mqtt(cfg: &Config, out: &mut Vec<Problem>) {
             "needs username: MQTT sends a password only with a user name",
         );
     }
+}
+
+/// The files `[mqtt]` names exist (private ones not readable by others), go together, and
+/// match the URL's scheme (`tls`: whether it asks for TLS; None when it is invalid).
+fn mqtt_files(m: &MqttConfig, tls: Option<bool>, p: &KeyPath, out: &mut Vec<Problem>) {
     let files = [
         ("password_file", &m.password_file, true),
         ("ca_file", &m.ca_file, false),
@@ -122,6 +136,10 @@ pub(super) fn mqtt(cfg: &Config, out: &mut Vec<Problem>) {
             }
         }
     }
+}
+
+/// Keep-alive, window, message size, refusals and reconnect delays.
+fn mqtt_session(m: &MqttConfig, p: &KeyPath, out: &mut Vec<Problem>) {
     let ka = m.keep_alive.get();
     if !(ka.is_zero() || (ka.as_secs() >= 1 && ka.subsec_nanos() == 0)) {
         push(
@@ -168,6 +186,10 @@ pub(super) fn mqtt(cfg: &Config, out: &mut Vec<Problem>) {
             ),
         );
     }
+}
+
+/// QoS of each topic class.
+fn mqtt_topics(m: &MqttConfig, p: &KeyPath, out: &mut Vec<Problem>) {
     let topics = [
         ("alerts", m.topics.alerts.qos),
         ("predictions", m.topics.predictions.qos),
