@@ -16,6 +16,7 @@
 //! and what would be valid. `check-config` and `run` go through exactly this path.
 
 pub mod error;
+mod layers;
 pub mod load;
 mod locate;
 pub mod plan;

@@ -30,68 +30,9 @@ impl Plan {
             "agent     site {}, line {}, product {product}",
             c.agent.site, c.agent.line
         );
-        let _ = writeln!(s, "devices   {}", c.devices.len());
-        let width = c.devices.iter().map(|d| d.name.len()).max().unwrap_or(0);
-        for d in &c.devices {
-            let controller = Controller::parse(&d.controller)
-                .map_or_else(|_| d.controller.clone(), |c| c.to_string());
-            let _ = writeln!(
-                s,
-                "  {:width$}  {controller}  slave {}  {} register{}  every {} (timeout {})",
-                d.name,
-                d.slave_id,
-                d.registers.len(),
-                if d.registers.len() == 1 { "" } else { "s" },
-                d.poll_interval,
-                d.timeout,
-            );
-        }
-        let products: Vec<String> = c
-            .products
-            .iter()
-            .map(|p| {
-                let kind = format!("{:?}", p.chocolate).to_lowercase();
-                format!("{} (recipe {}, {kind})", p.code, p.recipe_id)
-            })
-            .collect();
-        let _ = writeln!(
-            s,
-            "products  {}",
-            if products.is_empty() {
-                "none".to_string()
-            } else {
-                products.join(", ")
-            }
-        );
-        let _ = writeln!(
-            s,
-            "models    {} (enabled: {})",
-            c.models.dir.display(),
-            if c.models.enabled.is_empty() {
-                "none".to_string()
-            } else {
-                c.models.enabled.join(", ")
-            }
-        );
-        let m = &c.mqtt;
-        let tls = if m.url.starts_with("mqtts://") {
-            "yes"
-        } else {
-            "no"
-        };
-        let mut auth = match &m.username {
-            Some(u) if m.password_file.is_some() => format!("user {u} + password file"),
-            Some(u) => format!("user {u}, no password"),
-            None => "none".to_string(),
-        };
-        if m.client_cert_file.is_some() {
-            auth.push_str(" + client certificate");
-        }
-        let _ = writeln!(
-            s,
-            "mqtt      {}  client_id {}  topic_prefix {}  TLS {tls}  auth {auth}",
-            m.url, m.client_id, m.topic_prefix
-        );
+        devices_summary(c, &mut s);
+        products_and_models(c, &mut s);
+        mqtt_summary(c, &mut s);
         let _ = writeln!(
             s,
             "store     {} (max {})",
@@ -108,6 +49,77 @@ impl Plan {
         let _ = write!(s, "metrics   {metrics}");
         s
     }
+}
+
+/// "a, b, c", or "none".
+fn list_or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".to_string()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// One line per device: controller, slave, registers and timing.
+fn devices_summary(c: &Config, s: &mut String) {
+    let _ = writeln!(s, "devices   {}", c.devices.len());
+    let width = c.devices.iter().map(|d| d.name.len()).max().unwrap_or(0);
+    for d in &c.devices {
+        let controller = Controller::parse(&d.controller)
+            .map_or_else(|_| d.controller.clone(), |c| c.to_string());
+        let _ = writeln!(
+            s,
+            "  {:width$}  {controller}  slave {}  {} register{}  every {} (timeout {})",
+            d.name,
+            d.slave_id,
+            d.registers.len(),
+            if d.registers.len() == 1 { "" } else { "s" },
+            d.poll_interval,
+            d.timeout,
+        );
+    }
+}
+
+/// The products and the enabled models.
+fn products_and_models(c: &Config, s: &mut String) {
+    let products: Vec<String> = c
+        .products
+        .iter()
+        .map(|p| {
+            let kind = format!("{:?}", p.chocolate).to_lowercase();
+            format!("{} (recipe {}, {kind})", p.code, p.recipe_id)
+        })
+        .collect();
+    let _ = writeln!(s, "products  {}", list_or_none(&products));
+    let _ = writeln!(
+        s,
+        "models    {} (enabled: {})",
+        c.models.dir.display(),
+        list_or_none(&c.models.enabled)
+    );
+}
+
+/// The broker, TLS and how the agent authenticates (files named, never read).
+fn mqtt_summary(c: &Config, s: &mut String) {
+    let m = &c.mqtt;
+    let tls = if m.url.starts_with("mqtts://") {
+        "yes"
+    } else {
+        "no"
+    };
+    let mut auth = match &m.username {
+        Some(u) if m.password_file.is_some() => format!("user {u} + password file"),
+        Some(u) => format!("user {u}, no password"),
+        None => "none".to_string(),
+    };
+    if m.client_cert_file.is_some() {
+        auth.push_str(" + client certificate");
+    }
+    let _ = writeln!(
+        s,
+        "mqtt      {}  client_id {}  topic_prefix {}  TLS {tls}  auth {auth}",
+        m.url, m.client_id, m.topic_prefix
+    );
 }
 
 #[cfg(test)]
