@@ -213,14 +213,19 @@ pub async fn watchdog(
             () = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let problems = liveness.check();
-        if problems.is_empty() {
-            if let Err(e) = notifier.notify("WATCHDOG=1") {
-                tracing::warn!(error = %e, "watchdog notify failed");
-            }
-        } else {
-            tracing::error!(problems = ?problems, "pipeline stuck; withholding watchdog ping");
-        }
+        ping_if_alive(&notifier, &liveness);
+    }
+}
+
+/// One watchdog round: ping if no stage is stuck, otherwise log why and withhold the ping.
+fn ping_if_alive(notifier: &Notifier, liveness: &Liveness) {
+    let problems = liveness.check();
+    if !problems.is_empty() {
+        tracing::error!(problems = ?problems, "pipeline stuck; withholding watchdog ping");
+        return;
+    }
+    if let Err(e) = notifier.notify("WATCHDOG=1") {
+        tracing::warn!(error = %e, "watchdog notify failed");
     }
 }
 

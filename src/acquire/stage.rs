@@ -264,25 +264,69 @@ async fn run_bus(
         metrics
             .silent_blocks
             .fetch_add(u64::from(outcome.silent), Ordering::Relaxed);
-        // Next slot on the fixed grid; slots already in the past are missed cycles.
-        let interval = slave.interval().max(Duration::from_millis(1));
-        let now = Instant::now();
-        let mut next = due + interval;
-        let mut missed = 0u32;
-        while next <= now {
-            next += interval;
-            missed = missed.saturating_add(1);
-        }
+        let (next, missed) = next_slot(due, slave.interval(), Instant::now());
         slave.next_due = next;
         slave.pending_missed = slave.pending_missed.saturating_add(missed);
         metrics.record_sample(&sample);
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            r = tx.send(sample) => if r.is_err() {
-                tracing::debug!(%endpoint, "sample receiver closed; stopping");
-                break;
-            },
+        if !send_sample(&tx, sample, &shutdown, &endpoint).await {
+            break;
         }
     }
     (endpoint, bus.conn.stats())
+}
+
+/// The next slot on a slave's fixed grid after the cycle that was due at `due`, and how many
+/// slots already lie in the past at `now` (missed cycles). An interval under 1 ms counts as
+/// 1 ms.
+fn next_slot(due: Instant, interval: Duration, now: Instant) -> (Instant, u32) {
+    let interval = interval.max(Duration::from_millis(1));
+    let mut next = due + interval;
+    let mut missed = 0u32;
+    while next <= now {
+        next += interval;
+        missed = missed.saturating_add(1);
+    }
+    (next, missed)
+}
+
+/// Hand a sample on; false when shutdown came first or the receiver is gone.
+async fn send_sample(
+    tx: &mpsc::Sender<Sample>,
+    sample: Sample,
+    shutdown: &CancellationToken,
+    endpoint: &str,
+) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => false,
+        r = tx.send(sample) => {
+            if r.is_err() {
+                tracing::debug!(%endpoint, "sample receiver closed; stopping");
+            }
+            r.is_ok()
+        }
+    }
+}
+
+#[cfg(test)]
+mod slot_tests {
+    use super::*;
+
+    #[test]
+    fn next_slot_stays_on_the_grid_and_counts_missed_cycles() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        // On time: the next slot, nothing missed.
+        assert_eq!(
+            next_slot(t0, s, t0 + Duration::from_millis(300)),
+            (t0 + s, 0)
+        );
+        // A 2.5 s overrun: slots at +1 s and +2 s are missed, the next is +3 s.
+        assert_eq!(
+            next_slot(t0, s, t0 + Duration::from_millis(2500)),
+            (t0 + 3 * s, 2)
+        );
+        // A zero interval is treated as 1 ms (no busy loop).
+        let (next, _) = next_slot(t0, Duration::ZERO, t0);
+        assert_eq!(next, t0 + Duration::from_millis(1));
+    }
 }

@@ -190,16 +190,24 @@ pub async fn wait_until_synced(clock: &Clock, limit: Duration, every: Duration) 
         return false;
     }
     tracing::info!(limit = ?limit, "waiting for the wall clock to be synchronised ([agent] wait_for_time_sync)");
+    if poll_synced(clock, limit, every).await {
+        tracing::info!("wall clock synchronised");
+        return true;
+    }
+    tracing::warn!(limit = ?limit,
+        "wall clock still not synchronised; starting anyway, records carry clock_synced: false");
+    false
+}
+
+/// Check `clock` every `every` for up to `limit`; true as soon as it is synchronised.
+async fn poll_synced(clock: &Clock, limit: Duration, every: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < deadline {
         tokio::time::sleep(every).await;
         if clock.synced() {
-            tracing::info!("wall clock synchronised");
             return true;
         }
     }
-    tracing::warn!(limit = ?limit,
-        "wall clock still not synchronised; starting anyway, records carry clock_synced: false");
     false
 }
 

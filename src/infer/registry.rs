@@ -306,7 +306,8 @@ impl Registry {
 }
 
 /// Poll for changed model files every `every` and report what reloads did, until `events`
-/// closes (a stand-alone watcher; the agent's reload controller polls by itself). Reloads run on the blocking pool: optimising a model takes milliseconds of CPU.
+/// closes (a stand-alone watcher; the agent's reload controller polls by itself). Reloads run
+/// on the blocking pool: optimising a model takes milliseconds of CPU.
 pub async fn watch(
     registry: Arc<Registry>,
     every: Duration,
@@ -324,17 +325,22 @@ pub async fn watch(
             continue;
         };
         for e in done {
-            match &e {
-                RegistryEvent::Reloaded { name, from, to } => {
-                    tracing::info!(model = %name, from = ?from, to = %to, "model reloaded")
-                }
-                RegistryEvent::ReloadFailed { name, error } => {
-                    tracing::error!(model = %name, error = %error, kind = error.kind(), "model reload failed; previous model keeps serving")
-                }
-            }
+            log_event(&e);
             if events.send(e).await.is_err() {
                 return;
             }
+        }
+    }
+}
+
+/// Log what one reload did.
+fn log_event(e: &RegistryEvent) {
+    match e {
+        RegistryEvent::Reloaded { name, from, to } => {
+            tracing::info!(model = %name, from = ?from, to = %to, "model reloaded")
+        }
+        RegistryEvent::ReloadFailed { name, error } => {
+            tracing::error!(model = %name, error = %error, kind = error.kind(), "model reload failed; previous model keeps serving")
         }
     }
 }

@@ -65,6 +65,7 @@ pub struct MqttConfig {
     /// is sent alone, so a broker restart cannot condemn a healthy message. At least 2.
     #[serde(default = "default_max_refusals")]
     pub max_refusals: u32,
+    /// `[mqtt.topics]`: QoS and retain per topic class.
     #[serde(default)]
     pub topics: TopicsConfig,
 }
