@@ -190,13 +190,19 @@ pub async fn wait_until_synced(clock: &Clock, limit: Duration, every: Duration) 
         return false;
     }
     tracing::info!(limit = ?limit, "waiting for the wall clock to be synchronised ([agent] wait_for_time_sync)");
-    if poll_synced(clock, limit, every).await {
+    let synced = poll_synced(clock, limit, every).await;
+    log_wait_end(synced, limit);
+    synced
+}
+
+/// How the wait for a synchronised clock ended.
+fn log_wait_end(synced: bool, limit: Duration) {
+    if synced {
         tracing::info!("wall clock synchronised");
-        return true;
+        return;
     }
     tracing::warn!(limit = ?limit,
         "wall clock still not synchronised; starting anyway, records carry clock_synced: false");
-    false
 }
 
 /// Check `clock` every `every` for up to `limit`; true as soon as it is synchronised.

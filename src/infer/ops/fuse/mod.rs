@@ -33,37 +33,9 @@ use tract_onnx::tract_hir::internal::*;
 
 use super::attrs::Attrs;
 
-/// Ops that act on each row independently (with scalar constants), so a subgraph made of
-/// them can be tabulated on a batch of leaf outputs.
-const ROW_WISE: &[&str] = &[
-    "Add",
-    "Sub",
-    "Mul",
-    "Div",
-    "Max",
-    "Min",
-    "Log",
-    "Exp",
-    "Neg",
-    "Abs",
-    "Sqrt",
-    "Pow",
-    "Floor",
-    "Ceil",
-    "Cast",
-    "Greater",
-    "Less",
-    "Equal",
-    "GreaterOrEqual",
-    "LessOrEqual",
-    "Not",
-    "And",
-    "Or",
-    "Where",
-    "Identity",
-    "Reshape",
-    "LabelEncoder",
-];
+mod find;
+
+use find::find;
 
 /// What a successful fusion did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,271 +106,6 @@ pub fn fuse_tree_sums(
     }))
 }
 
-type Found = (usize, Vec<Chain>, String);
-
-/// Locate the `Sum` and match one chain per input.
-fn find(graph: &GraphProto) -> Result<Option<Found>, String> {
-    let producer: HashMap<&str, usize> = graph
-        .node
-        .iter()
-        .enumerate()
-        .flat_map(|(ix, n)| n.output.iter().map(move |o| (o.as_str(), ix)))
-        .collect();
-    let is_regressor = |n: &NodeProto| n.op_type == "TreeEnsembleRegressor";
-    // The Sum whose inputs are fed by regressors (the one the pattern is about).
-    let Some(sum_ix) = graph.node.iter().position(|n| {
-        n.op_type == "Sum"
-            && n.input.len() >= 2
-            && n.input.iter().all(|i| {
-                ancestors(graph, &producer, i)
-                    .iter()
-                    .any(|&a| graph.node.get(a).is_some_and(is_regressor))
-            })
-    }) else {
-        return Ok(None);
-    };
-    let sum = graph.node.get(sum_ix).ok_or("Sum vanished")?;
-    let initializers: HashMap<&str, &TensorProto> = graph
-        .initializer
-        .iter()
-        .map(|t| (t.name.as_str(), t))
-        .collect();
-    let mut chains = Vec::with_capacity(sum.input.len());
-    let mut source: Option<String> = None;
-    let mut seen_outs = HashSet::new();
-    for out in &sum.input {
-        if !seen_outs.insert(out.as_str()) {
-            return Err(format!("Sum input {out} appears twice"));
-        }
-        let members = ancestors(graph, &producer, out);
-        let regs: Vec<usize> = members
-            .iter()
-            .copied()
-            .filter(|&a| graph.node.get(a).is_some_and(is_regressor))
-            .collect();
-        let [regressor] = regs.as_slice() else {
-            return Err(format!(
-                "Sum input {out} depends on {} regressors",
-                regs.len()
-            ));
-        };
-        let reg = graph.node.get(*regressor).ok_or("bad index")?;
-        check_single_tree(reg)?;
-        let reg_in = reg.input.first().ok_or("regressor without input")?;
-        // Z directly, or Gather(Z, constant columns, axis=1).
-        let (z, columns, gather) = match producer.get(reg_in.as_str()) {
-            Some(&g) if graph.node.get(g).is_some_and(|n| n.op_type == "Gather") => {
-                let gn = graph.node.get(g).ok_or("bad index")?;
-                let axis = Attrs::new(gn).int("axis").unwrap_or(0);
-                let (Some(z), Some(ix), 1) = (gn.input.first(), gn.input.get(1), axis) else {
-                    return Err(format!("Gather {} is not a column selection", gn.name));
-                };
-                let t = initializers
-                    .get(ix.as_str())
-                    .ok_or_else(|| format!("Gather {} indices are not constant", gn.name))?;
-                let cols = int64s(t)?;
-                if cols.iter().any(|c| *c < 0) {
-                    return Err(format!("Gather {} has negative indices", gn.name));
-                }
-                (z.clone(), Some(cols), Some(g))
-            }
-            _ => (reg_in.clone(), None, None),
-        };
-        // What computes the trees' shared input (e.g. a StandardScaler exported as Sub/Div
-        // with per-column constants) is not part of any chain: it stays and feeds the fused op.
-        let upstream = ancestors(graph, &producer, &z);
-        match &source {
-            None => source = Some(z),
-            Some(s) if *s == z => {}
-            Some(s) => return Err(format!("trees read different inputs ({s}, {z})")),
-        }
-        let mut rowwise: HashSet<usize> = members.difference(&upstream).copied().collect();
-        rowwise.remove(regressor);
-        if let Some(g) = gather {
-            rowwise.remove(&g);
-        }
-        let reg_out = reg.output.first().ok_or("regressor without output")?;
-        for &ix in &rowwise {
-            let n = graph.node.get(ix).ok_or("bad index")?;
-            if n.op_type == "Constant" && n.input.is_empty() {
-                continue;
-            }
-            if (!n.domain.is_empty() && n.domain != "ai.onnx.ml")
-                || !ROW_WISE.contains(&n.op_type.as_str())
-            {
-                return Err(format!(
-                    "{} {} is not a known row-wise op",
-                    n.op_type, n.name
-                ));
-            }
-            for i in &n.input {
-                if i.is_empty() || i == reg_out {
-                    continue;
-                }
-                match producer.get(i.as_str()) {
-                    Some(p) if rowwise.contains(p) => {}
-                    Some(_) => {
-                        return Err(format!("{} {} reads {i} from outside", n.op_type, n.name));
-                    }
-                    None => {
-                        let t = initializers.get(i.as_str()).ok_or_else(|| {
-                            format!("{} {} reads graph input {i}", n.op_type, n.name)
-                        })?;
-                        let elems: i64 = t.dims.iter().product();
-                        if elems != 1 && n.op_type != "Reshape" {
-                            return Err(format!(
-                                "{} {} has a non-scalar constant {i}",
-                                n.op_type, n.name
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        let mut all = rowwise.clone();
-        all.insert(*regressor);
-        if let Some(g) = gather {
-            all.insert(g);
-        }
-        chains.push(Chain {
-            out: out.clone(),
-            regressor: *regressor,
-            columns,
-            members: all,
-            rowwise,
-        });
-    }
-    // Nothing folded may be read outside the folded region or be a graph output. A shared
-    // Constant node or Gather is fine as long as all its readers are folded.
-    let folded: HashSet<usize> = chains
-        .iter()
-        .flat_map(|c| c.members.iter().copied())
-        .chain([sum_ix])
-        .collect();
-    let outputs: HashSet<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
-    for (ix, n) in graph.node.iter().enumerate() {
-        if folded.contains(&ix) {
-            continue;
-        }
-        for i in &n.input {
-            if producer
-                .get(i.as_str())
-                .is_some_and(|p| folded.contains(p) && *p != sum_ix)
-            {
-                return Err(format!(
-                    "{} {} reads {i} from inside the forest",
-                    n.op_type, n.name
-                ));
-            }
-        }
-    }
-    for &ix in &folded {
-        if ix == sum_ix {
-            continue;
-        }
-        if let Some(n) = graph.node.get(ix)
-            && n.output.iter().any(|o| outputs.contains(o.as_str()))
-        {
-            return Err(format!("{} {} is a graph output", n.op_type, n.name));
-        }
-    }
-    // A node shared by two chains (other than constants) would make the table ambiguous.
-    let mut owner: HashMap<usize, usize> = HashMap::new();
-    for (c, chain) in chains.iter().enumerate() {
-        for &ix in &chain.members {
-            let constant = graph.node.get(ix).is_some_and(|n| n.op_type == "Constant");
-            if owner.insert(ix, c).is_some_and(|prev| prev != c) && !constant {
-                return Err("two trees share an op".into());
-            }
-        }
-    }
-    let source = source.ok_or("no trees")?;
-    Ok(Some((sum_ix, chains, source)))
-}
-
-/// Every node the value `name` depends on (transitively), by index.
-fn ancestors(graph: &GraphProto, producer: &HashMap<&str, usize>, name: &str) -> HashSet<usize> {
-    let mut seen = HashSet::new();
-    let mut stack = vec![name];
-    while let Some(v) = stack.pop() {
-        if let Some(&p) = producer.get(v)
-            && seen.insert(p)
-            && let Some(n) = graph.node.get(p)
-        {
-            stack.extend(n.input.iter().map(String::as_str));
-        }
-    }
-    seen
-}
-
-/// One tree, one target, one vote per leaf, no base values, no post-transform, f32
-/// thresholds: then the regressor's output for a row is exactly the weight of its leaf.
-fn check_single_tree(n: &NodeProto) -> Result<(), String> {
-    let a = Attrs::new(n);
-    let bad = |why: &str| Err(a.err(format!("not foldable: {why}")));
-    if a.int("n_targets").unwrap_or(1) != 1 {
-        return bad("n_targets != 1");
-    }
-    if a.string("post_transform")?.is_some_and(|p| p != "NONE") {
-        return bad("post_transform");
-    }
-    if a.reals("base_values")?
-        .is_some_and(|b| b.values.iter().any(|v| *v != 0.0))
-    {
-        return bad("base_values");
-    }
-    if a.reals("nodes_values")?.is_none_or(|r| r.double)
-        || a.reals("target_weights")?.is_none_or(|r| r.double)
-    {
-        return bad("double-precision attributes");
-    }
-    let trees = a.ints("nodes_treeids").unwrap_or_default();
-    if trees.windows(2).any(|w| w.first() != w.get(1)) {
-        return bad("more than one tree");
-    }
-    let modes = a.strings("nodes_modes")?.unwrap_or_default();
-    let leaves: Vec<i64> = modes
-        .iter()
-        .zip(a.ints("nodes_nodeids").unwrap_or_default())
-        .filter(|(m, _)| m.as_str() == "LEAF")
-        .map(|(_, id)| id)
-        .collect();
-    let mut voted = a.ints("target_nodeids").unwrap_or_default();
-    let mut sorted = leaves.clone();
-    sorted.sort_unstable();
-    voted.sort_unstable();
-    if sorted != voted
-        || a.ints("target_ids")
-            .unwrap_or_default()
-            .iter()
-            .any(|t| *t != 0)
-    {
-        return bad("leaves do not carry exactly one vote each");
-    }
-    Ok(())
-}
-
-fn int64s(t: &TensorProto) -> Result<Vec<i64>, String> {
-    const INT64: i32 = 7;
-    if t.data_type != INT64 {
-        return Err(format!("{} is not int64", t.name));
-    }
-    if !t.int64_data.is_empty() {
-        return Ok(t.int64_data.clone());
-    }
-    if !t.raw_data.len().is_multiple_of(8) {
-        return Err(format!("{}: truncated raw data", t.name));
-    }
-    Ok(t.raw_data
-        .chunks_exact(8)
-        .map(|c| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(c);
-            i64::from_le_bytes(b)
-        })
-        .collect())
-}
-
 /// A tree's leaves in the order of its `target_nodeids`, with their weights.
 fn leaves(reg: &NodeProto) -> Result<(Vec<i64>, Vec<f32>), String> {
     let a = Attrs::new(reg);
@@ -412,14 +119,8 @@ fn leaves(reg: &NodeProto) -> Result<(Vec<i64>, Vec<f32>), String> {
     Ok((ids, w))
 }
 
-/// Run every chain's row-wise part on its tree's leaf outputs: one table per chain, in the
-/// order of the tree's `target_nodeids`.
-fn tabulate(
-    onnx: &tract_onnx::Onnx,
-    model: &ModelProto,
-    chains: &[Chain],
-) -> Result<Vec<Vec<f32>>, String> {
-    let graph = model.graph.as_ref().ok_or("no graph")?;
+/// The row-wise nodes of every chain (each once, in graph order) and the constants they read.
+fn rowwise_part(graph: &GraphProto, chains: &[Chain]) -> (Vec<NodeProto>, Vec<TensorProto>) {
     let mut rowwise: Vec<usize> = chains
         .iter()
         .flat_map(|c| c.rowwise.iter().copied())
@@ -430,18 +131,28 @@ fn tabulate(
         .iter()
         .filter_map(|ix| graph.node.get(*ix).cloned())
         .collect();
-    let initializer: Vec<TensorProto> = {
-        let used: HashSet<&str> = nodes
-            .iter()
-            .flat_map(|n| n.input.iter().map(String::as_str))
-            .collect();
-        graph
-            .initializer
-            .iter()
-            .filter(|t| used.contains(t.name.as_str()))
-            .cloned()
-            .collect()
-    };
+    let used: HashSet<&str> = nodes
+        .iter()
+        .flat_map(|n| n.input.iter().map(String::as_str))
+        .collect();
+    let initializer = graph
+        .initializer
+        .iter()
+        .filter(|t| used.contains(t.name.as_str()))
+        .cloned()
+        .collect();
+    (nodes, initializer)
+}
+
+/// Run every chain's row-wise part on its tree's leaf outputs: one table per chain, in the
+/// order of the tree's `target_nodeids`.
+fn tabulate(
+    onnx: &tract_onnx::Onnx,
+    model: &ModelProto,
+    chains: &[Chain],
+) -> Result<Vec<Vec<f32>>, String> {
+    let graph = model.graph.as_ref().ok_or("no graph")?;
+    let (nodes, initializer) = rowwise_part(graph, chains);
     let mut inputs = Vec::with_capacity(chains.len());
     let mut values = TVec::new();
     for c in chains {
