@@ -375,6 +375,98 @@ pub struct Acc<'a> {
     pub has: &'a mut [bool],
 }
 
+/// One tree being laid out: its member node indices and the file's node and vote tables.
+struct TreeSpec<'a> {
+    tree: i64,
+    members: &'a [u32],
+    nodes: &'a [NodeSpec],
+    votes: &'a [VoteSpec],
+}
+
+impl TreeSpec<'_> {
+    /// The node spec at file index `ix`.
+    fn spec(&self, ix: u32) -> Result<&NodeSpec, String> {
+        self.nodes
+            .get(ix as usize)
+            .ok_or_else(|| "node index out of range".to_string())
+    }
+
+    /// The slot of the root: the one node no branch points to.
+    fn root(&self, index: &IdIndex, s: &mut TreeScratch) -> Result<usize, String> {
+        let tree = self.tree;
+        s.referenced.clear();
+        s.referenced.resize(self.members.len(), false);
+        for &ix in self.members {
+            let n = self.spec(ix)?;
+            if n.mode.is_some() {
+                for child in [n.true_id, n.false_id] {
+                    if let Some(r) = index.get(child).and_then(|c| s.referenced.get_mut(c)) {
+                        *r = true;
+                    }
+                }
+            }
+        }
+        let mut roots = s.referenced.iter().enumerate().filter(|(_, r)| !**r);
+        match (roots.next(), roots.count()) {
+            (Some((slot, _)), 0) => Ok(slot),
+            (None, _) => Err(format!(
+                "tree {tree}: no root (every node is someone's child)"
+            )),
+            (Some(_), more) => Err(format!("tree {tree}: {} roots, expected 1", more + 1)),
+        }
+    }
+
+    /// The tree's votes, bucketed by node slot into `s.vote_sorted` with `s.vote_start` as
+    /// the bucket starts (a stable counting sort: a leaf keeps its votes in file order).
+    fn bucket_votes(
+        &self,
+        index: &IdIndex,
+        tree_votes: &[u32],
+        s: &mut TreeScratch,
+    ) -> Result<(), String> {
+        let len = self.members.len();
+        s.vote_start.clear();
+        s.vote_start.resize(len + 1, 0);
+        s.vote_slot.clear();
+        for &v in tree_votes {
+            let vote = self
+                .votes
+                .get(v as usize)
+                .ok_or("vote index out of range")?;
+            let slot = index.get(vote.node).ok_or_else(|| {
+                format!(
+                    "tree {}: a leaf vote refers to node id {}, which is not a leaf of the tree",
+                    self.tree, vote.node
+                )
+            })?;
+            s.vote_slot.push(slot as u32);
+            if let Some(c) = s.vote_start.get_mut(slot + 1) {
+                *c += 1;
+            }
+        }
+        for i in 1..s.vote_start.len() {
+            let prev = s.vote_start.get(i - 1).copied().unwrap_or_default();
+            if let Some(c) = s.vote_start.get_mut(i) {
+                *c += prev;
+            }
+        }
+        s.vote_fill.clear();
+        s.vote_fill
+            .extend_from_slice(s.vote_start.get(..len).unwrap_or(&[]));
+        s.vote_sorted.clear();
+        s.vote_sorted.resize(tree_votes.len(), 0);
+        for (&v, &slot) in tree_votes.iter().zip(&s.vote_slot) {
+            if let Some(fill) = s.vote_fill.get_mut(slot as usize) {
+                if let Some(dst) = s.vote_sorted.get_mut(*fill as usize) {
+                    *dst = v;
+                }
+                *fill += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<T: Threshold> Forest<T> {
     /// Build and validate the layout. `n_targets` bounds the vote targets.
     ///
@@ -496,73 +588,17 @@ impl<T: Threshold> Forest<T> {
         votes: &[VoteSpec],
         s: &mut TreeScratch,
     ) -> Result<(), String> {
-        let spec_of = |ix: u32| nodes.get(ix as usize).ok_or("node index out of range");
-        let index = IdIndex::new(members.iter().map(|&ix| spec_of(ix).map(|n| n.id)))?
-            .map_err(|id| format!("tree {tree}: node id {id} appears twice"))?;
-        let len = members.len();
-        // The root is the node no branch points to.
-        s.referenced.clear();
-        s.referenced.resize(len, false);
-        for &ix in members {
-            let n = spec_of(ix)?;
-            if n.mode.is_some() {
-                for child in [n.true_id, n.false_id] {
-                    if let Some(r) = index.get(child).and_then(|c| s.referenced.get_mut(c)) {
-                        *r = true;
-                    }
-                }
-            }
-        }
-        let mut roots = s.referenced.iter().enumerate().filter(|(_, r)| !**r);
-        let root_slot = match (roots.next(), roots.count()) {
-            (Some((slot, _)), 0) => slot,
-            (None, _) => {
-                return Err(format!(
-                    "tree {tree}: no root (every node is someone's child)"
-                ));
-            }
-            (Some(_), more) => {
-                return Err(format!("tree {tree}: {} roots, expected 1", more + 1));
-            }
+        let t = TreeSpec {
+            tree,
+            members,
+            nodes,
+            votes,
         };
-        // The tree's votes, bucketed by node slot (a stable counting sort: a leaf keeps its
-        // votes in file order).
-        s.vote_start.clear();
-        s.vote_start.resize(len + 1, 0);
-        s.vote_slot.clear();
-        for &v in tree_votes {
-            let vote = votes.get(v as usize).ok_or("vote index out of range")?;
-            let slot = index.get(vote.node).ok_or_else(|| {
-                format!(
-                    "tree {tree}: a leaf vote refers to node id {}, which is not a leaf of the tree",
-                    vote.node
-                )
-            })?;
-            s.vote_slot.push(slot as u32);
-            if let Some(c) = s.vote_start.get_mut(slot + 1) {
-                *c += 1;
-            }
-        }
-        for i in 1..s.vote_start.len() {
-            let prev = s.vote_start.get(i - 1).copied().unwrap_or_default();
-            if let Some(c) = s.vote_start.get_mut(i) {
-                *c += prev;
-            }
-        }
-        s.vote_fill.clear();
-        s.vote_fill
-            .extend_from_slice(s.vote_start.get(..len).unwrap_or(&[]));
-        s.vote_sorted.clear();
-        s.vote_sorted.resize(tree_votes.len(), 0);
-        for (&v, &slot) in tree_votes.iter().zip(&s.vote_slot) {
-            if let Some(fill) = s.vote_fill.get_mut(slot as usize) {
-                if let Some(dst) = s.vote_sorted.get_mut(*fill as usize) {
-                    *dst = v;
-                }
-                *fill += 1;
-            }
-        }
-
+        let index = IdIndex::new(members.iter().map(|&ix| t.spec(ix).map(|n| n.id)))?
+            .map_err(|id| format!("tree {tree}: node id {id} appears twice"))?;
+        let root_slot = t.root(&index, s)?;
+        t.bucket_votes(&index, tree_votes, s)?;
+        let len = members.len();
         let base = self.nodes.len();
         s.placed.clear();
         s.placed.resize(len, false);
@@ -574,13 +610,13 @@ impl<T: Threshold> Forest<T> {
         while let Some((slot, patch, depth)) = s.stack.pop() {
             let slot = slot as usize;
             max_depth = max_depth.max(depth);
-            let spec = spec_of(members.get(slot).copied().ok_or("slot out of range")?)?;
-            let id = spec.id;
+            let spec = t.spec(members.get(slot).copied().ok_or("slot out of range")?)?;
             match s.placed.get_mut(slot) {
                 Some(p) if !*p => *p = true,
                 _ => {
                     return Err(format!(
-                        "tree {tree}: node id {id} is reached twice (the tree has a cycle or a shared child)"
+                        "tree {tree}: node id {} is reached twice (the tree has a cycle or a shared child)",
+                        spec.id
                     ));
                 }
             }
@@ -599,53 +635,23 @@ impl<T: Threshold> Forest<T> {
             match spec.mode {
                 Some(mode) => {
                     if v1 > v0 {
-                        return Err(format!("tree {tree} node {id}: votes on a branch node"));
+                        return Err(format!(
+                            "tree {tree} node {}: votes on a branch node",
+                            spec.id
+                        ));
                     }
-                    let feature = u32::try_from(spec.feature)
-                        .ok()
-                        .filter(|f| *f <= LOW_MASK)
-                        .ok_or_else(|| {
-                            format!("tree {tree} node {id}: bad feature id {}", spec.feature)
-                        })?;
-                    self.n_features = self.n_features.max(feature as usize + 1);
-                    if mode != Mode::Leq || spec.nan_true {
-                        self.plain_leq = false;
-                    }
-                    let mut meta = feature | ((mode as u32) << MODE_SHIFT);
-                    if spec.nan_true {
-                        meta |= NAN_TRUE;
-                    }
-                    self.nodes.push(Node {
-                        threshold: T::from_f64(spec.value),
-                        meta,
-                        next: 0,
-                    });
+                    self.push_branch(tree, spec, mode)?;
                     let child = |c: i64| {
                         index
                             .get(c)
                             .ok_or_else(|| format!("tree {tree}: child node id {c} does not exist"))
                     };
-                    let (t, f) = (child(spec.true_id)?, child(spec.false_id)?);
+                    let (tc, fc) = (child(spec.true_id)?, child(spec.false_id)?);
                     // False child is laid out after the whole true subtree: push it first.
-                    s.stack.push((f as u32, Some(me), depth + 1));
-                    s.stack.push((t as u32, None, depth + 1));
+                    s.stack.push((fc as u32, Some(me), depth + 1));
+                    s.stack.push((tc as u32, None, depth + 1));
                 }
-                None => {
-                    if v1 - v0 > LOW_MASK as usize {
-                        return Err(format!("tree {tree} leaf {id}: too many votes"));
-                    }
-                    for &v in s.vote_sorted.get(v0..v1).unwrap_or(&[]) {
-                        let vote = votes.get(v as usize).ok_or("vote index out of range")?;
-                        // The target was range-checked when the votes were grouped.
-                        self.targets.push(vote.target as u32);
-                        self.weights.push(vote.weight);
-                    }
-                    self.nodes.push(Node {
-                        threshold: T::nan(),
-                        meta: LEAF,
-                        next: (me * Node::<T>::BYTES) as u32,
-                    });
-                }
+                None => self.push_leaf(&t, spec, s.vote_sorted.get(v0..v1).unwrap_or(&[]))?,
             }
         }
         if n_placed != len {
@@ -656,6 +662,59 @@ impl<T: Threshold> Forest<T> {
         }
         self.roots.push(base as u32);
         self.depths.push(max_depth);
+        Ok(())
+    }
+
+    /// A branch node: threshold in the file's precision, feature, mode and NaN direction.
+    fn push_branch(&mut self, tree: i64, spec: &NodeSpec, mode: Mode) -> Result<(), String> {
+        let feature = u32::try_from(spec.feature)
+            .ok()
+            .filter(|f| *f <= LOW_MASK)
+            .ok_or_else(|| {
+                format!(
+                    "tree {tree} node {}: bad feature id {}",
+                    spec.id, spec.feature
+                )
+            })?;
+        self.n_features = self.n_features.max(feature as usize + 1);
+        if mode != Mode::Leq || spec.nan_true {
+            self.plain_leq = false;
+        }
+        let mut meta = feature | ((mode as u32) << MODE_SHIFT);
+        if spec.nan_true {
+            meta |= NAN_TRUE;
+        }
+        self.nodes.push(Node {
+            threshold: T::from_f64(spec.value),
+            meta,
+            next: 0,
+        });
+        Ok(())
+    }
+
+    /// A leaf: its votes appended to the flat vote arrays (in file order), and a node whose
+    /// `next` points at itself.
+    fn push_leaf(
+        &mut self,
+        t: &TreeSpec<'_>,
+        spec: &NodeSpec,
+        leaf_votes: &[u32],
+    ) -> Result<(), String> {
+        if leaf_votes.len() > LOW_MASK as usize {
+            return Err(format!("tree {} leaf {}: too many votes", t.tree, spec.id));
+        }
+        for &v in leaf_votes {
+            let vote = t.votes.get(v as usize).ok_or("vote index out of range")?;
+            // The target was range-checked when the votes were grouped.
+            self.targets.push(vote.target as u32);
+            self.weights.push(vote.weight);
+        }
+        let me = self.nodes.len();
+        self.nodes.push(Node {
+            threshold: T::nan(),
+            meta: LEAF,
+            next: (me * Node::<T>::BYTES) as u32,
+        });
         Ok(())
     }
 
@@ -1326,6 +1385,45 @@ mod tests {
             let stray = vec![vote(4, scale, 0, 1.0)];
             assert!(Forest::<f32>::build(&nodes, &stray, 2, Aggregate::Sum).is_err());
         }
+    }
+
+    /// Malformed tree shapes are refused with the tree named: two roots, no root (a cycle
+    /// through the root), a node reached twice, a node no path reaches.
+    #[test]
+    fn malformed_tree_shapes_are_refused() {
+        let votes = |ids: &[i64]| ids.iter().map(|&i| vote(0, i, 0, 1.0)).collect::<Vec<_>>();
+        let build = |nodes: &[NodeSpec], v: &[VoteSpec]| {
+            Forest::<f32>::build(nodes, v, 1, Aggregate::Sum).unwrap_err()
+        };
+        // Two roots: leaf 3 belongs to no branch.
+        let two_roots = vec![
+            branch(0, 0, 0, Mode::Leq, 0.0, 1, 2),
+            leaf(0, 1),
+            leaf(0, 2),
+            leaf(0, 3),
+        ];
+        let err = build(&two_roots, &votes(&[1, 2, 3]));
+        assert!(err.contains("2 roots, expected 1"), "{err}");
+        // No root: the two branches point at each other.
+        let no_root = vec![
+            branch(0, 0, 0, Mode::Leq, 0.0, 1, 2),
+            branch(0, 1, 0, Mode::Leq, 0.0, 0, 2),
+            leaf(0, 2),
+        ];
+        let err = build(&no_root, &votes(&[2]));
+        assert!(err.contains("no root"), "{err}");
+        // A shared child: leaf 2 is both children of the root.
+        let shared = vec![
+            branch(0, 0, 0, Mode::Leq, 0.0, 2, 2),
+            leaf(0, 1),
+            leaf(0, 2),
+        ];
+        let err = build(&shared, &votes(&[1, 2]));
+        assert!(
+            err.contains("reached twice") || err.contains("roots"),
+            "{err}"
+        );
+        assert!(err.starts_with("tree 0"), "{err}");
     }
 
     /// Rows narrower than the features the forest reads take the checked walk: no read past
