@@ -119,6 +119,10 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "bench main: set up, measure, print in one sequence"
+)]
 fn main() {
     let n = env_u64("ACQUIRE_BENCH_DEVICES", 500) as usize;
     if std::env::var("ACQUIRE_BENCH_ROLE").as_deref() == Ok("servers") {

@@ -160,6 +160,10 @@ fn bench(c: &mut Criterion) {
 }
 
 /// The report table: figure, target, ratio to stock tract and to the onnxruntime anchors.
+#[expect(
+    clippy::too_many_lines,
+    reason = "bench report table: one row per figure"
+)]
 fn summary(x: &[f32]) {
     let dir = models_dir();
     let one = tensor(x, 1, 6);

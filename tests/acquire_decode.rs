@@ -82,6 +82,10 @@ fn wire_words(t: &str, order: &str, raw: f64) -> Vec<u16> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "test: every data type and byte order through a real server, one table"
+)]
 async fn every_type_and_byte_order_round_trips_through_a_real_server() {
     let mut toml = String::from(
         "[[devices]]\nname = \"matrix\"\ncontroller = \"tcp://PLACEHOLDER\"\nslave_id = 7\npoll_interval = \"200ms\"\ntimeout = \"300ms\"\nmax_word_registers_per_request = 20\n",

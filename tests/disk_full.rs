@@ -175,6 +175,11 @@ enum Closed {
     DatabaseQuarantined,
 }
 
+#[expect(
+    clippy::too_many_lines,
+    clippy::cognitive_complexity,
+    reason = "test scenario: fill, refuse, recover and drain, read top to bottom"
+)]
 async fn cycle(reserve: ByteSize, test: &str) -> Option<Closed> {
     let fs = Tmpfs::mount(test, "8m")?;
     let data = fs.path().join("data");

@@ -13,6 +13,10 @@ use common::{Subscriber, free_port, rumqttd};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "test scenario: the whole agent from start to ordered stop, read top to bottom"
+)]
 async fn agent_publishes_predictions_serves_metrics_and_stops_in_order() {
     let broker = rumqttd();
     let ports = Ports {

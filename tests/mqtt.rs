@@ -358,6 +358,10 @@ async fn sigkill_while_publishing_mosquitto() {
 // TLS (mosquitto only: the in-process rumqttd is built without TLS; certificates: common::tls)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "interop scenario with mosquitto (certificates, password, TLS), read top to bottom"
+)]
 async fn mutual_tls_with_password_mosquitto() {
     let test = "mutual_tls_with_password_mosquitto";
     let Some(_) = need_program("mosquitto", test) else {

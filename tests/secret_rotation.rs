@@ -194,6 +194,11 @@ fn no_secret_in(log: &Lines) {
     }
 }
 
+#[expect(
+    clippy::too_many_lines,
+    clippy::cognitive_complexity,
+    reason = "test scenario: rotate, refuse, restore on one running agent, read top to bottom"
+)]
 async fn rotation(mut broker: AuthBroker) {
     let tmp = tempfile::tempdir().unwrap();
     let ports = Ports {

@@ -19,6 +19,10 @@ use common::tls::{chmod, make_ca, make_cert};
 use common::{Subscriber, free_port, mosquitto_with, need_program};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "interop scenario with mosquitto: renew the client certificate on a running agent"
+)]
 async fn renewed_client_certificate_reconnects_on_sighup_mosquitto() {
     let test = "renewed_client_certificate_reconnects_on_sighup_mosquitto";
     if need_program("mosquitto", test).is_none() {

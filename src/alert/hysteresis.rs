@@ -94,6 +94,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::too_many_lines,
+        reason = "test table: one row per raise/clear case"
+    )]
     fn table() {
         use Direction::{Above, Below};
         type Case<'a> = (&'a str, Direction, f64, f64, u32, &'a [f64], &'a [Step]);

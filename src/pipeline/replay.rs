@@ -453,6 +453,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::too_many_lines,
+        reason = "test: one replay through every stage, read top to bottom"
+    )]
     fn samples_flow_through_every_stage() {
         let spec = FeatureSpec::from_manifest_str(
             "bloom",

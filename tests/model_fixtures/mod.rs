@@ -23,6 +23,10 @@ pub enum Kind {
 }
 
 /// Write `<root>/<name>/` from a fixture; returns the folder.
+#[expect(
+    clippy::too_many_lines,
+    reason = "test support: writes one model folder (onnx, manifest, golden) per fixture kind"
+)]
 pub fn make_model_dir(root: &Path, name: &str, version: &str, kind: Kind) -> PathBuf {
     let (case, task, outputs, classes) = match kind {
         Kind::Classifier => (
