@@ -2,11 +2,11 @@
 //! Modbus TCP, `poll --once --format json` reading it back, and a dropout scenario where the
 //! conche slave stops answering while the others continue.
 
-use std::io::Write as _;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_chocoline");
+use std::io::Write as _;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
 
 struct Kill(Child);
 impl Drop for Kill {
@@ -16,13 +16,7 @@ impl Drop for Kill {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::free_port;
 
 /// Three devices of the demo layout on one endpoint, canonical signal names; `ph` is read
 /// under a plant-specific register name mapped back through `[features] signal_map`.
@@ -84,7 +78,7 @@ address = 2
 }
 
 fn start_sim(cfg: &std::path::Path, port: u16, extra: &[&str]) -> Kill {
-    let child = Command::new(BIN)
+    let child = common::cli::chocoline()
         .args([
             "simulate",
             "--listen",
@@ -107,7 +101,7 @@ fn start_sim(cfg: &std::path::Path, port: u16, extra: &[&str]) -> Kill {
 }
 
 fn poll_json(cfg: &std::path::Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {
-    let out = Command::new(BIN)
+    let out = common::cli::chocoline()
         .args(["poll", "--format", "json", "--config"])
         .arg(cfg)
         .args(extra)

@@ -5,14 +5,14 @@
 //! table (independently of `decode.rs`), so a byte order wrong on both the encoding and the
 //! decoding side still fails.
 
-mod acquire_support;
+mod common;
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use acquire_support::*;
 use chocoline::domain::Quality;
 use chocoline::simulate::source::FixedSource;
+use common::acquire::*;
 use tokio_util::sync::CancellationToken;
 
 const TYPES: [&str; 9] = [

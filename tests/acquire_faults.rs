@@ -3,16 +3,16 @@
 //! an endpoint that is down at start. In every case the poller keeps running, the other slaves
 //! keep their cadence, and it recovers.
 
-mod acquire_support;
+mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use acquire_support::*;
 use chocoline::domain::{Quality, Sample};
 use chocoline::simulate::server::Fault;
 use chocoline::simulate::source::FixedSource;
+use common::acquire::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 

@@ -4,17 +4,17 @@
 //! that times out, while an ordinary exception (0x02, illegal data address) still counts as an
 //! answer (polled every cycle, never degraded), and the gateway connection is kept.
 
-mod acquire_support;
+mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use acquire_support::*;
 use chocoline::acquire::{Acquire, AcquireMetrics};
 use chocoline::domain::{Quality, Sample};
 use chocoline::simulate::server::{Fault, SimService};
 use chocoline::simulate::source::FixedSource;
+use common::acquire::*;
 use tokio_util::sync::CancellationToken;
 
 const INTERVAL_MS: u64 = 250;

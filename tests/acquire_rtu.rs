@@ -4,17 +4,17 @@
 //! serial connector (settings, reopen after a timeout, reopen after the device node vanished
 //! and came back).
 
-mod acquire_support;
+mod common;
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use acquire_support::*;
 use chocoline::acquire::Acquire;
 use chocoline::acquire::connection::{ConnectFuture, Connector};
 use chocoline::domain::{Quality, Sample};
 use chocoline::simulate::server::{Fault, RegisterMap, SimService, serve_rtu};
 use chocoline::simulate::source::FixedSource;
+use common::acquire::*;
 use tokio_serial::SerialStream;
 use tokio_util::sync::CancellationToken;
 

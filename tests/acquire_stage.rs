@@ -2,14 +2,14 @@
 //! `pause_between_requests` is honoured and overruns are counted as missed cycles, and the
 //! acquire module has no write path at all.
 
-mod acquire_support;
+mod common;
 
 use std::time::Duration;
 
-use acquire_support::*;
 use chocoline::domain::Quality;
 use chocoline::simulate::server::{Holes, RegisterMap, SimService};
 use chocoline::simulate::source::FixedSource;
+use common::acquire::*;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

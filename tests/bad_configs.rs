@@ -1,27 +1,15 @@
 //! Every case of `tests/fixtures/bad-configs/` through the real binary: exit code 2, and
 //! stderr names the file, the line (or environment variable), the key and what is wrong.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad-configs")
 }
 
-/// A command with no `CHOCOLINE__*` variables inherited from the test runner.
-fn chocoline() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chocoline"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy()
-            .to_uppercase()
-            .starts_with("CHOCOLINE__")
-        {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env_remove("RUST_LOG");
-    cmd
-}
+use common::cli::chocoline;
 
 struct Expect {
     line: Option<i64>,

@@ -2,8 +2,10 @@
 //! override, exit codes), `run` (refuses bad configs with 2; logs that the pipeline is not
 //! wired yet), `--version`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -12,16 +14,7 @@ fn sample(name: &str) -> PathBuf {
 }
 
 fn chocoline(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chocoline"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy()
-            .to_uppercase()
-            .starts_with("CHOCOLINE__")
-        {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env_remove("RUST_LOG");
+    let mut cmd = common::cli::chocoline();
     cmd.args(args).envs(env.iter().copied());
     cmd.output().unwrap()
 }
@@ -109,7 +102,7 @@ fn missing_file_is_bad_input() {
 /// then kills it (`run` runs until a stop signal).
 fn run_until(args: &[&str], until: &str) -> Vec<String> {
     use std::io::BufRead;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chocoline"));
+    let mut cmd = common::cli::chocoline();
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy()
             .to_uppercase()

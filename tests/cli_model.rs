@@ -1,20 +1,14 @@
 //! `chocoline model …` through the real binary: bad files and bad CSVs must exit 2 with a
 //! clear message (never a panic); verify must catch a mismatch (exit 1).
 
-mod model_fixtures;
-use model_fixtures as common;
+mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{Kind, fixtures, make_model_dir};
+use common::models::{Kind, fixtures, make_model_dir};
 
-fn chocoline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chocoline"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::cli::run as chocoline;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -34,7 +28,7 @@ fn write(dir: &Path, name: &str, data: &[u8]) -> String {
 }
 
 fn input_csv(dir: &Path, header: bool) -> String {
-    let rows = common::fixture_rows("rf_clf_3c_str");
+    let rows = common::models::fixture_rows("rf_clf_3c_str");
     let mut s = String::new();
     if header {
         s.push_str("a,b,c,d,e,f\n");

@@ -59,7 +59,7 @@ async fn a_model_refused_at_start_raises_model_unavailable_and_clears_when_it_lo
     simulator(&cfg, ports.modbus, stop_sim.clone()).await;
     let sub = Subscriber::connect(broker.port(), PREFIX).await;
 
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chocoline"))
+    let mut child = common::cli::chocoline()
         .args(["--log-format", "json", "run", "--config"])
         .arg(&path)
         .env_remove("RUST_LOG")

@@ -2,10 +2,12 @@
 //! the control-room subscriber received through the embedded broker, that a fat-bloom alert
 //! was raised and then cleared (same alert id), that the agent said `offline` at the end, and
 //! that the log shows no ERROR line.
+
 #![cfg(feature = "embedded-broker")]
 
+mod common;
+
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -19,7 +21,7 @@ static ONE_DEMO: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn demo_raises_and_clears_a_fat_bloom_alert_within_two_minutes() {
     let _one = ONE_DEMO.lock().unwrap_or_else(|e| e.into_inner());
     let t0 = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_chocoline"))
+    let out = common::cli::chocoline()
         .args(["demo", "--duration", "120s", "--headless"])
         .output()
         .unwrap();
@@ -90,7 +92,7 @@ fn demo_raises_and_clears_a_fat_bloom_alert_within_two_minutes() {
 #[test]
 fn demo_finds_a_relative_models_dir() {
     let _one = ONE_DEMO.lock().unwrap_or_else(|e| e.into_inner());
-    let out = Command::new(env!("CARGO_BIN_EXE_chocoline"))
+    let out = common::cli::chocoline()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "demo",

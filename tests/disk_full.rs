@@ -324,7 +324,7 @@ async fn agent_binary_starts_runs_and_stops_on_a_full_disk() {
     let sub = Subscriber::connect(ports.mqtt, DEMO).await;
     let filler = fill(fs.path());
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chocoline"))
+    let mut child = common::cli::chocoline()
         .args(["run", "--config"])
         .arg(&path)
         // The default reserve (16 MiB) is as large as this filesystem.

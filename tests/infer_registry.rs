@@ -1,8 +1,7 @@
 //! Registry, service and stage on real ONNX files: lock-free serving, typed errors, hot
 //! reload that keeps the previous model on every kind of failure.
 
-mod model_fixtures;
-use model_fixtures as common;
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,7 +11,7 @@ use chocoline::domain::{BatchContext, FeatureLevel, FeatureVector, PredictionOut
 use chocoline::infer::config::{ModelsConfig, OptimizeAt};
 use chocoline::infer::registry::RegistryEvent;
 use chocoline::infer::{InferError, Registry, Service};
-use common::{Kind, make_model_dir};
+use common::models::{Kind, make_model_dir};
 
 fn cfg(dir: &Path, optimize: OptimizeAt) -> ModelsConfig {
     ModelsConfig {
@@ -53,8 +52,9 @@ fn fv(model: &str, values: Vec<f64>) -> FeatureVector {
 
 /// Golden rows of a fixture: features and the raw expected columns.
 fn golden(case: &str) -> (Vec<Vec<f64>>, Vec<csv::StringRecord>) {
-    let rows = common::fixture_rows(case);
-    let mut rdr = csv::Reader::from_path(common::fixtures().join(format!("{case}.csv"))).unwrap();
+    let rows = common::models::fixture_rows(case);
+    let mut rdr =
+        csv::Reader::from_path(common::models::fixtures().join(format!("{case}.csv"))).unwrap();
     (rows, rdr.records().map(Result::unwrap).collect())
 }
 
@@ -123,7 +123,7 @@ fn predictions_match_sklearn_and_carry_name_and_version() {
 #[test]
 fn typed_errors_for_bad_vectors() {
     let (_tmp, svc) = setup(OptimizeAt::Startup);
-    let ok = common::fixture_rows("rf_clf_3c_str")[0].clone();
+    let ok = common::models::fixture_rows("rf_clf_3c_str")[0].clone();
     assert!(matches!(
         svc.predict(&fv("nope", ok.clone())),
         Err(InferError::ModelNotFound(n)) if n == "nope"
@@ -161,7 +161,7 @@ fn typed_errors_for_bad_vectors() {
 #[test]
 fn batch_equals_single_predictions_in_order() {
     let (_tmp, svc) = setup(OptimizeAt::FirstUse);
-    let rows = common::fixture_rows("rf_clf_3c_str");
+    let rows = common::models::fixture_rows("rf_clf_3c_str");
     let mut fvs = Vec::new();
     for (i, x) in rows.iter().enumerate().take(30) {
         let model = ["bloom", "yield", "anomaly"][i % 3];
@@ -180,7 +180,7 @@ fn batch_equals_single_predictions_in_order() {
 fn hot_reload_swaps_only_verified_models() {
     let (tmp, svc) = setup(OptimizeAt::Startup);
     let reg = svc.registry().clone();
-    let x = common::fixture_rows("rf_clf_3c_str")[0].clone();
+    let x = common::models::fixture_rows("rf_clf_3c_str")[0].clone();
     assert!(reg.poll_changes().is_empty(), "nothing changed yet");
 
     // A new version appears on disk: picked up by polling.
@@ -222,7 +222,7 @@ fn hot_reload_swaps_only_verified_models() {
     // A model whose outputs disagree with its golden rows (here: a regressor's ONNX behind the
     // classifier's manifest and golden file, checksum updated): refused.
     make_model_dir(tmp.path(), "bloom", "1.2.0", Kind::Classifier);
-    let other = std::fs::read(common::fixtures().join("rf_clf_3c_int.onnx")).unwrap();
+    let other = std::fs::read(common::models::fixtures().join("rf_clf_3c_int.onnx")).unwrap();
     std::fs::write(dir.join("model.onnx"), &other).unwrap();
     use sha2::Digest;
     let sha = hex::encode(sha2::Sha256::digest(&other));
@@ -270,7 +270,7 @@ fn hot_reload_swaps_only_verified_models() {
 #[test]
 fn readers_never_block_or_fail_during_reloads() {
     let (tmp, svc) = setup(OptimizeAt::Startup);
-    let x = common::fixture_rows("rf_clf_3c_str")[0].clone();
+    let x = common::models::fixture_rows("rf_clf_3c_str")[0].clone();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Each reader counts itself in after its first prediction, and the reloads start only
     // when all are reading: otherwise a reader the scheduler starts late may not get a single
@@ -334,7 +334,7 @@ async fn stage_turns_vectors_into_predictions_and_skips_bad_ones() {
     let task = tokio::spawn(async move {
         chocoline::infer::stage::run(svc, in_rx, out_tx, hb, &stage_metrics).await
     });
-    let rows = common::fixture_rows("gb_reg_1t");
+    let rows = common::models::fixture_rows("gb_reg_1t");
     in_tx.send(fv("yield", rows[0].clone())).await.unwrap();
     in_tx.send(fv("yield", vec![1.0])).await.unwrap(); // wrong width: skipped
     in_tx.send(fv("bloom", rows[1].clone())).await.unwrap();

@@ -143,7 +143,7 @@ async fn binary_notifies_systemd_and_stops_on_sigterm() {
     sock.set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
 
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chocoline"))
+    let mut child = common::cli::chocoline()
         .args(["run", "--config"])
         .arg(&path)
         .env("NOTIFY_SOCKET", &sock_path)

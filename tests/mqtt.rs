@@ -258,7 +258,7 @@ fn feed_round(
     count: u64,
     kill_after: Option<Duration>,
 ) -> Vec<String> {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chocoline"))
+    let mut child = common::cli::chocoline()
         .args([
             "__outbox-feed",
             "--prefix",

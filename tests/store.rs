@@ -346,9 +346,8 @@ async fn inspect_binary_prints_the_report_and_json() {
     .await
     .unwrap();
     drop(s);
-    let bin = env!("CARGO_BIN_EXE_chocoline");
     let data_dir = dir.path().to_str().unwrap();
-    let o = std::process::Command::new(bin)
+    let o = common::cli::chocoline()
         .args(["inspect", "--data-dir", data_dir])
         .output()
         .unwrap();
@@ -357,7 +356,7 @@ async fn inspect_binary_prints_the_report_and_json() {
     assert!(text.contains("outbox depth        2"), "{text}");
     assert!(text.contains("database opened directly"), "{text}");
     assert!(text.contains("gritty"), "{text}");
-    let o = std::process::Command::new(bin)
+    let o = common::cli::chocoline()
         .args(["inspect", "--json", "--data-dir", data_dir])
         .output()
         .unwrap();

@@ -151,7 +151,7 @@ pub fn collect(lines: &Lines) -> Vec<String> {
 /// collected.
 pub fn spawn_agent(path: &Path, env: &[(&str, &Path)]) -> (std::process::Child, Lines) {
     use std::io::BufRead;
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_chocoline"));
+    let mut cmd = super::cli::chocoline();
     cmd.args(["--log-format", "json", "run", "--config"])
         .arg(path)
         .env_remove("RUST_LOG")

@@ -1,9 +1,16 @@
-//! Shared test harness: real brokers (rumqttd in-process, mosquitto as a child process), a
-//! TCP gate in front of the broker, a recording subscriber, record factories, and the delivery
-//! analysis (lost / duplicates / out of order).
+//! The one support module of the integration tests (every test file says `mod common;`):
+//! real brokers (rumqttd in-process, mosquitto as a child process), a TCP gate in front of the
+//! broker, a recording subscriber, record factories, the delivery analysis (lost / duplicates
+//! / out of order), and [`free_port`] here; the env-clean binary runner ([`cli`]), agents
+//! started from a config ([`agent`]), the acquire harness ([`acquire`]), model folders from
+//! fixtures ([`models`]), publishers and stores ([`publisher`]), the JSON-schema checker
+//! ([`schema`]) and TLS material ([`tls`]) in its submodules.
 #![allow(dead_code)]
 
+pub mod acquire;
 pub mod agent;
+pub mod cli;
+pub mod models;
 pub mod publisher;
 pub mod schema;
 pub mod tls;

@@ -2,7 +2,7 @@
 //! manifest with one thing broken at a time), and the registry's file watcher: it reports a new
 //! version, then a failed reload with its machine-readable kind, and stops when nobody listens.
 
-mod model_fixtures;
+mod common;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use chocoline::infer::config::{ModelsConfig, OptimizeAt};
 use chocoline::infer::manifest::{Manifest, Role};
 use chocoline::infer::registry::{RegistryEvent, load_served, watch};
 use chocoline::infer::{InferError, Registry};
-use model_fixtures::{Kind, make_model_dir};
+use common::models::{Kind, make_model_dir};
 use serde_json::{Value, json};
 
 fn committed_quality() -> Value {

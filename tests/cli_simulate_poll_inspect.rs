@@ -6,19 +6,13 @@
 //! Children are stopped with SIGINT / SIGTERM, never SIGKILL, so that they exit through their
 //! normal path (and an instrumented build writes its coverage profile).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_chocoline");
-
-fn chocoline(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
-}
+use common::cli::run as chocoline;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -200,13 +194,7 @@ fn export_into_an_unwritable_place_is_a_runtime_failure() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a directory");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::free_port;
 
 /// Two simulated devices on one port; the PLC's batch counter is read as a 32-bit value.
 fn config(dir: &Path, port: u16, extra_register: &str) -> PathBuf {
@@ -250,7 +238,7 @@ struct Sim(Option<Child>);
 
 impl Sim {
     fn start(cfg: &Path, port: u16) -> Sim {
-        let child = Command::new(BIN)
+        let child = common::cli::chocoline()
             .args(["simulate", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--config")
             .arg(cfg)

@@ -2,11 +2,11 @@
 //! reference sample: each bad value makes `check-config` exit 2 naming the variable's dotted
 //! key and the rule it breaks, and a good sample stays good.
 
-use std::process::Command;
+mod common;
 
 fn check(env: (&str, &str)) -> (Option<i32>, String) {
     let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/config/chocoline.toml");
-    let o = Command::new(env!("CARGO_BIN_EXE_chocoline"))
+    let o = common::cli::chocoline()
         .args(["check-config", "--config", sample])
         .env(env.0, env.1)
         .output()

@@ -3,18 +3,12 @@
 //! the counts the closing line reports, and bad inputs must exit 2 (1 for an unwritable output)
 //! naming what is wrong.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_chocoline");
-
-fn chocoline(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
-}
+use common::cli::run as chocoline;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
