@@ -10,9 +10,7 @@ use common::models::{Kind, fixtures, make_model_dir};
 
 use common::cli::run as chocoline;
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::cli::stderr;
 
 fn assert_bad_input(o: &Output, needle: &str) {
     let err = stderr(o);

@@ -14,9 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::cli::run as chocoline;
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::cli::stderr;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -6,13 +6,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use common::cli::run as chocoline;
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::cli::stderr;
 
 fn demo_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.toml")
