@@ -1,4 +1,4 @@
-//! The tree-ensemble kernel (`src/infer/ops/forest.rs`) alone, without tract, timed in CPU
+//! The tree-ensemble kernel (`src/infer/ops/forest/`) alone, without tract, timed in CPU
 //! time (utime + stime from /proc, so preemption on a loaded machine does not count): the
 //! per-row cost in a batch of 1000 and of single rows (varied and repeated) on the anchor
 //! forest, and `Forest::build` over the four committed models. Built with plain `rustc` by
@@ -9,10 +9,10 @@
 //! checks the two builds agree bit for bit.
 #![allow(dead_code)]
 #[cfg(old)]
-#[path = "forest_old.rs"]
+#[path = "forest_old/mod.rs"]
 mod forest;
 #[cfg(not(old))]
-#[path = "forest_new.rs"]
+#[path = "forest_new/mod.rs"]
 mod forest;
 // benches/common/median.rs, copied next to this file by run.sh.
 #[path = "median.rs"]

@@ -9,9 +9,16 @@ old=${1:-main}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp "$root/benches/kernel/forest_kernel.rs" "$work/main.rs"
-cp "$root/src/infer/ops/forest.rs" "$work/forest_new.rs"
 cp "$root/benches/common/median.rs" "$work/median.rs"
-git -C "$root" show "$old:src/infer/ops/forest.rs" > "$work/forest_old.rs"
+# The kernel is src/infer/ops/forest/ (a folder since 2026-12-05; one file, forest.rs, before):
+# each build gets its copy as forest_{new,old}/mod.rs and the files beside it.
+mkdir -p "$work/forest_new" "$work/forest_old"
+cp -r "$root/src/infer/ops/forest/." "$work/forest_new/"
+if git -C "$root" cat-file -e "$old:src/infer/ops/forest.rs" 2>/dev/null; then
+    git -C "$root" show "$old:src/infer/ops/forest.rs" > "$work/forest_old/mod.rs"
+else
+    git -C "$root" archive "$old" src/infer/ops/forest | tar -x -C "$work/forest_old" --strip-components=4
+fi
 cd "$work"
 python3 "$root/benches/kernel/dump.py" "$root/"
 export ROWS_CSV="$root/benches/models/rows.csv"
