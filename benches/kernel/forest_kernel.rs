@@ -1,7 +1,7 @@
 //! The tree-ensemble kernel (`src/infer/ops/forest/`) alone, without tract, timed in CPU
 //! time (utime + stime from /proc, so preemption on a loaded machine does not count): the
 //! per-row cost in a batch of 1000 and of single rows (varied and repeated) on the anchor
-//! forest, and `Forest::build` over the four committed models. Built with plain `rustc` by
+//! forest, and `Forest::build` over the committed tree models (bloom, quality, yield). Built with plain `rustc` by
 //! `benches/kernel/run.sh` in seconds — a release build of the whole bench takes ≈ 1 h on a
 //! loaded 2-core machine — once against the working tree and once against an older commit
 //! (`--cfg old`), so a change to the kernel can be measured before and after; `dump` prints
@@ -77,7 +77,7 @@ fn main() {
     };
     if what == "dump" {
         // Every score of every row, batch and row by row, for a bitwise old/new diff.
-        for m in ["anchor_rf", "anomaly", "bloom", "quality", "yield"] {
+        for m in ["anchor_rf", "bloom", "quality", "yield"] {
             let (nodes, votes, k) = load(&format!("{m}.txt"));
             let f = Forest::<f32>::build(&nodes, &votes, k, Aggregate::Sum).unwrap();
             let w = f.n_features();
@@ -102,7 +102,7 @@ fn main() {
         return;
     }
     if what == "buildcpu" {
-        let models: Vec<_> = ["anomaly", "bloom", "quality", "yield"].iter().map(|m| load(&format!("{m}.txt"))).collect();
+        let models: Vec<_> = ["bloom", "quality", "yield"].iter().map(|m| load(&format!("{m}.txt"))).collect();
         let (c0, mut n) = (cpu(), 0u64);
         while cpu() - c0 < 2.0 {
             for (nodes, votes, k) in &models {
@@ -110,11 +110,11 @@ fn main() {
             }
             n += 1;
         }
-        println!("Forest::build, 4 committed models, CPU time: {:.3} ms per load of all four ({n} loads)", (cpu() - c0) / n as f64 * 1e3);
+        println!("Forest::build, 3 committed tree models, CPU time: {:.3} ms per load of all three ({n} loads)", (cpu() - c0) / n as f64 * 1e3);
         return;
     }
     if what.is_empty() || what == "build" {
-        for m in ["anomaly", "bloom", "quality", "yield"] {
+        for m in ["bloom", "quality", "yield"] {
             let (nodes, votes, k) = load(&format!("{m}.txt"));
             let agg = Aggregate::Sum;
             let t = median(if what == "build" { 400 } else { 30 }, || {

@@ -27,7 +27,7 @@ rustc "${flags[@]}" main.rs -o new
 rustc "${flags[@]}" --cfg old main.rs -o old
 ./new dump > new.out
 ./old dump > old.out
-cmp old.out new.out && echo "scores: working tree and $old agree bit for bit (5 forests x 1000 rows)"
+cmp old.out new.out && echo "scores: working tree and $old agree bit for bit (4 forests x 1000 rows: the anchor and the committed tree models)"
 uptime
 # The dev VM's speed drifts by up to 1.7x over minutes (docs/infer.md): alternate the two builds
 # for several rounds and compare the fastest round of each.
