@@ -65,7 +65,8 @@ fn free_port() -> u16 {
 }
 
 /// config/demo.toml pointed at this bench's ports, models and data dir, with every
-/// `poll_interval` / `timeout` of the four line devices replaced, plus `extra` appended.
+/// `poll_interval` / `timeout` of the four line devices replaced, plus `extra` merged in
+/// (its tables extend or override demo.toml's: demo.toml has its own `[features]`).
 fn line_config(
     modbus: u16,
     mqtt: u16,
@@ -97,8 +98,29 @@ fn line_config(
         out.push_str(&line);
         out.push('\n');
     }
-    out.push_str(extra);
-    out
+    merge_toml(&out, extra)
+}
+
+/// `base` with every key of `extra` set in it (tables merged key by key, values replaced).
+fn merge_toml(base: &str, extra: &str) -> String {
+    let mut doc: toml_edit::DocumentMut = base.parse().expect("demo.toml parses");
+    let add: toml_edit::DocumentMut = extra.parse().expect("bench TOML parses");
+    merge_table(doc.as_table_mut(), add.as_table());
+    doc.to_string()
+}
+
+fn merge_table(into: &mut toml_edit::Table, from: &toml_edit::Table) {
+    for (key, item) in from.iter() {
+        match (
+            into.get_mut(key).and_then(|i| i.as_table_mut()),
+            item.as_table(),
+        ) {
+            (Some(dst), Some(src)) => merge_table(dst, src),
+            _ => {
+                into.insert(key, item.clone());
+            }
+        }
+    }
 }
 
 fn load_config(path: &Path) -> chocoline::config::Config {
@@ -481,10 +503,11 @@ fn scrape(port: u16, name: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-fn wait_metrics(port: u16, child: &mut Child) {
+fn wait_metrics(port: u16, child: &mut Child, log: &Path) {
     for _ in 0..600 {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("agent exited early: {status}");
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("agent exited early: {status}; its stderr:\n{text}");
         }
         if scrape(port, "chocoline_samples_total").is_some_and(|v| v > 0.0) {
             return;
@@ -534,7 +557,7 @@ fn idle(mqtt: u16) {
     });
     let mut child = spawn_agent(&path, &dir.path().join("agent.log"));
     let pid = child.id();
-    wait_metrics(metrics, &mut child);
+    wait_metrics(metrics, &mut child, &dir.path().join("agent.log"));
     std::thread::sleep(Duration::from_secs(secs));
     let rss = status_mb(pid, "VmRSS");
     let mem = memory_line(pid);
@@ -632,7 +655,7 @@ fn load500(mqtt: u16) {
     });
     let mut child = spawn_agent(&path, &dir.path().join("agent.log"));
     let pid = child.id();
-    wait_metrics(metrics, &mut child);
+    wait_metrics(metrics, &mut child, &dir.path().join("agent.log"));
     // Connect and fill the feature windows before measuring.
     std::thread::sleep(Duration::from_secs(10));
     let s0 = scrape(metrics, "chocoline_samples_total").unwrap_or(f64::NAN);
