@@ -67,8 +67,9 @@ def test_a_failing_simulator_is_a_data_error_naming_the_run(tmp_path, monkeypatc
     first = dataset.load_runs_spec()["sets"]["batch"][0]
     err = capsys.readouterr().err
     assert f"simulator failed for {dataset.run_name(first)}: register map exploded" in err
-    # Stopped at the first failure, and the failed run is not marked complete.
-    assert len(calls(tmp_path)) == 1
+    # Stopped at the first failure (a run already started beside it may finish: JOBS at once),
+    # and the failed run is not marked complete.
+    assert 1 <= len(calls(tmp_path)) <= dataset.JOBS
     assert not list(out_dir.rglob(".complete"))
 
 

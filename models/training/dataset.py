@@ -16,8 +16,10 @@ import json
 import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from threading import Event
 
 import numpy as np
 import pandas as pd
@@ -131,29 +133,52 @@ def find_simulator() -> list[str]:
     return ["cargo", "run", "--quiet", "--manifest-path", str(REPO_DIR / "Cargo.toml"), "--"]
 
 
+def simulate_one(cmd: list[str], d: Path, r: dict, failed: Event) -> None:
+    """Export one run into d (marked complete only once the simulator succeeded); nothing once
+    another run has failed."""
+    if failed.is_set():
+        return
+    args = cmd + [
+        "simulate", "--export-csv", str(d), "--scenario", r["scenario"],
+        "--seed", str(r["seed"]), "--duration", r["duration"],
+        "--interval", r["interval"], "--fault-start", r["fault_start"],
+        "--fault-duration", r["fault_duration"],
+    ]  # fmt: skip
+    if r.get("fault_every"):
+        args += ["--fault-every", r["fault_every"]]
+    res = subprocess.run(args, capture_output=True, text=True, cwd=REPO_DIR)
+    if res.returncode != 0:
+        failed.set()
+        raise DataError(f"simulator failed for {run_name(r)}: {res.stderr.strip()}")
+    (d / ".complete").write_text("")
+
+
+#: Simulator processes run at once. Each run has its own seed and folder, so the files are the
+#: same for any value (data/dataset.sha256 checks it).
+JOBS = 2
+
+
 def generate(out_dir: Path = GENERATED_DIR, log=print) -> Path:
     """Export every run of runs.json into out_dir/<set>/<run>/ (skipping complete ones)."""
     spec = load_runs_spec()
-    cmd = None
+    todo = []
     for set_name, runs in spec["sets"].items():
         for i, r in enumerate(runs):
             d = out_dir / set_name / run_name(r)
             if (d / "samples.csv").is_file() and (d / ".complete").is_file():
                 continue
-            cmd = cmd or find_simulator()
-            log(f"  simulate {set_name} {i + 1}/{len(runs)}: {run_name(r)}")
-            args = cmd + [
-                "simulate", "--export-csv", str(d), "--scenario", r["scenario"],
-                "--seed", str(r["seed"]), "--duration", r["duration"],
-                "--interval", r["interval"], "--fault-start", r["fault_start"],
-                "--fault-duration", r["fault_duration"],
-            ]  # fmt: skip
-            if r.get("fault_every"):
-                args += ["--fault-every", r["fault_every"]]
-            res = subprocess.run(args, capture_output=True, text=True, cwd=REPO_DIR)
-            if res.returncode != 0:
-                raise DataError(f"simulator failed for {run_name(r)}: {res.stderr.strip()}")
-            (d / ".complete").write_text("")
+            todo.append((f"  simulate {set_name} {i + 1}/{len(runs)}: {run_name(r)}", d, r))
+    if not todo:
+        return out_dir
+    cmd = find_simulator()
+    failed = Event()
+    with ThreadPoolExecutor(max_workers=JOBS) as pool:
+        futures = []
+        for line, d, r in todo:
+            log(line)
+            futures.append(pool.submit(simulate_one, cmd, d, r, failed))
+        for f in futures:
+            f.result()
     return out_dir
 
 
