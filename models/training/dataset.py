@@ -173,12 +173,12 @@ def generate(out_dir: Path = GENERATED_DIR, log=print) -> Path:
     cmd = find_simulator()
     failed = Event()
     with ThreadPoolExecutor(max_workers=JOBS) as pool:
-        futures = []
-        for line, d, r in todo:
-            log(line)
-            futures.append(pool.submit(simulate_one, cmd, d, r, failed))
-        for f in futures:
+        futures = [(line, pool.submit(simulate_one, cmd, d, r, failed)) for line, d, r in todo]
+        # Progress from this thread only (prints from the workers would interleave), in run
+        # order, each line once its run is done.
+        for line, f in futures:
             f.result()
+            log(line)
     return out_dir
 
 

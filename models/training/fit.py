@@ -19,7 +19,6 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
 from sklearn.metrics import f1_score
-from joblib import Parallel, delayed
 from sklearn.model_selection import GroupKFold, ParameterSampler, cross_val_predict
 
 from . import dataset, evaluate, features, rules
@@ -44,10 +43,6 @@ SPACES = {
               "subsample": [0.8, 1.0], "min_samples_leaf": [1, 3, 5]},
 }  # fmt: skip
 N_CANDIDATES = {"quality": 6, "bloom": 4, "yield": 6}
-#: Candidates and CV folds are fitted on this many threads (sklearn's tree builders release the
-#: GIL). Every fit has its own fixed random_state, so the chosen model and every figure are the
-#: same for any value: CI's byte-identical retrain checks it with the default.
-JOBS = 2
 
 
 def py(v):
@@ -71,12 +66,9 @@ def candidates(name: str) -> list[dict]:
 
 def choose(name: str, make, X_tr, y_tr, X_tu, y_tu, score, log) -> dict:
     """The candidate with the best `score(y_tu, model.predict(X_tu))` (first on ties)."""
-    cands = candidates(name)
-    scores = Parallel(n_jobs=JOBS, prefer="threads")(
-        delayed(lambda c: score(y_tu, make(**c).fit(X_tr, y_tr).predict(X_tu)))(c) for c in cands
-    )
     best, best_s = None, -np.inf
-    for c, s in zip(cands, scores):
+    for c in candidates(name):
+        s = score(y_tu, make(**c).fit(X_tr, y_tr).predict(X_tu))
         if s > best_s:
             best, best_s = c, s
     log(f"  {name}: chose {best} on the tuning split (score {best_s:.4f})")
@@ -85,7 +77,7 @@ def choose(name: str, make, X_tr, y_tr, X_tu, y_tu, score, log) -> dict:
 
 def grouped_cv(est, X, y, groups, method: str | None = None):
     kw = {"method": method} if method else {}
-    return cross_val_predict(clone(est), X, y, groups=groups, cv=GroupKFold(n_splits=5), n_jobs=JOBS, **kw)
+    return cross_val_predict(clone(est), X, y, groups=groups, cv=GroupKFold(n_splits=5), **kw)
 
 
 def labels(df: pd.DataFrame, name: str) -> np.ndarray:
