@@ -216,3 +216,17 @@ def test_retraining_is_byte_identical(data_dir, tmp_path):
         for f in ("model.onnx", "manifest.json", "golden.csv"):
             assert sha(outs[0] / name / f) == sha(outs[1] / name / f), f"{name}/{f}"
             assert sha(outs[0] / name / f) == sha(MODELS_DIR / name / f), f"{name}/{f} vs committed"
+
+
+def test_export_refuses_an_operator_the_agent_cannot_load():
+    from onnx import TensorProto, helper
+
+    assert "TreeEnsembleClassifier" in onnx_export.supported_ops()
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])
+    graph = helper.make_graph([helper.make_node("Softplus", ["input"], ["y"])], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    with pytest.raises(ValueError, match="does not include: Softplus"):
+        onnx_export._finalise(model)
+    ok = helper.make_graph([helper.make_node("Abs", ["input"], ["y"])], "g", [x], [y])
+    assert onnx_export._finalise(helper.make_model(ok, opset_imports=[helper.make_opsetid("", 12)]))

@@ -11,15 +11,37 @@ the model (git history, before the SPC change).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
 OPSET = {"": 17, "ai.onnx.ml": 3}
 
+# The operators the agent can load; the file says why there is a list.
+SUPPORTED_OPS_FILE = Path(__file__).resolve().parent.parent / "supported_ops.txt"
+
+
+def supported_ops() -> set[str]:
+    lines = SUPPORTED_OPS_FILE.read_text().splitlines()
+    return {s.strip() for s in lines if s.strip() and not s.startswith("#")}
+
+
+def check_ops(model: onnx.ModelProto) -> None:
+    """Refuse a graph the agent could not load, naming the operators it lacks."""
+    missing = sorted({n.op_type for n in model.graph.node} - supported_ops())
+    if missing:
+        raise ValueError(
+            f"the exported graph uses ONNX operators the agent does not include: "
+            f"{', '.join(missing)} (list: {SUPPORTED_OPS_FILE.name})"
+        )
+
 
 def _finalise(model: onnx.ModelProto) -> bytes:
-    """Deterministic bytes: fixed producer fields, no doc strings with versions or dates."""
+    """Deterministic bytes: fixed producer fields, no doc strings with versions or dates;
+    only operators the agent can load."""
+    check_ops(model)
     model.graph.name = "chocoline"  # skl2onnx puts a random uuid here
     model.producer_name = "chocoline-training"
     model.producer_version = "1"

@@ -179,14 +179,14 @@ impl Model {
 
 type Built = (Arc<TypedSimplePlan>, DatumType, usize, Vec<String>);
 
-fn build(bytes: &[u8], n_features: Option<usize>) -> Result<Built, String> {
-    let onnx = ops::onnx();
+/// Decode the protobuf, fold IsolationForest chains, and refuse ops this build lacks.
+fn read_proto(onnx: &tract_onnx::Onnx, bytes: &[u8]) -> Result<tract_onnx::pb::ModelProto, String> {
     let mut proto = onnx
         .proto_model_for_read(&mut &*bytes)
         .map_err(|e| format!("not a loadable ONNX model: {}", chain(&e)))?;
     // Collapse skl2onnx's per-tree IsolationForest chains into one ensemble; a graph the
     // guarded match does not recognise is run as it is.
-    match ops::fuse::fuse_tree_sums(&onnx, &mut proto) {
+    match ops::fuse::fuse_tree_sums(onnx, &mut proto) {
         Ok(Some(f)) => tracing::debug!(
             trees = f.trees,
             removed = f.removed_nodes,
@@ -195,6 +195,20 @@ fn build(bytes: &[u8], n_features: Option<usize>) -> Result<Built, String> {
         Ok(None) => {}
         Err(reason) => tracing::debug!(%reason, "per-tree chains left unfused"),
     }
+    let missing = ops::registry::unsupported(&onnx.op_register, &proto);
+    if !missing.is_empty() {
+        return Err(format!(
+            "uses ONNX operators this build does not include: {} (supported: {}; see docs/infer.md)",
+            missing.join(", "),
+            ops::registry::supported(&onnx.op_register).join(", ")
+        ));
+    }
+    Ok(proto)
+}
+
+fn build(bytes: &[u8], n_features: Option<usize>) -> Result<Built, String> {
+    let onnx = ops::onnx();
+    let proto = read_proto(&onnx, bytes)?;
     let mut model = onnx
         .model_for_proto_model(&proto)
         .map_err(|e| format!("not a loadable ONNX model: {}", chain(&e)))?;

@@ -54,13 +54,17 @@ pub mod forest;
 pub mod fuse;
 pub mod label_encoder;
 pub mod post;
+pub mod registry;
 pub mod regressor;
 pub mod scaler;
 pub mod tree;
 
-/// tract's ONNX framework with chocoline's ONNX-ML ops registered.
+/// tract's ONNX framework with the ops chocoline supports registered: the standard ops
+/// skl2onnx exports use ([`registry`]) and chocoline's ONNX-ML ops. Not tract's full
+/// register: see [`registry`] for why and for the list.
 pub fn onnx() -> tract_onnx::Onnx {
-    let mut onnx = tract_onnx::onnx();
+    let mut onnx = tract_onnx::Onnx::default();
+    registry::register_standard(&mut onnx.op_register);
     register(&mut onnx.op_register);
     onnx
 }
