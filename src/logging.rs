@@ -11,9 +11,10 @@
 
 use std::sync::OnceLock;
 
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
+use tracing_subscriber::{Layer, Registry, reload};
 
 use crate::domain::Alert;
 use serde::{Deserialize, Serialize};
@@ -85,9 +86,11 @@ pub enum LoggingError {
     Reload(String),
 }
 
-/// What is wrong with a `[log] level` filter, if anything. Stricter than `EnvFilter`, which
-/// reads a bare word as a target name: here a bare word must be a level, so `level = "warning"`
-/// is an error instead of a filter that silently shows nothing.
+/// What is wrong with a `[log] level` filter, if anything. The filter is a list of
+/// `target=level` directives and at most one bare level (tracing-subscriber's `Targets`, not
+/// `EnvFilter`: span and field filters such as `chocoline[poll]=debug` are not accepted, and
+/// the regex engine `EnvFilter` needs stays out of the binary). A bare word must be a level,
+/// so `level = "warning"` is an error instead of a filter that silently shows nothing.
 pub fn filter_problem(level: &str) -> Option<String> {
     const EXPECTED: &str = "expected error, warn, info, debug, trace, off or a filter such as \"info,chocoline::acquire=debug\"";
     let level = level.trim();
@@ -95,27 +98,34 @@ pub fn filter_problem(level: &str) -> Option<String> {
         return Some(format!("must not be empty; {EXPECTED}"));
     }
     for directive in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-        let bare = !directive.contains(['=', '[', ':']);
+        if directive.contains(['[', '{']) {
+            return Some(format!(
+                "\"{directive}\": span and field filters are not supported, only target=level; {EXPECTED}"
+            ));
+        }
+        let bare = !directive.contains(['=', ':']);
         if bare && !LEVELS.contains(&directive.to_ascii_lowercase().as_str()) {
             return Some(format!("\"{directive}\" is not a level; {EXPECTED}"));
         }
     }
-    EnvFilter::builder()
-        .parse(level)
+    level
+        .parse::<Targets>()
         .err()
         .map(|e| format!("{e}; {EXPECTED}"))
 }
 
 /// The filter to use: `RUST_LOG` (given here as `rust_log`) when set and non-empty, else the
 /// configured level.
-pub fn filter(cfg: &LogConfig, rust_log: Option<&str>) -> Result<EnvFilter, LoggingError> {
+pub fn filter(cfg: &LogConfig, rust_log: Option<&str>) -> Result<Targets, LoggingError> {
     match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(v) => EnvFilter::builder()
-            .parse(v)
-            .map_err(|e| LoggingError::RustLog {
-                value: v.to_string(),
-                reason: e.to_string(),
-            }),
+        Some(v) if v.contains(['[', '{']) => Err(LoggingError::RustLog {
+            value: v.to_string(),
+            reason: "span and field filters are not supported, only target=level".into(),
+        }),
+        Some(v) => v.parse::<Targets>().map_err(|e| LoggingError::RustLog {
+            value: v.to_string(),
+            reason: e.to_string(),
+        }),
         None => {
             if let Some(reason) = filter_problem(&cfg.level) {
                 return Err(LoggingError::Level {
@@ -123,8 +133,9 @@ pub fn filter(cfg: &LogConfig, rust_log: Option<&str>) -> Result<EnvFilter, Logg
                     reason,
                 });
             }
-            EnvFilter::builder()
-                .parse(cfg.level.trim())
+            cfg.level
+                .trim()
+                .parse::<Targets>()
                 .map_err(|e| LoggingError::Level {
                     value: cfg.level.clone(),
                     reason: e.to_string(),
@@ -139,7 +150,7 @@ pub fn format(cfg: &LogConfig, flag: Option<LogFormat>) -> LogFormat {
 }
 
 /// Handle on the installed filter, set once by [`init`].
-static FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
+static FILTER: OnceLock<reload::Handle<Targets, Registry>> = OnceLock::new();
 
 /// Installs the global subscriber (stderr). Call once, after the configuration loaded.
 pub fn init(cfg: &LogConfig, flag: Option<LogFormat>) -> Result<(), LoggingError> {
@@ -210,6 +221,8 @@ mod tests {
         assert!(filter_problem("warning").unwrap().contains("not a level"));
         assert!(filter_problem("").is_some());
         assert!(filter_problem("chocoline=loud").is_some());
+        // Span filters need EnvFilter (and its regex engine), which the agent does not link.
+        assert!(filter_problem("chocoline[poll]=debug").is_some());
     }
 
     #[test]
@@ -223,6 +236,10 @@ mod tests {
         assert_eq!(filter(&cfg, Some("  ")).unwrap().to_string(), "warn");
         assert!(matches!(
             filter(&cfg, Some("x=loud")),
+            Err(LoggingError::RustLog { .. })
+        ));
+        assert!(matches!(
+            filter(&cfg, Some("chocoline[poll]=debug")),
             Err(LoggingError::RustLog { .. })
         ));
     }
@@ -259,7 +276,7 @@ mod tests {
         let buf = Buf::default();
         let w = buf.clone();
         let sub = tracing_subscriber::fmt()
-            .with_env_filter(EnvFilter::new("info"))
+            .with_max_level(tracing::Level::INFO)
             .with_writer(move || w.clone())
             .json()
             .flatten_event(true)
