@@ -20,7 +20,8 @@
 //!
 //! Run: `cargo bench --bench budget`. Environment: `BUDGET_PARTS` (comma list of latency,
 //! idle, load500; default all), `BUDGET_EDGES` (toggles, default 400), `BUDGET_IDLE_SECS`
-//! (default 30), `BUDGET_LOAD_SECS` (measured span, default 60), `BUDGET_DEVICES` (default 500).
+//! (default 30), `BUDGET_LOAD_SECS` (measured span, default 60), `BUDGET_DEVICES` (default 500),
+//! `BUDGET_AGENT` (agent binary to measure, default the one cargo built for the bench).
 //! The 1-hour time-compressed soak is `scripts/soak` (see docs/budget.md).
 
 use std::collections::HashMap;
@@ -451,10 +452,17 @@ fn latency(mqtt: u16) {
 // ---------------------------------------------------------------------------------------------
 // agent as a child process
 
-/// `chocoline run` (the release binary cargo built for this bench) on `config`.
+/// The agent binary: `BUDGET_AGENT` when set (e.g. the production build, `cargo build
+/// --release --no-default-features`, which this bench cannot build itself: it needs the
+/// embedded broker), else the release binary cargo built for this bench.
+fn agent_binary() -> String {
+    std::env::var("BUDGET_AGENT").unwrap_or_else(|_| env!("CARGO_BIN_EXE_chocoline").into())
+}
+
+/// `chocoline run` ([`agent_binary`]) on `config`.
 fn spawn_agent(config: &Path, log: &Path) -> Child {
     let log = std::fs::File::create(log).expect("agent log");
-    Command::new(env!("CARGO_BIN_EXE_chocoline"))
+    Command::new(agent_binary())
         .args(["run", "--config"])
         .arg(config)
         .stdout(Stdio::null())
@@ -712,7 +720,7 @@ fn main() {
     chocoline::broker::spawn(mqtt).expect("embedded broker");
     println!(
         "budget: rumqttd in-process on 127.0.0.1:{mqtt}; agent binary {}",
-        env!("CARGO_BIN_EXE_chocoline")
+        agent_binary()
     );
     for part in parts.split(',').map(str::trim) {
         match part {
