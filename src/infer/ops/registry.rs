@@ -2,9 +2,10 @@
 //!
 //! `tract_onnx::onnx()` registers every operator tract knows (≈ 180: convolutions, recurrent
 //! layers, FFT, resize, quantisation…). Each registered builder keeps its op's code in the
-//! binary, whether a model uses it or not: the full register cost 4.6 MB of the stripped
-//! x86-64 binary (docs/budget.md, "Binary size"). chocoline runs scikit-learn models exported
-//! by skl2onnx, so [`register_standard`] registers only what those exports contain:
+//! binary, whether a model uses it or not: the full register cost 4.1 MB of the stripped
+//! x86-64 binary (docs/budget.md, "Binary size and resident memory"). chocoline runs
+//! scikit-learn models exported by skl2onnx, so [`register_standard`] registers only what
+//! those exports contain:
 //!
 //! - scalers and pipelines: `Sub`, `Div` (our IEEE [`super::div`]), `Add`, `Mul`, `Identity`;
 //! - tree ensembles: `TreeEnsembleClassifier` / `TreeEnsembleRegressor` (ours, see
