@@ -86,6 +86,14 @@ pub enum LoggingError {
     Reload(String),
 }
 
+/// Why a filter with a span or field part (`target[span]=…`, `{field}`) is refused: only
+/// `EnvFilter` reads them, and `Targets` would take the brackets as part of a target name.
+const NO_SPAN_FILTERS: &str = "span and field filters are not supported, only target=level";
+
+fn is_span_filter(filter: &str) -> bool {
+    filter.contains(['[', '{'])
+}
+
 /// What is wrong with a `[log] level` filter, if anything. The filter is a list of
 /// `target=level` directives and at most one bare level (tracing-subscriber's `Targets`, not
 /// `EnvFilter`: span and field filters such as `chocoline[poll]=debug` are not accepted, and
@@ -98,10 +106,8 @@ pub fn filter_problem(level: &str) -> Option<String> {
         return Some(format!("must not be empty; {EXPECTED}"));
     }
     for directive in level.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-        if directive.contains(['[', '{']) {
-            return Some(format!(
-                "\"{directive}\": span and field filters are not supported, only target=level; {EXPECTED}"
-            ));
+        if is_span_filter(directive) {
+            return Some(format!("\"{directive}\": {NO_SPAN_FILTERS}; {EXPECTED}"));
         }
         let bare = !directive.contains(['=', ':']);
         if bare && !LEVELS.contains(&directive.to_ascii_lowercase().as_str()) {
@@ -118,9 +124,9 @@ pub fn filter_problem(level: &str) -> Option<String> {
 /// configured level.
 pub fn filter(cfg: &LogConfig, rust_log: Option<&str>) -> Result<Targets, LoggingError> {
     match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(v) if v.contains(['[', '{']) => Err(LoggingError::RustLog {
+        Some(v) if is_span_filter(v) => Err(LoggingError::RustLog {
             value: v.to_string(),
-            reason: "span and field filters are not supported, only target=level".into(),
+            reason: NO_SPAN_FILTERS.into(),
         }),
         Some(v) => v.parse::<Targets>().map_err(|e| LoggingError::RustLog {
             value: v.to_string(),

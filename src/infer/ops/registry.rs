@@ -18,8 +18,8 @@
 //!
 //! A model that uses anything else is refused at load with the names of the missing ops
 //! ([`unsupported`]), and the model already serving keeps serving. The list is checked in the
-//! other direction by the training pipeline (`models/training/export.py` refuses to write a
-//! model with an op outside `SUPPORTED_OPS` there) and by a test that loads every ONNX file in
+//! other direction by the training pipeline (`models/training/onnx_export.py` refuses to
+//! write a model with an op outside `models/supported_ops.txt`) and by a test that loads every ONNX file in
 //! the repository.
 //!
 //! The builders wrap tract's own inference ops (`tract_hir::ops`), the ones tract-onnx uses;
@@ -66,14 +66,20 @@ pub fn register_standard(reg: &mut OnnxOpRegister) {
     reg.insert("ReduceMax", |ctx, node| reduce(ctx, node, Reducer::Max));
 }
 
-/// The op types of `proto`'s graph that `reg` has no builder for, sorted, each once.
-pub fn unsupported(reg: &OnnxOpRegister, proto: &ModelProto) -> Vec<String> {
-    let mut missing: Vec<String> = proto
+/// The op type of every node of `proto`'s graph, in graph order.
+pub fn op_types(proto: &ModelProto) -> impl Iterator<Item = &str> {
+    proto
         .graph
         .iter()
         .flat_map(|g| g.node.iter())
-        .map(|n| n.op_type.clone())
-        .filter(|op| !reg.0.contains_key(op))
+        .map(|n| n.op_type.as_str())
+}
+
+/// The op types of `proto`'s graph that `reg` has no builder for, sorted, each once.
+pub fn unsupported(reg: &OnnxOpRegister, proto: &ModelProto) -> Vec<String> {
+    let mut missing: Vec<String> = op_types(proto)
+        .filter(|op| !reg.0.contains_key(*op))
+        .map(str::to_owned)
         .collect();
     missing.sort();
     missing.dedup();
@@ -187,13 +193,7 @@ mod tests {
         for f in &files {
             let proto = onnx.proto_model_for_path(f).unwrap();
             assert_eq!(unsupported(&onnx.op_register, &proto), Vec::<String>::new());
-            seen.extend(
-                proto
-                    .graph
-                    .iter()
-                    .flat_map(|g| g.node.iter())
-                    .map(|n| n.op_type.clone()),
-            );
+            seen.extend(op_types(&proto).map(str::to_owned));
             let typed = onnx.model_for_proto_model(&proto).and_then(|mut m| {
                 let fact = m.input_fact(0)?.clone();
                 let width = fact.shape.dims().nth(1).and_then(|d| d.concretize());
