@@ -13,7 +13,7 @@ use tract_onnx::tract_hir::internal::*;
 use super::attrs::Attrs;
 use super::forest::Aggregate;
 use super::post::{ClassifierRules, PostTransform};
-use super::tree::{AnyForest, batch_dim, parse_base_values, parse_forest, run_forest};
+use super::tree::{AnyForest, batch_dim, parse_base_values, parse_forest, run_forest, zeros};
 
 /// Class labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,7 +163,7 @@ impl EvalOp for TreeClassifier {
             [r, _] => *r,
             _ => 1,
         };
-        let mut scores = Tensor::zero::<f32>(&[rows, k])?;
+        let mut scores = zeros::<f32>(&[rows, k])?;
         let mut label_ix: Vec<usize> = vec![0; rows];
         {
             let mut view = scores.try_as_plain_ram_mut()?;
@@ -178,7 +178,7 @@ impl EvalOp for TreeClassifier {
         }
         let labels = match &d.labels {
             Labels::Int(v) => {
-                let mut t = Tensor::zero::<i64>(&[rows])?;
+                let mut t = zeros::<i64>(&[rows])?;
                 {
                     let mut view = t.try_as_plain_ram_mut()?;
                     for (o, ix) in view.as_slice_mut::<i64>()?.iter_mut().zip(&label_ix) {

@@ -12,7 +12,7 @@ use tract_onnx::tract_hir::internal::*;
 use super::attrs::Attrs;
 use super::forest::Aggregate;
 use super::post::{PostTransform, RegressorRules};
-use super::tree::{AnyForest, batch_dim, parse_base_values, parse_forest, run_forest};
+use super::tree::{AnyForest, batch_dim, parse_base_values, parse_forest, run_forest, zeros};
 
 /// Everything the regressor needs at run time.
 #[derive(Debug)]
@@ -115,7 +115,7 @@ impl EvalOp for TreeRegressor {
             [r, _] => *r,
             _ => 1,
         };
-        let mut out = Tensor::zero::<f32>(&[rows, k])?;
+        let mut out = zeros::<f32>(&[rows, k])?;
         {
             let mut view = out.try_as_plain_ram_mut()?;
             let slice = view.as_slice_mut::<f32>()?;

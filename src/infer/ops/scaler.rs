@@ -79,7 +79,12 @@ impl EvalOp for Scaler {
                 bail!("Scaler has {} coefficients for {width} columns", v.len());
             }
         }
-        let mut out = input.cast_to::<f32>()?.into_owned();
+        // An f32 input the plan hands over unshared is scaled in place; otherwise a copy.
+        let mut out = if input.datum_type() == f32::datum_type() {
+            input.into_tensor()
+        } else {
+            input.cast_to::<f32>()?.into_owned()
+        };
         {
             let mut view = out.try_as_plain_ram_mut()?;
             for row in view.as_slice_mut::<f32>()?.chunks_mut(width) {
