@@ -9,11 +9,11 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::agent::{
-    PREFIX, Ports, hup, sigterm_and_wait, simulator, write_config_with_model_copy,
+    PREFIX, Ports, hup, sigterm_and_wait, simulator, spawn_agent, wait_published,
+    write_config_with_model_copy,
 };
 use common::{Got, Subscriber, free_port, rumqttd};
 use serde_json::Value;
@@ -59,22 +59,17 @@ async fn a_model_refused_at_start_raises_model_unavailable_and_clears_when_it_lo
     simulator(&cfg, ports.modbus, stop_sim.clone()).await;
     let sub = Subscriber::connect(broker.port(), PREFIX).await;
 
-    let mut child = common::cli::chocoline()
-        .args(["--log-format", "json", "run", "--config"])
-        .arg(&path)
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, log) = spawn_agent(&path, &[]);
 
-    sub.wait_for(60, "model_unavailable raised for bloom and yield", |got| {
+    let what = "model_unavailable raised for bloom and yield";
+    wait_published(&sub, &mut child, &log, 60, what, |got| {
         let a = unavailable(got);
         for_model(&a, "bloom", "raised").is_some() && for_model(&a, "yield", "raised").is_some()
     })
     .await;
     // anomaly predicts per window (quality and yield per closed batch: hours away).
-    sub.wait_for(60, "predictions of a model that loaded", |got| {
+    let what = "predictions of a model that loaded";
+    wait_published(&sub, &mut child, &log, 60, what, |got| {
         predictions_of(got, "anomaly") > 0
     })
     .await;
@@ -105,7 +100,8 @@ async fn a_model_refused_at_start_raises_model_unavailable_and_clears_when_it_lo
     // yield (still unreadable) keeps its alert and raises no second one.
     std::fs::write(&onnx, &good).unwrap();
     hup(&child);
-    sub.wait_for(60, "bloom's alert cleared and bloom predictions", |got| {
+    let what = "bloom's alert cleared and bloom predictions";
+    wait_published(&sub, &mut child, &log, 60, what, |got| {
         for_model(&unavailable(got), "bloom", "cleared").is_some()
             && predictions_of(got, "bloom") > 0
     })

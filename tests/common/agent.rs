@@ -173,6 +173,32 @@ pub fn spawn_agent(path: &Path, env: &[(&str, &Path)]) -> (std::process::Child, 
     (child, log)
 }
 
+/// Wait until `pred` holds for what `sub` received; on timeout panic with the agent's exit
+/// status (if it exited) and its log, so that a failure on a CI machine says what the agent
+/// was doing rather than only "got 0 messages".
+pub async fn wait_published(
+    sub: &super::Subscriber,
+    agent: &mut std::process::Child,
+    log: &Lines,
+    secs: u64,
+    what: &str,
+    pred: impl Fn(&[super::Got]) -> bool,
+) {
+    if sub.wait_until(secs, pred).await {
+        return;
+    }
+    panic!(
+        "timed out after {secs} s waiting for {what}; {} messages received; agent {}; log:\n{}",
+        sub.messages().len(),
+        match agent.try_wait() {
+            Ok(Some(status)) => format!("exited ({status})"),
+            Ok(None) => "still running".to_string(),
+            Err(e) => format!("status unknown ({e})"),
+        },
+        collect(log).join("\n")
+    );
+}
+
 /// The agent's JSON log records so far.
 pub fn records(log: &Lines) -> Vec<serde_json::Value> {
     collect(log)

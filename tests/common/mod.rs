@@ -28,10 +28,22 @@ use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-/// A free loopback port (bound then released; the tiny race is acceptable in tests).
+/// A free loopback port (bound then released: another process may still take it before the
+/// test binds it, a race accepted in tests), never one this test binary was given before.
 pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+    // The kernel may hand the same free port to two successive binds once the first listener
+    // is dropped; a test that takes a broker, a Modbus and a metrics port would then start two
+    // servers on one port. So a port is handed out at most once per test binary.
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Is the interop suite mandatory?
@@ -403,16 +415,24 @@ impl Subscriber {
 
     /// Wait until `pred` holds for the messages (panics after `secs`).
     pub async fn wait_for(&self, secs: u64, what: &str, pred: impl Fn(&[Got]) -> bool) {
+        if !self.wait_until(secs, pred).await {
+            panic!(
+                "timed out waiting for {what}; got {} messages",
+                self.got.lock().unwrap().len()
+            );
+        }
+    }
+
+    /// Wait until `pred` holds for the messages: false after `secs` without it (for callers
+    /// that add their own evidence, e.g. the agent's log, to the failure).
+    pub async fn wait_until(&self, secs: u64, pred: impl Fn(&[Got]) -> bool) -> bool {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
         loop {
             if pred(&self.got.lock().unwrap()) {
-                return;
+                return true;
             }
             if tokio::time::Instant::now() > deadline {
-                panic!(
-                    "timed out waiting for {what}; got {} messages",
-                    self.got.lock().unwrap().len()
-                );
+                return false;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
