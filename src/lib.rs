@@ -32,6 +32,7 @@ pub mod config;
 pub mod domain;
 pub mod evaluate;
 pub mod features;
+pub mod fleet;
 pub mod flow;
 pub mod health;
 pub mod infer;

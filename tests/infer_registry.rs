@@ -20,6 +20,7 @@ fn cfg(dir: &Path, optimize: OptimizeAt) -> ModelsConfig {
         optimize,
         verify_golden: true,
         watch: true,
+        installed_dir: None,
     }
 }
 

@@ -140,6 +140,7 @@ async fn the_watcher_reports_reloads_and_failures_then_stops_when_unheard() {
         optimize: OptimizeAt::Startup,
         verify_golden: true,
         watch: true,
+        installed_dir: None,
     });
     assert!(errors.is_empty(), "{errors:?}");
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);

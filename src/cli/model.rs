@@ -16,6 +16,7 @@ use crate::infer::manifest::Manifest;
 use crate::infer::model::Model;
 use crate::infer::registry::load_served;
 
+use super::model_fleet;
 use super::{EXIT_BAD_INPUT, EXIT_FAILURE};
 
 /// `model` subcommands.
@@ -49,6 +50,9 @@ pub enum ModelCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Signed bundles: keygen, bundle, install, rollback.
+    #[command(flatten)]
+    Fleet(model_fleet::FleetCommand),
 }
 
 /// Run a `model` subcommand.
@@ -56,6 +60,7 @@ pub fn run(cmd: ModelCommand) -> ExitCode {
     match cmd {
         ModelCommand::List { dir, config } => list(dir, config),
         ModelCommand::Verify { dir } => verify(&dir),
+        ModelCommand::Fleet(cmd) => model_fleet::run(cmd),
         ModelCommand::Predict {
             onnx,
             input,

@@ -229,6 +229,7 @@ fn resolve_paths(cfg: &mut Config, base: &Path) {
         }
     }
     fix(&mut cfg.models.dir, base);
+    fix_opt(&mut cfg.models.installed_dir, base);
     fix(&mut cfg.store.data_dir, base);
     fix_opt(&mut cfg.mqtt.password_file, base);
     fix_opt(&mut cfg.mqtt.ca_file, base);

@@ -37,6 +37,7 @@ pub use crate::acquire::config::{
 };
 pub use crate::alert::config::{AlertsConfig, Chocolate, ProductConfig, RuleConfig};
 pub use crate::features::config::FeaturesConfig;
+pub use crate::fleet::config::FleetConfig;
 pub use crate::infer::config::{ModelsConfig, OptimizeAt};
 pub use crate::logging::{LogConfig, LogFormat};
 pub use crate::monitor::config::DriftConfig;
@@ -68,6 +69,9 @@ pub struct Config {
     /// Model registry.
     #[serde(default)]
     pub models: ModelsConfig,
+    /// Which signed model bundles are accepted.
+    #[serde(default)]
+    pub fleet: FleetConfig,
     /// Drift monitor.
     #[serde(default)]
     pub drift: DriftConfig,

@@ -10,14 +10,14 @@ use toml_edit::Item;
 use super::error::humanize_at;
 use super::keypath::KeyPath;
 use super::{
-    AgentConfig, AlertsConfig, Config, DeviceConfig, DriftConfig, FeaturesConfig, LogConfig,
-    MetricsConfig, ModelsConfig, MqttConfig, ProductConfig, StoreConfig,
+    AgentConfig, AlertsConfig, Config, DeviceConfig, DriftConfig, FeaturesConfig, FleetConfig,
+    LogConfig, MetricsConfig, ModelsConfig, MqttConfig, ProductConfig, StoreConfig,
 };
 
 /// The top-level keys of [`Config`], in the order the reference sample uses.
-pub const SECTIONS: [&str; 11] = [
-    "agent", "devices", "products", "features", "models", "drift", "alerts", "store", "mqtt",
-    "log", "metrics",
+pub const SECTIONS: [&str; 12] = [
+    "agent", "devices", "products", "features", "models", "fleet", "drift", "alerts", "store",
+    "mqtt", "log", "metrics",
 ];
 
 /// A problem found at a key path.
@@ -101,6 +101,7 @@ pub(crate) fn section<'de, D: Deserializer<'de>>(
         "products" => go::<Vec<ProductConfig>, D>(d),
         "features" => go::<FeaturesConfig, D>(d),
         "models" => go::<ModelsConfig, D>(d),
+        "fleet" => go::<FleetConfig, D>(d),
         "drift" => go::<DriftConfig, D>(d),
         "alerts" => go::<AlertsConfig, D>(d),
         "store" => go::<StoreConfig, D>(d),

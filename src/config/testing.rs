@@ -68,6 +68,7 @@ pub(crate) fn valid() -> Config {
             dir: std::env::temp_dir(),
             ..ModelsConfig::default()
         },
+        fleet: Default::default(),
         drift: DriftConfig::default(),
         alerts: AlertsConfig::default(),
         store: StoreConfig {
@@ -89,6 +90,8 @@ pub(crate) fn fully_populated() -> Config {
     c.products[0].working_temp = Some([31.0, 32.0]);
     c.products[0].cocoa_pct = Some(70.0);
     c.features.signal_map = BTreeMap::new();
+    c.models.installed_dir = Some("installed".into());
+    c.fleet.trusted_keys = vec![format!("ed25519:{}", "ab".repeat(32))];
     c.drift.window_samples = Some(100);
     c.drift.psi_threshold = Some(0.2);
     c.drift.js_threshold = Some(0.1);

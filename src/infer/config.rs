@@ -12,6 +12,11 @@ pub struct ModelsConfig {
     /// golden.csv}`). Default "/usr/share/chocoline/models".
     #[serde(default = "default_dir")]
     pub dir: PathBuf,
+    /// Where `chocoline model install` (and fleet deployment) put signed model bundles:
+    /// `<installed_dir>/<name>/current` takes precedence over `<dir>/<name>` (docs/fleet.md).
+    /// Must be writable by whoever installs. Default: none (installs are refused).
+    #[serde(default)]
+    pub installed_dir: Option<PathBuf>,
     /// Models to load, by folder name. Default: quality, yield, bloom, anomaly.
     #[serde(default = "default_enabled")]
     pub enabled: Vec<String>,
@@ -41,6 +46,7 @@ impl Default for ModelsConfig {
     fn default() -> Self {
         ModelsConfig {
             dir: default_dir(),
+            installed_dir: None,
             enabled: default_enabled(),
             optimize: OptimizeAt::default(),
             verify_golden: true,

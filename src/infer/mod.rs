@@ -7,6 +7,7 @@
 //! | [`model`] | one ONNX file: load, optimise, run |
 //! | [`manifest`] | `manifest.json` and its checks |
 //! | [`golden`] | running a model on its `golden.csv` |
+//! | [`installed`] | reading signed bundles installed beside the shipped models (`current` links) |
 //! | [`registry`] | the served models: checksum, golden check, lock-free swap, hot reload |
 //! | [`service`] | `predict` / `predict_batch`: feature vectors → predictions |
 //! | [`stage`] | the pipeline task |
@@ -14,6 +15,7 @@
 pub mod config;
 pub mod error;
 pub mod golden;
+pub mod installed;
 pub mod manifest;
 pub mod model;
 pub mod ops;

@@ -111,10 +111,7 @@ pub fn load_served(dir: &Path, verify_golden: bool, eager: bool) -> Result<Serve
             actual,
         });
     }
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| manifest.name.clone());
+    let name = super::installed::folder_model_name(dir).unwrap_or_else(|| manifest.name.clone());
     let served = Served {
         name: Arc::from(manifest.name.as_str()),
         version: Arc::from(manifest.version.as_str()),
@@ -159,8 +156,9 @@ pub enum RegistryEvent {
     },
 }
 
-/// File identity used to notice changes.
-type Stamp = Vec<Option<(u64, SystemTime)>>;
+/// File identity used to notice changes: the folder serving (an install moves it) and each
+/// file's size and mtime.
+type Stamp = (PathBuf, Vec<Option<(u64, SystemTime)>>);
 
 fn stamp(dir: &Path) -> Stamp {
     let mut files = vec![dir.join("manifest.json")];
@@ -170,20 +168,35 @@ fn stamp(dir: &Path) -> Stamp {
             files.push(dir.join(&g.file));
         }
     }
-    files
+    let files = files
         .iter()
         .map(|f| {
             std::fs::metadata(f)
                 .ok()
                 .and_then(|m| m.modified().ok().map(|t| (m.len(), t)))
         })
-        .collect()
+        .collect();
+    (dir.to_owned(), files)
 }
 
 struct Slot {
-    dir: PathBuf,
+    /// `[models] dir`/<name>: the folder shipped with the package.
+    base: PathBuf,
+    /// `[models] installed_dir`, where installed bundles take precedence over `base`.
+    installed: Option<PathBuf>,
+    name: String,
     current: ArcSwapOption<Served>,
     stamp: Mutex<Stamp>,
+}
+
+impl Slot {
+    /// The folder to load from: the installed version `current` names, else the shipped one.
+    fn dir(&self) -> PathBuf {
+        self.installed
+            .as_deref()
+            .and_then(|i| super::installed::resolve(i, &self.name))
+            .unwrap_or_else(|| self.base.clone())
+    }
 }
 
 /// All configured models.
@@ -209,23 +222,20 @@ impl Registry {
         let mut errors = Vec::new();
         let mut slots = BTreeMap::new();
         for name in &cfg.enabled {
-            let dir = cfg.dir.join(name);
-            let st = stamp(&dir);
-            let current = match load_served(&dir, cfg.verify_golden, eager) {
-                Ok(s) => Some(Arc::new(s)),
-                Err(e) => {
-                    errors.push(e);
-                    None
-                }
+            let mut slot = Slot {
+                base: cfg.dir.join(name),
+                installed: cfg.installed_dir.clone(),
+                name: name.clone(),
+                current: ArcSwapOption::new(None),
+                stamp: Mutex::new((PathBuf::new(), Vec::new())),
             };
-            slots.insert(
-                name.clone(),
-                Slot {
-                    dir,
-                    current: ArcSwapOption::new(current),
-                    stamp: Mutex::new(st),
-                },
-            );
+            let dir = slot.dir();
+            slot.stamp = Mutex::new(stamp(&dir));
+            match load_served(&dir, cfg.verify_golden, eager) {
+                Ok(s) => slot.current.store(Some(Arc::new(s))),
+                Err(e) => errors.push(e),
+            }
+            slots.insert(name.clone(), slot);
         }
         (
             Registry {
@@ -259,10 +269,11 @@ impl Registry {
                 error: InferError::ModelNotFound(name.to_owned()),
             };
         };
+        let dir = slot.dir();
         if let Ok(mut s) = slot.stamp.lock() {
-            *s = stamp(&slot.dir);
+            *s = stamp(&dir);
         }
-        match load_served(&slot.dir, self.verify_golden, true) {
+        match load_served(&dir, self.verify_golden, true) {
             Ok(new) => {
                 let to = new.version.to_string();
                 let old = slot.current.swap(Some(Arc::new(new)));
@@ -291,7 +302,7 @@ impl Registry {
             .slots
             .iter()
             .filter(|(_, slot)| {
-                let now = stamp(&slot.dir);
+                let now = stamp(&slot.dir());
                 slot.stamp.lock().map(|s| *s != now).unwrap_or(true)
             })
             .map(|(n, _)| n.clone())

@@ -8,9 +8,10 @@
 //! | `[drift]` | live: the drift monitor is rebuilt (its current windows restart) |
 //! | `[features]`, `[[products]]`, `[agent] product`, device poll intervals | live: the feature engine is rebuilt (its windows refill) |
 //! | `[models] watch` | live |
+//! | `[fleet]` | live: read by each `model install` / `model rollback` |
 //! | `[[devices]]` | the acquire stage restarts (samples already read still drain) |
 //! | `[mqtt]`, or the content of a file it names (`password_file`, `ca_file`, `client_cert_file`, `client_key_file`) | the publisher restarts (undelivered messages wait in the sled outbox) |
-//! | `[store]`, `[metrics]`, `[log] format`, `[agent] site/line/wait_for_time_sync`, `[models]` dir/enabled/optimize/verify_golden | need a process restart: reported, not applied |
+//! | `[store]`, `[metrics]`, `[log] format`, `[agent] site/line/wait_for_time_sync`, `[models]` dir/installed_dir/enabled/optimize/verify_golden | need a process restart: reported, not applied |
 //!
 //! Pure functions of two [`Config`]s (and, for the files `[mqtt]` names, two sets of
 //! [`SecretDigests`]), so every row of the table is unit-tested.
@@ -119,6 +120,7 @@ pub fn diff(old: &Config, new: &Config) -> Changes {
     );
     let (om, nm) = (&old.models, &new.models);
     restart_if(om.dir != nm.dir, "models.dir");
+    restart_if(om.installed_dir != nm.installed_dir, "models.installed_dir");
     restart_if(om.enabled != nm.enabled, "models.enabled");
     restart_if(om.optimize != nm.optimize, "models.optimize");
     restart_if(om.verify_golden != nm.verify_golden, "models.verify_golden");
@@ -149,6 +151,7 @@ pub fn running(old: &Config, new: &Config) -> Config {
     c.agent.site = old.agent.site.clone();
     c.agent.line = old.agent.line.clone();
     c.models.dir = old.models.dir.clone();
+    c.models.installed_dir = old.models.installed_dir.clone();
     c.models.enabled = old.models.enabled.clone();
     c.models.optimize = old.models.optimize;
     c.models.verify_golden = old.models.verify_golden;
@@ -197,6 +200,14 @@ mod tests {
         new.store.max_bytes = crate::config::ByteSize(1 << 20);
         new.agent.site = "elsewhere".into();
         assert_eq!(diff(&old, &new).need_restart, vec!["store", "agent.site"]);
+
+        let mut new = old.clone();
+        new.models.installed_dir = Some("/var/lib/chocoline/models".into());
+        new.fleet.allow_downgrade = true;
+        let d = diff(&old, &new);
+        assert_eq!(d.need_restart, vec!["models.installed_dir"]);
+        assert!(d.live().is_empty() && d.restarted().is_empty(), "{d:?}");
+        assert_eq!(running(&old, &new).models.installed_dir, None);
     }
 
     #[test]

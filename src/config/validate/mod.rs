@@ -4,7 +4,8 @@
 //!
 //! Layout: this file holds the list of checks and the helpers they share; the checks live
 //! beside it by what they check — [`devices`] (controllers, serial lines, registers),
-//! [`pipeline`] (products, features, models, drift, alerts), [`outputs`] (store, MQTT, log).
+//! [`pipeline`] (products, features, models, drift, alerts), [`fleet`] (trusted
+//! keys, installed models), [`outputs`] (store, MQTT, log).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,19 +16,21 @@ use super::structure::Problem;
 use super::{Config, DataType, DeviceConfig, RegisterKind, RuleConfig};
 
 mod devices;
+mod fleet;
 mod outputs;
 mod pipeline;
 #[cfg(test)]
 mod tests;
 
 use devices::*;
+use fleet::*;
 use outputs::*;
 use pipeline::*;
 
 /// A check adds the problems it finds.
 type Check = fn(&Config, &mut Vec<Problem>);
 
-const CHECKS: [Check; 19] = [
+const CHECKS: [Check; 20] = [
     devices_present,
     names,
     device_settings,
@@ -41,6 +44,7 @@ const CHECKS: [Check; 19] = [
     features,
     feature_quality,
     models,
+    fleet,
     drift,
     alerts,
     alert_settings,
