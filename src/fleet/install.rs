@@ -76,6 +76,7 @@ impl Installer<'_> {
         self.check_version(&model, before, b.header.version)?;
         fs::create_dir_all(&mdir).map_err(|e| FleetError::io(&mdir, e))?;
         let staged = self.stage(&mdir, &b)?;
+        pause("staged");
         let served = load_served(&staged, self.verify_golden, true).map_err(|source| {
             let _ = fs::remove_dir_all(&staged);
             FleetError::Model {
@@ -91,10 +92,13 @@ impl Installer<'_> {
         }
         fs::rename(&staged, &target).map_err(|e| FleetError::io(&target, e))?;
         sync_dir(&mdir)?;
+        pause("proven");
         if let Some(old) = link_target(&mdir, CURRENT) {
             relink(&mdir, PREVIOUS, &old)?;
+            pause("previous linked");
         }
         relink(&mdir, CURRENT, &name)?;
+        pause("current linked");
         prune(&mdir);
         Ok(Installed {
             model,
@@ -164,6 +168,23 @@ pub fn rollback(dir: &Path, model: &str, verify_golden: bool) -> Result<(u64, u6
     relink(&mdir, PREVIOUS, &cur)?;
     relink(&mdir, CURRENT, &prev)?;
     Ok((from, to))
+}
+
+/// `CHOCOLINE_FLEET_STEP_DELAY_MS`: sleep this long after each step of an install, so that a
+/// kill test (tests/fleet_install.rs) lands in every step, not only in the longest one.
+/// Unset in production: no delay.
+fn pause(step: &str) {
+    static DELAY: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
+    let delay = DELAY.get_or_init(|| {
+        std::env::var("CHOCOLINE_FLEET_STEP_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(std::time::Duration::from_millis)
+    });
+    if let Some(d) = delay {
+        tracing::debug!(step, "install step done");
+        std::thread::sleep(*d);
+    }
 }
 
 /// Points `mdir/link` at `target` atomically: a new symlink renamed over the old one.
