@@ -376,6 +376,58 @@ pub struct DataQualityEvent {
     pub flags: BTreeMap<String, Vec<ReasonCode>>,
 }
 
+/// One step of a model deployment received over MQTT (issue #20), published on
+/// `{prefix}/cmd/deploy/result` (schema `chocoline.deploy_result/1`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeployEvent {
+    /// When the step happened.
+    pub ts: TimestampMs,
+    /// Identifies the request: the first 16 hex digits of the sha256 of the payload received.
+    pub request: String,
+    /// The model the bundle is for, once its header could be read.
+    pub model: Option<String>,
+    /// The bundle version, once its header could be read.
+    pub version: Option<u64>,
+    /// The step.
+    pub step: DeployStep,
+    /// A machine-readable reason for `refused` and `rolled_back` (e.g. `bad_signature`).
+    pub error_kind: Option<String>,
+    /// One line for the control room.
+    pub message: String,
+}
+
+/// The steps a deployment reports, in the order they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeployStep {
+    /// The bundle arrived; checking starts.
+    Received,
+    /// Refused (signature, version, golden rows…); the serving model is unchanged.
+    Refused,
+    /// The same version is already installed (a retained bundle seen again): nothing done.
+    AlreadyInstalled,
+    /// Installed on disk and switched to; the registry is loading it.
+    Installed,
+    /// The new version serves.
+    Serving,
+    /// The previous version serves again.
+    RolledBack,
+}
+
+impl DeployStep {
+    /// The name used in payloads and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployStep::Received => "received",
+            DeployStep::Refused => "refused",
+            DeployStep::AlreadyInstalled => "already_installed",
+            DeployStep::Installed => "installed",
+            DeployStep::Serving => "serving",
+            DeployStep::RolledBack => "rolled_back",
+        }
+    }
+}
+
 /// What the alert stage hands to the store: everything that is kept and published.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
@@ -388,4 +440,7 @@ pub enum Record {
     Alert(Alert),
     /// A data-quality event.
     DataQuality(DataQualityEvent),
+    /// A step of a model deployment (written by the agent's deploy controller, not by the
+    /// alert stage).
+    Deploy(DeployEvent),
 }

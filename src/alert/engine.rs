@@ -245,7 +245,7 @@ impl AlertEngine {
             Record::Prediction(p) => self.on_prediction(p, out),
             Record::Drift(w) => self.on_drift(w, out),
             Record::DataQuality(e) => self.on_data_quality(e, out),
-            Record::Alert(_) => {}
+            Record::Alert(_) | Record::Deploy(_) => {}
         }
         out.insert(start, rec);
     }

@@ -141,11 +141,26 @@ pub async fn run(
         control.metrics.clone(),
         control.notifier.clone(),
     );
-    let controller = controller.with_refused(stages.refused.clone());
+    let mut controller = controller.with_refused(stages.refused.clone());
+    let mut stages = stages;
+    if deploy_enabled(cfg) {
+        // Bundles wait here while one installs (a few hundred ms each); a fifth is refused.
+        let (tx, rx) = mpsc::channel(4);
+        let topic = stages.store.envelope().deploy_topic();
+        tracing::info!(topic = %topic, "model deployment over MQTT is on");
+        stages.publisher = stages.publisher.with_deploy(topic.clone(), tx.clone());
+        controller = controller.with_deploys(rx, topic, tx);
+    }
     let controller = tokio::spawn(controller.run(control.reload.take(), shutdown.clone()));
     spawn(stages, hb, rx_updates, &mut control, controller, shutdown)
         .drain()
         .await
+}
+
+/// Deployment over MQTT is on when bundles have somewhere to go and someone to trust: an agent
+/// not set up for it does not even subscribe.
+fn deploy_enabled(cfg: &crate::config::Config) -> bool {
+    cfg.models.installed_dir.is_some() && !cfg.fleet.trusted_keys.is_empty()
 }
 
 /// Wire the stages with bounded channels and spawn each one.

@@ -23,7 +23,9 @@
 //! `chocoline_reload_last_result{result}`, `chocoline_reload_last_seconds` and
 //! `chocoline_reload_last_timestamp_seconds`.
 
+mod deploy;
 mod models;
+mod sources;
 mod summary;
 
 use std::path::PathBuf;
@@ -47,6 +49,7 @@ use crate::monitor::Monitor;
 use crate::publish::Publisher;
 use crate::publish::secrets::SecretDigests;
 use crate::store::{Outbox, Store};
+use sources::{apply_log_level, load_config, next_bundle, next_trigger};
 
 /// How often model files are checked for changes when `[models] watch` is on. A check is a
 /// few `stat` calls per model.
@@ -97,6 +100,12 @@ pub struct Controller {
     model_alerts: ModelAlerts,
     /// Models refused at start, alerted when the controller starts.
     refused_at_start: Vec<(String, crate::infer::InferError)>,
+    /// Bundles from `{prefix}/cmd/deploy` (None: deployment over MQTT is off); taken by `run`.
+    deploys: Option<mpsc::Receiver<Vec<u8>>>,
+    /// The deploy topic and the sender a publisher rebuilt by a reload needs.
+    deploy_to: Option<(String, mpsc::Sender<Vec<u8>>)>,
+    /// Deploy requests handled in this run (sha256 prefixes of their payloads).
+    deploys_seen: std::collections::HashSet<String>,
 }
 
 impl Controller {
@@ -125,7 +134,23 @@ impl Controller {
             metrics,
             notifier,
             refused_at_start: Vec::new(),
+            deploys: None,
+            deploy_to: None,
+            deploys_seen: std::collections::HashSet::new(),
         }
+    }
+
+    /// Install the bundles arriving on `rx` (fed by a publisher subscribed to `topic` with
+    /// `tx`; publishers rebuilt by a reload get the same pair).
+    pub fn with_deploys(
+        mut self,
+        rx: mpsc::Receiver<Vec<u8>>,
+        topic: String,
+        tx: mpsc::Sender<Vec<u8>>,
+    ) -> Self {
+        self.deploys = Some(rx);
+        self.deploy_to = Some((topic, tx));
+        self
     }
 
     /// The models refused at start: each gets a `model_unavailable` alert when the
@@ -147,10 +172,15 @@ impl Controller {
         for (name, error) in std::mem::take(&mut self.refused_at_start) {
             self.model_alerts.refused(&name, &error).await;
         }
+        let mut bundles = self.deploys.take();
         loop {
             let got = tokio::select! {
                 () = stop.cancelled() => return,
                 got = next_trigger(&mut triggers) => got,
+                Some(bundle) = next_bundle(&mut bundles) => {
+                    self.deploy(bundle).await;
+                    continue;
+                }
                 _ = tick.tick() => {
                     if self.running.models.watch {
                         self.poll_models().await;
@@ -213,7 +243,13 @@ impl Controller {
         if p.changes.log_level {
             problems.extend(apply_log_level(&p.new));
         }
-        if let Err(e) = self.hand_out(p.built, &p.new, stop).await {
+        let mut built = p.built;
+        if let Some((topic, tx)) = &self.deploy_to {
+            built.publisher = built
+                .publisher
+                .map(|p| p.with_deploy(topic.clone(), tx.clone()));
+        }
+        if let Err(e) = self.hand_out(built, &p.new, stop).await {
             problems.push(e);
         }
         // Models last: a model swap is independent of the configuration's success.
@@ -287,50 +323,6 @@ impl Controller {
             &[],
         )
         .set(crate::domain::TimestampMs::now().0 as f64 / 1000.0);
-    }
-}
-
-/// The next reload trigger; pending forever once the signal listener is gone.
-async fn next_trigger(triggers: &mut Option<mpsc::Receiver<()>>) -> Option<()> {
-    match triggers.as_mut() {
-        Some(t) => t.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Load and validate the configuration file through the start-up loader; every error is
-/// logged with its file, line and key.
-async fn load_config(path: &std::path::Path, t0: Instant) -> Result<Config, Outcome> {
-    let p = path.to_owned();
-    let loaded = tokio::task::spawn_blocking(move || crate::config::load(&p))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "reload refused: the loader failed; running configuration kept");
-            Outcome::Refused
-        })?;
-    loaded.map(|plan| plan.config).map_err(|errors| {
-        for e in &errors.errors {
-            tracing::error!(error = %e, "reload: invalid configuration");
-        }
-        tracing::error!(
-            config = %path.display(),
-            errors = errors.errors.len(),
-            took_ms = t0.elapsed().as_millis() as u64,
-            "reload refused: invalid configuration; running configuration kept"
-        );
-        Outcome::Refused
-    })
-}
-
-/// Apply a changed `log.level`; returns the problem to report, if any.
-fn apply_log_level(new: &Config) -> Option<String> {
-    use crate::logging::LevelChange;
-    match crate::logging::set_level(&new.log) {
-        Ok(LevelChange::Applied) | Ok(LevelChange::NotInitialised) => None,
-        Ok(LevelChange::OverriddenByRustLog) => {
-            Some("log.level (RUST_LOG is set and wins)".to_string())
-        }
-        Err(e) => Some(format!("log.level ({e})")),
     }
 }
 

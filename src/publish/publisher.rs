@@ -17,6 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, Outgoing, QoS};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -62,6 +63,8 @@ pub struct Publisher {
     /// times in a row. While set, messages are sent one at a time (a probe), so the culprit is
     /// known for sure before it is dead-lettered.
     suspect: Option<(u64, u32)>,
+    /// `{prefix}/cmd/deploy` and where its payloads go, when deployment over MQTT is on.
+    deploy: Option<(String, mpsc::Sender<Vec<u8>>)>,
 }
 
 /// What a queued request becomes once rumqttc writes it.
@@ -101,7 +104,18 @@ impl Publisher {
             stats: PublishStats::default(),
             high_water: None,
             suspect: None,
+            deploy: None,
         })
+    }
+
+    /// Subscribe to `topic` (QoS 1) on every connection and hand each payload received on it
+    /// to `to`. Raises the incoming packet limit to hold the largest model bundle.
+    pub fn with_deploy(mut self, topic: String, to: mpsc::Sender<Vec<u8>>) -> Self {
+        let incoming =
+            usize::try_from(crate::fleet::bundle::MAX_BUNDLE).unwrap_or(usize::MAX) + 64 * 1024;
+        self.options.set_max_packet_size(incoming, 1024 * 1024);
+        self.deploy = Some((topic, to));
+        self
     }
 
     /// Run until `shutdown` fires; then drain (up to `drain_timeout`), publish the retained
@@ -179,6 +193,7 @@ impl Publisher {
     ) -> Result<(), PublishError> {
         match ev {
             Event::Incoming(Incoming::ConnAck(_)) => self.on_connected(s)?,
+            Event::Incoming(Incoming::Publish(p)) => self.on_command(&p),
             Event::Outgoing(Outgoing::Publish(pkid)) => self.on_written(s, pkid, backoff)?,
             Event::Incoming(Incoming::PubAck(ack)) => {
                 if let Some(Some(seq)) = s.inflight.remove(&ack.pkid) {
@@ -201,6 +216,12 @@ impl Publisher {
         s.connected_at = Some(Instant::now());
         self.stats.connects += 1;
         tracing::info!(url = %self.cfg.url, outbox = self.outbox.depth(), "MQTT connected");
+        // Subscriptions are renewed on every connection: the session may be clean.
+        if let Some((topic, _)) = &self.deploy
+            && let Err(e) = s.client.try_subscribe(topic.as_str(), QoS::AtLeastOnce)
+        {
+            tracing::warn!(topic = %topic, error = %e, "cannot subscribe to the deploy topic");
+        }
         let env = self.outbox.store().envelope();
         let birth = env.status_payload(true, &self.cfg.client_id, TimestampMs::now());
         if s.client
@@ -210,6 +231,21 @@ impl Publisher {
             s.queued.push_back(Queued::Status);
         }
         self.fill(s)
+    }
+
+    /// A message on a subscribed topic: a bundle on the deploy topic goes to the deploy
+    /// controller; a busy controller (four bundles waiting) refuses it, and says so.
+    fn on_command(&self, p: &rumqttc::Publish) {
+        let Some((topic, to)) = &self.deploy else {
+            return;
+        };
+        if p.topic != *topic {
+            return;
+        }
+        tracing::info!(topic = %p.topic, bytes = p.payload.len(), retained = p.retain, "deploy bundle received");
+        if to.try_send(p.payload.to_vec()).is_err() {
+            tracing::warn!(topic = %p.topic, "deploy controller busy or stopped: bundle dropped");
+        }
     }
 
     /// The client wrote a publish with packet id `pkid`: match it to the oldest queued

@@ -129,7 +129,12 @@ impl Store {
             let outbox = self.tree(Slot::Outbox)?;
             for kv in outbox.iter() {
                 let (k, v) = kv?;
-                let is_alert = MessageClass::of_encoded(&v) == Some(MessageClass::Alert);
+                // Deployment results are kept like alerts: rare, small, and the only record of
+                // what a line controller did with a model it was sent.
+                let is_alert = matches!(
+                    MessageClass::of_encoded(&v),
+                    Some(MessageClass::Alert | MessageClass::Deploy)
+                );
                 if is_alert != alerts {
                     continue;
                 }

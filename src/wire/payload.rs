@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 
 use super::topics::{MessageClass, TopicClass, TopicsConfig};
 use crate::domain::{
-    Alert, AlertKind, BatchContext, DataQualityEvent, DriftWindow, Prediction, PredictionOutput,
-    Record, TimestampMs,
+    Alert, AlertKind, BatchContext, DataQualityEvent, DeployEvent, DriftWindow, Prediction,
+    PredictionOutput, Record, TimestampMs,
 };
 
 /// Schema names, one per payload kind; the files are `docs/schemas/<name with / → _v>.json`.
@@ -22,6 +22,8 @@ pub mod schema {
     pub const DRIFT: &str = "chocoline.drift/1";
     /// Data-quality events.
     pub const DATA_QUALITY: &str = "chocoline.data_quality/1";
+    /// Deployment results.
+    pub const DEPLOY_RESULT: &str = "chocoline.deploy_result/1";
     /// Birth / last-will status.
     pub const STATUS: &str = "chocoline.status/1";
 }
@@ -61,6 +63,16 @@ impl Envelope {
         format!("{}/status", self.topic_prefix)
     }
 
+    /// The deployment command topic `{prefix}/cmd/deploy` (docs/fleet.md).
+    pub fn deploy_topic(&self) -> String {
+        format!("{}/cmd/deploy", self.topic_prefix)
+    }
+
+    /// The deployment result topic `{prefix}/cmd/deploy/result`.
+    pub fn deploy_result_topic(&self) -> String {
+        format!("{}/cmd/deploy/result", self.topic_prefix)
+    }
+
     /// Build the message for a record.
     pub fn draft(&self, record: &Record) -> Draft {
         let p = &self.topic_prefix;
@@ -88,6 +100,12 @@ impl Envelope {
                 format!("{p}/data_quality"),
                 self.topics.data_quality,
                 self.data_quality_body(q),
+            ),
+            Record::Deploy(d) => (
+                MessageClass::Deploy,
+                self.deploy_result_topic(),
+                TopicClass::qos1(),
+                self.deploy_body(d),
             ),
         };
         let body = match body {
@@ -151,6 +169,22 @@ impl Envelope {
     }
 
     /// `chocoline.data_quality/1`: the refused vector's flags.
+    /// `chocoline.deploy_result/1`: one step of a deployment.
+    fn deploy_body(&self, d: &DeployEvent) -> Value {
+        json!({
+            "schema": schema::DEPLOY_RESULT,
+            "site": self.site,
+            "line": self.line,
+            "ts": ts(d.ts),
+            "request": d.request,
+            "model": d.model,
+            "version": d.version,
+            "step": d.step.as_str(),
+            "error_kind": d.error_kind,
+            "message": d.message,
+        })
+    }
+
     fn data_quality_body(&self, q: &DataQualityEvent) -> Value {
         json!({
             "schema": schema::DATA_QUALITY,

@@ -18,6 +18,8 @@ pub enum MessageClass {
     Drift,
     /// `{prefix}/data_quality`.
     DataQuality,
+    /// `{prefix}/cmd/deploy/result` — kept like alerts: a deployment's outcome must arrive.
+    Deploy,
 }
 
 impl MessageClass {
@@ -28,6 +30,7 @@ impl MessageClass {
             MessageClass::Prediction => 2,
             MessageClass::Drift => 3,
             MessageClass::DataQuality => 4,
+            MessageClass::Deploy => 5,
         }
     }
 
@@ -38,6 +41,7 @@ impl MessageClass {
             2 => Some(MessageClass::Prediction),
             3 => Some(MessageClass::Drift),
             4 => Some(MessageClass::DataQuality),
+            5 => Some(MessageClass::Deploy),
             _ => None,
         }
     }
@@ -54,6 +58,7 @@ impl MessageClass {
             MessageClass::Prediction => "prediction",
             MessageClass::Drift => "drift",
             MessageClass::DataQuality => "data_quality",
+            MessageClass::Deploy => "deploy",
         }
     }
 }

@@ -408,6 +408,15 @@ impl Subscriber {
         Subscriber { got, client, task }
     }
 
+    /// Publish `payload` on `topic` at QoS 1 (the broker has it once this returns Ok and the
+    /// event loop ran; callers wait for the effect).
+    pub async fn publish(&self, topic: &str, payload: Vec<u8>, retain: bool) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, retain, payload)
+            .await
+            .unwrap();
+    }
+
     /// Messages received so far.
     pub fn messages(&self) -> Vec<Got> {
         self.got.lock().unwrap().clone()

@@ -1,0 +1,201 @@
+//! The reload controller's deploy side: a signed model bundle arrives on `{prefix}/cmd/deploy`
+//! (the publisher hands the payload over), is installed by `crate::fleet::install` on the
+//! blocking pool, swapped into the registry like any other model reload, and every step is
+//! written to the store as a [`DeployEvent`], which the publisher sends to
+//! `{prefix}/cmd/deploy/result` in order and survives a broker outage like an alert.
+//!
+//! Retained-safe: a bundle seen again (a retained message redelivered on reconnect) whose
+//! version is already installed is answered `already_installed` and changes nothing; within one
+//! run each payload is handled once.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::Controller;
+use crate::domain::{DeployEvent, DeployStep, Record, TimestampMs};
+use crate::fleet::FleetError;
+use crate::fleet::bundle;
+use crate::fleet::install::{self, Installed, Installer};
+use crate::fleet::keys::parse_trusted;
+use crate::infer::installed::current_version;
+use crate::infer::registry::RegistryEvent;
+
+/// How many handled requests are remembered (to answer each payload once per run).
+const REMEMBER: usize = 64;
+
+/// One request's identity, for its result messages.
+struct Request {
+    id: String,
+    model: Option<String>,
+    version: Option<u64>,
+}
+
+impl Controller {
+    /// Handle one payload received on the deploy topic.
+    pub(super) async fn deploy(&mut self, payload: Vec<u8>) {
+        if payload.is_empty() {
+            // A retained bundle being cleared: nothing to do.
+            return;
+        }
+        let id = hex::encode(&Sha256::digest(&payload)[..8]);
+        if self.deploys_seen.contains(&id) {
+            tracing::debug!(request = %id, "deploy bundle already handled in this run");
+            return;
+        }
+        if self.deploys_seen.len() >= REMEMBER {
+            self.deploys_seen.clear();
+        }
+        self.deploys_seen.insert(id.clone());
+        let header = bundle::read_header(&payload).ok();
+        let req = Request {
+            id,
+            model: header.as_ref().map(|h| h.model.clone()),
+            version: header.as_ref().map(|h| h.version),
+        };
+        if self.already_installed(&req) {
+            let msg = "this version is already installed; nothing changed".to_owned();
+            self.deploy_event(&req, DeployStep::AlreadyInstalled, None, msg)
+                .await;
+            return;
+        }
+        self.deploy_event(
+            &req,
+            DeployStep::Received,
+            None,
+            format!("{} bytes", payload.len()),
+        )
+        .await;
+        match self.install(payload).await {
+            Ok(done) => self.swap_in(&req, done).await,
+            Err(e) => {
+                let msg = format!("{e}; the serving model is unchanged");
+                self.deploy_event(&req, DeployStep::Refused, Some(e.kind()), msg)
+                    .await;
+            }
+        }
+    }
+
+    fn already_installed(&self, req: &Request) -> bool {
+        match (&req.model, req.version, &self.running.models.installed_dir) {
+            (Some(m), Some(v), Some(dir)) => current_version(dir, m) == Some(v),
+            _ => false,
+        }
+    }
+
+    /// Checks and installs the bundle on the blocking pool, with the running configuration's
+    /// keys, models and directory.
+    async fn install(&self, payload: Vec<u8>) -> Result<Installed, FleetError> {
+        let cfg = self.running.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let dir = cfg
+                .models
+                .installed_dir
+                .as_deref()
+                .ok_or(FleetError::NoInstalledDir)?;
+            let trusted = parse_trusted(&cfg.fleet.trusted_keys)?;
+            Installer {
+                dir,
+                trusted: &trusted,
+                enabled: &cfg.models.enabled,
+                allow_downgrade: cfg.fleet.allow_downgrade,
+                verify_golden: cfg.models.verify_golden,
+            }
+            .install(&payload)
+        });
+        task.await.unwrap_or_else(|e| {
+            Err(FleetError::Io {
+                path: "install task".into(),
+                reason: e.to_string(),
+            })
+        })
+    }
+
+    /// The new version is on disk: load it into the registry; should that fail, go back to
+    /// the previous version on disk and in the registry.
+    async fn swap_in(&mut self, req: &Request, done: Installed) {
+        let msg = format!(
+            "version {} installed (manifest {}, sha256 {}); loading",
+            done.version, done.manifest_version, done.sha256
+        );
+        self.deploy_event(req, DeployStep::Installed, None, msg)
+            .await;
+        match self.reload_one(&done.model).await {
+            Some(RegistryEvent::Reloaded { from, to, .. }) => {
+                let msg = format!(
+                    "model {} version {} serves (manifest {to}; before: {})",
+                    done.model,
+                    done.version,
+                    from.as_deref().unwrap_or("nothing")
+                );
+                self.deploy_event(req, DeployStep::Serving, None, msg).await;
+            }
+            other => {
+                let reason = match other {
+                    Some(RegistryEvent::ReloadFailed { error, .. }) => error.to_string(),
+                    _ => "the reload did not run".to_owned(),
+                };
+                self.roll_back(req, &done, &reason).await;
+            }
+        }
+    }
+
+    async fn roll_back(&mut self, req: &Request, done: &Installed, reason: &str) {
+        let Some(dir) = self.running.models.installed_dir.clone() else {
+            return;
+        };
+        let model = done.model.clone();
+        let verify = self.running.models.verify_golden;
+        let back = tokio::task::spawn_blocking(move || install::rollback(&dir, &model, verify))
+            .await
+            .ok();
+        self.reload_one(&done.model).await;
+        let msg = match back {
+            Some(Ok((_, to))) => {
+                format!("the registry refused it ({reason}); version {to} serves again")
+            }
+            _ => format!("the registry refused it ({reason}); the shipped model serves"),
+        };
+        self.deploy_event(req, DeployStep::RolledBack, Some("reload_failed"), msg)
+            .await;
+    }
+
+    /// Reloads one model as a file change would (logged, counted, `model_unavailable` raised
+    /// or cleared) and returns what the registry did.
+    async fn reload_one(&mut self, name: &str) -> Option<RegistryEvent> {
+        let reg = Arc::clone(&self.models);
+        let n = name.to_owned();
+        let event = tokio::task::spawn_blocking(move || reg.reload(&n))
+            .await
+            .ok()?;
+        let events = [event];
+        self.model_events(&events, "deploy");
+        self.model_alerts.apply(&events, &self.models).await;
+        let [event] = events;
+        Some(event)
+    }
+
+    /// Logs one step and writes it to the store (published on `{prefix}/cmd/deploy/result`).
+    async fn deploy_event(
+        &self,
+        req: &Request,
+        step: DeployStep,
+        error_kind: Option<&str>,
+        message: String,
+    ) {
+        tracing::info!(request = %req.id, model = ?req.model, version = ?req.version,
+            step = step.as_str(), error_kind = ?error_kind, message = %message, "deploy");
+        let event = DeployEvent {
+            ts: TimestampMs::now(),
+            request: req.id.clone(),
+            model: req.model.clone(),
+            version: req.version,
+            step,
+            error_kind: error_kind.map(str::to_owned),
+            message,
+        };
+        if let Err(e) = self.store.append(&[Record::Deploy(event)]).await {
+            tracing::error!(error = %e, request = %req.id, "cannot store a deploy result");
+        }
+    }
+}
