@@ -408,8 +408,10 @@ pub enum DeployStep {
     AlreadyInstalled,
     /// Installed on disk and switched to; the registry is loading it.
     Installed,
-    /// The new version serves.
+    /// The new version serves (its health window starts).
     Serving,
+    /// The new version passed its health window.
+    Healthy,
     /// The previous version serves again.
     RolledBack,
 }
@@ -423,6 +425,7 @@ impl DeployStep {
             DeployStep::AlreadyInstalled => "already_installed",
             DeployStep::Installed => "installed",
             DeployStep::Serving => "serving",
+            DeployStep::Healthy => "healthy",
             DeployStep::RolledBack => "rolled_back",
         }
     }

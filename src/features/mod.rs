@@ -20,5 +20,5 @@ pub mod transform;
 mod tests;
 
 pub use engine::{EngineSetup, EngineStats, FeatureEngine};
-pub use spec::{FeatureSpec, LoadError, SpecError, Window, load_specs};
+pub use spec::{FeatureSpec, LoadError, SpecError, Window, load_specs, load_specs_in};
 pub use transform::{Accumulator, Transform};

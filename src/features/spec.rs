@@ -381,10 +381,20 @@ pub fn load_specs(
     dir: &std::path::Path,
     enabled: &[String],
 ) -> Result<Vec<FeatureSpec>, LoadError> {
-    enabled
+    let folders: Vec<(String, std::path::PathBuf)> =
+        enabled.iter().map(|n| (n.clone(), dir.join(n))).collect();
+    load_specs_in(&folders)
+}
+
+/// Load the feature specs of models given as `(name, folder)` (the folder holding
+/// `manifest.json`: shipped or installed).
+pub fn load_specs_in(
+    folders: &[(String, std::path::PathBuf)],
+) -> Result<Vec<FeatureSpec>, LoadError> {
+    folders
         .iter()
-        .map(|name| {
-            let path = dir.join(name).join("manifest.json");
+        .map(|(name, folder)| {
+            let path = folder.join("manifest.json");
             let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
                 model: name.clone(),
                 path: path.clone(),

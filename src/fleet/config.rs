@@ -1,9 +1,12 @@
-//! `[fleet]`: which signed model bundles this agent accepts.
+//! `[fleet]`: which signed model bundles this agent accepts, and how a deployed version must
+//! behave in its first minutes to stay.
 
 use serde::{Deserialize, Serialize};
 
-/// Trust settings for model bundles (`chocoline model install`, docs/fleet.md).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+use crate::settings::units::Duration;
+
+/// Trust and health settings for model bundles (docs/fleet.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FleetConfig {
     /// Ed25519 public keys (64 hex characters, optionally prefixed `ed25519:`) whose bundles
@@ -13,4 +16,45 @@ pub struct FleetConfig {
     /// Accept a bundle whose version is lower than the installed one. Default false.
     #[serde(default)]
     pub allow_downgrade: bool,
+    /// How long a version deployed over MQTT is watched after it starts serving; a regression
+    /// in that time rolls it back by itself. "0s" turns the watch off. Default "10m".
+    #[serde(default = "default_health_window")]
+    pub health_window: Duration,
+    /// Regression: more than this share of the vectors sent to the new version could not be
+    /// scored (inference errors, features it does not accept). Default 0.05.
+    #[serde(default = "default_max_error_share")]
+    pub health_max_error_share: f64,
+    /// Regression: the new version's mean confidence is this much below its predecessor's
+    /// (over the predecessor's whole run). Default 0.2.
+    #[serde(default = "default_max_confidence_drop")]
+    pub health_max_confidence_drop: f64,
+    /// Judge only once the new version has seen this many vectors. Default 3.
+    #[serde(default = "default_min_predictions")]
+    pub health_min_predictions: u64,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        FleetConfig {
+            trusted_keys: Vec::new(),
+            allow_downgrade: false,
+            health_window: default_health_window(),
+            health_max_error_share: default_max_error_share(),
+            health_max_confidence_drop: default_max_confidence_drop(),
+            health_min_predictions: default_min_predictions(),
+        }
+    }
+}
+
+fn default_health_window() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_max_error_share() -> f64 {
+    0.05
+}
+fn default_max_confidence_drop() -> f64 {
+    0.2
+}
+fn default_min_predictions() -> u64 {
+    3
 }

@@ -7,11 +7,13 @@
 //! - [`keys`]: Ed25519 signing keys (PKCS#8 PEM, as openssl writes them) and public keys (hex).
 //! - [`bundle`]: the file format; [`bundle::pack`] and [`bundle::open`].
 //! - [`install`]: stage, prove (sha256, manifest, tract, golden rows), swap one symlink.
+//! - [`health`]: the health window's judgement of a newly deployed version.
 //! - [`config`]: the `[fleet]` section.
 
 pub mod bundle;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod install;
 pub mod keys;
 

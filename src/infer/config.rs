@@ -31,6 +31,26 @@ pub struct ModelsConfig {
     pub watch: bool,
 }
 
+impl ModelsConfig {
+    /// The folder model `name` is loaded from: the installed version `current` names under
+    /// `installed_dir`, else `<dir>/<name>`. The registry, the feature specs and the drift
+    /// references all read the same folder.
+    pub fn folder(&self, name: &str) -> PathBuf {
+        self.installed_dir
+            .as_deref()
+            .and_then(|i| super::installed::resolve(i, name))
+            .unwrap_or_else(|| self.dir.join(name))
+    }
+
+    /// `(name, folder)` of every enabled model.
+    pub fn folders(&self) -> Vec<(String, PathBuf)> {
+        self.enabled
+            .iter()
+            .map(|n| (n.clone(), self.folder(n)))
+            .collect()
+    }
+}
+
 /// When models are optimised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

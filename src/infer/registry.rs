@@ -41,6 +41,9 @@ pub struct Served {
     pub dir: PathBuf,
     /// Golden report of the last verification, if one ran.
     pub golden: OnceLock<GoldenReport>,
+    /// What this version's predictions came to since it was loaded (the fleet health window
+    /// compares a new version's against its predecessor's).
+    pub outcomes: Outcomes,
     verify_golden: bool,
     bytes: Mutex<Option<Vec<u8>>>,
     model: OnceLock<Result<Arc<Model>, InferError>>,
@@ -95,6 +98,59 @@ impl Served {
     }
 }
 
+/// Prediction outcomes of one loaded version: relaxed atomic counters, a few nanoseconds per
+/// prediction.
+#[derive(Debug, Default)]
+pub struct Outcomes {
+    ok: std::sync::atomic::AtomicU64,
+    errors: std::sync::atomic::AtomicU64,
+    /// Sum of the confidences of the `ok` predictions, in millionths.
+    confidence_micros: std::sync::atomic::AtomicU64,
+}
+
+/// A snapshot of [`Outcomes`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OutcomeCounts {
+    /// Predictions made.
+    pub ok: u64,
+    /// Vectors the model could not score (invalid features, model failure).
+    pub errors: u64,
+    /// Mean confidence of the predictions made (0 when none).
+    pub mean_confidence: f64,
+}
+
+impl Outcomes {
+    /// Count one prediction with its confidence.
+    pub fn predicted(&self, confidence: f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.ok.fetch_add(1, Relaxed);
+        let micros = (confidence.clamp(0.0, 1.0) * 1e6) as u64;
+        self.confidence_micros.fetch_add(micros, Relaxed);
+    }
+
+    /// Count one vector that could not be scored.
+    pub fn failed(&self) {
+        self.errors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The counts so far.
+    pub fn counts(&self) -> OutcomeCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        let ok = self.ok.load(Relaxed);
+        let sum = self.confidence_micros.load(Relaxed);
+        OutcomeCounts {
+            ok,
+            errors: self.errors.load(Relaxed),
+            mean_confidence: if ok == 0 {
+                0.0
+            } else {
+                sum as f64 / 1e6 / ok as f64
+            },
+        }
+    }
+}
+
 /// Load and check one model folder. `eager` optimises (and golden-checks) now.
 pub fn load_served(dir: &Path, verify_golden: bool, eager: bool) -> Result<Served, InferError> {
     let manifest = Manifest::load(dir)?;
@@ -119,6 +175,7 @@ pub fn load_served(dir: &Path, verify_golden: bool, eager: bool) -> Result<Serve
         sha256: actual,
         dir: dir.to_owned(),
         golden: OnceLock::new(),
+        outcomes: Outcomes::default(),
         verify_golden,
         bytes: Mutex::new(None),
         model: OnceLock::new(),
@@ -190,7 +247,8 @@ struct Slot {
 }
 
 impl Slot {
-    /// The folder to load from: the installed version `current` names, else the shipped one.
+    /// The folder to load from: the installed version `current` names, else the shipped one
+    /// (as [`ModelsConfig::folder`]).
     fn dir(&self) -> PathBuf {
         self.installed
             .as_deref()

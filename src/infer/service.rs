@@ -49,9 +49,11 @@ impl Service {
     /// Predict one vector with the model named in `fv.model`.
     pub fn predict(&self, fv: &FeatureVector) -> Result<Prediction, InferError> {
         let served = self.registry.get(&fv.model)?;
-        let x = inputs(&served, fv)?;
-        let outs = served.model()?.run(&x)?;
-        build(&served, fv, &outs, 0)
+        let result = inputs(&served, fv)
+            .and_then(|x| served.model()?.run(&x))
+            .and_then(|outs| build(&served, fv, &outs, 0));
+        record(&served, &result);
+        result
     }
 
     /// Predict many vectors: one model run per model name, results in input order.
@@ -79,7 +81,10 @@ impl Service {
                         x.extend_from_slice(&v);
                         ok.push(i);
                     }
-                    Err(e) => results[i] = Some(Err(e)),
+                    Err(e) => {
+                        served.outcomes.failed();
+                        results[i] = Some(Err(e));
+                    }
                 }
             }
             if ok.is_empty() {
@@ -88,11 +93,14 @@ impl Service {
             match served.model().and_then(|m| m.run(&x)) {
                 Ok(outs) => {
                     for (row, &i) in ok.iter().enumerate() {
-                        results[i] = Some(build(&served, &fvs[i], &outs, row));
+                        let r = build(&served, &fvs[i], &outs, row);
+                        record(&served, &r);
+                        results[i] = Some(r);
                     }
                 }
                 Err(e) => {
                     for &i in &ok {
+                        served.outcomes.failed();
                         results[i] = Some(Err(e.clone()));
                     }
                 }
@@ -102,6 +110,14 @@ impl Service {
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(InferError::ModelNotFound(String::new()))))
             .collect()
+    }
+}
+
+/// Count a prediction's outcome against the version that made it.
+fn record(served: &Served, result: &Result<Prediction, InferError>) {
+    match result {
+        Ok(p) => served.outcomes.predicted(p.confidence),
+        Err(_) => served.outcomes.failed(),
     }
 }
 

@@ -77,7 +77,7 @@ pub struct Logic {
 
 /// Feature specs, drift monitor and alert engine from `cfg` and the manifests on disk.
 pub fn logic(cfg: &Config) -> Result<Logic, BuildError> {
-    let specs = crate::features::load_specs(&cfg.models.dir, &cfg.models.enabled)?;
+    let specs = crate::features::load_specs_in(&cfg.models.folders())?;
     let alerts = AlertEngine::new(
         &cfg.alerts,
         &cfg.products,
@@ -96,7 +96,7 @@ pub fn logic(cfg: &Config) -> Result<Logic, BuildError> {
 pub fn monitor(cfg: &Config) -> Result<Monitor, BuildError> {
     let mut monitors = Vec::new();
     for name in &cfg.models.enabled {
-        let path = cfg.models.dir.join(name).join("manifest.json");
+        let path = cfg.models.folder(name).join("manifest.json");
         let text = std::fs::read_to_string(&path).map_err(|e| BuildError::Reference {
             model: name.clone(),
             error: format!("{}: {e}", path.display()),
@@ -117,7 +117,7 @@ pub fn monitor(cfg: &Config) -> Result<Monitor, BuildError> {
 
 /// The feature engine for `cfg` (its specs read from the models' manifests).
 pub fn features(cfg: &Config) -> Result<FeatureEngine, BuildError> {
-    let specs = crate::features::load_specs(&cfg.models.dir, &cfg.models.enabled)?;
+    let specs = crate::features::load_specs_in(&cfg.models.folders())?;
     Ok(FeatureEngine::new(&cfg.features, engine_setup(cfg), specs))
 }
 
@@ -136,7 +136,7 @@ pub fn registry_degraded(cfg: &Config) -> (Arc<Registry>, Vec<(String, InferErro
 fn with_readable_specs(cfg: &Config) -> Config {
     let mut c = cfg.clone();
     c.models.enabled.retain(|name| {
-        crate::features::load_specs(&cfg.models.dir, std::slice::from_ref(name)).is_ok()
+        crate::features::load_specs_in(&[(name.clone(), cfg.models.folder(name))]).is_ok()
     });
     c
 }

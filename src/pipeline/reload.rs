@@ -27,6 +27,7 @@ mod deploy;
 mod models;
 mod sources;
 mod summary;
+mod watch;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -106,6 +107,8 @@ pub struct Controller {
     deploy_to: Option<(String, mpsc::Sender<Vec<u8>>)>,
     /// Deploy requests handled in this run (sha256 prefixes of their payloads).
     deploys_seen: std::collections::HashSet<String>,
+    /// Open health windows of deployed versions, per model.
+    watches: std::collections::BTreeMap<String, watch::Watch>,
 }
 
 impl Controller {
@@ -137,6 +140,7 @@ impl Controller {
             deploys: None,
             deploy_to: None,
             deploys_seen: std::collections::HashSet::new(),
+            watches: std::collections::BTreeMap::new(),
         }
     }
 
@@ -173,12 +177,18 @@ impl Controller {
             self.model_alerts.refused(&name, &error).await;
         }
         let mut bundles = self.deploys.take();
+        let mut health = tokio::time::interval(watch::HEALTH_TICK);
+        health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let got = tokio::select! {
                 () = stop.cancelled() => return,
                 got = next_trigger(&mut triggers) => got,
                 Some(bundle) = next_bundle(&mut bundles) => {
                     self.deploy(bundle).await;
+                    continue;
+                }
+                _ = health.tick(), if !self.watches.is_empty() => {
+                    self.check_health().await;
                     continue;
                 }
                 _ = tick.tick() => {

@@ -11,6 +11,21 @@ pub(super) fn fleet(cfg: &Config, out: &mut Vec<Problem>) {
             push(out, f.key("trusted_keys").index(i), reason);
         }
     }
+    for (key, v) in [
+        ("health_max_error_share", cfg.fleet.health_max_error_share),
+        (
+            "health_max_confidence_drop",
+            cfg.fleet.health_max_confidence_drop,
+        ),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            push(
+                out,
+                f.key(key),
+                format!("{v} is not a share between 0 and 1"),
+            );
+        }
+    }
     let Some(dir) = &cfg.models.installed_dir else {
         return;
     };
@@ -58,6 +73,15 @@ mod tests {
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got[0].starts_with("fleet.trusted_keys[2]: ") && got[0].contains("32 bytes"));
         assert!(got[1].starts_with("fleet.trusted_keys[3]: ") && got[1].contains("hex"));
+        c.fleet.trusted_keys.clear();
+        c.fleet.health_max_error_share = 5.0;
+        c.fleet.health_max_confidence_drop = f64::NAN;
+        let got = run(&c);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].starts_with("fleet.health_max_error_share: "),
+            "{got:?}"
+        );
     }
 
     #[test]

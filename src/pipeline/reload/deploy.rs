@@ -25,10 +25,14 @@ use crate::infer::registry::RegistryEvent;
 const REMEMBER: usize = 64;
 
 /// One request's identity, for its result messages.
-struct Request {
-    id: String,
-    model: Option<String>,
-    version: Option<u64>,
+#[derive(Debug, Clone)]
+pub(super) struct Request {
+    /// First 16 hex digits of the payload's sha256.
+    pub id: String,
+    /// The bundle's model, once its header could be read.
+    pub model: Option<String>,
+    /// The bundle's version, once its header could be read.
+    pub version: Option<u64>,
 }
 
 impl Controller {
@@ -120,8 +124,10 @@ impl Controller {
         );
         self.deploy_event(req, DeployStep::Installed, None, msg)
             .await;
+        let before = self.models.get(&done.model).ok();
         match self.reload_one(&done.model).await {
             Some(RegistryEvent::Reloaded { from, to, .. }) => {
+                self.follow_manifest(before.as_deref(), &done.model).await;
                 let msg = format!(
                     "model {} version {} serves (manifest {to}; before: {})",
                     done.model,
@@ -129,34 +135,39 @@ impl Controller {
                     from.as_deref().unwrap_or("nothing")
                 );
                 self.deploy_event(req, DeployStep::Serving, None, msg).await;
+                self.watch(req, &done.model, before);
             }
             other => {
                 let reason = match other {
-                    Some(RegistryEvent::ReloadFailed { error, .. }) => error.to_string(),
+                    Some(RegistryEvent::ReloadFailed { error, .. }) => {
+                        format!("the registry refused it ({error})")
+                    }
                     _ => "the reload did not run".to_owned(),
                 };
-                self.roll_back(req, &done, &reason).await;
+                self.roll_back(req, &done.model, "reload_failed", &reason)
+                    .await;
             }
         }
     }
 
-    async fn roll_back(&mut self, req: &Request, done: &Installed, reason: &str) {
+    /// Puts the previous installed version back (on disk and in the registry) and reports
+    /// `rolled_back` with `kind` and `reason`.
+    pub(super) async fn roll_back(&mut self, req: &Request, model: &str, kind: &str, reason: &str) {
         let Some(dir) = self.running.models.installed_dir.clone() else {
             return;
         };
-        let model = done.model.clone();
+        let name = model.to_owned();
         let verify = self.running.models.verify_golden;
-        let back = tokio::task::spawn_blocking(move || install::rollback(&dir, &model, verify))
+        let back = tokio::task::spawn_blocking(move || install::rollback(&dir, &name, verify))
             .await
             .ok();
-        self.reload_one(&done.model).await;
+        self.reload_one(model).await;
         let msg = match back {
-            Some(Ok((_, to))) => {
-                format!("the registry refused it ({reason}); version {to} serves again")
-            }
-            _ => format!("the registry refused it ({reason}); the shipped model serves"),
+            Some(Ok((_, to))) => format!("{reason}; version {to} serves again"),
+            Some(Err(e)) => format!("{reason}; going back failed too ({e})"),
+            None => format!("{reason}; going back did not run"),
         };
-        self.deploy_event(req, DeployStep::RolledBack, Some("reload_failed"), msg)
+        self.deploy_event(req, DeployStep::RolledBack, Some(kind), msg)
             .await;
     }
 
@@ -176,7 +187,7 @@ impl Controller {
     }
 
     /// Logs one step and writes it to the store (published on `{prefix}/cmd/deploy/result`).
-    async fn deploy_event(
+    pub(super) async fn deploy_event(
         &self,
         req: &Request,
         step: DeployStep,

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use super::Controller;
-use crate::infer::registry::RegistryEvent;
+use crate::infer::registry::{RegistryEvent, Served};
+use crate::pipeline::build;
 
 /// What one model reload did, for the reload's summary line.
 pub(super) struct ModelSwap {
@@ -17,12 +18,14 @@ impl Controller {
     /// Reload every model (each verified before its atomic swap), raise or clear the
     /// `model_unavailable` alerts, and say what changed.
     pub(super) async fn swap_models(&mut self, cause: &str) -> ModelSwap {
+        let before = self.serving();
         let reg = Arc::clone(&self.models);
         let events = tokio::task::spawn_blocking(move || reg.reload_all())
             .await
             .unwrap_or_default();
         let refused = self.model_events(&events, cause);
         self.model_alerts.apply(&events, &self.models).await;
+        self.follow_manifests(&before, &events).await;
         ModelSwap {
             refused,
             changed: events.iter().filter_map(version_change).collect(),
@@ -31,10 +34,81 @@ impl Controller {
 
     /// One `[models] watch` tick: swap in the models whose files changed.
     pub(super) async fn poll_models(&mut self) {
+        let before = self.serving();
         let reg = Arc::clone(&self.models);
         if let Ok(events) = tokio::task::spawn_blocking(move || reg.poll_changes()).await {
             self.model_events(&events, "file change");
             self.model_alerts.apply(&events, &self.models).await;
+            self.follow_manifests(&before, &events).await;
+        }
+    }
+
+    /// A new version may compute its features differently or carry another drift reference:
+    /// then the feature engine or the drift monitor is rebuilt from the manifests now serving,
+    /// as a SIGHUP that changed them would (their windows restart).
+    pub(super) async fn follow_manifest(&self, before: Option<&Served>, model: &str) {
+        let Ok(now) = self.models.get(model) else {
+            return;
+        };
+        let features = ["features", "feature_spec_version", "level"];
+        if manifest_part(before, &features) != manifest_part(Some(&now), &features) {
+            self.rebuild_features(model).await;
+        }
+        if manifest_part(before, &["reference"]) != manifest_part(Some(&now), &["reference"]) {
+            self.rebuild_monitor(model).await;
+        }
+    }
+
+    async fn rebuild_features(&self, model: &str) {
+        match build::features(&self.running) {
+            Ok(f) => {
+                tracing::info!(
+                    model,
+                    "new model version computes other features: feature engine rebuilt"
+                );
+                let _ = self.updates.features.send(f).await;
+            }
+            Err(e) => tracing::error!(model, error = %e, "cannot rebuild the feature engine"),
+        }
+    }
+
+    async fn rebuild_monitor(&self, model: &str) {
+        match build::monitor(&self.running) {
+            Ok(m) => {
+                tracing::info!(
+                    model,
+                    "new model version has another drift reference: drift monitor rebuilt"
+                );
+                let _ = self.updates.monitor.send(m).await;
+            }
+            Err(e) => tracing::error!(model, error = %e, "cannot rebuild the drift monitor"),
+        }
+    }
+
+    /// What serves now, per model.
+    fn serving(&self) -> Vec<(String, Option<Arc<Served>>)> {
+        self.models
+            .names()
+            .map(|n| (n.to_owned(), self.models.get(n).ok()))
+            .collect()
+    }
+
+    /// For each model whose folder changed (a new version, or one installed by
+    /// `chocoline model install`), rebuild what reads its manifest if that part changed.
+    async fn follow_manifests(
+        &self,
+        before: &[(String, Option<Arc<Served>>)],
+        events: &[RegistryEvent],
+    ) {
+        for e in events {
+            let RegistryEvent::Reloaded { name, .. } = e else {
+                continue;
+            };
+            let old = before
+                .iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, s)| s.clone());
+            self.follow_manifest(old.as_deref(), name).await;
         }
     }
 
@@ -94,6 +168,15 @@ impl Controller {
             &[("model", name), ("result", result)],
         )
     }
+}
+
+/// The values of `keys` in the manifest of the folder `s` serves from (Null when unreadable).
+fn manifest_part(s: Option<&Served>, keys: &[&str]) -> Vec<serde_json::Value> {
+    let m: serde_json::Value = s
+        .and_then(|s| std::fs::read(s.dir.join("manifest.json")).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    keys.iter().map(|k| m[*k].clone()).collect()
 }
 
 /// "name old → new" for a reload that changed the serving version.
