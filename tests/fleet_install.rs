@@ -13,6 +13,7 @@ use chocoline::infer::installed::{current_version, resolve};
 use chocoline::infer::registry::load_served;
 use common::agent::{Ports, write_config};
 use common::cli::{chocoline, run, stderr};
+use common::fleet::bloom_copy;
 
 struct Line {
     tmp: tempfile::TempDir,
@@ -55,16 +56,8 @@ impl Line {
 
     /// A signed bundle of the committed bloom model, its manifest version set to `tag`.
     fn bundle(&self, tag: &str, version: u64) -> PathBuf {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/bloom");
-        let dir = self.tmp.path().join("src").join(tag).join("bloom");
-        std::fs::create_dir_all(&dir).unwrap();
-        for f in ["model.onnx", "golden.csv"] {
-            std::fs::copy(src.join(f), dir.join(f)).unwrap();
-        }
-        let mut m: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(src.join("manifest.json")).unwrap()).unwrap();
-        m["version"] = tag.into();
-        std::fs::write(dir.join("manifest.json"), m.to_string()).unwrap();
+        let repo_models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let dir = bloom_copy(self.tmp.path(), &repo_models, tag);
         let out = self.tmp.path().join(format!("{tag}.chocobundle"));
         let o = run(&[
             "model",

@@ -10,6 +10,7 @@
 pub mod acquire;
 pub mod agent;
 pub mod cli;
+pub mod fleet;
 pub mod models;
 pub mod publisher;
 pub mod schema;
