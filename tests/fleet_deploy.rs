@@ -13,7 +13,8 @@ use std::time::Instant;
 use chocoline::fleet::bundle::pack;
 use common::agent::{PREFIX, sigterm_and_wait, spawn_agent, wait_published};
 use common::fleet::{FleetLine, bloom, bloom_copy, deploy_topic, fleet_line, results, steps_of};
-use common::schema;
+use common::{Subscriber, schema};
+use serde_json::Value;
 
 fn versions(got: &[common::Got]) -> Vec<String> {
     bloom(got).into_iter().map(|(v, _)| v).collect()
@@ -78,6 +79,7 @@ async fn a_bundle_published_on_the_deploy_topic_serves_and_every_step_is_reporte
     for r in results(&got) {
         schema::validate(&doc, &r).unwrap_or_else(|e| panic!("{r}: {e:?}"));
     }
+    health_reports_the_deployed_version(&line, &mut child, &log).await;
 
     // Restart: the retained bundle arrives again and changes nothing.
     sigterm_and_wait(&mut child).await;
@@ -110,4 +112,37 @@ async fn restart_sees_the_retained_bundle_and_changes_nothing(
     let after = versions(&sub.messages()[before..]);
     assert!(after.iter().all(|v| v == "deployed-8"), "{after:?}");
     child
+}
+
+/// The retained health report (every second in this test) names the deployed version and its
+/// bundle version, the devices' last good polls, and matches its schema; a late subscriber
+/// gets it at once (retained).
+async fn health_reports_the_deployed_version(
+    line: &FleetLine,
+    child: &mut std::process::Child,
+    log: &common::agent::Lines,
+) {
+    let topic = format!("{PREFIX}/health");
+    let what = "a health report with bloom bundle version 8";
+    wait_published(&line.sub, child, log, 30, what, |got| {
+        got.iter()
+            .any(|g| g.topic == topic && g.payload["models"]["bloom"]["bundle_version"] == 8)
+    })
+    .await;
+    let late = Subscriber::connect(line.broker.port(), &format!("{PREFIX}/health")).await;
+    late.wait_for(10, "the retained health report", |got| !got.is_empty())
+        .await;
+    let h = late.messages()[0].payload.clone();
+    assert_eq!(h["models"]["bloom"]["version"], "deployed-8", "{h}");
+    assert_eq!(h["models"]["quality"]["bundle_version"], Value::Null, "{h}");
+    assert!(
+        h["devices"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|d| d["last_good_poll"].is_i64()),
+        "{h}"
+    );
+    let doc = schema::load(&schema::file_for("chocoline.health/1"));
+    schema::validate(&doc, &h).unwrap_or_else(|e| panic!("{h}: {e:?}"));
 }

@@ -71,6 +71,8 @@ pub struct AcquireMetrics {
     pub jitter_max_us: AtomicU64,
     /// Cycles measured for jitter.
     pub cycles: AtomicU64,
+    /// Per device, the start of the last poll cycle that read at least one good value.
+    last_good: std::sync::Mutex<std::collections::BTreeMap<Arc<str>, crate::domain::TimestampMs>>,
 }
 
 impl AcquireMetrics {
@@ -78,6 +80,13 @@ impl AcquireMetrics {
         self.samples.fetch_add(1, Ordering::Relaxed);
         self.missed_cycles
             .fetch_add(u64::from(s.missed_cycles), Ordering::Relaxed);
+        if s.readings.iter().any(|r| r.quality == Quality::Good) {
+            let mut last = self
+                .last_good
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            last.insert(s.device.clone(), s.ts);
+        }
         for r in &s.readings {
             let c = match r.quality {
                 Quality::Good => &self.good,
@@ -87,6 +96,16 @@ impl AcquireMetrics {
             };
             c.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Per device, when a poll last read a good value (devices never read well are absent).
+    pub fn last_good(&self) -> Vec<(Arc<str>, crate::domain::TimestampMs)> {
+        self.last_good
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(d, t)| (d.clone(), *t))
+            .collect()
     }
 
     fn record_jitter(&self, late: Duration) {

@@ -31,6 +31,10 @@ pub struct FleetConfig {
     /// Judge only once the new version has seen this many vectors. Default 3.
     #[serde(default = "default_min_predictions")]
     pub health_min_predictions: u64,
+    /// How often the retained `{prefix}/health` report is refreshed (outbox, devices, models,
+    /// drift, uptime, clock). "0s" turns it off. Default "60s".
+    #[serde(default = "default_health_report")]
+    pub health_report: Duration,
 }
 
 impl Default for FleetConfig {
@@ -42,6 +46,7 @@ impl Default for FleetConfig {
             health_max_error_share: default_max_error_share(),
             health_max_confidence_drop: default_max_confidence_drop(),
             health_min_predictions: default_min_predictions(),
+            health_report: default_health_report(),
         }
     }
 }
@@ -54,6 +59,9 @@ fn default_max_error_share() -> f64 {
 }
 fn default_max_confidence_drop() -> f64 {
     0.2
+}
+fn default_health_report() -> Duration {
+    Duration::from_secs(60)
 }
 fn default_min_predictions() -> u64 {
     3

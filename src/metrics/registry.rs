@@ -190,6 +190,21 @@ impl Registry {
         family.series.entry(labels).or_insert_with(make).clone()
     }
 
+    /// The value of counter or gauge `name{labels}`, if that series exists (never creates it).
+    pub fn read(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let mut labels: Labels = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        labels.sort();
+        let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        match families.get(name)?.series.get(&labels)? {
+            Series::Counter(c) => Some(c.get() as f64),
+            Series::Gauge(g) => Some(g.get()),
+            Series::Histogram(_) => None,
+        }
+    }
+
     /// Render every metric in the Prometheus text format (version 0.0.4).
     pub fn render(&self) -> String {
         let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
@@ -321,6 +336,18 @@ mod tests {
         r.counter("n", "h", &[("k", "v")]).inc();
         r.counter("n", "h", &[("k", "v")]).inc();
         assert_eq!(r.counter("n", "h", &[("k", "v")]).get(), 2);
+    }
+
+    #[test]
+    fn read_finds_existing_series_only_and_creates_nothing() {
+        let r = Registry::new();
+        r.counter("n", "h", &[("k", "v"), ("a", "b")]).add(3);
+        r.gauge("g", "h", &[]).set(0.25);
+        assert_eq!(r.read("n", &[("a", "b"), ("k", "v")]), Some(3.0));
+        assert_eq!(r.read("g", &[]), Some(0.25));
+        assert_eq!(r.read("n", &[("k", "other")]), None);
+        assert_eq!(r.read("missing", &[]), None);
+        assert!(!r.render().contains("missing") && !r.render().contains("other"));
     }
 
     #[test]

@@ -8,10 +8,10 @@
 //! | `[drift]` | live: the drift monitor is rebuilt (its current windows restart) |
 //! | `[features]`, `[[products]]`, `[agent] product`, device poll intervals | live: the feature engine is rebuilt (its windows refill) |
 //! | `[models] watch` | live |
-//! | `[fleet]` | live: read by each `model install` / `model rollback` |
+//! | `[fleet]` except `health_report` | live: read by each install, rollback and health window |
 //! | `[[devices]]` | the acquire stage restarts (samples already read still drain) |
 //! | `[mqtt]`, or the content of a file it names (`password_file`, `ca_file`, `client_cert_file`, `client_key_file`) | the publisher restarts (undelivered messages wait in the sled outbox) |
-//! | `[store]`, `[metrics]`, `[log] format`, `[agent] site/line/wait_for_time_sync`, `[models]` dir/installed_dir/enabled/optimize/verify_golden | need a process restart: reported, not applied |
+//! | `[store]`, `[metrics]`, `[log] format`, `[agent] site/line/wait_for_time_sync`, `[models]` dir/installed_dir/enabled/optimize/verify_golden, `[fleet] health_report` | need a process restart: reported, not applied |
 //!
 //! Pure functions of two [`Config`]s (and, for the files `[mqtt]` names, two sets of
 //! [`SecretDigests`]), so every row of the table is unit-tested.
@@ -121,6 +121,10 @@ pub fn diff(old: &Config, new: &Config) -> Changes {
     let (om, nm) = (&old.models, &new.models);
     restart_if(om.dir != nm.dir, "models.dir");
     restart_if(om.installed_dir != nm.installed_dir, "models.installed_dir");
+    restart_if(
+        old.fleet.health_report != new.fleet.health_report,
+        "fleet.health_report",
+    );
     restart_if(om.enabled != nm.enabled, "models.enabled");
     restart_if(om.optimize != nm.optimize, "models.optimize");
     restart_if(om.verify_golden != nm.verify_golden, "models.verify_golden");
@@ -152,6 +156,7 @@ pub fn running(old: &Config, new: &Config) -> Config {
     c.agent.line = old.agent.line.clone();
     c.models.dir = old.models.dir.clone();
     c.models.installed_dir = old.models.installed_dir.clone();
+    c.fleet.health_report = old.fleet.health_report;
     c.models.enabled = old.models.enabled.clone();
     c.models.optimize = old.models.optimize;
     c.models.verify_golden = old.models.verify_golden;

@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::build::Stages;
+use super::health_report::HealthReport;
 use super::reload::{self, ReloadSource, Restart, UpdateReceivers};
 use super::telemetry;
 use crate::acquire::{Acquire, AcquireMetrics};
@@ -151,16 +152,43 @@ pub async fn run(
         stages.publisher = stages.publisher.with_deploy(topic.clone(), tx.clone());
         controller = controller.with_deploys(rx, topic, tx);
     }
+    let health = health_reports(cfg, &mut stages, &control.metrics);
     let controller = tokio::spawn(controller.run(control.reload.take(), shutdown.clone()));
-    spawn(stages, hb, rx_updates, &mut control, controller, shutdown)
-        .drain()
-        .await
+    spawn(
+        stages,
+        hb,
+        rx_updates,
+        &mut control,
+        controller,
+        health,
+        shutdown,
+    )
+    .drain()
+    .await
 }
 
 /// Deployment over MQTT is on when bundles have somewhere to go and someone to trust: an agent
 /// not set up for it does not even subscribe.
 fn deploy_enabled(cfg: &crate::config::Config) -> bool {
     cfg.models.installed_dir.is_some() && !cfg.fleet.trusted_keys.is_empty()
+}
+
+/// The `{prefix}/health` report, when `[fleet] health_report` is not "0s": the refresher
+/// builds it, the publisher sends it retained.
+fn health_reports(
+    cfg: &crate::config::Config,
+    stages: &mut Stages,
+    metrics: &crate::metrics::Registry,
+) -> Option<telemetry::HealthFeed> {
+    let every = cfg.fleet.health_report.get();
+    if every.is_zero() {
+        return None;
+    }
+    let (tx, rx) = watch::channel(None);
+    let topic = stages.store.envelope().health_topic();
+    stages.publisher.set_health(topic, rx);
+    let report = HealthReport::new(cfg, stages.service.registry().clone(), metrics.clone());
+    Some(telemetry::HealthFeed { report, tx, every })
 }
 
 /// Wire the stages with bounded channels and spawn each one.
@@ -170,6 +198,7 @@ fn spawn(
     rx: UpdateReceivers,
     control: &mut Control,
     controller: JoinHandle<()>,
+    health: Option<telemetry::HealthFeed>,
     shutdown: CancellationToken,
 ) -> Tasks {
     let metrics = control.metrics.clone();
@@ -233,6 +262,7 @@ fn spawn(
             control.metrics.clone(),
             metrics_rx,
             stages.store,
+            health,
             publish_stop.clone(),
         )),
         publish_stop,

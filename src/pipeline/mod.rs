@@ -8,6 +8,7 @@ pub mod agent;
 pub mod build;
 pub mod changes;
 pub mod degraded;
+pub mod health_report;
 pub mod live;
 pub mod reload;
 pub mod telemetry;

@@ -35,14 +35,27 @@ pub fn static_info(registry: &Registry, models: &crate::infer::Registry) {
     }
 }
 
-/// Mirror the acquire and store counters into gauges once a second until `stop` fires.
+/// The `{prefix}/health` report and where each new one goes.
+pub struct HealthFeed {
+    /// What it is built from.
+    pub report: super::health_report::HealthReport,
+    /// The publisher's end.
+    pub tx: tokio::sync::watch::Sender<Option<Vec<u8>>>,
+    /// How often.
+    pub every: Duration,
+}
+
+/// Mirror the acquire and store counters into gauges once a second until `stop` fires, and
+/// build the health report every `health.every` (the first one at once).
 /// `acquire` follows the running poller (a reload may restart it with fresh counters).
 pub async fn refresh(
     registry: Registry,
     acquire: tokio::sync::watch::Receiver<Arc<AcquireMetrics>>,
     store: Store,
+    health: Option<HealthFeed>,
     stop: CancellationToken,
 ) {
+    let mut next_report = tokio::time::Instant::now();
     let g = |n: &str, h: &str| registry.gauge(n, h, &[]);
     let depth = g("chocoline_outbox_depth", "Messages waiting for the broker.");
     let oldest = g(
@@ -99,6 +112,12 @@ pub async fn refresh(
         silent.set(poller.silent_blocks.load(Ordering::Relaxed) as f64);
         jitter.set(poller.jitter_max_us.load(Ordering::Relaxed) as f64 / 1e6);
         clock.refresh();
+        if let Some(h) = &health
+            && tokio::time::Instant::now() >= next_report
+        {
+            next_report += h.every;
+            let _ = h.tx.send(Some(h.report.payload(&store, &poller)));
+        }
     }
 }
 

@@ -12,12 +12,19 @@
 //! at once) and the next session starts again from the oldest outbox entry. Everything not
 //! acknowledged is therefore resent, in sequence order: at least once, in order, duplicates
 //! possible and marked by the same message `id`.
+//!
+//! Beside the outbox: the retained status birth, the retained `{prefix}/health` report and
+//! the subscription to `{prefix}/cmd/deploy` ([`commands`]).
+
+mod commands;
+mod ending;
+
+use ending::wait_to_reconnect;
 
 use std::collections::{HashMap, VecDeque};
-use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, Outgoing, QoS};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -65,6 +72,10 @@ pub struct Publisher {
     suspect: Option<(u64, u32)>,
     /// `{prefix}/cmd/deploy` and where its payloads go, when deployment over MQTT is on.
     deploy: Option<(String, mpsc::Sender<Vec<u8>>)>,
+    /// The latest retained `{prefix}/health` payload, when health reports are on.
+    health: Option<watch::Receiver<Option<Vec<u8>>>>,
+    /// `{prefix}/health`.
+    health_topic: String,
 }
 
 /// What a queued request becomes once rumqttc writes it.
@@ -105,17 +116,9 @@ impl Publisher {
             high_water: None,
             suspect: None,
             deploy: None,
+            health: None,
+            health_topic: String::new(),
         })
-    }
-
-    /// Subscribe to `topic` (QoS 1) on every connection and hand each payload received on it
-    /// to `to`. Raises the incoming packet limit to hold the largest model bundle.
-    pub fn with_deploy(mut self, topic: String, to: mpsc::Sender<Vec<u8>>) -> Self {
-        let incoming =
-            usize::try_from(crate::fleet::bundle::MAX_BUNDLE).unwrap_or(usize::MAX) + 64 * 1024;
-        self.options.set_max_packet_size(incoming, 1024 * 1024);
-        self.deploy = Some((topic, to));
-        self
     }
 
     /// Run until `shutdown` fires; then drain (up to `drain_timeout`), publish the retained
@@ -157,6 +160,7 @@ impl Publisher {
         };
         let mut durable = self.outbox.subscribe();
         let mut store_alive = true;
+        let mut health = self.health.clone();
         loop {
             tokio::select! {
                 biased;
@@ -175,6 +179,9 @@ impl Publisher {
                         return Ok(End::Lost);
                     }
                 },
+                () = commands::health_changed(&mut health), if s.connected => {
+                    self.publish_health(&mut s);
+                }
                 changed = durable.changed(), if store_alive && s.connected => {
                     if changed.is_err() {
                         store_alive = false;
@@ -216,12 +223,7 @@ impl Publisher {
         s.connected_at = Some(Instant::now());
         self.stats.connects += 1;
         tracing::info!(url = %self.cfg.url, outbox = self.outbox.depth(), "MQTT connected");
-        // Subscriptions are renewed on every connection: the session may be clean.
-        if let Some((topic, _)) = &self.deploy
-            && let Err(e) = s.client.try_subscribe(topic.as_str(), QoS::AtLeastOnce)
-        {
-            tracing::warn!(topic = %topic, error = %e, "cannot subscribe to the deploy topic");
-        }
+        self.subscribe(s);
         let env = self.outbox.store().envelope();
         let birth = env.status_payload(true, &self.cfg.client_id, TimestampMs::now());
         if s.client
@@ -230,22 +232,8 @@ impl Publisher {
         {
             s.queued.push_back(Queued::Status);
         }
+        self.publish_health(s);
         self.fill(s)
-    }
-
-    /// A message on a subscribed topic: a bundle on the deploy topic goes to the deploy
-    /// controller; a busy controller (four bundles waiting) refuses it, and says so.
-    fn on_command(&self, p: &rumqttc::Publish) {
-        let Some((topic, to)) = &self.deploy else {
-            return;
-        };
-        if p.topic != *topic {
-            return;
-        }
-        tracing::info!(topic = %p.topic, bytes = p.payload.len(), retained = p.retain, "deploy bundle received");
-        if to.try_send(p.payload.to_vec()).is_err() {
-            tracing::warn!(topic = %p.topic, "deploy controller busy or stopped: bundle dropped");
-        }
     }
 
     /// The client wrote a publish with packet id `pkid`: match it to the oldest queued
@@ -285,46 +273,6 @@ impl Publisher {
                 "suspected message acknowledged: back to the full window"
             );
             self.suspect = None;
-        }
-        Ok(())
-    }
-
-    /// A connection broke: the oldest message written and not acknowledged is suspected; one
-    /// suspected `max_refusals` times in a row is dead-lettered.
-    fn after_loss(&mut self, s: &Session, backoff: &mut Backoff) -> Result<(), PublishError> {
-        if s.connected_at
-            .is_some_and(|t| t.elapsed() >= self.cfg.reconnect_max.get())
-        {
-            backoff.reset();
-        }
-        let Some(oldest) = s.inflight.values().flatten().min().copied() else {
-            return Ok(());
-        };
-        let times = match self.suspect {
-            Some((seq, n)) if seq == oldest => n + 1,
-            _ => 1,
-        };
-        if times >= self.cfg.max_refusals {
-            tracing::error!(
-                seq = oldest,
-                times,
-                "message refused by the broker every time: dead-lettered"
-            );
-            if self
-                .outbox
-                .store()
-                .dead_letter(oldest, Rejection::Refused { times })?
-            {
-                self.stats.dead_lettered += 1;
-            }
-            self.suspect = None;
-        } else {
-            tracing::warn!(
-                seq = oldest,
-                times,
-                "connection broke with this message unacknowledged: sending it alone next"
-            );
-            self.suspect = Some((oldest, times));
         }
         Ok(())
     }
@@ -404,58 +352,5 @@ impl Publisher {
             self.stats.dead_lettered += 1;
         }
         Ok(false)
-    }
-
-    /// Graceful end: keep draining for up to `drain_timeout`, then publish the retained
-    /// `offline` status and disconnect.
-    async fn goodbye(
-        &mut self,
-        s: &mut Session,
-        events: &mut rumqttc::EventLoop,
-    ) -> Result<(), PublishError> {
-        let deadline = Instant::now() + self.cfg.drain_timeout.get();
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(1));
-        self.fill(s)?;
-        while !(s.queued.is_empty() && s.inflight.is_empty() && self.outbox.depth() == 0) {
-            match tokio::time::timeout_at(deadline, events.poll()).await {
-                Ok(Ok(ev)) => self.on_event(s, ev, &mut backoff)?,
-                Ok(Err(_)) | Err(_) => {
-                    tracing::warn!(
-                        outbox = self.outbox.depth(),
-                        "shutdown: outbox not fully drained; it stays on disk"
-                    );
-                    return Ok(());
-                }
-            }
-        }
-        let env = self.outbox.store().envelope();
-        let bye = env.status_payload(false, &self.cfg.client_id, TimestampMs::now());
-        if s.client
-            .try_publish(env.status_topic(), QoS::AtLeastOnce, true, bye)
-            .is_ok()
-        {
-            s.queued.push_back(Queued::Status);
-        }
-        let _ = s.client.try_disconnect();
-        let until = Instant::now() + Duration::from_secs(2);
-        loop {
-            match tokio::time::timeout_at(until, events.poll()).await {
-                Ok(Ok(Event::Outgoing(Outgoing::Disconnect))) | Ok(Err(_)) | Err(_) => break,
-                Ok(Ok(_)) => {}
-            }
-        }
-        tracing::info!("MQTT disconnected (offline status published)");
-        Ok(())
-    }
-}
-
-/// Wait out the reconnect backoff; false if shutdown came first.
-async fn wait_to_reconnect(shutdown: &CancellationToken, backoff: &mut Backoff) -> bool {
-    let delay = backoff.next_delay();
-    tracing::debug!(?delay, "backoff");
-    tracing::info!(retry_in = ?delay, "MQTT reconnecting");
-    tokio::select! {
-        _ = shutdown.cancelled() => false,
-        _ = tokio::time::sleep(delay) => true,
     }
 }

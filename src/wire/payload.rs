@@ -63,6 +63,11 @@ impl Envelope {
         format!("{}/status", self.topic_prefix)
     }
 
+    /// The retained health report's topic `{prefix}/health` (docs/fleet.md).
+    pub fn health_topic(&self) -> String {
+        format!("{}/health", self.topic_prefix)
+    }
+
     /// The deployment command topic `{prefix}/cmd/deploy` (docs/fleet.md).
     pub fn deploy_topic(&self) -> String {
         format!("{}/cmd/deploy", self.topic_prefix)

@@ -59,7 +59,10 @@ pub async fn fleet_line() -> FleetLine {
     let text = std::fs::read_to_string(&path).unwrap().replace(
         "[models]\n",
         &format!("[models]\ninstalled_dir = \"{}\"\n", installed.display()),
-    ) + &format!("\n[fleet]\ntrusted_keys = [\"{}\"]\n", key.public());
+    ) + &format!(
+        "\n[fleet]\ntrusted_keys = [\"{}\"]\nhealth_report = \"1s\"\n",
+        key.public()
+    );
     std::fs::write(&path, text).unwrap();
     let cfg = chocoline::config::load(&path).unwrap().config;
     let stop_sim = CancellationToken::new();

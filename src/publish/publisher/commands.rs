@@ -1,0 +1,82 @@
+//! What the publisher does beside draining the outbox: the `{prefix}/cmd/deploy`
+//! subscription (renewed on every connection) and the retained `{prefix}/health` report.
+//! Neither goes through the outbox: a bundle is handed on as it arrives, and of the health
+//! report only the latest matters (it is retained, and sent again on every connection).
+
+use rumqttc::QoS;
+use tokio::sync::{mpsc, watch};
+
+use super::{Publisher, Queued, Session};
+
+impl Publisher {
+    /// Subscribe to `topic` (QoS 1) on every connection and hand each payload received on it
+    /// to `to`. Raises the incoming packet limit to hold the largest model bundle.
+    pub fn with_deploy(mut self, topic: String, to: mpsc::Sender<Vec<u8>>) -> Self {
+        let incoming =
+            usize::try_from(crate::fleet::bundle::MAX_BUNDLE).unwrap_or(usize::MAX) + 64 * 1024;
+        self.options.set_max_packet_size(incoming, 1024 * 1024);
+        self.deploy = Some((topic, to));
+        self
+    }
+
+    /// Publish each new health payload from `rx` retained on `topic`, and the latest one on
+    /// every connection.
+    pub fn set_health(&mut self, topic: String, rx: watch::Receiver<Option<Vec<u8>>>) {
+        self.health_topic = topic;
+        self.health = Some(rx);
+    }
+
+    /// Renew the deploy subscription (a clean session forgot it).
+    pub(super) fn subscribe(&self, s: &Session) {
+        if let Some((topic, _)) = &self.deploy
+            && let Err(e) = s.client.try_subscribe(topic.as_str(), QoS::AtLeastOnce)
+        {
+            tracing::warn!(topic = %topic, error = %e, "cannot subscribe to the deploy topic");
+        }
+    }
+
+    /// A message on a subscribed topic: a bundle on the deploy topic goes to the deploy
+    /// controller; a busy controller (four bundles waiting) refuses it, and says so.
+    pub(super) fn on_command(&self, p: &rumqttc::Publish) {
+        let Some((topic, to)) = &self.deploy else {
+            return;
+        };
+        if p.topic != *topic {
+            return;
+        }
+        tracing::info!(topic = %p.topic, bytes = p.payload.len(), retained = p.retain, "deploy bundle received");
+        if to.try_send(p.payload.to_vec()).is_err() {
+            tracing::warn!(topic = %p.topic, "deploy controller busy or stopped: bundle dropped");
+        }
+    }
+
+    /// Send the latest health report, retained, if there is one.
+    pub(super) fn publish_health(&self, s: &mut Session) {
+        let Some(rx) = &self.health else {
+            return;
+        };
+        let Some(payload) = rx.borrow().clone() else {
+            return;
+        };
+        if s.client
+            .try_publish(self.health_topic.as_str(), QoS::AtLeastOnce, true, payload)
+            .is_ok()
+        {
+            s.queued.push_back(Queued::Status);
+        }
+    }
+}
+
+/// Resolves when a new health payload is there; pending forever once its sender is gone (or
+/// when health reports are off).
+pub(super) async fn health_changed(rx: &mut Option<watch::Receiver<Option<Vec<u8>>>>) {
+    match rx.as_mut() {
+        Some(r) => {
+            if r.changed().await.is_err() {
+                *rx = None;
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
