@@ -92,6 +92,7 @@ pub(crate) fn fully_populated() -> Config {
     c.features.signal_map = BTreeMap::new();
     c.models.installed_dir = Some("installed".into());
     c.fleet.trusted_keys = vec![format!("ed25519:{}", "ab".repeat(32))];
+    c.fleet.group_deploy_topic = Some("chocoline/fleet/dark-lines/cmd/deploy".into());
     c.drift.window_samples = Some(100);
     c.drift.psi_threshold = Some(0.2);
     c.drift.js_threshold = Some(0.1);

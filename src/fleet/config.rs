@@ -16,6 +16,11 @@ pub struct FleetConfig {
     /// Accept a bundle whose version is lower than the installed one. Default false.
     #[serde(default)]
     pub allow_downgrade: bool,
+    /// A deploy topic shared by a group of lines, listened to beside `{prefix}/cmd/deploy`
+    /// (e.g. "chocoline/fleet/dark-lines/cmd/deploy"): one publish reaches every line of the
+    /// group; each still reports on its own `{prefix}/cmd/deploy/result`. Default: none.
+    #[serde(default)]
+    pub group_deploy_topic: Option<String>,
     /// How long a version deployed over MQTT is watched after it starts serving; a regression
     /// in that time rolls it back by itself. "0s" turns the watch off. Default "10m".
     #[serde(default = "default_health_window")]
@@ -42,6 +47,7 @@ impl Default for FleetConfig {
         FleetConfig {
             trusted_keys: Vec::new(),
             allow_downgrade: false,
+            group_deploy_topic: None,
             health_window: default_health_window(),
             health_max_error_share: default_max_error_share(),
             health_max_confidence_drop: default_max_confidence_drop(),

@@ -147,10 +147,11 @@ pub async fn run(
     if deploy_enabled(cfg) {
         // Bundles wait here while one installs (a few hundred ms each); a fifth is refused.
         let (tx, rx) = mpsc::channel(4);
-        let topic = stages.store.envelope().deploy_topic();
-        tracing::info!(topic = %topic, "model deployment over MQTT is on");
-        stages.publisher = stages.publisher.with_deploy(topic.clone(), tx.clone());
-        controller = controller.with_deploys(rx, topic, tx);
+        let mut topics = vec![stages.store.envelope().deploy_topic()];
+        topics.extend(cfg.fleet.group_deploy_topic.clone());
+        tracing::info!(topics = ?topics, "model deployment over MQTT is on");
+        stages.publisher = stages.publisher.with_deploy(topics.clone(), tx.clone());
+        controller = controller.with_deploys(rx, topics, tx);
     }
     let health = health_reports(cfg, &mut stages, &control.metrics);
     let controller = tokio::spawn(controller.run(control.reload.take(), shutdown.clone()));

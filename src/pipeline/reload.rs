@@ -103,8 +103,8 @@ pub struct Controller {
     refused_at_start: Vec<(String, crate::infer::InferError)>,
     /// Bundles from `{prefix}/cmd/deploy` (None: deployment over MQTT is off); taken by `run`.
     deploys: Option<mpsc::Receiver<Vec<u8>>>,
-    /// The deploy topic and the sender a publisher rebuilt by a reload needs.
-    deploy_to: Option<(String, mpsc::Sender<Vec<u8>>)>,
+    /// The deploy topics and the sender a publisher rebuilt by a reload needs.
+    deploy_to: Option<(Vec<String>, mpsc::Sender<Vec<u8>>)>,
     /// Deploy requests handled in this run (sha256 prefixes of their payloads).
     deploys_seen: std::collections::HashSet<String>,
     /// Open health windows of deployed versions, per model.
@@ -144,16 +144,16 @@ impl Controller {
         }
     }
 
-    /// Install the bundles arriving on `rx` (fed by a publisher subscribed to `topic` with
+    /// Install the bundles arriving on `rx` (fed by a publisher subscribed to `topics` with
     /// `tx`; publishers rebuilt by a reload get the same pair).
     pub fn with_deploys(
         mut self,
         rx: mpsc::Receiver<Vec<u8>>,
-        topic: String,
+        topics: Vec<String>,
         tx: mpsc::Sender<Vec<u8>>,
     ) -> Self {
         self.deploys = Some(rx);
-        self.deploy_to = Some((topic, tx));
+        self.deploy_to = Some((topics, tx));
         self
     }
 
@@ -254,10 +254,10 @@ impl Controller {
             problems.extend(apply_log_level(&p.new));
         }
         let mut built = p.built;
-        if let Some((topic, tx)) = &self.deploy_to {
+        if let Some((topics, tx)) = &self.deploy_to {
             built.publisher = built
                 .publisher
-                .map(|p| p.with_deploy(topic.clone(), tx.clone()));
+                .map(|p| p.with_deploy(topics.clone(), tx.clone()));
         }
         if let Err(e) = self.hand_out(built, &p.new, stop).await {
             problems.push(e);

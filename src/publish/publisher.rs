@@ -70,8 +70,9 @@ pub struct Publisher {
     /// times in a row. While set, messages are sent one at a time (a probe), so the culprit is
     /// known for sure before it is dead-lettered.
     suspect: Option<(u64, u32)>,
-    /// `{prefix}/cmd/deploy` and where its payloads go, when deployment over MQTT is on.
-    deploy: Option<(String, mpsc::Sender<Vec<u8>>)>,
+    /// `{prefix}/cmd/deploy` (and a group's deploy topic) and where their payloads go, when
+    /// deployment over MQTT is on.
+    deploy: Option<(Vec<String>, mpsc::Sender<Vec<u8>>)>,
     /// The latest retained `{prefix}/health` payload, when health reports are on.
     health: Option<watch::Receiver<Option<Vec<u8>>>>,
     /// `{prefix}/health`.

@@ -26,6 +26,15 @@ pub(super) fn fleet(cfg: &Config, out: &mut Vec<Problem>) {
             );
         }
     }
+    if let Some(t) = &cfg.fleet.group_deploy_topic
+        && (t.is_empty() || t.contains(['+', '#']) || t.starts_with('/') || t.ends_with('/'))
+    {
+        push(
+            out,
+            f.key("group_deploy_topic"),
+            format!("{t:?} is not a plain topic (no wildcards, no leading or trailing '/')"),
+        );
+    }
     let Some(dir) = &cfg.models.installed_dir else {
         return;
     };
@@ -82,6 +91,11 @@ mod tests {
             got[0].starts_with("fleet.health_max_error_share: "),
             "{got:?}"
         );
+        let mut c = valid();
+        c.fleet.group_deploy_topic = Some("chocoline/fleet/+/cmd/deploy".into());
+        assert!(run(&c)[0].starts_with("fleet.group_deploy_topic: "));
+        c.fleet.group_deploy_topic = Some("chocoline/fleet/dark/cmd/deploy".into());
+        assert!(run(&c).is_empty());
     }
 
     #[test]

@@ -9,13 +9,13 @@ use tokio::sync::{mpsc, watch};
 use super::{Publisher, Queued, Session};
 
 impl Publisher {
-    /// Subscribe to `topic` (QoS 1) on every connection and hand each payload received on it
-    /// to `to`. Raises the incoming packet limit to hold the largest model bundle.
-    pub fn with_deploy(mut self, topic: String, to: mpsc::Sender<Vec<u8>>) -> Self {
+    /// Subscribe to `topics` (QoS 1) on every connection and hand each payload received on
+    /// them to `to`. Raises the incoming packet limit to hold the largest model bundle.
+    pub fn with_deploy(mut self, topics: Vec<String>, to: mpsc::Sender<Vec<u8>>) -> Self {
         let incoming =
             usize::try_from(crate::fleet::bundle::MAX_BUNDLE).unwrap_or(usize::MAX) + 64 * 1024;
         self.options.set_max_packet_size(incoming, 1024 * 1024);
-        self.deploy = Some((topic, to));
+        self.deploy = Some((topics, to));
         self
     }
 
@@ -28,20 +28,23 @@ impl Publisher {
 
     /// Renew the deploy subscription (a clean session forgot it).
     pub(super) fn subscribe(&self, s: &Session) {
-        if let Some((topic, _)) = &self.deploy
-            && let Err(e) = s.client.try_subscribe(topic.as_str(), QoS::AtLeastOnce)
-        {
-            tracing::warn!(topic = %topic, error = %e, "cannot subscribe to the deploy topic");
+        let Some((topics, _)) = &self.deploy else {
+            return;
+        };
+        for topic in topics {
+            if let Err(e) = s.client.try_subscribe(topic.as_str(), QoS::AtLeastOnce) {
+                tracing::warn!(topic = %topic, error = %e, "cannot subscribe to a deploy topic");
+            }
         }
     }
 
     /// A message on a subscribed topic: a bundle on the deploy topic goes to the deploy
     /// controller; a busy controller (four bundles waiting) refuses it, and says so.
     pub(super) fn on_command(&self, p: &rumqttc::Publish) {
-        let Some((topic, to)) = &self.deploy else {
+        let Some((topics, to)) = &self.deploy else {
             return;
         };
-        if p.topic != *topic {
+        if !topics.contains(&p.topic) {
             return;
         }
         tracing::info!(topic = %p.topic, bytes = p.payload.len(), retained = p.retain, "deploy bundle received");
