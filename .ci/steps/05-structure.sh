@@ -6,7 +6,7 @@
 # Floors, bottom to top:
 #   ground   domain.rs and the shared helpers beside it (units, key paths, wire formats)
 #   stages   acquire features validate infer monitor alert store publish (+ simulate, clock,
-#            logging, metrics, health: services the stages and the agent use)
+#            logging, metrics, health, fleet: services the stages and the agent use)
 #   top      config (assembles the sections), pipeline (builds and wires), cli, evaluate
 # A stage never imports the top floor; the named pairs below never import each other.
 set -euo pipefail
@@ -28,7 +28,7 @@ forbid() {
 }
 
 stages="src/acquire src/features src/validate src/infer src/monitor src/alert src/store \
-src/publish src/simulate src/clock src/metrics src/logging.rs src/health.rs src/wire"
+src/publish src/simulate src/clock src/metrics src/logging.rs src/health.rs src/wire src/fleet"
 existing=""
 for d in $stages; do [ -e "$d" ] && existing="$existing $d"; done
 
@@ -38,6 +38,8 @@ forbid "src/store" 'crate::publish\b' "store imports publish (both build on src/
 forbid "src/alert" 'crate::features\b' "alert imports features (band inputs are resolved when the pipeline is built)"
 forbid "src/infer" 'crate::(acquire|publish|store|simulate)\b' "models know nothing of Modbus, MQTT or the store"
 forbid "src/simulate" 'crate::acquire::decode\b' "the simulator reaches into acquire's decoder"
+forbid "src/infer" 'crate::fleet\b' "the registry reads the installed layout (infer::installed); it does not depend on the installer"
+forbid "src/fleet" 'crate::(acquire|publish|store|simulate)\b' "bundles know model folders only: no Modbus, MQTT or store (the pipeline wires deployment)"
 forbid "src/pipeline" 'async fn [a-z_]+_task\b' "a stage loop in pipeline/ (each stage's loop lives in its own stage.rs)"
 
 # The repository stands on its own: no references to files outside it.
