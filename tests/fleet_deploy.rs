@@ -12,8 +12,10 @@ use std::time::Instant;
 
 use chocoline::fleet::bundle::pack;
 use common::agent::{PREFIX, sigterm_and_wait, spawn_agent, wait_published};
-use common::fleet::{FleetLine, bloom, bloom_copy, deploy_topic, fleet_line, results, steps_of};
-use common::{Subscriber, schema};
+use common::fleet::{
+    FleetLine, bloom, bloom_copy, deploy_topic, fleet_line, fleet_line_on, results, steps_of,
+};
+use common::{Subscriber, mosquitto, schema};
 use serde_json::Value;
 
 fn versions(got: &[common::Got]) -> Vec<String> {
@@ -81,10 +83,87 @@ async fn a_bundle_published_on_the_deploy_topic_serves_and_every_step_is_reporte
     }
     health_reports_the_deployed_version(&line, &mut child, &log).await;
 
-    // Restart: the retained bundle arrives again and changes nothing.
-    sigterm_and_wait(&mut child).await;
+    // kill -9 during the new version's health window (10 min by default), then restart: the
+    // retained bundle arrives again and changes nothing; the deployed version serves.
+    child.kill().unwrap();
+    child.wait().unwrap();
     let mut child = restart_sees_the_retained_bundle_and_changes_nothing(&line).await;
     sub.publish(&deploy_topic(), Vec::new(), true).await;
+    sigterm_and_wait(&mut child).await;
+    line.stop_sim.cancel();
+}
+
+/// Every refusal over MQTT is reported with its kind and leaves the serving version as it was:
+/// tampered, signed by a key nobody trusts, truncated, older than the installed one, not a
+/// bundle at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_over_mqtt_is_reported_and_changes_nothing() {
+    use chocoline::fleet::keys::SigningKey;
+    let line = fleet_line().await;
+    let (sub, root, models, key) = (&line.sub, line.tmp.path(), &line.models, &line.key);
+    let (mut child, log) = spawn_agent(&line.path, &[]);
+    wait_published(sub, &mut child, &log, 60, "bloom predictions", |got| {
+        !bloom(got).is_empty()
+    })
+    .await;
+    let good = pack(&bloom_copy(root, models, "v5"), key, 5).unwrap();
+    sub.publish(&deploy_topic(), good, false).await;
+    wait_published(sub, &mut child, &log, 60, "version 5 serving", |got| {
+        steps_of(got, 5).contains(&"serving".to_owned())
+    })
+    .await;
+    let mut tampered = pack(&bloom_copy(root, models, "t"), key, 7).unwrap();
+    let n = tampered.len();
+    tampered[n / 2] ^= 1;
+    let other = SigningKey::generate().unwrap().0;
+    let foreign = pack(&bloom_copy(root, models, "f"), &other, 9).unwrap();
+    let cut = pack(&bloom_copy(root, models, "c"), key, 10).unwrap();
+    let older = pack(&bloom_copy(root, models, "o"), key, 3).unwrap();
+    let cases: [(Vec<u8>, &str); 5] = [
+        (tampered, "bad_signature"),
+        (foreign, "untrusted_key"),
+        (cut[..cut.len() - 1000].to_vec(), "truncated"),
+        (older, "downgrade"),
+        (b"not a bundle".to_vec(), "bad_magic"),
+    ];
+    for (payload, _) in &cases {
+        sub.publish(&deploy_topic(), payload.clone(), false).await;
+    }
+    wait_published(sub, &mut child, &log, 60, "five refusals", |got| {
+        results(got)
+            .iter()
+            .filter(|r| r["step"] == "refused")
+            .count()
+            == cases.len()
+    })
+    .await;
+    let got = sub.messages();
+    let kinds: Vec<String> = results(&got)
+        .iter()
+        .filter(|r| r["step"] == "refused")
+        .map(|r| r["error_kind"].as_str().unwrap_or("?").to_owned())
+        .collect();
+    let want: Vec<&str> = cases.iter().map(|(_, k)| *k).collect();
+    assert_eq!(kinds, want);
+    let before = got.len();
+    wait_published(
+        sub,
+        &mut child,
+        &log,
+        60,
+        "bloom predictions after",
+        |got| !bloom(&got[before..]).is_empty(),
+    )
+    .await;
+    assert!(
+        versions(&sub.messages()[before..])
+            .iter()
+            .all(|v| v == "v5")
+    );
+    assert_eq!(
+        chocoline::infer::installed::current_version(&line.installed, "bloom"),
+        Some(5)
+    );
     sigterm_and_wait(&mut child).await;
     line.stop_sim.cancel();
 }
@@ -145,4 +224,39 @@ async fn health_reports_the_deployed_version(
     );
     let doc = schema::load(&schema::file_for("chocoline.health/1"));
     schema::validate(&doc, &h).unwrap_or_else(|e| panic!("{h}: {e:?}"));
+}
+
+/// The same path through mosquitto (mandatory under CHOCOLINE_INTEROP=1, as in `.ci/run`):
+/// a 1.85 MB bundle through a broker nobody here wrote, the result steps, and the health report
+/// retained by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_deployed_through_mosquitto_serves() {
+    let Some(broker) = mosquitto("a_bundle_deployed_through_mosquitto_serves", "", None) else {
+        return;
+    };
+    let line = fleet_line_on(broker).await;
+    let (sub, root, models, key) = (&line.sub, line.tmp.path(), &line.models, &line.key);
+    let (mut child, log) = spawn_agent(&line.path, &[]);
+    wait_published(sub, &mut child, &log, 60, "bloom predictions", |got| {
+        !bloom(got).is_empty()
+    })
+    .await;
+    let bundle = pack(&bloom_copy(root, models, "deployed-8"), key, 8).unwrap();
+    sub.publish(&deploy_topic(), bundle, false).await;
+    wait_published(
+        sub,
+        &mut child,
+        &log,
+        60,
+        "predictions of the new version",
+        |got| versions(got).contains(&"deployed-8".to_owned()),
+    )
+    .await;
+    assert_eq!(
+        steps_of(&sub.messages(), 8),
+        ["received", "installed", "serving"]
+    );
+    health_reports_the_deployed_version(&line, &mut child, &log).await;
+    sigterm_and_wait(&mut child).await;
+    line.stop_sim.cancel();
 }

@@ -44,9 +44,13 @@ pub struct FleetLine {
 }
 
 /// The demo configuration with its own models, `[models] installed_dir` and one trusted key;
-/// the simulator and a subscriber running (the agent is not started).
+/// the simulator and a subscriber running (the agent is not started); rumqttd as the broker.
 pub async fn fleet_line() -> FleetLine {
-    let broker = rumqttd_limited(32 << 20);
+    fleet_line_on(rumqttd_limited(32 << 20)).await
+}
+
+/// [`fleet_line`] on a given broker.
+pub async fn fleet_line_on(broker: Broker) -> FleetLine {
     let ports = Ports {
         modbus: free_port(),
         mqtt: broker.port(),
