@@ -205,8 +205,17 @@ fn check_the_rollback(got: &[common::Got]) {
         .find(|r| r["version"] == 2 && r["step"] == "serving")
         .unwrap();
     let ms = back["ts"].as_i64().unwrap() - serving["ts"].as_i64().unwrap();
+    // The judgement needs health_min_predictions (3) of the new version's predictions; from
+    // the vector time of the third to the rollback is the reaction time.
+    let third = got
+        .iter()
+        .filter(|g| g.topic.ends_with("/predictions/bloom") && g.payload["model_version"] == "flat")
+        .filter_map(|g| g.payload["ts"].as_i64())
+        .nth(2);
+    let react = third.map(|t| back["ts"].as_i64().unwrap() - t);
     eprintln!(
-        "bad version: serving → rolled back in {ms} ms, {} predictions published in between",
+        "bad version: serving → rolled back in {ms} ms, {} predictions published in between; \
+         third prediction's vector → rolled back: {react:?} ms",
         flat.len()
     );
 }
