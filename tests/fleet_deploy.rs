@@ -18,8 +18,29 @@ use common::fleet::{
 use common::{Subscriber, mosquitto, schema};
 use serde_json::Value;
 
+fn refused(got: &[common::Got]) -> usize {
+    results(got)
+        .iter()
+        .filter(|r| r["step"] == "refused")
+        .count()
+}
+
 fn versions(got: &[common::Got]) -> Vec<String> {
     bloom(got).into_iter().map(|(v, _)| v).collect()
+}
+
+/// Wait for a bloom prediction made by manifest version `tag`.
+async fn wait_for_version(
+    sub: &common::Subscriber,
+    child: &mut std::process::Child,
+    log: &common::agent::Lines,
+    tag: &str,
+) {
+    let what = format!("predictions of version {tag}");
+    wait_published(sub, child, log, 60, &what, |got| {
+        versions(got).iter().any(|v| v == tag)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,15 +85,7 @@ async fn a_bundle_published_on_the_deploy_topic_serves_and_every_step_is_reporte
     })
     .await;
     let took = t0.elapsed();
-    wait_published(
-        sub,
-        &mut child,
-        &log,
-        60,
-        "predictions of the new version",
-        |got| versions(got).contains(&"deployed-8".to_owned()),
-    )
-    .await;
+    wait_for_version(sub, &mut child, &log, "deployed-8").await;
     eprintln!("publish to serving: {took:?}");
     let got = sub.messages();
     assert_eq!(steps_of(&got, 8), ["received", "installed", "serving"]);
@@ -126,17 +139,15 @@ async fn every_refusal_over_mqtt_is_reported_and_changes_nothing() {
         (older, "downgrade"),
         (b"not a bundle".to_vec(), "bad_magic"),
     ];
-    for (payload, _) in &cases {
+    // One at a time: of a burst of more than four bundles, the extra ones are refused `busy`.
+    for (i, (payload, kind)) in cases.iter().enumerate() {
         sub.publish(&deploy_topic(), payload.clone(), false).await;
+        let what = format!("refusal {kind}");
+        wait_published(sub, &mut child, &log, 60, &what, |got| {
+            refused(got) == i + 1
+        })
+        .await;
     }
-    wait_published(sub, &mut child, &log, 60, "five refusals", |got| {
-        results(got)
-            .iter()
-            .filter(|r| r["step"] == "refused")
-            .count()
-            == cases.len()
-    })
-    .await;
     let got = sub.messages();
     let kinds: Vec<String> = results(&got)
         .iter()
@@ -164,6 +175,15 @@ async fn every_refusal_over_mqtt_is_reported_and_changes_nothing() {
         chocoline::infer::installed::current_version(&line.installed, "bloom"),
         Some(5)
     );
+    // A burst: every payload still gets a result (refused, or refused `busy` when four wait).
+    for i in 0..8 {
+        sub.publish(&deploy_topic(), format!("junk {i}").into_bytes(), false)
+            .await;
+    }
+    wait_published(sub, &mut child, &log, 60, "a result for each of 8", |got| {
+        refused(got) == cases.len() + 8
+    })
+    .await;
     sigterm_and_wait(&mut child).await;
     line.stop_sim.cancel();
 }
@@ -243,15 +263,7 @@ async fn a_bundle_deployed_through_mosquitto_serves() {
     .await;
     let bundle = pack(&bloom_copy(root, models, "deployed-8"), key, 8).unwrap();
     sub.publish(&deploy_topic(), bundle, false).await;
-    wait_published(
-        sub,
-        &mut child,
-        &log,
-        60,
-        "predictions of the new version",
-        |got| versions(got).contains(&"deployed-8".to_owned()),
-    )
-    .await;
+    wait_for_version(sub, &mut child, &log, "deployed-8").await;
     assert_eq!(
         steps_of(&sub.messages(), 8),
         ["received", "installed", "serving"]

@@ -86,6 +86,16 @@ impl Line {
         run(&args)
     }
 
+    fn rollback(&self) -> Output {
+        run(&[
+            "model",
+            "rollback",
+            "bloom",
+            "--config",
+            self.config.to_str().unwrap(),
+        ])
+    }
+
     /// The manifest version serving, after proving the folder as the registry would.
     fn serving(&self) -> Option<String> {
         let dir = resolve(&self.installed(), "bloom")?;
@@ -162,13 +172,7 @@ fn install_rollback_and_every_refusal_through_the_binary() {
 
     assert!(line.install(&b2, &[]).status.success());
     assert_eq!(line.serving().as_deref(), Some("t2"));
-    let o = run(&[
-        "model",
-        "rollback",
-        "bloom",
-        "--config",
-        line.config.to_str().unwrap(),
-    ]);
+    let o = line.rollback();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("version 1 serves again"));
     assert_eq!(line.serving().as_deref(), Some("t1"));
@@ -228,13 +232,7 @@ fn kill_9_at_any_moment_of_an_install_leaves_the_old_or_the_new_version_complete
     let o = stretched(&line.bundle("calibrate", 1000)).output().unwrap();
     let full = t0.elapsed();
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(&[
-        "model",
-        "rollback",
-        "bloom",
-        "--config",
-        line.config.to_str().unwrap(),
-    ]);
+    let o = line.rollback();
     assert!(o.status.success(), "{}", stderr(&o));
 
     let mut seen = std::collections::BTreeMap::<Stopped, u32>::new();
@@ -280,4 +278,100 @@ fn kill_9_at_any_moment_of_an_install_leaves_the_old_or_the_new_version_complete
         .filter(|n| n.starts_with(".stage") || (n.starts_with('v') && n != "v500"))
         .collect();
     assert!(left.len() <= 1, "only `previous` may stay: {left:?}");
+}
+
+/// Runs `openssl ARGS` and returns its stdout; panics on failure.
+fn ssl(openssl: &Path, args: &[&str]) -> Vec<u8> {
+    let o = std::process::Command::new(openssl)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "openssl {args:?}: {}", stderr(&o));
+    o.stdout
+}
+
+/// Whether `openssl pkeyutl -verify` accepts `sig` over `file` with the public key `public`.
+fn openssl_verifies(openssl: &Path, public: &Path, file: &Path, sig: &Path) -> bool {
+    std::process::Command::new(openssl)
+        .args(["pkeyutl", "-verify", "-pubin", "-rawin", "-inkey"])
+        .arg(public)
+        .arg("-in")
+        .arg(file)
+        .arg("-sigfile")
+        .arg(sig)
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// The keys and signatures are standard Ed25519, checked by a tool nobody here wrote
+/// (mandatory under CHOCOLINE_INTEROP=1, as in `.ci/run`): a key made by `openssl genpkey`
+/// signs a bundle through `model bundle`, the public key docs/fleet.md's openssl command
+/// prints is the one the bundle names, and `openssl pkeyutl -verify` accepts the bundle's
+/// signature over its content (and refuses it over changed content).
+#[test]
+fn keys_and_signatures_interoperate_with_openssl() {
+    let test = "keys_and_signatures_interoperate_with_openssl";
+    let Some(openssl) = common::need_program("openssl", test) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |n: &str| tmp.path().join(n);
+    let key = p("k.pem");
+    let key_s = key.to_str().unwrap();
+    ssl(
+        &openssl,
+        &["genpkey", "-algorithm", "ed25519", "-out", key_s],
+    );
+    let der = ssl(
+        &openssl,
+        &["pkey", "-in", key_s, "-pubout", "-outform", "DER"],
+    );
+    let public = format!("ed25519:{}", hex::encode(&der[der.len() - 32..]));
+    let bundle = p("a.chocobundle");
+    let anomaly = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/anomaly");
+    let o = run(&[
+        "model",
+        "bundle",
+        anomaly.to_str().unwrap(),
+        "--key",
+        key_s,
+        "--version",
+        "3",
+        "--output",
+        bundle.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&public),
+        "{public}"
+    );
+    let bytes = std::fs::read(&bundle).unwrap();
+    let (signed, sig) = bytes.split_at(bytes.len() - 64);
+    std::fs::write(p("signed"), signed).unwrap();
+    std::fs::write(p("sig"), sig).unwrap();
+    let pub_pem = p("pub.pem");
+    ssl(
+        &openssl,
+        &[
+            "pkey",
+            "-in",
+            key_s,
+            "-pubout",
+            "-out",
+            pub_pem.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        openssl_verifies(&openssl, &pub_pem, &p("signed"), &p("sig")),
+        "openssl refuses the bundle's signature"
+    );
+    let mut changed = signed.to_vec();
+    changed[100] ^= 1;
+    std::fs::write(p("changed"), changed).unwrap();
+    assert!(
+        !openssl_verifies(&openssl, &pub_pem, &p("changed"), &p("sig")),
+        "openssl accepts a signature over changed content"
+    );
 }

@@ -119,6 +119,11 @@ pub fn pack(dir: &Path, key: &SigningKey, version: u64) -> Result<Vec<u8>, Fleet
     Ok(out)
 }
 
+/// The identity of a deploy request: the first 16 hex digits of the sha256 of its payload.
+pub fn request_id(payload: &[u8]) -> String {
+    hex::encode(&Sha256::digest(payload)[..8])
+}
+
 /// Checks `bytes` completely against the `trusted` keys and returns the bundle.
 pub fn open(bytes: &[u8], trusted: &[PublicKey]) -> Result<Bundle, FleetError> {
     let header = read_header(bytes)?;

@@ -10,8 +10,6 @@
 
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use super::Controller;
 use crate::domain::{DeployEvent, DeployStep, Record, TimestampMs};
 use crate::fleet::FleetError;
@@ -42,7 +40,7 @@ impl Controller {
             // A retained bundle being cleared: nothing to do.
             return;
         }
-        let id = hex::encode(&Sha256::digest(&payload)[..8]);
+        let id = bundle::request_id(&payload);
         if self.deploys_seen.contains(&id) {
             tracing::debug!(request = %id, "deploy bundle already handled in this run");
             return;

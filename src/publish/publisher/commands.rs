@@ -7,6 +7,8 @@ use rumqttc::QoS;
 use tokio::sync::{mpsc, watch};
 
 use super::{Publisher, Queued, Session};
+use crate::domain::{DeployEvent, DeployStep, Record, TimestampMs};
+use crate::fleet::bundle;
 
 impl Publisher {
     /// Subscribe to `topics` (QoS 1) on every connection and hand each payload received on
@@ -50,7 +52,29 @@ impl Publisher {
         tracing::info!(topic = %p.topic, bytes = p.payload.len(), retained = p.retain, "deploy bundle received");
         if to.try_send(p.payload.to_vec()).is_err() {
             tracing::warn!(topic = %p.topic, "deploy controller busy or stopped: bundle dropped");
+            self.report_busy(&p.payload);
         }
+    }
+
+    /// A bundle that could not wait still gets its result: `refused`, `busy`.
+    fn report_busy(&self, payload: &[u8]) {
+        let header = bundle::read_header(payload).ok();
+        let event = DeployEvent {
+            ts: TimestampMs::now(),
+            request: bundle::request_id(payload),
+            model: header.as_ref().map(|h| h.model.clone()),
+            version: header.as_ref().map(|h| h.version),
+            step: DeployStep::Refused,
+            error_kind: Some("busy".to_owned()),
+            message: "four bundles were already waiting; this one was dropped: publish it again"
+                .to_owned(),
+        };
+        let store = self.outbox.store().clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.append(&[Record::Deploy(event)]).await {
+                tracing::error!(error = %e, "cannot store a deploy result");
+            }
+        });
     }
 
     /// Send the latest health report, retained, if there is one.
