@@ -247,20 +247,40 @@ async fn health_reports_the_deployed_version(
 }
 
 /// The same path through mosquitto (mandatory under CHOCOLINE_INTEROP=1, as in `.ci/run`):
-/// a 1.85 MB bundle through a broker nobody here wrote, the result steps, and the health report
-/// retained by it.
+/// a 1.85 MB bundle through a broker nobody here wrote, after that broker restarted with no
+/// memory of the agent's subscription (so the agent must have renewed it on reconnecting); the
+/// result steps, and the health report retained by it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bundle_deployed_through_mosquitto_serves() {
     let Some(broker) = mosquitto("a_bundle_deployed_through_mosquitto_serves", "", None) else {
         return;
     };
-    let line = fleet_line_on(broker).await;
-    let (sub, root, models, key) = (&line.sub, line.tmp.path(), &line.models, &line.key);
+    let mut line = fleet_line_on(broker).await;
     let (mut child, log) = spawn_agent(&line.path, &[]);
-    wait_published(sub, &mut child, &log, 60, "bloom predictions", |got| {
-        !bloom(got).is_empty()
-    })
+    wait_published(
+        &line.sub,
+        &mut child,
+        &log,
+        60,
+        "bloom predictions",
+        |got| !bloom(got).is_empty(),
+    )
     .await;
+    // The broker restarts empty (persistence off): subscriptions are gone.
+    line.broker.stop();
+    line.broker.start_again();
+    line.sub = Subscriber::connect_with(line.broker.port(), PREFIX, line.sub.got.clone()).await;
+    let before = line.sub.messages().len();
+    wait_published(
+        &line.sub,
+        &mut child,
+        &log,
+        60,
+        "predictions after the restart",
+        |got| !bloom(&got[before..]).is_empty(),
+    )
+    .await;
+    let (sub, root, models, key) = (&line.sub, line.tmp.path(), &line.models, &line.key);
     let bundle = pack(&bloom_copy(root, models, "deployed-8"), key, 8).unwrap();
     sub.publish(&deploy_topic(), bundle, false).await;
     wait_for_version(sub, &mut child, &log, "deployed-8").await;
