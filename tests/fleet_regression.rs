@@ -136,7 +136,7 @@ async fn a_deployed_model_worse_on_the_line_is_rolled_back_by_its_health_window(
         },
     )
     .await;
-    sub.publish(&deploy_topic(), bad, false).await;
+    sub.publish(&deploy_topic(), bad.clone(), false).await;
     let what = "the bad version rolled back";
     wait_published(sub, &mut child, &log, 120, what, |got| {
         results(got)
@@ -145,6 +145,21 @@ async fn a_deployed_model_worse_on_the_line_is_rolled_back_by_its_health_window(
     })
     .await;
     check_the_rollback(&sub.messages());
+    // The same bundle again (as a retained copy would come back): refused, recorded on disk.
+    sub.publish(&deploy_topic(), bad, false).await;
+    wait_published(
+        sub,
+        &mut child,
+        &log,
+        60,
+        "the bad version refused",
+        |got| {
+            results(got)
+                .iter()
+                .any(|r| r["version"] == 2 && r["error_kind"] == "rolled_back_before")
+        },
+    )
+    .await;
     // The version that served before serves again, on disk and in the predictions.
     assert_eq!(
         chocoline::infer::installed::current_version(&line.installed, "bloom"),

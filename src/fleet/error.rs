@@ -93,6 +93,17 @@ pub enum FleetError {
         /// Offered bundle version.
         offered: u64,
     },
+    /// This version was rolled back by the agent's health window before.
+    #[error(
+        "model {model:?} version {version} was rolled back on this line before; ship the fixed \
+         model under a new version"
+    )]
+    RolledBack {
+        /// Model.
+        model: String,
+        /// Bundle version.
+        version: u64,
+    },
     /// The model folder inside the bundle does not load or fails its golden rows.
     #[error("model {model:?} version {version} refused: {source}")]
     Model {
@@ -136,6 +147,7 @@ impl FleetError {
             FleetError::Digest { .. } => "digest",
             FleetError::ModelNotEnabled { .. } => "model_not_enabled",
             FleetError::Downgrade { .. } => "downgrade",
+            FleetError::RolledBack { .. } => "rolled_back_before",
             FleetError::Model { .. } => "model_refused",
             FleetError::NoPrevious { .. } => "no_previous",
             FleetError::NoInstalledDir => "no_installed_dir",

@@ -74,6 +74,12 @@ impl Installer<'_> {
         let mdir = self.dir.join(&model);
         let before = current_version(self.dir, &model);
         self.check_version(&model, before, b.header.version)?;
+        if rolled_back_marker(&mdir, b.header.version).exists() {
+            return Err(FleetError::RolledBack {
+                model,
+                version: b.header.version,
+            });
+        }
         fs::create_dir_all(&mdir).map_err(|e| FleetError::io(&mdir, e))?;
         let staged = self.stage(&mdir, &b)?;
         pause("staged");
@@ -168,6 +174,21 @@ pub fn rollback(dir: &Path, model: &str, verify_golden: bool) -> Result<(u64, u6
     relink(&mdir, PREVIOUS, &cur)?;
     relink(&mdir, CURRENT, &prev)?;
     Ok((from, to))
+}
+
+/// Records that the agent rolled `version` of `model` back by itself: installing that version
+/// again is refused (`rolled_back_before`); a fixed model ships under a new version.
+pub fn mark_rolled_back(dir: &Path, model: &str, version: u64) -> Result<(), FleetError> {
+    let mdir = dir.join(model);
+    let path = rolled_back_marker(&mdir, version);
+    File::create(&path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| FleetError::io(&path, e))?;
+    sync_dir(&mdir)
+}
+
+fn rolled_back_marker(mdir: &Path, version: u64) -> PathBuf {
+    mdir.join(format!(".rolled-back-{}", version_dir(version)))
 }
 
 /// `CHOCOLINE_FLEET_STEP_DELAY_MS`: sleep this long after each step of an install, so that a

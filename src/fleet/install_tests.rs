@@ -153,6 +153,20 @@ fn a_bundle_whose_golden_rows_fail_is_refused_after_staging_and_the_stage_remove
 }
 
 #[test]
+fn a_version_the_agent_rolled_back_is_refused_afterwards_and_a_new_one_is_not() {
+    let s = Setup::new();
+    s.installer(false).install(&s.bundle("t1", 1)).unwrap();
+    s.installer(false).install(&s.bundle("t2", 2)).unwrap();
+    rollback(&s.dir(), "bloom", true).unwrap();
+    mark_rolled_back(&s.dir(), "bloom", 2).unwrap();
+    let err = s.installer(false).install(&s.bundle("t2", 2)).unwrap_err();
+    assert_eq!(err.kind(), "rolled_back_before", "{err}");
+    assert_eq!(s.serving().as_deref(), Some("t1"));
+    s.installer(false).install(&s.bundle("t3", 3)).unwrap();
+    assert_eq!(s.serving().as_deref(), Some("t3"));
+}
+
+#[test]
 fn a_bundle_for_a_model_not_enabled_is_refused_before_anything_is_written() {
     let mut s = Setup::new();
     s.enabled = vec!["quality".into()];

@@ -93,8 +93,10 @@ impl HealthReport {
                         .as_deref()
                         .and_then(|i| current_version(i, name))
                         .filter(|_| {
+                            // `s.dir` is canonical (the resolved `current` link).
                             self.installed
-                                .as_ref()
+                                .as_deref()
+                                .and_then(|i| std::fs::canonicalize(i).ok())
                                 .is_some_and(|i| s.dir.starts_with(i))
                         });
                     json!({

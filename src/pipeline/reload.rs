@@ -105,8 +105,6 @@ pub struct Controller {
     deploys: Option<mpsc::Receiver<Vec<u8>>>,
     /// The deploy topics and the sender a publisher rebuilt by a reload needs.
     deploy_to: Option<(Vec<String>, mpsc::Sender<Vec<u8>>)>,
-    /// Deploy requests handled in this run (sha256 prefixes of their payloads).
-    deploys_seen: std::collections::HashSet<String>,
     /// Open health windows of deployed versions, per model.
     watches: std::collections::BTreeMap<String, watch::Watch>,
 }
@@ -139,7 +137,6 @@ impl Controller {
             refused_at_start: Vec::new(),
             deploys: None,
             deploy_to: None,
-            deploys_seen: std::collections::HashSet::new(),
             watches: std::collections::BTreeMap::new(),
         }
     }

@@ -4,9 +4,11 @@
 //! written to the store as a [`DeployEvent`], which the publisher sends to
 //! `{prefix}/cmd/deploy/result` in order and survives a broker outage like an alert.
 //!
-//! Retained-safe: a bundle seen again (a retained message redelivered on reconnect) whose
-//! version is already installed is answered `already_installed` and changes nothing; within one
-//! run each payload is handled once.
+//! Retained-safe: a bundle seen again (a retained message redelivered on every reconnect) is
+//! answered each time and changes nothing: `already_installed` when its version serves,
+//! `refused` / `rolled_back_before` when the health window rolled that version back before
+//! (recorded on disk, so a restart does not install it again), `refused` / `downgrade` when a
+//! newer version serves.
 
 use std::sync::Arc;
 
@@ -18,9 +20,6 @@ use crate::fleet::install::{self, Installed, Installer};
 use crate::fleet::keys::parse_trusted;
 use crate::infer::installed::current_version;
 use crate::infer::registry::RegistryEvent;
-
-/// How many handled requests are remembered (to answer each payload once per run).
-const REMEMBER: usize = 64;
 
 /// One request's identity, for its result messages.
 #[derive(Debug, Clone)]
@@ -41,14 +40,6 @@ impl Controller {
             return;
         }
         let id = bundle::request_id(&payload);
-        if self.deploys_seen.contains(&id) {
-            tracing::debug!(request = %id, "deploy bundle already handled in this run");
-            return;
-        }
-        if self.deploys_seen.len() >= REMEMBER {
-            self.deploys_seen.clear();
-        }
-        self.deploys_seen.insert(id.clone());
         let header = bundle::read_header(&payload).ok();
         let req = Request {
             id,
@@ -156,9 +147,19 @@ impl Controller {
         };
         let name = model.to_owned();
         let verify = self.running.models.verify_golden;
-        let back = tokio::task::spawn_blocking(move || install::rollback(&dir, &name, verify))
-            .await
-            .ok();
+        let refused = req.version;
+        let back = tokio::task::spawn_blocking(move || {
+            let back = install::rollback(&dir, &name, verify);
+            // Never again by itself: a retained copy after a restart is refused.
+            if let Some(v) = refused
+                && let Err(e) = install::mark_rolled_back(&dir, &name, v)
+            {
+                tracing::error!(model = %name, version = v, error = %e, "cannot record the rollback");
+            }
+            back
+        })
+        .await
+        .ok();
         self.reload_one(model).await;
         let msg = match back {
             Some(Ok((_, to))) => format!("{reason}; version {to} serves again"),
