@@ -178,6 +178,11 @@ pub fn install(file: &Path, config: &Path, allow_downgrade: bool) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        // Installing what is installed is not a failure: nothing to do.
+        Err(e @ FleetError::AlreadyInstalled { .. }) => {
+            println!("{e}");
+            ExitCode::SUCCESS
+        }
         Err(e) => fail("install", &e, EXIT_FAILURE),
     }
 }

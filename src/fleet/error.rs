@@ -82,7 +82,7 @@ pub enum FleetError {
     },
     /// The bundle's version is not newer than the installed one.
     #[error(
-        "model {model:?}: bundle version {offered} is not newer than the installed version \
+        "model {model:?}: bundle version {offered} is older than the installed version \
          {installed} (downgrades need --allow-downgrade or [fleet] allow_downgrade = true)"
     )]
     Downgrade {
@@ -92,6 +92,14 @@ pub enum FleetError {
         installed: u64,
         /// Offered bundle version.
         offered: u64,
+    },
+    /// The same version is installed already (a retained bundle seen again): nothing to do.
+    #[error("model {model:?} version {version} is already installed; nothing changed")]
+    AlreadyInstalled {
+        /// Model.
+        model: String,
+        /// Bundle version.
+        version: u64,
     },
     /// This version was rolled back by the agent's health window before.
     #[error(
@@ -147,6 +155,7 @@ impl FleetError {
             FleetError::Digest { .. } => "digest",
             FleetError::ModelNotEnabled { .. } => "model_not_enabled",
             FleetError::Downgrade { .. } => "downgrade",
+            FleetError::AlreadyInstalled { .. } => "already_installed",
             FleetError::RolledBack { .. } => "rolled_back_before",
             FleetError::Model { .. } => "model_refused",
             FleetError::NoPrevious { .. } => "no_previous",

@@ -122,13 +122,15 @@ impl Installer<'_> {
         offered: u64,
     ) -> Result<(), FleetError> {
         match installed {
-            Some(i) if offered == i || (offered < i && !self.allow_downgrade) => {
-                Err(FleetError::Downgrade {
-                    model: model.to_owned(),
-                    installed: i,
-                    offered,
-                })
-            }
+            Some(i) if offered == i => Err(FleetError::AlreadyInstalled {
+                model: model.to_owned(),
+                version: i,
+            }),
+            Some(i) if offered < i && !self.allow_downgrade => Err(FleetError::Downgrade {
+                model: model.to_owned(),
+                installed: i,
+                offered,
+            }),
             _ => Ok(()),
         }
     }

@@ -18,7 +18,6 @@ use crate::fleet::FleetError;
 use crate::fleet::bundle;
 use crate::fleet::install::{self, Installed, Installer};
 use crate::fleet::keys::parse_trusted;
-use crate::infer::installed::current_version;
 use crate::infer::registry::RegistryEvent;
 
 /// One request's identity, for its result messages.
@@ -46,12 +45,6 @@ impl Controller {
             model: header.as_ref().map(|h| h.model.clone()),
             version: header.as_ref().map(|h| h.version),
         };
-        if self.already_installed(&req) {
-            let msg = "this version is already installed; nothing changed".to_owned();
-            self.deploy_event(&req, DeployStep::AlreadyInstalled, None, msg)
-                .await;
-            return;
-        }
         self.deploy_event(
             &req,
             DeployStep::Received,
@@ -61,18 +54,16 @@ impl Controller {
         .await;
         match self.install(payload).await {
             Ok(done) => self.swap_in(&req, done).await,
+            // Checked after the signature: an unsigned header cannot claim to be installed.
+            Err(e @ FleetError::AlreadyInstalled { .. }) => {
+                self.deploy_event(&req, DeployStep::AlreadyInstalled, None, e.to_string())
+                    .await;
+            }
             Err(e) => {
                 let msg = format!("{e}; the serving model is unchanged");
                 self.deploy_event(&req, DeployStep::Refused, Some(e.kind()), msg)
                     .await;
             }
-        }
-    }
-
-    fn already_installed(&self, req: &Request) -> bool {
-        match (&req.model, req.version, &self.running.models.installed_dir) {
-            (Some(m), Some(v), Some(dir)) => current_version(dir, m) == Some(v),
-            _ => false,
         }
     }
 
