@@ -227,8 +227,12 @@ pub fn rollback(name: &str, config: &Path) -> ExitCode {
         .ok_or(FleetError::NoInstalledDir)
         .and_then(|dir| install::rollback(dir, name, true));
     match result {
-        Ok((from, to)) => {
+        Ok((from, Some(to))) => {
             println!("model {name}: version {to} serves again (was {from})");
+            ExitCode::SUCCESS
+        }
+        Ok((from, None)) => {
+            println!("model {name}: the shipped model serves again (was version {from})");
             ExitCode::SUCCESS
         }
         Err(e) => fail("rollback", &e, EXIT_FAILURE),

@@ -155,18 +155,28 @@ impl Installer<'_> {
 }
 
 /// Makes `previous` serve again (and what served the new `previous`), after checking it as
-/// an install would. Returns `(from, to)` bundle versions.
-pub fn rollback(dir: &Path, model: &str, verify_golden: bool) -> Result<(u64, u64), FleetError> {
+/// an install would; with no other installed version, removes `current` so that the shipped
+/// model serves again. Returns `(from, to)` bundle versions (`to` None: the shipped model).
+pub fn rollback(
+    dir: &Path,
+    model: &str,
+    verify_golden: bool,
+) -> Result<(u64, Option<u64>), FleetError> {
     let _lock = lock(dir)?;
     let mdir = dir.join(model);
     let no_previous = || FleetError::NoPrevious {
         model: model.to_owned(),
     };
-    let prev = link_target(&mdir, PREVIOUS).ok_or_else(no_previous)?;
     let cur = link_target(&mdir, CURRENT).ok_or_else(no_previous)?;
-    let (from, to) = match (parse_version(&cur), parse_version(&prev)) {
-        (Some(f), Some(t)) if f != t => (f, t),
-        _ => return Err(no_previous()),
+    let from = parse_version(&cur).ok_or_else(no_previous)?;
+    let previous = link_target(&mdir, PREVIOUS)
+        .and_then(|p| parse_version(&p).filter(|t| *t != from).map(|t| (p, t)));
+    let Some((prev, to)) = previous else {
+        // Only one version was ever installed: the shipped model serves again.
+        let link = mdir.join(CURRENT);
+        fs::remove_file(&link).map_err(|e| FleetError::io(&link, e))?;
+        sync_dir(&mdir)?;
+        return Ok((from, None));
     };
     load_served(&mdir.join(&prev), verify_golden, true).map_err(|source| FleetError::Model {
         model: model.to_owned(),
@@ -175,7 +185,7 @@ pub fn rollback(dir: &Path, model: &str, verify_golden: bool) -> Result<(u64, u6
     })?;
     relink(&mdir, PREVIOUS, &cur)?;
     relink(&mdir, CURRENT, &prev)?;
-    Ok((from, to))
+    Ok((from, Some(to)))
 }
 
 /// Records that the agent rolled `version` of `model` back by itself: installing that version

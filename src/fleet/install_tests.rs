@@ -180,17 +180,36 @@ fn a_bundle_for_a_model_not_enabled_is_refused_before_anything_is_written() {
 }
 
 #[test]
-fn rollback_swaps_current_and_previous_and_needs_a_previous() {
+fn rollback_swaps_current_and_previous_or_returns_to_the_shipped_model() {
     let s = Setup::new();
-    s.installer(false).install(&s.bundle("t1", 1)).unwrap();
     let err = rollback(&s.dir(), "bloom", true).unwrap_err();
-    assert_eq!(err.kind(), "no_previous", "{err}");
+    assert_eq!(err.kind(), "no_previous", "nothing installed: {err}");
+    s.installer(false).install(&s.bundle("t1", 1)).unwrap();
     s.installer(false).install(&s.bundle("t2", 2)).unwrap();
-    assert_eq!(rollback(&s.dir(), "bloom", true).unwrap(), (2, 1));
+    assert_eq!(rollback(&s.dir(), "bloom", true).unwrap(), (2, Some(1)));
     assert_eq!(s.serving().as_deref(), Some("t1"));
     assert_eq!(current_version(&s.dir(), "bloom"), Some(1));
-    assert_eq!(rollback(&s.dir(), "bloom", true).unwrap(), (1, 2));
+    assert_eq!(rollback(&s.dir(), "bloom", true).unwrap(), (1, Some(2)));
     assert_eq!(s.serving().as_deref(), Some("t2"));
+}
+
+#[test]
+fn rolling_back_the_only_installed_version_makes_the_shipped_model_serve_again() {
+    let s = Setup::new();
+    s.installer(false).install(&s.bundle("t1", 1)).unwrap();
+    assert_eq!(rollback(&s.dir(), "bloom", true).unwrap(), (1, None));
+    assert_eq!(
+        s.serving(),
+        None,
+        "no `current`: the registry loads [models] dir/bloom"
+    );
+    assert_eq!(
+        rollback(&s.dir(), "bloom", true).unwrap_err().kind(),
+        "no_previous"
+    );
+    // A new install after that has no previous and replaces nothing installed.
+    let done = s.installer(false).install(&s.bundle("t2", 2)).unwrap();
+    assert_eq!((done.version, done.previous), (2, None));
 }
 
 #[test]

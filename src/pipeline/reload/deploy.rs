@@ -153,7 +153,8 @@ impl Controller {
         .ok();
         self.reload_one(model).await;
         let msg = match back {
-            Some(Ok((_, to))) => format!("{reason}; version {to} serves again"),
+            Some(Ok((_, Some(to)))) => format!("{reason}; version {to} serves again"),
+            Some(Ok((_, None))) => format!("{reason}; the shipped model serves again"),
             Some(Err(e)) => format!("{reason}; going back failed too ({e})"),
             None => format!("{reason}; going back did not run"),
         };
