@@ -13,7 +13,8 @@ use std::time::Instant;
 use chocoline::fleet::bundle::pack;
 use common::agent::{PREFIX, sigterm_and_wait, spawn_agent, wait_published};
 use common::fleet::{
-    FleetLine, bloom, bloom_copy, deploy_topic, fleet_line, fleet_line_on, results, steps_of,
+    FleetLine, bloom, bloom_copy, deploy_topic, fleet_line, fleet_line_on, next_bloom, results,
+    steps_of,
 };
 use common::{Subscriber, mosquitto, schema};
 use serde_json::Value;
@@ -156,21 +157,8 @@ async fn every_refusal_over_mqtt_is_reported_and_changes_nothing() {
         .collect();
     let want: Vec<&str> = cases.iter().map(|(_, k)| *k).collect();
     assert_eq!(kinds, want);
-    let before = got.len();
-    wait_published(
-        sub,
-        &mut child,
-        &log,
-        60,
-        "bloom predictions after",
-        |got| !bloom(&got[before..]).is_empty(),
-    )
-    .await;
-    assert!(
-        versions(&sub.messages()[before..])
-            .iter()
-            .all(|v| v == "v5")
-    );
+    let after = next_bloom(sub, &mut child, &log, "bloom predictions after").await;
+    assert!(after.iter().all(|(v, _)| v == "v5"), "{after:?}");
     assert_eq!(
         chocoline::infer::installed::current_version(&line.installed, "bloom"),
         Some(5)
@@ -200,16 +188,8 @@ async fn restart_sees_the_retained_bundle_and_changes_nothing(
         steps_of(got, 8).contains(&"already_installed".to_owned())
     })
     .await;
-    let before = sub.messages().len();
-    let what = "predictions after the restart";
-    wait_published(sub, &mut child, &log, 60, what, |got| {
-        got[before..]
-            .iter()
-            .any(|g| g.topic == format!("{PREFIX}/predictions/bloom"))
-    })
-    .await;
-    let after = versions(&sub.messages()[before..]);
-    assert!(after.iter().all(|v| v == "deployed-8"), "{after:?}");
+    let after = next_bloom(sub, &mut child, &log, "predictions after the restart").await;
+    assert!(after.iter().all(|(v, _)| v == "deployed-8"), "{after:?}");
     child
 }
 
@@ -270,16 +250,7 @@ async fn a_bundle_deployed_through_mosquitto_serves() {
     line.broker.stop();
     line.broker.start_again();
     line.sub = Subscriber::connect_with(line.broker.port(), PREFIX, line.sub.got.clone()).await;
-    let before = line.sub.messages().len();
-    wait_published(
-        &line.sub,
-        &mut child,
-        &log,
-        60,
-        "predictions after the restart",
-        |got| !bloom(&got[before..]).is_empty(),
-    )
-    .await;
+    next_bloom(&line.sub, &mut child, &log, "predictions after the restart").await;
     let (sub, root, models, key) = (&line.sub, line.tmp.path(), &line.models, &line.key);
     let bundle = pack(&bloom_copy(root, models, "deployed-8"), key, 8).unwrap();
     sub.publish(&deploy_topic(), bundle, false).await;

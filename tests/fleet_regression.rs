@@ -13,12 +13,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
 
 use chocoline::fleet::bundle::pack;
 use common::agent::{sigterm_and_wait, spawn_agent, wait_published};
 use common::cli::{run, stderr};
-use common::fleet::{bloom, deploy_topic, fleet_line, results};
+use common::fleet::{bloom, deploy_topic, fleet_line, next_bloom, results};
 use prost::Message;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -165,23 +164,8 @@ async fn a_deployed_model_worse_on_the_line_is_rolled_back_by_its_health_window(
         chocoline::infer::installed::current_version(&line.installed, "bloom"),
         Some(1)
     );
-    let before = sub.messages().len();
-    let t0 = Instant::now();
-    wait_published(
-        sub,
-        &mut child,
-        &log,
-        60,
-        "predictions after the rollback",
-        |got| !bloom(&got[before..]).is_empty(),
-    )
-    .await;
-    let after = bloom(&sub.messages()[before..]);
-    assert!(
-        after.iter().all(|(v, _)| v != "flat"),
-        "{after:?} ({:?})",
-        t0.elapsed()
-    );
+    let after = next_bloom(sub, &mut child, &log, "predictions after the rollback").await;
+    assert!(after.iter().all(|(v, _)| v != "flat"), "{after:?}");
     sigterm_and_wait(&mut child).await;
     line.stop_sim.cancel();
 }

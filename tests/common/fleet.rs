@@ -121,3 +121,19 @@ pub fn bloom(got: &[Got]) -> Vec<(String, f64)> {
         })
         .collect()
 }
+
+/// Waits for bloom predictions published from now on and returns theirs
+/// `(model_version, confidence)`.
+pub async fn next_bloom(
+    sub: &Subscriber,
+    child: &mut std::process::Child,
+    log: &super::agent::Lines,
+    what: &str,
+) -> Vec<(String, f64)> {
+    let before = sub.messages().len();
+    super::agent::wait_published(sub, child, log, 60, what, |got| {
+        !bloom(&got[before..]).is_empty()
+    })
+    .await;
+    bloom(&sub.messages()[before..])
+}
