@@ -1,4 +1,4 @@
-"""Command line: `python -m training data|train|report`."""
+"""Command line: `python -m training data|train|report|same`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import dataset, features, golden, train
+from . import dataset, features, golden, same, train
 
 
 def log(msg: str) -> None:
@@ -95,8 +95,13 @@ def main(argv=None) -> int:
     r = sub.add_parser("report", help="print CV / tuning / held-out figures of trained models")
     r.add_argument("--out", type=Path, default=dataset.MODELS_DIR,
                    help="where the <model>/ folders are")  # fmt: skip
+    s = sub.add_parser("same", help="do two manifest.json files agree (floats to 1e-9)?")
+    s.add_argument("committed", type=Path)
+    s.add_argument("retrained", type=Path)
     args = p.parse_args(argv)
     try:
+        if args.cmd == "same":
+            return same.check(args.committed, args.retrained, log)
         if args.cmd == "report":
             return cmd_report(args)
         return cmd_data(args) if args.cmd == "data" else cmd_train(args)
