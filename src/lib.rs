@@ -42,6 +42,7 @@ pub mod monitor;
 pub mod pipeline;
 pub mod publish;
 pub mod settings;
+pub mod signals;
 pub mod simulate;
 pub mod store;
 pub mod validate;

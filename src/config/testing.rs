@@ -102,5 +102,7 @@ pub(crate) fn fully_populated() -> Config {
     c.mqtt.ca_file = Some("ca.pem".into());
     c.mqtt.client_cert_file = Some("cert.pem".into());
     c.mqtt.client_key_file = Some("key.pem".into());
+    // The sample's example deadbands (map keys are register names, not schema keys).
+    c.mqtt.topics.signals.deadbands = [("temperature".into(), 0.1), ("ph".into(), 0.01)].into();
     c
 }

@@ -11,7 +11,7 @@
 //! | `[fleet]` except `health_report` | live: read by each install, rollback and health window |
 //! | `[[devices]]` | the acquire stage restarts (samples already read still drain) |
 //! | `[mqtt]`, or the content of a file it names (`password_file`, `ca_file`, `client_cert_file`, `client_key_file`) | the publisher restarts (undelivered messages wait in the sled outbox) |
-//! | `[store]`, `[metrics]`, `[log] format`, `[agent] site/line/wait_for_time_sync`, `[models]` dir/installed_dir/enabled/optimize/verify_golden, `[fleet] health_report` | need a process restart: reported, not applied |
+//! | `[store]`, `[metrics]`, `[log] format`, `[agent] site/line/wait_for_time_sync`, `[models]` dir/installed_dir/enabled/optimize/verify_golden, `[fleet] health_report`, `[mqtt.topics.signals]` | need a process restart: reported, not applied |
 //!
 //! Pure functions of two [`Config`]s (and, for the files `[mqtt]` names, two sets of
 //! [`SecretDigests`]), so every row of the table is unit-tested.
@@ -128,6 +128,8 @@ pub fn diff(old: &Config, new: &Config) -> Changes {
     restart_if(om.enabled != nm.enabled, "models.enabled");
     restart_if(om.optimize != nm.optimize, "models.optimize");
     restart_if(om.verify_golden != nm.verify_golden, "models.verify_golden");
+    let (os, ns) = (&old.mqtt.topics.signals, &new.mqtt.topics.signals);
+    restart_if(os != ns, "mqtt.topics.signals");
     Changes {
         log_level: old.log.level != new.log.level,
         alerts: old.alerts != new.alerts || old.products != new.products,
@@ -138,7 +140,7 @@ pub fn diff(old: &Config, new: &Config) -> Changes {
             || poll_intervals(old) != poll_intervals(new),
         model_watch: om.watch != nm.watch,
         devices: old.devices != new.devices,
-        mqtt: old.mqtt != new.mqtt,
+        mqtt: mqtt_but_signals(old) != mqtt_but_signals(new),
         secrets: Vec::new(),
         need_restart,
     }
@@ -160,7 +162,16 @@ pub fn running(old: &Config, new: &Config) -> Config {
     c.models.enabled = old.models.enabled.clone();
     c.models.optimize = old.models.optimize;
     c.models.verify_golden = old.models.verify_golden;
+    c.mqtt.topics.signals = old.mqtt.topics.signals.clone();
     c
+}
+
+/// `[mqtt]` without `[mqtt.topics.signals]`, which only a restart applies (the tap between
+/// acquire and features is built at start).
+fn mqtt_but_signals(c: &Config) -> crate::publish::config::MqttConfig {
+    let mut m = c.mqtt.clone();
+    m.topics.signals = Default::default();
+    m
 }
 
 #[cfg(test)]
@@ -238,6 +249,24 @@ mod tests {
         assert_eq!(r.agent.site, old.agent.site);
         assert_eq!(r.alerts.gritty.raise, 99.0);
         assert!(diff(&r, &new).need_restart == vec!["agent.site"]);
+    }
+
+    #[test]
+    fn signals_need_a_restart_and_do_not_restart_the_publisher() {
+        let old = valid();
+        let mut new = old.clone();
+        new.mqtt.topics.signals.enabled = true;
+        new.mqtt.topics.signals.deadband = 0.2;
+        let d = diff(&old, &new);
+        assert_eq!(d.need_restart, vec!["mqtt.topics.signals"]);
+        assert!(!d.mqtt, "only signals changed: {d:?}");
+        let r = running(&old, &new);
+        assert!(!r.mqtt.topics.signals.enabled, "kept at its running value");
+        new.mqtt.keep_alive = crate::settings::units::Duration::from_secs(5);
+        assert!(
+            diff(&old, &new).mqtt,
+            "another [mqtt] key still restarts the publisher"
+        );
     }
 
     /// Issue #22 point 4: a password rotated inside `password_file` (or a new TLS key or

@@ -1,7 +1,7 @@
 //! The live agent: every stage as its own task, wired with typed bounded channels.
 //!
 //! ```text
-//! acquire ─Sample─▶ features ─FeatureVector─▶ validate ─ok─▶ infer ─Prediction─▶ monitor ─┐
+//! acquire ─Sample─▶ [signals tap] ─▶ features ─FeatureVector─▶ validate ─ok─▶ infer ─Prediction─▶ monitor ─┐
 //!                                                  └──DataQuality──────────────────▶ alert ◀┘
 //!                                                              alert ─Record─▶ store ⇢ publish
 //! ```
@@ -28,15 +28,16 @@ use tokio_util::sync::CancellationToken;
 
 use super::build::Stages;
 use super::health_report::HealthReport;
-use super::reload::{self, ReloadSource, Restart, UpdateReceivers};
+use super::reload::{self, ReloadSource, UpdateReceivers};
+use super::supervise::{supervise_acquire, supervise_publisher};
 use super::telemetry;
-use crate::acquire::{Acquire, AcquireMetrics};
+
 use crate::domain::{FeatureVector, Prediction, Record, Sample};
 use crate::features::stage::SourceWatch;
 use crate::flow::{STALL, StageContext};
 use crate::health::{Heartbeat, Liveness, Notifier};
 use crate::metrics::Registry;
-use crate::publish::{PublishStats, Publisher};
+use crate::publish::PublishStats;
 
 /// Capacity of every stage channel: enough to absorb a burst of a few poll cycles of many
 /// devices; beyond that back-pressure reaches the poller rather than memory growing.
@@ -112,6 +113,8 @@ impl Heartbeats {
 struct Tasks {
     acquire: JoinHandle<u64>,
     controller: JoinHandle<()>,
+    /// The raw-signal tap between acquire and features, when on.
+    signals: Option<JoinHandle<u64>>,
     features: JoinHandle<u64>,
     validate: JoinHandle<crate::validate::ValidateStats>,
     infer: JoinHandle<u64>,
@@ -150,22 +153,56 @@ pub async fn run(
         let mut topics = vec![stages.store.envelope().deploy_topic()];
         topics.extend(cfg.fleet.group_deploy_topic.clone());
         tracing::info!(topics = ?topics, "model deployment over MQTT is on");
-        stages.publisher = stages.publisher.with_deploy(topics.clone(), tx.clone());
-        controller = controller.with_deploys(rx, topics, tx);
+        stages.publisher = stages.publisher.with_deploy(topics, tx);
+        controller = controller.with_deploys(rx);
     }
     let health = health_reports(cfg, &mut stages, &control.metrics);
+    let tap = signal_tap(cfg, &mut stages, &control.metrics);
     let controller = tokio::spawn(controller.run(control.reload.take(), shutdown.clone()));
-    spawn(
-        stages,
-        hb,
-        rx_updates,
-        &mut control,
+    let side = Side {
         controller,
         health,
-        shutdown,
-    )
-    .drain()
-    .await
+        tap,
+    };
+    spawn(stages, hb, rx_updates, &mut control, side, shutdown)
+        .drain()
+        .await
+}
+
+/// The tasks and feeds beside the stage chain.
+struct Side {
+    /// The reload and deploy controller.
+    controller: JoinHandle<()>,
+    /// The `{prefix}/health` report, when on.
+    health: Option<telemetry::HealthFeed>,
+    /// The raw-signal tap between acquire and features, when `[mqtt.topics.signals]` is on.
+    tap: Option<crate::signals::stage::Tap>,
+}
+
+/// The raw-signal tap, when `[mqtt.topics.signals] enabled`: its ring goes to the publisher.
+fn signal_tap(
+    cfg: &crate::config::Config,
+    stages: &mut Stages,
+    metrics: &crate::metrics::Registry,
+) -> Option<crate::signals::stage::Tap> {
+    let sc = &cfg.mqtt.topics.signals;
+    if !sc.enabled {
+        return None;
+    }
+    let queue = crate::signals::SignalQueue::new(sc.queue, metrics);
+    stages.publisher.set_signals(queue.clone(), sc.retain);
+    tracing::info!(topics = %format!("{}/signals/+", cfg.mqtt.topic_prefix),
+        deadband = sc.deadband, report_by_exception = sc.report_by_exception, "raw signals on");
+    Some(crate::signals::stage::Tap {
+        filter: crate::signals::Filter::new(sc.clone()),
+        prefix: cfg.mqtt.topic_prefix.clone(),
+        queue,
+        suppressed: metrics.counter(
+            "chocoline_signals_total",
+            "Raw signals by outcome.",
+            &[("outcome", "suppressed")],
+        ),
+    })
 }
 
 /// Deployment over MQTT is on when bundles have somewhere to go and someone to trust: an agent
@@ -198,12 +235,20 @@ fn spawn(
     hb: Heartbeats,
     rx: UpdateReceivers,
     control: &mut Control,
-    controller: JoinHandle<()>,
-    health: Option<telemetry::HealthFeed>,
+    side: Side,
     shutdown: CancellationToken,
 ) -> Tasks {
     let metrics = control.metrics.clone();
     let (sample_tx, sample_rx) = mpsc::channel::<Sample>(CHANNEL);
+    let (signals, sample_rx) = match side.tap {
+        Some(tap) => {
+            let (tx, rx) = mpsc::channel::<Sample>(CHANNEL);
+            let hb = control.liveness.register("signals", STALL, None);
+            let task = crate::signals::stage::run(tap, sample_rx, tx, hb);
+            (Some(tokio::spawn(task)), rx)
+        }
+        None => (None, sample_rx),
+    };
     let (vec_tx, vec_rx) = mpsc::channel::<FeatureVector>(CHANNEL);
     let (ok_tx, ok_rx) = mpsc::channel::<FeatureVector>(CHANNEL);
     let (pred_tx, pred_rx) = mpsc::channel::<Prediction>(CHANNEL);
@@ -224,7 +269,8 @@ fn spawn(
             rx.acquire,
             metrics_tx,
         )),
-        controller,
+        controller: side.controller,
+        signals,
         features: tokio::spawn(crate::features::stage::run(
             stages.features,
             sample_rx,
@@ -263,7 +309,7 @@ fn spawn(
             control.metrics.clone(),
             metrics_rx,
             stages.store,
-            health,
+            side.health,
             publish_stop.clone(),
         )),
         publish_stop,
@@ -277,6 +323,9 @@ impl Tasks {
         let samples_emitted = joined(self.acquire, "acquire").await.unwrap_or(0);
         let _ = self.controller.await;
         tracing::info!("acquisition stopped; draining the pipeline");
+        if let Some(t) = self.signals {
+            let _ = joined(t, "signals").await;
+        }
         let samples = self.features.await.unwrap_or_default();
         let _ = self.validate.await;
         let predictions = self.infer.await.unwrap_or_default();
@@ -315,89 +364,5 @@ async fn joined<T>(task: JoinHandle<T>, what: &str) -> Option<T> {
             tracing::error!(error = %e, "{what} task failed");
             None
         }
-    }
-}
-
-/// Run the poller until `shutdown`, restarting it with each replacement the reload controller
-/// sends. Returns the samples sent over all runs.
-async fn supervise_acquire(
-    mut acquire: Acquire,
-    tx: mpsc::Sender<Sample>,
-    shutdown: CancellationToken,
-    mut restarts: mpsc::Receiver<Restart<Acquire>>,
-    metrics: watch::Sender<Arc<AcquireMetrics>>,
-) -> u64 {
-    use std::sync::atomic::Ordering;
-    let mut emitted = 0;
-    loop {
-        let counters = acquire.metrics();
-        metrics.send_replace(counters.clone());
-        let stop = shutdown.child_token();
-        let mut task = tokio::spawn(acquire.run(tx.clone(), stop.clone()));
-        let next = tokio::select! {
-            r = &mut task => {
-                log_join_error(r);
-                None
-            }
-            Some(r) = restarts.recv() => Some(r),
-        };
-        let Some(Restart { next, done }) = next else {
-            return emitted + counters.samples.load(Ordering::Relaxed);
-        };
-        // The old poller finishes its current cycle; what it read is already in the channel.
-        stop.cancel();
-        log_join_error(task.await);
-        emitted += counters.samples.load(Ordering::Relaxed);
-        tracing::info!(
-            samples_so_far = emitted,
-            "acquire restarting with the new devices"
-        );
-        acquire = next;
-        let _ = done.send(());
-    }
-}
-
-/// Log a poller task that panicked.
-fn log_join_error<T>(r: Result<T, tokio::task::JoinError>) {
-    if let Err(e) = r {
-        tracing::error!(error = %e, "acquire task failed");
-    }
-}
-
-/// Run the publisher until `stop`, restarting it with each replacement the reload controller
-/// sends. Returns the last run's counters.
-async fn supervise_publisher(
-    mut publisher: Publisher,
-    stop: CancellationToken,
-    mut restarts: mpsc::Receiver<Restart<Publisher>>,
-) -> Option<PublishStats> {
-    let finished = |r: Result<
-        Result<PublishStats, crate::publish::PublishError>,
-        tokio::task::JoinError,
-    >| match r {
-        Ok(Ok(stats)) => Some(stats),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "publisher failed");
-            None
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "publisher task failed");
-            None
-        }
-    };
-    loop {
-        let own = stop.child_token();
-        let mut task = tokio::spawn(publisher.run(own.clone()));
-        let next = tokio::select! {
-            r = &mut task => return finished(r),
-            Some(r) = restarts.recv() => r,
-        };
-        // The old session publishes `offline` and disconnects; whatever it had not delivered
-        // stays in the outbox and goes out through the new one.
-        own.cancel();
-        let stats = finished(task.await);
-        tracing::info!(previous = ?stats, "publisher restarting with the new broker settings");
-        publisher = next.next;
-        let _ = next.done.send(());
     }
 }

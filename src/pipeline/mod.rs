@@ -11,5 +11,6 @@ pub mod degraded;
 pub mod health_report;
 pub mod live;
 pub mod reload;
+mod supervise;
 pub mod telemetry;
 pub mod updates;

@@ -103,8 +103,6 @@ pub struct Controller {
     refused_at_start: Vec<(String, crate::infer::InferError)>,
     /// Bundles from `{prefix}/cmd/deploy` (None: deployment over MQTT is off); taken by `run`.
     deploys: Option<mpsc::Receiver<Vec<u8>>>,
-    /// The deploy topics and the sender a publisher rebuilt by a reload needs.
-    deploy_to: Option<(Vec<String>, mpsc::Sender<Vec<u8>>)>,
     /// Open health windows of deployed versions, per model.
     watches: std::collections::BTreeMap<String, watch::Watch>,
 }
@@ -136,21 +134,14 @@ impl Controller {
             notifier,
             refused_at_start: Vec::new(),
             deploys: None,
-            deploy_to: None,
             watches: std::collections::BTreeMap::new(),
         }
     }
 
-    /// Install the bundles arriving on `rx` (fed by a publisher subscribed to `topics` with
-    /// `tx`; publishers rebuilt by a reload get the same pair).
-    pub fn with_deploys(
-        mut self,
-        rx: mpsc::Receiver<Vec<u8>>,
-        topics: Vec<String>,
-        tx: mpsc::Sender<Vec<u8>>,
-    ) -> Self {
+    /// Install the bundles arriving on `rx` (fed by the publisher's deploy subscription,
+    /// which a publisher rebuilt by a reload takes over: `Publisher::attach`).
+    pub fn with_deploys(mut self, rx: mpsc::Receiver<Vec<u8>>) -> Self {
         self.deploys = Some(rx);
-        self.deploy_to = Some((topics, tx));
         self
     }
 
@@ -250,13 +241,7 @@ impl Controller {
         if p.changes.log_level {
             problems.extend(apply_log_level(&p.new));
         }
-        let mut built = p.built;
-        if let Some((topics, tx)) = &self.deploy_to {
-            built.publisher = built
-                .publisher
-                .map(|p| p.with_deploy(topics.clone(), tx.clone()));
-        }
-        if let Err(e) = self.hand_out(built, &p.new, stop).await {
+        if let Err(e) = self.hand_out(p.built, &p.new, stop).await {
             problems.push(e);
         }
         // Models last: a model swap is independent of the configuration's success.

@@ -14,11 +14,14 @@
 //! possible and marked by the same message `id`.
 //!
 //! Beside the outbox: the retained status birth, the retained `{prefix}/health` report and
-//! the subscription to `{prefix}/cmd/deploy` ([`commands`]).
+//! the subscription to `{prefix}/cmd/deploy` ([`commands`]), and the raw signals (QoS 0, from
+//! their own ring in memory: [`signals`]).
 
 mod commands;
 mod ending;
+mod signals;
 
+pub use commands::Attachments;
 use ending::wait_to_reconnect;
 
 use std::collections::{HashMap, VecDeque};
@@ -77,12 +80,19 @@ pub struct Publisher {
     health: Option<watch::Receiver<Option<Vec<u8>>>>,
     /// `{prefix}/health`.
     health_topic: String,
+    /// The raw signals' ring and their retain flag, when `[mqtt.topics.signals]` is on.
+    signals: Option<(crate::signals::SignalQueue, bool)>,
 }
 
 /// What a queued request becomes once rumqttc writes it.
 enum Queued {
-    Outbox { seq: u64, qos0: bool },
+    Outbox {
+        seq: u64,
+        qos0: bool,
+    },
     Status,
+    /// A raw signal (QoS 0): nothing to track once written.
+    Signal,
 }
 
 /// One connection's bookkeeping.
@@ -95,6 +105,9 @@ struct Session {
     connected: bool,
     /// When ConnAck arrived.
     connected_at: Option<Instant>,
+    /// Raw signals handed to the client and not written yet (part of `queued`, but not of
+    /// the outbox window).
+    signals_queued: usize,
 }
 
 /// How a session ended.
@@ -119,6 +132,7 @@ impl Publisher {
             deploy: None,
             health: None,
             health_topic: String::new(),
+            signals: None,
         })
     }
 
@@ -158,6 +172,7 @@ impl Publisher {
             cursor: 0,
             connected: false,
             connected_at: None,
+            signals_queued: 0,
         };
         let mut durable = self.outbox.subscribe();
         let mut store_alive = true;
@@ -188,6 +203,9 @@ impl Publisher {
                         store_alive = false;
                     }
                     self.fill(&mut s)?;
+                }
+                () = signals::pushed(&self.signals), if s.connected => {
+                    self.send_signals(&mut s);
                 }
             }
         }
@@ -234,7 +252,9 @@ impl Publisher {
             s.queued.push_back(Queued::Status);
         }
         self.publish_health(s);
-        self.fill(s)
+        self.fill(s)?;
+        self.send_signals(s);
+        Ok(())
     }
 
     /// The client wrote a publish with packet id `pkid`: match it to the oldest queued
@@ -255,6 +275,11 @@ impl Publisher {
             }
             Some(Queued::Status) => {
                 s.inflight.insert(pkid, None);
+            }
+            // A request left the client's queue: room for signals that had to wait.
+            Some(Queued::Signal) => {
+                s.signals_queued = s.signals_queued.saturating_sub(1);
+                self.send_signals(s);
             }
             None => tracing::warn!(pkid, "publish event without a queued message"),
         }
@@ -278,9 +303,10 @@ impl Publisher {
         Ok(())
     }
 
-    /// Messages the window has room for: one at a time while a message is suspected.
+    /// Messages the window has room for: one at a time while a message is suspected. Raw
+    /// signals waiting in the client's queue do not count: they have their own share of it.
     fn room(&self, s: &Session) -> usize {
-        let busy = s.queued.len() + s.inflight.len();
+        let busy = s.queued.len() - s.signals_queued.min(s.queued.len()) + s.inflight.len();
         if self.suspect.is_some() {
             return usize::from(busy == 0);
         }

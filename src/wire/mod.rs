@@ -5,6 +5,7 @@
 //! it imports neither.
 
 pub mod payload;
+pub mod signals;
 pub mod topics;
 
 pub use payload::{Draft, Envelope, schema};

@@ -298,7 +298,7 @@ fn output(o: &PredictionOutput) -> Value {
 }
 
 /// A model name becomes one topic level: MQTT wildcards and separators are replaced.
-fn topic_level(name: &str) -> String {
+pub(super) fn topic_level(name: &str) -> String {
     name.chars()
         .map(|c| {
             if matches!(c, '/' | '+' | '#') || c.is_control() {

@@ -79,6 +79,10 @@ pub struct TopicsConfig {
     /// `{prefix}/data_quality`. Default qos 1, not retained.
     #[serde(default = "TopicClass::qos1")]
     pub data_quality: TopicClass,
+    /// `{prefix}/signals/{name}`: raw register values, QoS 0, never in the outbox. Off by
+    /// default.
+    #[serde(default)]
+    pub signals: super::signals::SignalsConfig,
 }
 
 impl Default for TopicsConfig {
@@ -88,6 +92,7 @@ impl Default for TopicsConfig {
             predictions: TopicClass::qos1(),
             drift: TopicClass::qos1(),
             data_quality: TopicClass::qos1(),
+            signals: super::signals::SignalsConfig::default(),
         }
     }
 }

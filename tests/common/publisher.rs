@@ -72,9 +72,15 @@ pub fn open_store(dir: &std::path::Path, mqtt: &MqttConfig) -> Store {
 }
 
 pub fn agent(mqtt: MqttConfig) -> Agent {
+    agent_with(mqtt, |_| {})
+}
+
+/// [`agent`], with `attach` applied to the publisher before it runs (signals, health).
+pub fn agent_with(mqtt: MqttConfig, attach: impl FnOnce(&mut Publisher)) -> Agent {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path(), &mqtt);
-    let publisher = Publisher::new(&mqtt, Outbox::new(store.clone())).unwrap();
+    let mut publisher = Publisher::new(&mqtt, Outbox::new(store.clone())).unwrap();
+    attach(&mut publisher);
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(publisher.run(shutdown.clone()));
     Agent {

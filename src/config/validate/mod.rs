@@ -18,6 +18,8 @@ use super::{Config, DataType, DeviceConfig, RegisterKind, RuleConfig};
 mod devices;
 mod fleet;
 mod outputs;
+#[cfg(test)]
+mod outputs_tests;
 mod pipeline;
 #[cfg(test)]
 mod tests;

@@ -56,7 +56,7 @@ pub(super) fn mqtt(cfg: &Config, out: &mut Vec<Problem>) {
     mqtt_identity(m, &p, out);
     mqtt_files(m, tls, &p, out);
     mqtt_session(m, &p, out);
-    mqtt_topics(m, &p, out);
+    mqtt_topics(cfg, &p, out);
 }
 
 /// `client_id`, `topic_prefix`, `username` and `password_file`.
@@ -189,7 +189,8 @@ fn mqtt_session(m: &MqttConfig, p: &KeyPath, out: &mut Vec<Problem>) {
 }
 
 /// QoS of each topic class.
-fn mqtt_topics(m: &MqttConfig, p: &KeyPath, out: &mut Vec<Problem>) {
+fn mqtt_topics(cfg: &Config, p: &KeyPath, out: &mut Vec<Problem>) {
+    let m = &cfg.mqtt;
     let topics = [
         ("alerts", m.topics.alerts.qos),
         ("predictions", m.topics.predictions.qos),
@@ -204,6 +205,48 @@ fn mqtt_topics(m: &MqttConfig, p: &KeyPath, out: &mut Vec<Problem>) {
                 "expected 0 (at most once) or 1 (at least once)",
             );
         }
+    }
+    mqtt_signals(cfg, &p.key("topics").key("signals"), out);
+}
+
+/// `[mqtt.topics.signals]`: deadbands are finite and not negative, names are registers.
+fn mqtt_signals(cfg: &Config, p: &KeyPath, out: &mut Vec<Problem>) {
+    let sc = &cfg.mqtt.topics.signals;
+    let deadband = |v: f64| v.is_finite() && v >= 0.0;
+    if !deadband(sc.deadband) {
+        push(
+            out,
+            p.key("deadband"),
+            "expected a number ≥ 0 (engineering units)",
+        );
+    }
+    let registers: Vec<&str> = (cfg.devices.iter())
+        .flat_map(|d| d.registers.iter().map(|r| r.name.as_str()))
+        .collect();
+    let unknown = |name: &str| {
+        format!(
+            "no register is named \"{name}\"; registers: {}",
+            registers.join(", ")
+        )
+    };
+    for (name, v) in &sc.deadbands {
+        if !registers.contains(&name.as_str()) {
+            push(out, p.key("deadbands").key(name), unknown(name));
+        } else if !deadband(*v) {
+            push(
+                out,
+                p.key("deadbands").key(name),
+                "expected a number ≥ 0 (engineering units)",
+            );
+        }
+    }
+    for (i, name) in sc.include.iter().enumerate() {
+        if !registers.contains(&name.as_str()) {
+            push(out, p.key("include").index(i), unknown(name));
+        }
+    }
+    if !(1..=1_000_000).contains(&sc.queue) {
+        push(out, p.key("queue"), "expected 1..=1000000 signals");
     }
 }
 

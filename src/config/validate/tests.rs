@@ -5,7 +5,7 @@ use crate::config::testing::valid;
 use crate::config::{Duration, Parity, RegisterConfig};
 
 /// Runs one check and returns "key: message" lines.
-fn run(check: Check, cfg: &Config) -> Vec<String> {
+pub(super) fn run(check: Check, cfg: &Config) -> Vec<String> {
     let mut out = Vec::new();
     check(cfg, &mut out);
     out.iter()
@@ -13,7 +13,7 @@ fn run(check: Check, cfg: &Config) -> Vec<String> {
         .collect()
 }
 
-fn assert_one(got: &[String], key: &str, needle: &str) {
+pub(super) fn assert_one(got: &[String], key: &str, needle: &str) {
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0].starts_with(&format!("{key}: ")), "{got:?}");
     assert!(got[0].contains(needle), "{got:?}");
@@ -380,83 +380,4 @@ fn alert_thresholds_ordered_by_direction() {
     let mut c = valid();
     c.alerts.anomaly.consecutive = 0;
     assert_one(&run(alerts, &c), "alerts.anomaly.consecutive", "at least 1");
-}
-
-#[test]
-fn store_limits() {
-    let mut c = valid();
-    c.store.max_bytes = crate::config::ByteSize(10);
-    assert_one(&run(store, &c), "store.max_bytes", "1MiB");
-    let mut c = valid();
-    c.store.drift_history_max = 0;
-    c.store.snapshot_interval = Duration::from_millis(0);
-    assert_eq!(run(store, &c).len(), 2);
-    let f = tempfile::NamedTempFile::new().unwrap();
-    let mut c = valid();
-    c.store.data_dir = f.path().to_path_buf();
-    assert_one(&run(store, &c), "store.data_dir", "not a directory");
-}
-
-#[test]
-fn mqtt_url_scheme_and_host() {
-    for (url, needle) in [
-        ("http://broker:1883", "unsupported scheme"),
-        ("mqtt://", "no host"),
-        ("broker:1883", "unsupported scheme"),
-        ("mqtt://u:secret@broker", "credentials"),
-        ("mqtt://broker/x", "only host and port"),
-    ] {
-        let mut c = valid();
-        c.mqtt.url = url.into();
-        assert_one(&run(mqtt, &c), "mqtt.url", needle);
-    }
-    let mut c = valid();
-    c.mqtt.url = "mqtt://u:secret@broker".into();
-    let mut out = Vec::new();
-    mqtt(&c, &mut out);
-    assert!(!out[0].show_value, "a URL with a password is never shown");
-}
-
-#[test]
-fn mqtt_tls_files_and_limits() {
-    let mut c = valid();
-    c.mqtt.url = "mqtts://broker:8883".into();
-    assert_one(&run(mqtt, &c), "mqtt.ca_file", "required with mqtts://");
-    c.mqtt.ca_file = Some("/nonexistent/ca.pem".into());
-    assert_one(&run(mqtt, &c), "mqtt.ca_file", "does not exist");
-    let mut c = valid();
-    c.mqtt.password_file = Some("/nonexistent/pw".into());
-    let got = run(mqtt, &c);
-    assert!(got.iter().any(|g| g.contains("needs username")), "{got:?}");
-    let mut c = valid();
-    c.mqtt.topics.alerts.qos = 2;
-    c.mqtt.keep_alive = Duration::from_millis(500);
-    c.mqtt.reconnect_max = Duration::from_millis(100);
-    assert_eq!(run(mqtt, &c).len(), 3);
-    let mut c = valid();
-    c.mqtt.topic_prefix = "plant/#".into();
-    assert_one(&run(mqtt, &c), "mqtt.topic_prefix", "no + or #");
-}
-
-#[cfg(unix)]
-#[test]
-fn mqtt_password_file_must_be_private() {
-    use std::os::unix::fs::PermissionsExt;
-    let f = tempfile::NamedTempFile::new().unwrap();
-    std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut c = valid();
-    c.mqtt.username = Some("line3".into());
-    c.mqtt.password_file = Some(f.path().to_path_buf());
-    assert_one(&run(mqtt, &c), "mqtt.password_file", "readable by everyone");
-    std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
-    assert!(run(mqtt, &c).is_empty());
-}
-
-#[test]
-fn log_level_is_a_filter() {
-    let mut c = valid();
-    c.log.level = "verbose!!".into();
-    assert_one(&run(log, &c), "log.level", "expected error, warn, info");
-    c.log.level = "info,chocoline::acquire=debug".into();
-    assert!(run(log, &c).is_empty());
 }

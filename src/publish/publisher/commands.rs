@@ -9,8 +9,43 @@ use tokio::sync::{mpsc, watch};
 use super::{Publisher, Queued, Session};
 use crate::domain::{DeployEvent, DeployStep, Record, TimestampMs};
 use crate::fleet::bundle;
+use crate::signals::SignalQueue;
+
+/// What the agent attached to a publisher beside its outbox (deploy subscription, health
+/// report, raw signals). A publisher that a reload builds anew gets the same attachments from
+/// the one it replaces ([`Publisher::attachments`], [`Publisher::attach`]).
+#[derive(Clone, Default)]
+pub struct Attachments {
+    deploy: Option<(Vec<String>, mpsc::Sender<Vec<u8>>)>,
+    health: Option<(String, watch::Receiver<Option<Vec<u8>>>)>,
+    signals: Option<(SignalQueue, bool)>,
+}
 
 impl Publisher {
+    /// This publisher's attachments, for its replacement.
+    pub fn attachments(&self) -> Attachments {
+        Attachments {
+            deploy: self.deploy.clone(),
+            health: (self.health.clone()).map(|rx| (self.health_topic.clone(), rx)),
+            signals: self.signals.clone(),
+        }
+    }
+
+    /// Take over `a`: the deploy subscription, the health report and the signals of the
+    /// publisher this one replaces.
+    pub fn attach(mut self, a: Attachments) -> Self {
+        if let Some((topics, to)) = a.deploy {
+            self = self.with_deploy(topics, to);
+        }
+        if let Some((topic, rx)) = a.health {
+            self.set_health(topic, rx);
+        }
+        if let Some((queue, retain)) = a.signals {
+            self.set_signals(queue, retain);
+        }
+        self
+    }
+
     /// Subscribe to `topics` (QoS 1) on every connection and hand each payload received on
     /// them to `to`. Raises the incoming packet limit to hold the largest model bundle.
     pub fn with_deploy(mut self, topics: Vec<String>, to: mpsc::Sender<Vec<u8>>) -> Self {
