@@ -28,7 +28,7 @@ forbid() {
 }
 
 stages="src/acquire src/features src/validate src/infer src/monitor src/alert src/store \
-src/publish src/simulate src/clock src/metrics src/logging.rs src/health.rs src/wire src/fleet"
+src/publish src/simulate src/clock src/metrics src/logging.rs src/health.rs src/wire src/fleet src/signals"
 existing=""
 for d in $stages; do [ -e "$d" ] && existing="$existing $d"; done
 
@@ -40,6 +40,7 @@ forbid "src/infer" 'crate::(acquire|publish|store|simulate)\b' "models know noth
 forbid "src/simulate" 'crate::acquire::decode\b' "the simulator reaches into acquire's decoder"
 forbid "src/infer" 'crate::fleet\b' "the registry reads the installed layout (infer::installed); it does not depend on the installer"
 forbid "src/fleet" 'crate::(acquire|publish|store|simulate)\b' "bundles know model folders only: no Modbus, MQTT or store (the pipeline wires deployment)"
+forbid "src/signals" 'crate::(acquire|publish|store|infer)\b' "the signal tap sees samples and the wire format only (the pipeline hands its ring to the publisher)"
 forbid "src/pipeline" 'async fn [a-z_]+_task\b' "a stage loop in pipeline/ (each stage's loop lives in its own stage.rs)"
 
 # The repository stands on its own: no references to files outside it.

@@ -1,0 +1,117 @@
+//! Benchmark (not a test): what raw signals cost the agent (issue #19: "raw signals at 1 Hz
+//! for the demo line add ≤ 1 % of one core").
+//!
+//! `chocoline run` (the release binary, its own process) on config/demo.toml with every line
+//! device polled at 1 Hz, the line simulator and rumqttd in this process. The same agent runs
+//! alternately without signals (the anchor) and with `[mqtt.topics.signals]` on and
+//! `report_by_exception = false` — every reading of every register published, the most
+//! signals the setting can produce. Each run: 10 s warm-up, then the agent's own CPU time
+//! (utime + stime from /proc) over `SIGNALS_SECS` (default 60). Printed: each run, the median
+//! of each side, the difference in % of one core and its ratio to the 1 % target.
+//!
+//! Run: `cargo bench --bench signals`. Environment: `SIGNALS_ROUNDS` (pairs, default 3),
+//! `SIGNALS_SECS`, `BUDGET_AGENT` (agent binary, default the one cargo built for the bench).
+
+#[path = "common/agent.rs"]
+mod agent_proc;
+use agent_proc::*;
+
+use std::time::{Duration, Instant};
+
+use chocoline::domain::TimestampMs;
+use chocoline::simulate::{LineSim, Scenario};
+use tokio_util::sync::CancellationToken;
+
+const TARGET_PCT: f64 = 1.0;
+
+const SIGNALS_ON: &str = r#"
+[mqtt.topics.signals]
+enabled = true
+report_by_exception = false
+"#;
+
+/// One measured run: CPU % of one core, and signals published per second.
+fn run(mqtt: u16, extra: &str, secs: u64) -> (f64, f64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (modbus, metrics) = (free_port(), free_port());
+    let text = line_config(
+        modbus,
+        mqtt,
+        metrics,
+        &dir.path().join("store"),
+        "1s",
+        "500ms",
+        extra,
+    );
+    let path = dir.path().join("signals.toml");
+    std::fs::write(&path, text).expect("write config");
+    let cfg = load_config(&path);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let stop = CancellationToken::new();
+    rt.block_on(async {
+        let l = tokio::net::TcpListener::bind(("127.0.0.1", modbus))
+            .await
+            .expect("bind");
+        serve_line(
+            &cfg,
+            l,
+            LineSim::new(Scenario::Normal, 7, TimestampMs::now()),
+            &stop,
+        );
+    });
+    let log = dir.path().join("agent.log");
+    let mut child = spawn_agent(&path, &log);
+    let pid = child.id();
+    wait_metrics(metrics, &mut child, &log);
+    std::thread::sleep(Duration::from_secs(10));
+    let published = || {
+        scrape(metrics, "chocoline_signals_total{outcome=\"published\"}").unwrap_or(0.0)
+    };
+    let (p0, c0, t0) = (published(), cpu_secs(pid), Instant::now());
+    std::thread::sleep(Duration::from_secs(secs));
+    let (p1, c1, t1) = (published(), cpu_secs(pid), t0.elapsed().as_secs_f64());
+    stop_agent(child);
+    stop.cancel();
+    drop(rt);
+    ((c1 - c0) / t1 * 100.0, (p1 - p0) / t1)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not: only measure when asked.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("signals: run with `cargo bench --bench signals`");
+        return;
+    }
+    let rounds = env_u64("SIGNALS_ROUNDS", 3).max(1);
+    let secs = env_u64("SIGNALS_SECS", 60).max(5);
+    let mqtt = free_port();
+    chocoline::broker::spawn(mqtt).expect("embedded broker");
+    println!(
+        "signals: demo line at 1 Hz, {secs} s per run, {rounds} rounds; agent binary {}",
+        agent_binary()
+    );
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let (cpu, _) = run(mqtt, "", secs);
+        println!("  round {round}: signals off  CPU {cpu:.3} % of one core");
+        off.push(cpu);
+        let (cpu, rate) = run(mqtt, SIGNALS_ON, secs);
+        println!(
+            "  round {round}: signals on   CPU {cpu:.3} % of one core, {rate:.1} signals/s published"
+        );
+        assert!(rate > 1.0, "signals on, but none were published");
+        on.push(cpu);
+    }
+    let (a, b) = (median(off), median(on));
+    let cost = b - a;
+    println!("  median: off {a:.3} %, on {b:.3} % (anchor: the same agent without signals)");
+    println!(
+        "  signals cost {cost:.3} % of one core  (target ≤ {TARGET_PCT} %, ratio {:.2})",
+        cost / TARGET_PCT
+    );
+}
