@@ -64,9 +64,8 @@ fn run(mqtt: u16, extra: &str, secs: u64) -> (f64, f64) {
     let pid = child.id();
     wait_metrics(metrics, &mut child, &log);
     std::thread::sleep(Duration::from_secs(10));
-    let published = || {
-        scrape(metrics, "chocoline_signals_total{outcome=\"published\"}").unwrap_or(0.0)
-    };
+    let published =
+        || scrape(metrics, "chocoline_signals_total{outcome=\"published\"}").unwrap_or(0.0);
     let (p0, c0, t0) = (published(), cpu_secs(pid), Instant::now());
     std::thread::sleep(Duration::from_secs(secs));
     let (p1, c1, t1) = (published(), cpu_secs(pid), t0.elapsed().as_secs_f64());

@@ -68,7 +68,10 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
     let tmp = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (path, models) = write_config_with_model_copy(tmp.path(), &ports);
-    let base = std::fs::read_to_string(&path).unwrap();
+    // Raw signals on: they must go on through the publisher that step 3 rebuilds.
+    let base =
+        std::fs::read_to_string(&path).unwrap() + "\n[mqtt.topics.signals]\nenabled = true\n";
+    std::fs::write(&path, &base).unwrap();
     let cfg = chocoline::config::load(&path).unwrap().config;
     let stop_sim = CancellationToken::new();
     simulator(&cfg, ports.modbus, stop_sim.clone()).await;
@@ -216,6 +219,27 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
     sub.wait_for(30, "predictions after the restarts", |got| {
         got.iter().filter(|g| g.topic == bloom).count() >= before + 3
     })
+    .await;
+    // The new session takes over what was attached to the old one: after its birth (the new
+    // client id) come the retained health report and raw signals.
+    sub.wait_for(
+        30,
+        "health report and signals from the new session",
+        |got| {
+            let born = got.iter().position(|g| {
+                g.topic.ends_with("/status") && g.payload["client_id"] == "chocoline-reloaded"
+            });
+            born.is_some_and(|i| {
+                let after = &got[i..];
+                after.iter().any(|g| g.topic == format!("{PREFIX}/health"))
+                    && after
+                        .iter()
+                        .filter(|g| g.topic.contains("/signals/"))
+                        .count()
+                        >= 3
+            })
+        },
+    )
     .await;
 
     // 4. A good new model version: served after SIGHUP, its version in the predictions.

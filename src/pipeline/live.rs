@@ -1,10 +1,13 @@
 //! The live agent: every stage as its own task, wired with typed bounded channels.
 //!
 //! ```text
-//! acquire ─Sample─▶ [signals tap] ─▶ features ─FeatureVector─▶ validate ─ok─▶ infer ─Prediction─▶ monitor ─┐
+//! acquire ─Sample─▶ features ─FeatureVector─▶ validate ─ok─▶ infer ─Prediction─▶ monitor ─┐
 //!                                                  └──DataQuality──────────────────▶ alert ◀┘
 //!                                                              alert ─Record─▶ store ⇢ publish
 //! ```
+//!
+//! With `[mqtt.topics.signals]` on, the raw-signal tap ([`crate::signals`]) sits between
+//! acquire and features and hands its ring to the publisher.
 //!
 //! Only the source (acquire) holds the shutdown token. When it stops, its sender drops and
 //! each later stage ends when its input closes, after handling what was in flight; the store
@@ -31,7 +34,6 @@ use super::health_report::HealthReport;
 use super::reload::{self, ReloadSource, UpdateReceivers};
 use super::supervise::{supervise_acquire, supervise_publisher};
 use super::telemetry;
-
 use crate::domain::{FeatureVector, Prediction, Record, Sample};
 use crate::features::stage::SourceWatch;
 use crate::flow::{STALL, StageContext};
@@ -197,11 +199,7 @@ fn signal_tap(
         filter: crate::signals::Filter::new(sc.clone()),
         prefix: cfg.mqtt.topic_prefix.clone(),
         queue,
-        suppressed: metrics.counter(
-            "chocoline_signals_total",
-            "Raw signals by outcome.",
-            &[("outcome", "suppressed")],
-        ),
+        suppressed: crate::signals::queue::outcome_counter(metrics, "suppressed"),
     })
 }
 

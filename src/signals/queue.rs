@@ -33,13 +33,7 @@ struct Inner {
 impl SignalQueue {
     /// A ring of `capacity` signals (at least 1) whose counters are in `metrics`.
     pub fn new(capacity: usize, metrics: &Registry) -> Self {
-        let counter = |outcome| {
-            metrics.counter(
-                "chocoline_signals_total",
-                "Raw signals by outcome: published (handed to the MQTT client, QoS 0), dropped (pushed out of the full in-memory queue while the broker was unreachable), suppressed (held back by report by exception).",
-                &[("outcome", outcome)],
-            )
-        };
+        let counter = |outcome| outcome_counter(metrics, outcome);
         let capacity = capacity.max(1);
         SignalQueue {
             inner: Arc::new(Inner {
@@ -115,6 +109,16 @@ impl SignalQueue {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// `chocoline_signals_total{outcome}`: published (handed to the MQTT client), dropped (pushed
+/// out of the full ring) or suppressed (held back by report by exception).
+pub fn outcome_counter(metrics: &Registry, outcome: &str) -> Counter {
+    metrics.counter(
+        "chocoline_signals_total",
+        "Raw signals by outcome: published (handed to the MQTT client, QoS 0), dropped (pushed out of the full in-memory queue while the broker was unreachable), suppressed (held back by report by exception).",
+        &[("outcome", outcome)],
+    )
 }
 
 #[cfg(test)]
