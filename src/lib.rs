@@ -44,6 +44,7 @@ pub mod publish;
 pub mod settings;
 pub mod signals;
 pub mod simulate;
+pub mod sparkplug;
 pub mod store;
 pub mod validate;
 pub mod wire;

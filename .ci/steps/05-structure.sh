@@ -40,6 +40,7 @@ forbid "src/infer" 'crate::(acquire|publish|store|simulate)\b' "models know noth
 forbid "src/simulate" 'crate::acquire::decode\b' "the simulator reaches into acquire's decoder"
 forbid "src/infer" 'crate::fleet\b' "the registry reads the installed layout (infer::installed); it does not depend on the installer"
 forbid "src/fleet" 'crate::(acquire|publish|store|simulate)\b' "bundles know model folders only: no Modbus, MQTT or store (the pipeline wires deployment)"
+forbid "src/sparkplug" 'crate::(acquire|features|validate|infer|monitor|alert|store|publish|signals|fleet|simulate|pipeline|config|cli|evaluate)\b' "the Sparkplug encoding is a wire format (ground floor): the publisher builds on it, not the reverse"
 forbid "src/signals" 'crate::(acquire|publish|store|infer)\b' "the signal tap sees samples and the wire format only (the pipeline hands its ring to the publisher)"
 forbid "src/pipeline" 'async fn [a-z_]+_task\b' "a stage loop in pipeline/ (each stage's loop lives in its own stage.rs)"
 
