@@ -252,3 +252,82 @@ fn pysparkplug_reads_what_chocoline_encodes() {
         "names and datatypes come from the birth (aliases)"
     );
 }
+
+/// The metrics pysparkplug decodes from `kind` (`birth`: the birth to resolve aliases with),
+/// as `[name, datatype, value, is_historical]`; None when pysparkplug is not installed.
+fn decoded_by_pysparkplug(kind: &str, raw: &[u8], birth: Option<&[u8]>) -> Option<Vec<Json>> {
+    let (raw, birth) = (hex::encode(raw), birth.map(hex::encode));
+    let mut args = vec!["decode", kind, raw.as_str()];
+    args.extend(birth.as_deref());
+    let got: Json = serde_json::from_str(&pysparkplug(&args)?).unwrap();
+    Some(
+        (got["metrics"].as_array().unwrap().iter())
+            .map(|m| json!([m["name"], m["datatype"], m["value"], m["is_historical"]]))
+            .collect(),
+    )
+}
+
+#[test]
+fn pysparkplug_reads_a_sessions_births_data_and_death() {
+    use chocoline::sparkplug::node::{Catalogue, Change, Session};
+    let mut cat = Catalogue::default();
+    cat.add(None, "alerts/fat_bloom_risk", DataType::Boolean, "");
+    cat.add(None, "outbox/depth", DataType::UInt64, "");
+    cat.add(Some("tempering"), "temperature", DataType::Double, "°C");
+    cat.add(Some("tempering"), "offset", DataType::Int16, "");
+    let mut s = Session::new("plant1", "line-3", 12).unwrap();
+    let births = s
+        .births(&cat, TS, |_, name| match name {
+            "temperature" => Some(31.5),
+            "offset" => Some(-300.0),
+            "outbox/depth" => Some(0.0),
+            _ => Some(0.0),
+        })
+        .unwrap();
+    let Some(nbirth) = decoded_by_pysparkplug("nbirth", &births[0].1, None) else {
+        return;
+    };
+    assert_eq!(
+        nbirth,
+        [
+            json!(["bdSeq", 4, 12, false]),
+            json!(["Node Control/Rebirth", 11, false, false]),
+            json!(["alerts/fat_bloom_risk", 11, false, false]),
+            json!(["outbox/depth", 8, 0, false]),
+        ]
+    );
+    let dbirth = &births[1].1;
+    assert_eq!(
+        decoded_by_pysparkplug("dbirth", dbirth, None).unwrap(),
+        [
+            json!(["temperature", 10, 31.5, false]),
+            json!(["offset", 2, -300, false])
+        ]
+    );
+    let change = |alias, value, historical| Change {
+        alias,
+        value,
+        ts: TS + 5000,
+        historical,
+    };
+    let (_, ddata) = s
+        .data(
+            &cat,
+            Some("tempering"),
+            TS + 6000,
+            &[change(3, 32.25, true), change(4, -1.0, false)],
+        )
+        .unwrap();
+    assert_eq!(
+        decoded_by_pysparkplug("ddata", &ddata, Some(dbirth)).unwrap(),
+        [
+            json!(["temperature", 10, 32.25, true]),
+            json!(["offset", 2, -1, false])
+        ]
+    );
+    let (_, death) = s.death(TS).unwrap();
+    assert_eq!(
+        decoded_by_pysparkplug("ndeath", &death, None).unwrap(),
+        [json!(["bdSeq", 4, 12, false])]
+    );
+}

@@ -6,9 +6,13 @@
 //! here come from the Sparkplug 3.0.0 specification (Eclipse Sparkplug, tag `v3.0.0`) and
 //! Eclipse Tahu's `sparkplug_b.proto`; each is cited where it is used.
 
+pub mod node;
 pub mod proto;
 pub mod topic;
 pub mod value;
 
 pub use proto::{DataType, Metric, Payload};
 pub use topic::{MessageType, Topic, TopicError};
+
+#[cfg(test)]
+mod node_tests;

@@ -4,15 +4,15 @@
         JSON {name: hex} of payloads pysparkplug encodes (the committed fixtures in
         tests/fixtures/sparkplug/pysparkplug.json must be exactly these).
     python3 tests/interop/sparkplug.py decode KIND HEX [BIRTH_HEX]
-        Decode a payload chocoline encoded (KIND: nbirth, ndata, ndeath, ncmd); an NDATA is
-        decoded against its NBIRTH (aliases). Prints JSON {timestamp, seq, metrics: [...]}.
+        Decode a payload chocoline encoded (KIND: nbirth, ndata, dbirth, ddata, ndeath, ncmd);
+        an NDATA or DDATA is decoded against its NBIRTH or DBIRTH (aliases). Prints JSON {timestamp, seq, metrics: [...]}.
 """
 
 import json
 import sys
 
 import pysparkplug as psp
-from pysparkplug import DataType, Metric, NBirth, NCmd, NData, NDeath
+from pysparkplug import DataType, DBirth, DData, Metric, NBirth, NCmd, NData, NDeath
 
 TS = 1_700_000_000_000
 
@@ -58,6 +58,10 @@ def decode(kind: str, raw: bytes, birth: bytes | None) -> dict:
         p = NBirth.decode(raw)
     elif kind == "ndata":
         p = NData.decode(raw, birth=NBirth.decode(birth) if birth else None)
+    elif kind == "dbirth":
+        p = DBirth.decode(raw)
+    elif kind == "ddata":
+        p = DData.decode(raw, birth=DBirth.decode(birth) if birth else None)
     elif kind == "ncmd":
         p = NCmd.decode(raw)
     elif kind == "ndeath":
