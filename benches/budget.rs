@@ -366,19 +366,7 @@ fn idle(mqtt: u16) {
     let path = dir.path().join("idle.toml");
     std::fs::write(&path, text).expect("write config");
     let cfg = load_config(&path);
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let stop = CancellationToken::new();
-    rt.block_on(async {
-        let l = tokio::net::TcpListener::bind(("127.0.0.1", modbus))
-            .await
-            .expect("bind");
-        serve_line(
-            &cfg,
-            l,
-            LineSim::new(Scenario::Normal, 7, TimestampMs::now()),
-            &stop,
-        );
-    });
+    let (rt, stop) = start_line(&cfg, modbus);
     let mut child = spawn_agent(&path, &dir.path().join("agent.log"));
     let pid = child.id();
     wait_metrics(metrics, &mut child, &dir.path().join("agent.log"));

@@ -18,10 +18,6 @@ use agent_proc::*;
 
 use std::time::{Duration, Instant};
 
-use chocoline::domain::TimestampMs;
-use chocoline::simulate::{LineSim, Scenario};
-use tokio_util::sync::CancellationToken;
-
 const TARGET_PCT: f64 = 1.0;
 
 const SIGNALS_ON: &str = r#"
@@ -46,19 +42,7 @@ fn run(mqtt: u16, extra: &str, secs: u64) -> (f64, f64) {
     let path = dir.path().join("signals.toml");
     std::fs::write(&path, text).expect("write config");
     let cfg = load_config(&path);
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let stop = CancellationToken::new();
-    rt.block_on(async {
-        let l = tokio::net::TcpListener::bind(("127.0.0.1", modbus))
-            .await
-            .expect("bind");
-        serve_line(
-            &cfg,
-            l,
-            LineSim::new(Scenario::Normal, 7, TimestampMs::now()),
-            &stop,
-        );
-    });
+    let (rt, stop) = start_line(&cfg, modbus);
     let log = dir.path().join("agent.log");
     let mut child = spawn_agent(&path, &log);
     let pid = child.id();

@@ -13,7 +13,7 @@ use chocoline::clock::{self, OffsetSource};
 use chocoline::domain::TimestampMs;
 use chocoline::pipeline::agent::{self, Supervision};
 use common::agent::{PREFIX, Ports, http_get, metric, simulator, write_config};
-use common::{Subscriber, free_port, rumqttd};
+use common::{Subscriber, rumqttd};
 use tokio_util::sync::CancellationToken;
 
 const YEAR_MS: i64 = 365 * 24 * 3_600_000;
@@ -38,11 +38,7 @@ async fn live_agent_rides_out_a_year_forward_and_an_hour_back() {
     let src = Arc::new(OffsetSource::new());
     clock::process().set_source(src.clone());
     let broker = rumqttd();
-    let ports = Ports {
-        modbus: free_port(),
-        mqtt: broker.port(),
-        metrics: free_port(),
-    };
+    let ports = Ports::on(broker.port());
     let tmp = tempfile::tempdir().unwrap();
     let cfg = chocoline::config::load(&write_config(tmp.path(), &ports))
         .unwrap()

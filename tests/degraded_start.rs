@@ -15,7 +15,7 @@ use common::agent::{
     PREFIX, Ports, hup, sigterm_and_wait, simulator, spawn_agent, wait_published,
     write_config_with_model_copy,
 };
-use common::{Got, Subscriber, free_port, rumqttd};
+use common::{Got, Subscriber, rumqttd};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -41,11 +41,7 @@ fn predictions_of(got: &[Got], model: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_refused_at_start_raises_model_unavailable_and_clears_when_it_loads() {
     let broker = rumqttd();
-    let ports = Ports {
-        modbus: free_port(),
-        mqtt: broker.port(),
-        metrics: free_port(),
-    };
+    let ports = Ports::on(broker.port());
     let tmp = tempfile::tempdir().unwrap();
     let (path, models) = write_config_with_model_copy(tmp.path(), &ports);
     // bloom: the ONNX no longer matches its manifest's sha256; yield: the manifest is not JSON.

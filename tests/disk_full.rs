@@ -311,11 +311,7 @@ async fn agent_binary_starts_runs_and_stops_on_a_full_disk() {
         return;
     };
     let broker = rumqttd();
-    let ports = Ports {
-        modbus: free_port(),
-        mqtt: broker.port(),
-        metrics: free_port(),
-    };
+    let ports = Ports::on(broker.port());
     let path = common::agent::write_config(fs.path(), &ports);
     let cfg = chocoline::config::load(&path).unwrap().config;
     std::fs::create_dir_all(fs.path().join("data")).unwrap();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chocoline::pipeline::agent::{self, Supervision};
 use common::agent::{PREFIX, Ports, http_get, metric, sigterm_and_wait, simulator, write_config};
-use common::{Subscriber, free_port, rumqttd};
+use common::{Subscriber, rumqttd};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,11 +19,7 @@ use tokio_util::sync::CancellationToken;
 )]
 async fn agent_publishes_predictions_serves_metrics_and_stops_in_order() {
     let broker = rumqttd();
-    let ports = Ports {
-        modbus: free_port(),
-        mqtt: broker.port(),
-        metrics: free_port(),
-    };
+    let ports = Ports::on(broker.port());
     let tmp = tempfile::tempdir().unwrap();
     let path = write_config(tmp.path(), &ports);
     let plan = chocoline::config::load(&path).unwrap();
@@ -127,11 +123,7 @@ async fn agent_publishes_predictions_serves_metrics_and_stops_in_order() {
 async fn binary_notifies_systemd_and_stops_on_sigterm() {
     use std::os::unix::net::UnixDatagram;
     let broker = rumqttd();
-    let ports = Ports {
-        modbus: free_port(),
-        mqtt: broker.port(),
-        metrics: free_port(),
-    };
+    let ports = Ports::on(broker.port());
     let tmp = tempfile::tempdir().unwrap();
     let path = write_config(tmp.path(), &ports);
     let cfg = chocoline::config::load(&path).unwrap().config;

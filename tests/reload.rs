@@ -20,7 +20,7 @@ use common::agent::{
     Lines, PREFIX, Ports, collect, http_get, hup, metric, records, sigterm_and_wait, simulator,
     spawn_agent, summary, wait_log, write_config_with_model_copy,
 };
-use common::{Gate, Subscriber, free_port, rumqttd};
+use common::{Gate, Subscriber, rumqttd};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -60,11 +60,7 @@ async fn sighup_reloads_config_and_models_and_sigterm_drains() {
     let broker = rumqttd();
     let gate = Gate::new(broker.port());
     gate.open().await;
-    let ports = Ports {
-        modbus: free_port(),
-        mqtt: gate.port,
-        metrics: free_port(),
-    };
+    let ports = Ports::on(gate.port);
     let tmp = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (path, models) = write_config_with_model_copy(tmp.path(), &ports);

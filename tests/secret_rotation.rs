@@ -195,17 +195,12 @@ fn no_secret_in(log: &Lines) {
 }
 
 #[expect(
-    clippy::too_many_lines,
     clippy::cognitive_complexity,
     reason = "test scenario: rotate, refuse, restore on one running agent, read top to bottom"
 )]
 async fn rotation(mut broker: AuthBroker) {
     let tmp = tempfile::tempdir().unwrap();
-    let ports = Ports {
-        modbus: free_port(),
-        mqtt: broker.agent_port().await,
-        metrics: free_port(),
-    };
+    let ports = Ports::on(broker.agent_port().await);
     let pw = tmp.path().join("mqtt-password");
     write_password(&pw, OLD);
     let mqtt = format!(

@@ -43,11 +43,7 @@ fn registers(cfg: &chocoline::config::Config) -> BTreeMap<String, f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_line_publishes_its_registers_by_exception() {
     let broker = rumqttd();
-    let ports = Ports {
-        modbus: free_port(),
-        mqtt: broker.port(),
-        metrics: free_port(),
-    };
+    let ports = Ports::on(broker.port());
     let tmp = tempfile::tempdir().unwrap();
     let path = write_config(tmp.path(), &ports);
     let text = std::fs::read_to_string(&path).unwrap() + SIGNALS;

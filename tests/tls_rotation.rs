@@ -59,11 +59,7 @@ async fn renewed_client_certificate_reconnects_on_sighup_mosquitto() {
     let got = Arc::new(Mutex::new(Vec::new()));
     let mut sub = Subscriber::connect_with(broker.port(), PREFIX, got.clone()).await;
     let tmp = tempfile::tempdir().unwrap();
-    let ports = Ports {
-        modbus: free_port(),
-        mqtt: tls_port,
-        metrics: free_port(),
-    };
+    let ports = Ports::on(tls_port);
     let mqtt = format!(
         "ca_file = \"{}\"\nclient_cert_file = \"{}\"\nclient_key_file = \"{}\"\n",
         d.join("ca.crt").display(),

@@ -197,3 +197,28 @@ pub fn memory_line(pid: u32) -> String {
         status_mb(pid, "VmHWM")
     )
 }
+
+/// The line simulator (normal scenario, seed 7, stepped with wall time) serving `cfg`'s
+/// devices on 127.0.0.1:`modbus`, in a runtime of its own. To stop it: cancel the token, then
+/// drop the runtime.
+pub fn start_line(
+    cfg: &chocoline::config::Config,
+    modbus: u16,
+) -> (tokio::runtime::Runtime, CancellationToken) {
+    use chocoline::domain::TimestampMs;
+    use chocoline::simulate::{LineSim, Scenario};
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let stop = CancellationToken::new();
+    rt.block_on(async {
+        let l = tokio::net::TcpListener::bind(("127.0.0.1", modbus))
+            .await
+            .expect("bind");
+        serve_line(
+            cfg,
+            l,
+            LineSim::new(Scenario::Normal, 7, TimestampMs::now()),
+            &stop,
+        );
+    });
+    (rt, stop)
+}

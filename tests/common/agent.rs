@@ -18,6 +18,17 @@ pub struct Ports {
     pub metrics: u16,
 }
 
+impl Ports {
+    /// Free ports for the simulator and `/metrics`, and the broker on `mqtt`.
+    pub fn on(mqtt: u16) -> Ports {
+        Ports {
+            modbus: super::free_port(),
+            mqtt,
+            metrics: super::free_port(),
+        }
+    }
+}
+
 /// config/demo.toml pointed at this test's ports, models and data dir.
 pub fn write_config(dir: &Path, p: &Ports) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
