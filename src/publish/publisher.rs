@@ -108,6 +108,8 @@ struct Session {
     /// Raw signals handed to the client and not written yet (part of `queued`, but not of
     /// the outbox window).
     signals_queued: usize,
+    /// Shutting down: no more signals are handed over, only what is queued drains.
+    draining: bool,
 }
 
 /// How a session ended.
@@ -173,6 +175,7 @@ impl Publisher {
             connected: false,
             connected_at: None,
             signals_queued: 0,
+            draining: false,
         };
         let mut durable = self.outbox.subscribe();
         let mut store_alive = true;
@@ -227,6 +230,8 @@ impl Publisher {
                     self.delivered(seq, backoff)?;
                 }
                 self.fill(s)?;
+                // A suspicion lifted by this acknowledgement lets signals go out again.
+                self.send_signals(s);
             }
             _ => {}
         }

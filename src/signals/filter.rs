@@ -6,7 +6,8 @@
 //! - its quality changed (a read that fails, or comes back, is always news);
 //! - its value moved by more than the register's deadband (`|v - last| > deadband`; with a
 //!   deadband of 0, any change), or went from a number to NaN or back;
-//! - `max_silence` has gone by since the last one sent (a heartbeat: steady, not gone);
+//! - `max_silence` has gone by since the last one sent (a heartbeat: steady, not gone), or
+//!   its timestamp is older than the last one sent (the wall clock stepped back);
 //! - report by exception is off.
 
 use std::collections::HashMap;
@@ -69,8 +70,13 @@ impl Filter {
         if now.quality != last.quality || now.value.is_nan() != last.value.is_nan() {
             return true;
         }
+        // A wall clock stepped back (an RTC-less controller meeting NTP) would otherwise
+        // hold the heartbeat until it caught up again: send, and count silence from here.
+        if now.ts.0 < last.ts.0 {
+            return true;
+        }
         let silence = self.cfg.max_silence.get();
-        let silent_ms = now.ts.0.saturating_sub(last.ts.0);
+        let silent_ms = now.ts.0 - last.ts.0;
         if !silence.is_zero() && u128::try_from(silent_ms).unwrap_or(0) >= silence.as_millis() {
             return true;
         }
@@ -170,6 +176,18 @@ mod tests {
         });
         assert!(never.pass(&good(0, 45.0)));
         assert!(!never.pass(&good(10_000_000, 45.0)), "0s: no heartbeat");
+    }
+
+    #[test]
+    fn a_clock_step_back_does_not_silence_the_heartbeat() {
+        let mut f = Filter::new(cfg()); // 60 s
+        assert!(f.pass(&good(3_600_000, 45.0)));
+        assert!(
+            f.pass(&good(1_000, 45.0)),
+            "an hour back: sent, re-anchored"
+        );
+        assert!(!f.pass(&good(2_000, 45.0)));
+        assert!(f.pass(&good(61_000, 45.0)), "60 s after the new anchor");
     }
 
     #[test]

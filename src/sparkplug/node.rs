@@ -56,8 +56,20 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
-    /// Add a metric (name, datatype, unit) to the node (`device` None) or to a device.
-    pub fn add(&mut self, device: Option<&str>, name: &str, datatype: DataType, unit: &str) {
+    /// Add a metric (name, datatype, unit) to the node (`device` None) or to a device; its
+    /// alias, or None (nothing added) when that owner already has the name, or when a node
+    /// metric would take a name the session adds itself (`bdSeq`, `Node Control/Rebirth`).
+    pub fn add(
+        &mut self,
+        device: Option<&str>,
+        name: &str,
+        datatype: DataType,
+        unit: &str,
+    ) -> Option<u64> {
+        let reserved = device.is_none() && (name == BD_SEQ || name == REBIRTH);
+        if reserved || self.alias(device, name).is_some() {
+            return None;
+        }
         let alias = self.by_alias.len() as u64 + 1;
         let def = MetricDef {
             name: name.to_owned(),
@@ -73,6 +85,7 @@ impl Catalogue {
         let owner = device.map(str::to_owned);
         self.by_alias.insert(alias, (owner.clone(), list.len() - 1));
         self.by_name.insert((owner, name.to_owned()), alias);
+        Some(alias)
     }
 
     /// The alias of `name` on the node or a device.
@@ -188,7 +201,8 @@ impl Session {
         Ok(out)
     }
 
-    /// NDATA (`device` None) or DDATA of `changes` (by alias only, as after a birth).
+    /// NDATA (`device` None) or DDATA of `changes` (by alias only, as after a birth). A change
+    /// whose alias is unknown or belongs to another device (or to the node) is left out.
     pub fn data(
         &mut self,
         cat: &Catalogue,
@@ -203,7 +217,7 @@ impl Session {
         };
         let metrics = (changes.iter())
             .filter_map(|c| {
-                let (_, def) = cat.by_alias(c.alias)?;
+                let (_, def) = cat.by_alias(c.alias).filter(|(o, _)| *o == device)?;
                 let mut m = value_metric(def.datatype, c.value);
                 m.alias = Some(c.alias);
                 m.timestamp = Some(c.ts);
@@ -337,11 +351,18 @@ impl BdSeqFile {
     }
 
     /// The `bdSeq` for the connection about to be made: the stored one plus 1 (0 at first and
-    /// after 255), written (temporary file, fsync, rename) before it is used, so a crash can
-    /// only skip a number, never repeat one.
+    /// after 255), written (temporary file, fsync, rename, fsync of the folder) before it is
+    /// used, so a crash or a power cut can only skip a number, never repeat one. An unreadable
+    /// file starts over at 0, with a warning.
     pub fn next(&self) -> std::io::Result<u8> {
         let next = match std::fs::read_to_string(&self.path) {
-            Ok(s) => s.trim().parse::<u8>().map_or(0, |v| v.wrapping_add(1)),
+            Ok(s) => s.trim().parse::<u8>().map_or_else(
+                |_| {
+                    tracing::warn!(file = %self.path.display(), "bdSeq file unreadable: starting over at 0");
+                    0
+                },
+                |v| v.wrapping_add(1),
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
             Err(e) => return Err(e),
         };
@@ -353,6 +374,9 @@ impl BdSeqFile {
             f.sync_all()?;
         }
         std::fs::rename(&tmp, &self.path)?;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
         Ok(next)
     }
 }

@@ -42,6 +42,51 @@ fn aliases_are_unique_across_node_and_devices_and_follow_the_order_given() {
 }
 
 #[test]
+fn a_name_twice_or_a_reserved_name_gets_no_second_alias() {
+    let mut c = catalogue();
+    assert_eq!(c.add(Some("plc"), "batch_id", DataType::Int32, ""), None);
+    assert_eq!(c.add(None, BD_SEQ, DataType::Int64, ""), None);
+    assert_eq!(c.add(None, REBIRTH, DataType::Boolean, ""), None);
+    assert_eq!(
+        c.add(Some("plc"), BD_SEQ, DataType::Int64, ""),
+        Some(6),
+        "a device may"
+    );
+    assert_eq!(
+        c.add(Some("tempering"), "batch_id", DataType::UInt32, ""),
+        Some(7)
+    );
+}
+
+#[test]
+fn data_leave_out_aliases_of_other_owners() {
+    let c = catalogue();
+    let mut s = Session::new("g", "e", 0).unwrap();
+    let change = |alias| Change {
+        alias,
+        value: 1.0,
+        ts: 1,
+        historical: false,
+    };
+    // 2 is tempering's, 3 is plc's, 1 is the node's, 99 nobody's.
+    let (_, raw) = s
+        .data(
+            &c,
+            Some("tempering"),
+            1,
+            &[change(2), change(3), change(1), change(99)],
+        )
+        .unwrap();
+    let aliases: Vec<_> = decoded(&raw).metrics.iter().map(|m| m.alias).collect();
+    assert_eq!(aliases, [Some(2)]);
+    let (_, raw) = s
+        .data(&c, None, 1, &[change(2), change(1), change(5)])
+        .unwrap();
+    let aliases: Vec<_> = decoded(&raw).metrics.iter().map(|m| m.alias).collect();
+    assert_eq!(aliases, [Some(1), Some(5)]);
+}
+
+#[test]
 fn births_number_from_zero_and_carry_bdseq_rebirth_names_aliases_and_units() {
     let c = catalogue();
     let mut s = Session::new("plant1", "line-3", 7).unwrap();

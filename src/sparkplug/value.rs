@@ -26,13 +26,17 @@ pub fn encode(dt: DataType, v: f64) -> Option<Value> {
         DataType::UInt32 if int(0.0, 4_294_967_295.0) => Value::IntValue(v as u32),
         // −2^63, and the largest f64 below 2^63 and 2^64: every integral f64 in between
         // converts exactly.
-        DataType::Int64 | DataType::DateTime
-            if int(-9_223_372_036_854_775_808.0, 9_223_372_036_854_774_784.0) =>
-        {
+        DataType::Int64 if int(-9_223_372_036_854_775_808.0, 9_223_372_036_854_774_784.0) => {
             Value::LongValue(v as i64 as u64)
         }
-        DataType::UInt64 if int(0.0, 18_446_744_073_709_549_568.0) => Value::LongValue(v as u64),
-        DataType::Float if !v.is_nan() => Value::FloatValue(v as f32),
+        // DateTime: uint64 milliseconds since the epoch.
+        DataType::UInt64 | DataType::DateTime if int(0.0, 18_446_744_073_709_549_568.0) => {
+            Value::LongValue(v as u64)
+        }
+        // A finite value beyond f32's range would become ±inf: refused; infinities stay.
+        DataType::Float if v.is_infinite() || v.abs() <= f64::from(f32::MAX) => {
+            Value::FloatValue(v as f32)
+        }
         DataType::Double if !v.is_nan() => Value::DoubleValue(v),
         DataType::Boolean if !v.is_nan() => Value::BooleanValue(v != 0.0),
         _ => return None,
@@ -49,8 +53,8 @@ pub fn decode(dt: DataType, value: &Value) -> Option<f64> {
         (DataType::UInt16, Value::IntValue(x)) => f64::from(*x as u16),
         (DataType::UInt32, Value::IntValue(x)) => f64::from(*x),
         (DataType::UInt32, Value::LongValue(x)) => f64::from(*x as u32),
-        (DataType::Int64 | DataType::DateTime, Value::LongValue(x)) => *x as i64 as f64,
-        (DataType::UInt64, Value::LongValue(x)) => *x as f64,
+        (DataType::Int64, Value::LongValue(x)) => *x as i64 as f64,
+        (DataType::UInt64 | DataType::DateTime, Value::LongValue(x)) => *x as f64,
         (DataType::Float, Value::FloatValue(x)) => f64::from(*x),
         (DataType::Double, Value::DoubleValue(x)) => *x,
         (DataType::Boolean, Value::BooleanValue(b)) => f64::from(u8::from(*b)),
@@ -104,11 +108,18 @@ mod tests {
             (DataType::Int8, &[-128.0, -1.0, 0.0, 127.0]),
             (DataType::Int16, &[-32768.0, 32767.0]),
             (DataType::Int32, &[-2_147_483_648.0, 2_147_483_647.0]),
-            (DataType::Int64, &[-9.007_199_254_740_992e15, 1.7e12]),
+            (
+                DataType::Int64,
+                &[
+                    -9_223_372_036_854_775_808.0,
+                    9_223_372_036_854_774_784.0,
+                    1.7e12,
+                ],
+            ),
             (DataType::UInt8, &[0.0, 255.0]),
             (DataType::UInt16, &[65535.0]),
             (DataType::UInt32, &[4_294_967_295.0]),
-            (DataType::UInt64, &[9.007_199_254_740_992e15]),
+            (DataType::UInt64, &[18_446_744_073_709_549_568.0, 0.0]),
             (DataType::DateTime, &[1_700_000_000_000.0]),
             (DataType::Float, &[31.5, -0.25]),
             (DataType::Double, &[45.123_456_789, f64::INFINITY]),
@@ -125,6 +136,22 @@ mod tests {
     #[test]
     fn what_does_not_fit_is_refused_not_wrapped() {
         assert_eq!(encode(DataType::Int8, 128.0), None);
+        assert_eq!(
+            encode(DataType::Int64, 9_223_372_036_854_775_808.0),
+            None,
+            "2^63"
+        );
+        assert_eq!(
+            encode(DataType::UInt64, 18_446_744_073_709_551_616.0),
+            None,
+            "2^64"
+        );
+        assert_eq!(encode(DataType::DateTime, -1.0), None, "before the epoch");
+        assert_eq!(encode(DataType::Float, 1e39), None, "beyond f32");
+        assert_eq!(
+            encode(DataType::Float, f64::INFINITY),
+            Some(Value::FloatValue(f32::INFINITY))
+        );
         assert_eq!(encode(DataType::UInt16, -1.0), None);
         assert_eq!(encode(DataType::Int32, 1.5), None);
         assert_eq!(encode(DataType::Int32, f64::NAN), None);

@@ -68,6 +68,7 @@ impl Publisher {
     ) -> Result<(), PublishError> {
         let deadline = Instant::now() + self.cfg.drain_timeout.get();
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(1));
+        s.draining = true;
         self.fill(s)?;
         while !(s.queued.is_empty() && s.inflight.is_empty() && self.outbox.depth() == 0) {
             match tokio::time::timeout_at(deadline, events.poll()).await {

@@ -20,12 +20,15 @@ impl Publisher {
     }
 
     /// Hand the client waiting signals while their share of its request queue has room: at
-    /// most [`BURST`] at once and `inflight / 2` (at least 1) waiting to be written.
+    /// most [`BURST`] at once and `inflight / 2` (at least 1) waiting to be written. None while
+    /// a message is suspected (it goes alone, so that a broker that drops the connection on
+    /// it is not blamed on a signal, nor a signal's refusal on it) or while shutting down (the
+    /// ring is not drained into the goodbye: signals are the latest values, not a backlog).
     pub(super) fn send_signals(&mut self, s: &mut Session) {
         let Some((queue, retain)) = &self.signals else {
             return;
         };
-        if !s.connected {
+        if !s.connected || s.draining || self.suspect.is_some() {
             return;
         }
         let share = (self.window / 2).max(1);
