@@ -90,6 +90,9 @@ pub struct Config {
     /// Prometheus metrics and health endpoint.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Sparkplug B edge node.
+    #[serde(default)]
+    pub sparkplug: crate::sparkplug::config::SparkplugConfig,
 }
 
 /// `[agent]`: identity of the line this agent watches; it appears in every alert.

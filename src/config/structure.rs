@@ -15,9 +15,20 @@ use super::{
 };
 
 /// The top-level keys of [`Config`], in the order the reference sample uses.
-pub const SECTIONS: [&str; 12] = [
-    "agent", "devices", "products", "features", "models", "fleet", "drift", "alerts", "store",
-    "mqtt", "log", "metrics",
+pub const SECTIONS: [&str; 13] = [
+    "agent",
+    "devices",
+    "products",
+    "features",
+    "models",
+    "fleet",
+    "drift",
+    "alerts",
+    "store",
+    "mqtt",
+    "sparkplug",
+    "log",
+    "metrics",
 ];
 
 /// A problem found at a key path.
@@ -108,6 +119,7 @@ pub(crate) fn section<'de, D: Deserializer<'de>>(
         "mqtt" => go::<MqttConfig, D>(d),
         "log" => go::<LogConfig, D>(d),
         "metrics" => go::<MetricsConfig, D>(d),
+        "sparkplug" => go::<crate::sparkplug::config::SparkplugConfig, D>(d),
         _ => return None,
     })
 }

@@ -78,6 +78,7 @@ pub(crate) fn valid() -> Config {
         mqtt: MqttConfig::default(),
         log: LogConfig::default(),
         metrics: MetricsConfig::default(),
+        sparkplug: Default::default(),
     }
 }
 
@@ -104,5 +105,7 @@ pub(crate) fn fully_populated() -> Config {
     c.mqtt.client_key_file = Some("key.pem".into());
     // The sample's example deadbands (map keys are register names, not schema keys).
     c.mqtt.topics.signals.deadbands = [("temperature".into(), 0.1), ("ph".into(), 0.01)].into();
+    c.sparkplug.edge_node_id = Some("line-3".into());
+    c.sparkplug.primary_host_id = Some("scada1".into());
     c
 }

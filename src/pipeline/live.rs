@@ -125,6 +125,8 @@ struct Tasks {
     store: JoinHandle<()>,
     publish: JoinHandle<Option<PublishStats>>,
     refresher: JoinHandle<()>,
+    /// The Sparkplug edge node (stopped with the publisher: its NDEATH goes last).
+    edge: Option<JoinHandle<Result<(), crate::publish::PublishError>>>,
     /// Stops the publisher (and the refresher) once the store has flushed.
     publish_stop: CancellationToken,
 }
@@ -159,12 +161,13 @@ pub async fn run(
         controller = controller.with_deploys(rx);
     }
     let health = health_reports(cfg, &mut stages, &control.metrics);
-    let tap = signal_tap(cfg, &mut stages, &control.metrics);
+    let (tap, edge) = super::outputs::taps(cfg, &mut stages, &control.metrics);
     let controller = tokio::spawn(controller.run(control.reload.take(), shutdown.clone()));
     let side = Side {
         controller,
         health,
         tap,
+        edge,
     };
     spawn(stages, hb, rx_updates, &mut control, side, shutdown)
         .drain()
@@ -177,30 +180,11 @@ struct Side {
     controller: JoinHandle<()>,
     /// The `{prefix}/health` report, when on.
     health: Option<telemetry::HealthFeed>,
-    /// The raw-signal tap between acquire and features, when `[mqtt.topics.signals]` is on.
+    /// The raw-signal tap between acquire and features, when `[mqtt.topics.signals]` or
+    /// `[sparkplug]` is on.
     tap: Option<crate::signals::stage::Tap>,
-}
-
-/// The raw-signal tap, when `[mqtt.topics.signals] enabled`: its ring goes to the publisher.
-fn signal_tap(
-    cfg: &crate::config::Config,
-    stages: &mut Stages,
-    metrics: &crate::metrics::Registry,
-) -> Option<crate::signals::stage::Tap> {
-    let sc = &cfg.mqtt.topics.signals;
-    if !sc.enabled {
-        return None;
-    }
-    let queue = crate::signals::SignalQueue::new(sc.queue, metrics);
-    stages.publisher.set_signals(queue.clone(), sc.retain);
-    tracing::info!(topics = %format!("{}/signals/+", cfg.mqtt.topic_prefix),
-        deadband = sc.deadband, report_by_exception = sc.report_by_exception, "raw signals on");
-    Some(crate::signals::stage::Tap {
-        filter: crate::signals::Filter::new(sc.clone()),
-        prefix: cfg.mqtt.topic_prefix.clone(),
-        queue,
-        suppressed: crate::signals::queue::outcome_counter(metrics, "suppressed"),
-    })
+    /// The Sparkplug edge node, when `[sparkplug]` is on.
+    edge: Option<crate::publish::edge_node::EdgeNode>,
 }
 
 /// Deployment over MQTT is on when bundles have somewhere to go and someone to trust: an agent
@@ -303,6 +287,7 @@ fn spawn(
             publish_stop.clone(),
             rx.publisher,
         )),
+        edge: (side.edge).map(|e| tokio::spawn(e.run(publish_stop.clone()))),
         refresher: tokio::spawn(telemetry::refresh(
             control.metrics.clone(),
             metrics_rx,
@@ -330,6 +315,7 @@ impl Tasks {
         let _ = self.monitor.await;
         let records = self.alert.await.unwrap_or_default();
         let publish = finish_output(self.store, self.publish, self.publish_stop).await;
+        finish_edge(self.edge).await;
         let _ = self.refresher.await;
         Report {
             samples,
@@ -352,6 +338,15 @@ async fn finish_output(
     tracing::info!("store flushed; stopping the publisher");
     publish_stop.cancel();
     joined(publish, "publisher").await.flatten()
+}
+
+/// Wait for the Sparkplug edge node (stopped with the publisher) to publish its NDEATH.
+async fn finish_edge(edge: Option<JoinHandle<Result<(), crate::publish::PublishError>>>) {
+    if let Some(e) = edge
+        && let Some(Err(err)) = joined(e, "sparkplug").await
+    {
+        tracing::error!(error = %err, "Sparkplug edge node failed");
+    }
 }
 
 /// Join a task; a panic is logged and gives None.

@@ -10,6 +10,7 @@ pub mod changes;
 pub mod degraded;
 pub mod health_report;
 pub mod live;
+mod outputs;
 pub mod reload;
 mod supervise;
 pub mod telemetry;

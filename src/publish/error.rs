@@ -57,4 +57,7 @@ pub enum PublishError {
     /// The outbox could not be read or updated.
     #[error("publish: {0}")]
     Store(#[from] crate::store::StoreError),
+    /// The Sparkplug `bdSeq` file could not be read or written.
+    #[error("[sparkplug] bdSeq file: {0}")]
+    BdSeq(std::io::Error),
 }

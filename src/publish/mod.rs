@@ -14,6 +14,7 @@
 
 pub mod backoff;
 pub mod config;
+pub mod edge_node;
 pub mod error;
 pub mod options;
 pub mod publisher;

@@ -13,15 +13,26 @@ use tokio::sync::Notify;
 use crate::metrics::{Counter, Registry};
 use crate::wire::signals::SignalMessage;
 
-/// Shared ring of signals; see the module docs.
-#[derive(Debug, Clone)]
-pub struct SignalQueue {
-    inner: Arc<Inner>,
+/// The JSON signals' ring (`{prefix}/signals/…`).
+pub type SignalQueue = Ring<SignalMessage>;
+
+/// Shared bounded ring, oldest dropped first; see the module docs.
+#[derive(Debug)]
+pub struct Ring<T> {
+    inner: Arc<Inner<T>>,
+}
+
+impl<T> Clone for Ring<T> {
+    fn clone(&self) -> Self {
+        Ring {
+            inner: self.inner.clone(),
+        }
+    }
 }
 
 #[derive(Debug)]
-struct Inner {
-    ring: Mutex<VecDeque<SignalMessage>>,
+struct Inner<T> {
+    ring: Mutex<VecDeque<T>>,
     capacity: usize,
     ready: Notify,
     /// `chocoline_signals_total{outcome="published"}`: handed to the MQTT client.
@@ -34,20 +45,27 @@ impl SignalQueue {
     /// A ring of `capacity` signals (at least 1) whose counters are in `metrics`.
     pub fn new(capacity: usize, metrics: &Registry) -> Self {
         let counter = |outcome| outcome_counter(metrics, outcome);
+        Ring::with_counters(capacity, counter("published"), counter("dropped"))
+    }
+}
+
+impl<T> Ring<T> {
+    /// A ring of `capacity` items (at least 1) counting what it hands out and drops.
+    pub fn with_counters(capacity: usize, published: Counter, dropped: Counter) -> Self {
         let capacity = capacity.max(1);
-        SignalQueue {
+        Ring {
             inner: Arc::new(Inner {
                 ring: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
                 capacity,
                 ready: Notify::new(),
-                published: counter("published"),
-                dropped: counter("dropped"),
+                published,
+                dropped,
             }),
         }
     }
 
     /// Add a signal; when the ring is full the oldest one is dropped (and counted).
-    pub fn push(&self, m: SignalMessage) {
+    pub fn push(&self, m: T) {
         {
             let mut ring = self.lock();
             if ring.len() >= self.inner.capacity {
@@ -60,13 +78,13 @@ impl SignalQueue {
     }
 
     /// The oldest waiting signal.
-    pub fn pop(&self) -> Option<SignalMessage> {
+    pub fn pop(&self) -> Option<T> {
         self.lock().pop_front()
     }
 
     /// Put back a signal the client could not take (its queue was full): it goes out first
     /// next time, unless the ring has filled up behind it in the meantime.
-    pub fn put_back(&self, m: SignalMessage) {
+    pub fn put_back(&self, m: T) {
         let mut ring = self.lock();
         if ring.len() >= self.inner.capacity {
             self.inner.dropped.inc();
@@ -101,7 +119,7 @@ impl SignalQueue {
         self.inner.ready.notified().await;
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<SignalMessage>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<T>> {
         // A panic while holding the lock leaves a consistent ring (every operation is one
         // push or pop), so a poisoned lock is used as it is.
         self.inner

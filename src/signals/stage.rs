@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::queue::Ring;
 use super::{Filter, SignalQueue};
-use crate::domain::Sample;
+use crate::domain::{Reading, Sample};
 use crate::health::Heartbeat;
 use crate::metrics::Counter;
 use crate::wire::signals;
@@ -20,8 +21,10 @@ pub struct Tap {
     pub filter: Filter,
     /// `[mqtt] topic_prefix`.
     pub prefix: String,
-    /// The publisher's ring.
-    pub queue: SignalQueue,
+    /// The JSON publisher's ring, when `[mqtt.topics.signals]` is on.
+    pub queue: Option<SignalQueue>,
+    /// The Sparkplug edge node's ring, when `[sparkplug]` is on.
+    pub sparkplug: Option<Ring<Reading>>,
     /// `chocoline_signals_total{outcome="suppressed"}`.
     pub suppressed: Counter,
 }
@@ -50,7 +53,12 @@ fn offer(tap: &mut Tap, sample: &Sample) {
     let before = tap.filter.suppressed;
     for r in &sample.readings {
         if tap.filter.pass(r) {
-            tap.queue.push(signals::message(&tap.prefix, r));
+            if let Some(q) = &tap.queue {
+                q.push(signals::message(&tap.prefix, r));
+            }
+            if let Some(q) = &tap.sparkplug {
+                q.push(r.clone());
+            }
         }
     }
     tap.suppressed.add(tap.filter.suppressed - before);

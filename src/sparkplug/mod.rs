@@ -6,6 +6,8 @@
 //! here come from the Sparkplug 3.0.0 specification (Eclipse Sparkplug, tag `v3.0.0`) and
 //! Eclipse Tahu's `sparkplug_b.proto`; each is cited where it is used.
 
+pub mod config;
+pub mod map;
 pub mod node;
 pub mod proto;
 pub mod topic;

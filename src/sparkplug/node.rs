@@ -105,6 +105,11 @@ impl Catalogue {
         Some((owner.as_deref(), list.get(*i)?))
     }
 
+    /// The node's own metrics, in alias order.
+    pub fn node_metrics(&self) -> impl Iterator<Item = &MetricDef> {
+        self.node.iter()
+    }
+
     /// Device names, sorted.
     pub fn devices(&self) -> impl Iterator<Item = &str> {
         self.devices.keys().map(String::as_str)

@@ -32,7 +32,7 @@ use pipeline::*;
 /// A check adds the problems it finds.
 type Check = fn(&Config, &mut Vec<Problem>);
 
-const CHECKS: [Check; 20] = [
+const CHECKS: [Check; 21] = [
     devices_present,
     names,
     device_settings,
@@ -52,6 +52,7 @@ const CHECKS: [Check; 20] = [
     alert_settings,
     store,
     mqtt,
+    sparkplug,
     log,
 ];
 

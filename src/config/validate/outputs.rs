@@ -330,3 +330,36 @@ pub(super) fn log(cfg: &Config, out: &mut Vec<Problem>) {
         push(out, KeyPath::root().key("log").key("level"), e);
     }
 }
+
+/// `[sparkplug]`: ids that can stand in a topic level.
+pub(super) fn sparkplug(cfg: &Config, out: &mut Vec<Problem>) {
+    use crate::sparkplug::topic::valid_id;
+    let s = &cfg.sparkplug;
+    let p = KeyPath::root().key("sparkplug");
+    const WHY: &str = "must be non-empty and contain no +, / or # (it is a topic level)";
+    if !valid_id(&s.group_id) {
+        push(out, p.key("group_id"), WHY);
+    }
+    for (key, v) in [
+        ("edge_node_id", &s.edge_node_id),
+        ("primary_host_id", &s.primary_host_id),
+    ] {
+        if v.as_deref().is_some_and(|id| !valid_id(id)) {
+            push(out, p.key(key), WHY);
+        }
+    }
+    if s.enabled && s.edge_node_id.is_none() && !valid_id(&cfg.agent.line) {
+        push(
+            out,
+            p.key("edge_node_id"),
+            "needed: [agent] line cannot be the edge node id (it contains +, / or #)",
+        );
+    }
+    if s.enabled && s.primary_host_id.is_some() {
+        push(
+            out,
+            p.key("primary_host_id"),
+            "not supported yet: the edge node does not follow a primary host's STATE; remove it",
+        );
+    }
+}

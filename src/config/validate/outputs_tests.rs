@@ -124,3 +124,23 @@ fn signal_settings_name_registers_and_sane_numbers() {
     c.mqtt.topics.signals.deadbands.insert(first, f64::NAN);
     assert_eq!(run(mqtt, &c).len(), 1);
 }
+
+#[test]
+fn sparkplug_ids_are_topic_levels() {
+    let mut c = valid();
+    c.sparkplug.enabled = true;
+    assert!(run(sparkplug, &c).is_empty());
+    c.sparkplug.group_id = "plant/1".into();
+    assert_one(&run(sparkplug, &c), "sparkplug.group_id", "no +, / or #");
+    let mut c = valid();
+    c.sparkplug.edge_node_id = Some(String::new());
+    assert_one(&run(sparkplug, &c), "sparkplug.edge_node_id", "non-empty");
+    let mut c = valid();
+    c.sparkplug.enabled = true;
+    c.sparkplug.primary_host_id = Some("scada1".into());
+    assert_one(
+        &run(sparkplug, &c),
+        "sparkplug.primary_host_id",
+        "not supported yet",
+    );
+}

@@ -1,0 +1,307 @@
+//! The agent as a Sparkplug B edge node (`[sparkplug]`), with real components: the line
+//! simulator as a Modbus server, the whole agent in-process, rumqttd, sled on disk, and a
+//! plain MQTT client as the host that decodes with the schema's messages.
+//!
+//! Checked: NBIRTH (seq 0, bdSeq, Node Control/Rebirth) then one DBIRTH per Modbus device
+//! with every register, DDATA by alias in sequence, a rebirth on NCMD (same bdSeq, seq back
+//! to 0), a malformed or unknown NCMD refused without a birth, NDEATH with the connection's
+//! bdSeq on shutdown, and bdSeq + 1 after a restart on the same data directory.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chocoline::pipeline::agent::{self, Supervision};
+use chocoline::sparkplug::Payload;
+use chocoline::sparkplug::proto::metric::Value;
+use common::agent::{Ports, simulator, write_config};
+use common::rumqttd;
+use prost::Message as _;
+use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
+use tokio_util::sync::CancellationToken;
+
+const SPARKPLUG: &str = r#"
+[sparkplug]
+enabled = true
+group_id = "plant1"
+edge_node_id = "line-1"
+"#;
+
+type Seen = Arc<Mutex<Vec<(String, Payload)>>>;
+
+/// A host: subscribes to `spBv1.0/plant1/#` and decodes every payload.
+async fn host(port: u16) -> (AsyncClient, Seen) {
+    let mut o = MqttOptions::new(format!("host-{}", common::free_port()), "127.0.0.1", port);
+    o.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut events) = AsyncClient::new(o, 64);
+    client
+        .subscribe("spBv1.0/plant1/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let seen: Seen = Arc::default();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut tx = Some(tx);
+    let s = seen.clone();
+    tokio::spawn(async move {
+        while let Ok(ev) = events.poll().await {
+            match ev {
+                Event::Incoming(Incoming::SubAck(_)) => {
+                    if let Some(t) = tx.take() {
+                        let _ = t.send(());
+                    }
+                }
+                Event::Incoming(Incoming::Publish(p)) => {
+                    let payload = Payload::decode(p.payload.as_ref()).unwrap_or_default();
+                    s.lock().unwrap().push((p.topic.clone(), payload));
+                }
+                _ => {}
+            }
+        }
+    });
+    rx.await.unwrap();
+    (client, seen)
+}
+
+async fn wait(seen: &Seen, what: &str, pred: impl Fn(&[(String, Payload)]) -> bool) {
+    for _ in 0..600 {
+        if pred(&seen.lock().unwrap()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let topics: Vec<_> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(t, _)| t.clone())
+        .collect();
+    panic!("timed out waiting for {what}; saw {topics:?}");
+}
+
+fn count(seen: &Seen, topic: &str) -> usize {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, _)| t == topic)
+        .count()
+}
+
+fn bd_seq(p: &Payload) -> Option<u64> {
+    let m = p
+        .metrics
+        .iter()
+        .find(|m| m.name.as_deref() == Some("bdSeq"))?;
+    match m.value {
+        Some(Value::LongValue(v)) => Some(v),
+        _ => None,
+    }
+}
+
+fn last(seen: &Seen, topic: &str) -> Payload {
+    (seen.lock().unwrap().iter().rev())
+        .find(|(t, _)| t == topic)
+        .map(|(_, p)| p.clone())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "test scenario: one edge node from birth to death and restart, read top to bottom"
+)]
+async fn births_data_rebirth_refusals_death_and_bdseq_after_restart() {
+    let broker = rumqttd();
+    let ports = Ports::on(broker.port());
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_config(tmp.path(), &ports);
+    std::fs::write(&path, std::fs::read_to_string(&path).unwrap() + SPARKPLUG).unwrap();
+    let cfg = chocoline::config::load(&path).unwrap().config;
+    let stop_sim = CancellationToken::new();
+    simulator(&cfg, ports.modbus, stop_sim.clone()).await;
+    let (client, seen) = host(ports.mqtt).await;
+    let run = |shutdown: CancellationToken| {
+        let cfg = cfg.clone();
+        tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
+    };
+    let nbirth = "spBv1.0/plant1/NBIRTH/line-1";
+    let shutdown = CancellationToken::new();
+    let agent1 = run(shutdown.clone());
+    wait(&seen, "births and device data", |s| {
+        s.iter().any(|(t, _)| t == nbirth)
+            && s.iter().filter(|(t, _)| t.contains("/DBIRTH/")).count() == 4
+            && s.iter().any(|(t, _)| t.contains("/DDATA/"))
+    })
+    .await;
+    let birth = last(&seen, nbirth);
+    assert_eq!(birth.seq, Some(0));
+    let first_bd = bd_seq(&birth).expect("bdSeq in NBIRTH");
+    assert!(
+        birth
+            .metrics
+            .iter()
+            .any(|m| m.name.as_deref() == Some("Node Control/Rebirth"))
+    );
+    // Node metrics carry values at birth: the outbox depth, and every alert kind as a Boolean.
+    let depth = (birth.metrics.iter()).find(|m| m.name.as_deref() == Some("outbox/depth"));
+    assert!(
+        matches!(depth.unwrap().value, Some(Value::LongValue(_))),
+        "{depth:?}"
+    );
+    let alerts: Vec<_> = (birth.metrics.iter())
+        .filter(|m| m.name.as_deref().is_some_and(|n| n.starts_with("alerts/")))
+        .collect();
+    assert_eq!(alerts.len(), 9);
+    assert!(
+        alerts
+            .iter()
+            .all(|m| matches!(m.value, Some(Value::BooleanValue(_))))
+    );
+    // Every register of the config is born on its device, with an alias.
+    for d in &cfg.devices {
+        let b = last(&seen, &format!("spBv1.0/plant1/DBIRTH/line-1/{}", d.name));
+        let names: Vec<_> = b.metrics.iter().filter_map(|m| m.name.clone()).collect();
+        let want: Vec<_> = d.registers.iter().map(|r| r.name.clone()).collect();
+        assert_eq!(names, want, "{}", d.name);
+        assert!(
+            b.metrics
+                .iter()
+                .all(|m| m.alias.is_some() && m.datatype.is_some())
+        );
+    }
+    // Data by alias only, seq continuing after the births.
+    let data: Vec<Payload> = (seen.lock().unwrap().iter())
+        .filter(|(t, _)| t.contains("/DDATA/"))
+        .map(|(_, p)| p.clone())
+        .collect();
+    assert!(data.iter().all(|p| {
+        p.metrics
+            .iter()
+            .all(|m| m.name.is_none() && m.alias.is_some())
+    }));
+    assert!(
+        data.iter()
+            .all(|p| p.seq.is_some_and(|s| (4..=255).contains(&s)))
+    );
+
+    // A rebirth request (as pysparkplug's client sends it: no datatype).
+    let ncmd = "spBv1.0/plant1/NCMD/line-1";
+    let rebirth = hex::decode(
+        "0880d095ffbc31121f0a144e6f646520436f6e74726f6c2f526562697274681880d095ffbc317001",
+    )
+    .unwrap();
+    let births_before = count(&seen, nbirth);
+    client
+        .publish(ncmd, QoS::AtLeastOnce, false, rebirth)
+        .await
+        .unwrap();
+    wait(&seen, "a rebirth", |s| {
+        s.iter().filter(|(t, _)| t == nbirth).count() > births_before
+    })
+    .await;
+    let again = last(&seen, nbirth);
+    assert_eq!(
+        (again.seq, bd_seq(&again)),
+        (Some(0), Some(first_bd)),
+        "same bdSeq, seq 0"
+    );
+
+    // Malformed and unknown commands: refused, no birth.
+    let births_before = count(&seen, nbirth);
+    client
+        .publish(ncmd, QoS::AtLeastOnce, false, vec![0xff, 0xff, 0xff])
+        .await
+        .unwrap();
+    let unknown = Payload {
+        timestamp: Some(1),
+        metrics: vec![chocoline::sparkplug::Metric {
+            name: Some("Node Control/Reboot".into()),
+            value: Some(Value::BooleanValue(true)),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    client
+        .publish(ncmd, QoS::AtLeastOnce, false, unknown.encode_to_vec())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        count(&seen, nbirth),
+        births_before,
+        "a refused command caused a birth"
+    );
+
+    // Shutdown: NDEATH with this connection's bdSeq.
+    shutdown.cancel();
+    agent1.await.unwrap().unwrap();
+    let ndeath = "spBv1.0/plant1/NDEATH/line-1";
+    wait(&seen, "NDEATH", |s| s.iter().any(|(t, _)| t == ndeath)).await;
+    let death = last(&seen, ndeath);
+    assert_eq!((death.seq, bd_seq(&death)), (None, Some(first_bd)));
+
+    // Restart on the same data directory: the next bdSeq.
+    let births_before = count(&seen, nbirth);
+    let shutdown = CancellationToken::new();
+    let agent2 = run(shutdown.clone());
+    wait(&seen, "births after the restart", |s| {
+        s.iter().filter(|(t, _)| t == nbirth).count() > births_before
+    })
+    .await;
+    assert_eq!(bd_seq(&last(&seen, nbirth)), Some((first_bd + 1) % 256));
+    shutdown.cancel();
+    agent2.await.unwrap().unwrap();
+    stop_sim.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_leaves_the_ndeath_of_the_connection_and_the_refusal_is_logged() {
+    use common::agent::{records, spawn_agent};
+    let broker = rumqttd();
+    let ports = Ports::on(broker.port());
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_config(tmp.path(), &ports);
+    std::fs::write(&path, std::fs::read_to_string(&path).unwrap() + SPARKPLUG).unwrap();
+    let cfg = chocoline::config::load(&path).unwrap().config;
+    let stop_sim = CancellationToken::new();
+    simulator(&cfg, ports.modbus, stop_sim.clone()).await;
+    let (client, seen) = host(ports.mqtt).await;
+    let nbirth = "spBv1.0/plant1/NBIRTH/line-1";
+    let (mut child, log) = spawn_agent(&path, &[]);
+    wait(&seen, "NBIRTH", |s| s.iter().any(|(t, _)| t == nbirth)).await;
+    let bd = bd_seq(&last(&seen, nbirth)).unwrap();
+    // An unknown command is refused in the log, naming why.
+    client
+        .publish(
+            "spBv1.0/plant1/NCMD/line-1",
+            QoS::AtLeastOnce,
+            false,
+            vec![0x12, 0x00],
+        )
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if records(&log)
+            .iter()
+            .any(|r| r["message"] == "Sparkplug NCMD refused; nothing changed")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let refused = records(&log)
+        .into_iter()
+        .find(|r| r["message"] == "Sparkplug NCMD refused; nothing changed")
+        .expect("refusal logged");
+    eprintln!("refusal: {refused}");
+    // kill -9: the broker sends the will, the NDEATH of this connection.
+    child.kill().unwrap();
+    let _ = child.wait();
+    let ndeath = "spBv1.0/plant1/NDEATH/line-1";
+    wait(&seen, "the will (NDEATH)", |s| {
+        s.iter().any(|(t, _)| t == ndeath)
+    })
+    .await;
+    assert_eq!(bd_seq(&last(&seen, ndeath)), Some(bd));
+    stop_sim.cancel();
+}
