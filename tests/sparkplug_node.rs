@@ -105,12 +105,18 @@ fn last(seen: &Seen, topic: &str) -> Payload {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[expect(
-    clippy::too_many_lines,
-    reason = "test scenario: one edge node from birth to death and restart, read top to bottom"
-)]
-async fn births_data_rebirth_refusals_death_and_bdseq_after_restart() {
+/// The demo line with `[sparkplug]` on: its configuration (in a temporary folder), the
+/// simulator serving it, rumqttd and a host subscribed to the group.
+struct EdgeLine {
+    _tmp: tempfile::TempDir,
+    path: std::path::PathBuf,
+    cfg: chocoline::config::Config,
+    stop_sim: CancellationToken,
+    client: AsyncClient,
+    seen: Seen,
+}
+
+async fn edge_line() -> EdgeLine {
     let broker = rumqttd();
     let ports = Ports::on(broker.port());
     let tmp = tempfile::tempdir().unwrap();
@@ -120,6 +126,30 @@ async fn births_data_rebirth_refusals_death_and_bdseq_after_restart() {
     let stop_sim = CancellationToken::new();
     simulator(&cfg, ports.modbus, stop_sim.clone()).await;
     let (client, seen) = host(ports.mqtt).await;
+    EdgeLine {
+        _tmp: tmp,
+        path,
+        cfg,
+        stop_sim,
+        client,
+        seen,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "test scenario: one edge node from birth to death and restart, read top to bottom"
+)]
+async fn births_data_rebirth_refusals_death_and_bdseq_after_restart() {
+    let EdgeLine {
+        _tmp,
+        path: _,
+        cfg,
+        stop_sim,
+        client,
+        seen,
+    } = edge_line().await;
     let run = |shutdown: CancellationToken| {
         let cfg = cfg.clone();
         tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
@@ -257,15 +287,14 @@ async fn births_data_rebirth_refusals_death_and_bdseq_after_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_leaves_the_ndeath_of_the_connection_and_the_refusal_is_logged() {
     use common::agent::{records, spawn_agent};
-    let broker = rumqttd();
-    let ports = Ports::on(broker.port());
-    let tmp = tempfile::tempdir().unwrap();
-    let path = write_config(tmp.path(), &ports);
-    std::fs::write(&path, std::fs::read_to_string(&path).unwrap() + SPARKPLUG).unwrap();
-    let cfg = chocoline::config::load(&path).unwrap().config;
-    let stop_sim = CancellationToken::new();
-    simulator(&cfg, ports.modbus, stop_sim.clone()).await;
-    let (client, seen) = host(ports.mqtt).await;
+    let EdgeLine {
+        _tmp,
+        path,
+        cfg: _,
+        stop_sim,
+        client,
+        seen,
+    } = edge_line().await;
     let nbirth = "spBv1.0/plant1/NBIRTH/line-1";
     let (mut child, log) = spawn_agent(&path, &[]);
     wait(&seen, "NBIRTH", |s| s.iter().any(|(t, _)| t == nbirth)).await;
