@@ -278,10 +278,10 @@ fn pysparkplug_reads_a_sessions_births_data_and_death() {
     let mut s = Session::new("plant1", "line-3", 12).unwrap();
     let births = s
         .births(&cat, TS, |_, name| match name {
-            "temperature" => Some(31.5),
-            "offset" => Some(-300.0),
-            "outbox/depth" => Some(0.0),
-            _ => Some(0.0),
+            "temperature" => Some(31.5.into()),
+            "offset" => Some((-300.0).into()),
+            "outbox/depth" => Some(0.0.into()),
+            _ => Some(0.0.into()),
         })
         .unwrap();
     let Some(nbirth) = decoded_by_pysparkplug("nbirth", &births[0].1, None) else {
@@ -306,7 +306,7 @@ fn pysparkplug_reads_a_sessions_births_data_and_death() {
     );
     let change = |alias, value, historical| Change {
         alias,
-        value,
+        value: chocoline::sparkplug::value::Val::Number(value),
         ts: TS + 5000,
         historical,
     };

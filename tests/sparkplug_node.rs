@@ -187,6 +187,25 @@ async fn births_data_rebirth_refusals_death_and_bdseq_after_restart() {
             .iter()
             .all(|m| matches!(m.value, Some(Value::BooleanValue(_))))
     );
+    // Every enabled model has its outputs and drift state on the node, typed.
+    for m in &cfg.models.enabled {
+        let dt = |what: &str| {
+            let name = format!("{m}/{what}");
+            (birth.metrics.iter())
+                .find(|x| x.name.as_deref().is_some_and(|n| n.ends_with(&name)))
+                .and_then(|x| x.datatype)
+        };
+        let want = [Some(12), Some(10), Some(10), Some(12), Some(10), Some(11)];
+        let what = [
+            "label",
+            "value",
+            "confidence",
+            "version",
+            "drifted_share",
+            "drifted",
+        ];
+        assert_eq!(what.map(dt), want, "model {m}");
+    }
     // Every register of the config is born on its device, with an alias.
     for d in &cfg.devices {
         let b = last(&seen, &format!("spBv1.0/plant1/DBIRTH/line-1/{}", d.name));
@@ -214,6 +233,15 @@ async fn births_data_rebirth_refusals_death_and_bdseq_after_restart() {
             .all(|p| p.seq.is_some_and(|s| (4..=255).contains(&s)))
     );
 
+    // Predictions reach the node metrics: an NDATA with a model's label or version (String).
+    let ndata = "spBv1.0/plant1/NDATA/line-1";
+    wait(&seen, "model metrics in NDATA", |s| {
+        s.iter().any(|(t, p)| {
+            t == ndata && (p.metrics.iter()).any(|m| matches!(m.value, Some(Value::StringValue(_))))
+        })
+    })
+    .await;
+
     // A rebirth request (as pysparkplug's client sends it: no datatype).
     let ncmd = "spBv1.0/plant1/NCMD/line-1";
     let rebirth = hex::decode(
@@ -235,6 +263,12 @@ async fn births_data_rebirth_refusals_death_and_bdseq_after_restart() {
         (Some(0), Some(first_bd)),
         "same bdSeq, seq 0"
     );
+    // The rebirth carries the newest model outputs as values, not nulls.
+    let versions = (again.metrics.iter())
+        .filter(|m| m.name.as_deref().is_some_and(|n| n.ends_with("/version")))
+        .filter(|m| matches!(m.value, Some(Value::StringValue(_))))
+        .count();
+    assert!(versions >= 1, "no model version in the rebirth: {again:?}");
 
     // Malformed and unknown commands: refused, no birth.
     let births_before = count(&seen, nbirth);

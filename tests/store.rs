@@ -365,3 +365,43 @@ async fn inspect_binary_prints_the_report_and_json() {
     assert_eq!(v["outbox_depth"], 2);
     assert_eq!(v["last_alerts"][0]["kind"], "gritty");
 }
+
+/// The store keeps each model's newest prediction and drift window in memory for the
+/// Sparkplug edge node: a record older than the one held does not replace it.
+#[tokio::test]
+async fn the_newest_prediction_and_drift_window_of_each_model_are_kept() {
+    use chocoline::domain::Record;
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&store_cfg(dir.path()));
+    assert!(s.latest().models.is_empty());
+    let t0 = 1_700_000_000_000;
+    // i % 3: 0 classifier, 1 regressor, 2 anomaly; all named "bloom" by the helper.
+    s.append(&[
+        prediction(3, t0 + 2000),
+        prediction(1, t0 + 1000),
+        drift(2),
+        drift(1),
+    ])
+    .await
+    .unwrap();
+    let l = s.latest();
+    let bloom = &l.models["bloom"];
+    assert_eq!((bloom.label.as_deref(), bloom.value), (Some("none"), None));
+    assert_eq!((bloom.version.as_str(), bloom.confidence), ("1.2.0", 0.7));
+    let d = l.drift["bloom"];
+    assert_eq!(d.ts.0, 1_700_000_060_000 + 2 * 60_000);
+    assert!(d.drifted && d.drifted_share == 0.5);
+    // A newer anomaly prediction replaces it: label normal/anomaly, value = decision.
+    let mut a = prediction(2, t0 + 3000);
+    if let Record::Prediction(p) = &mut a {
+        p.model = "anomaly".into();
+    }
+    s.append(&[a, prediction(1, t0 + 4000)]).await.unwrap();
+    let l = s.latest();
+    assert_eq!(l.models["anomaly"].label.as_deref(), Some("normal"));
+    assert_eq!(l.models["anomaly"].value, Some(0.03));
+    assert_eq!(
+        (l.models["bloom"].label.as_deref(), l.models["bloom"].value),
+        (None, Some(97.5))
+    );
+}

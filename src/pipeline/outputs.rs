@@ -76,7 +76,8 @@ fn edge_node(cfg: &Config, stages: &Stages, metrics: &Registry) -> (EdgeNode, Ri
             })
         })
         .collect();
-    let catalogue = map::catalogue(&registers, &ALERT_KINDS);
+    let models: Vec<&str> = cfg.models.enabled.iter().map(String::as_str).collect();
+    let catalogue = map::catalogue(&registers, &ALERT_KINDS, &models);
     let counter = |outcome| {
         metrics.counter(
             "chocoline_sparkplug_readings_total",

@@ -10,8 +10,8 @@
 //! `Node Control/Rebirth`, a logged refusal for any other NCMD. On shutdown the NDEATH is
 //! published before the disconnect (a clean DISCONNECT suppresses the will).
 //!
-//! Not yet: model, alert and drift metrics (in the birth, null), the primary host's STATE,
-//! and readings kept through an outage beyond the ring (`is_historical`).
+//! Not yet: the primary host's STATE, and readings kept through an outage beyond the ring
+//! (`is_historical`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -26,8 +26,9 @@ use super::options::mqtt_options;
 use crate::domain::{Reading, TimestampMs};
 use crate::signals::queue::Ring;
 use crate::sparkplug::config::SparkplugConfig;
-use crate::sparkplug::map::{OUTBOX_DEPTH, alert_active};
+use crate::sparkplug::map::{OUTBOX_DEPTH, alert_active, drift_metric, model, model_metric};
 use crate::sparkplug::node::{BdSeqFile, Catalogue, Change, Session, command};
+use crate::sparkplug::value::Val;
 use crate::store::Outbox;
 
 /// The edge-node task; see the module docs.
@@ -40,7 +41,7 @@ pub struct EdgeNode {
     readings: Ring<Reading>,
     outbox: Outbox,
     /// Last value of every metric, by alias, for the births.
-    latest: HashMap<u64, f64>,
+    latest: HashMap<u64, Val>,
 }
 
 /// How a connection ended.
@@ -211,7 +212,7 @@ impl EdgeNode {
         let cat = &self.catalogue;
         let now = |device: Option<&str>, name: &str| {
             cat.alias(device, name)
-                .and_then(|a| latest.get(&a).copied())
+                .and_then(|a| latest.get(&a).cloned())
         };
         match s.births(cat, now_ms(), now) {
             Ok(births) => {
@@ -230,13 +231,13 @@ impl EdgeNode {
             let Some(alias) = self.catalogue.alias(Some(&r.device), &r.name) else {
                 continue;
             };
-            self.latest.insert(alias, r.value);
+            self.latest.insert(alias, Val::Number(r.value));
             by_device
                 .entry(r.device.to_string())
                 .or_default()
                 .push(Change {
                     alias,
-                    value: r.value,
+                    value: Val::Number(r.value),
                     ts: u64::try_from(r.ts.0).unwrap_or(0),
                     historical: false,
                 });
@@ -257,31 +258,39 @@ impl EdgeNode {
     }
 
     /// The node metrics as they are now (outbox depth; each alert kind active or not, from
-    /// the store's open alerts), remembered for the births; those that changed are returned.
+    /// the store's open alerts; each model's newest prediction and drift window), remembered
+    /// for the births; those that changed are returned.
     fn node_changes(&mut self) -> Vec<Change> {
         let store = self.outbox.store();
-        let mut now = vec![(OUTBOX_DEPTH.to_owned(), store.outbox_depth() as f64)];
+        let mut now = vec![(
+            OUTBOX_DEPTH.to_owned(),
+            Val::Number(store.outbox_depth() as f64),
+        )];
         match store.open_alerts() {
             Ok(open) => {
                 for def in self.catalogue.node_metrics() {
                     if let Some(kind) = def.name.strip_prefix("alerts/") {
                         let active = open.iter().any(|a| a.kind.as_str() == kind);
-                        now.push((alert_active(kind), f64::from(u8::from(active))));
+                        now.push((alert_active(kind), flag(active)));
                     }
                 }
             }
             Err(e) => tracing::warn!(error = %e, "Sparkplug: open alerts not readable"),
         }
+        now.extend(model_values(&store.latest()));
         let ts = now_ms();
         (now.into_iter())
             .filter_map(|(name, v)| {
                 let alias = self.catalogue.alias(None, &name)?;
-                let changed = self.latest.insert(alias, v) != Some(v);
-                changed.then_some(Change {
-                    alias,
-                    value: v,
-                    ts,
-                    historical: false,
+                let changed = !self.latest.get(&alias).is_some_and(|held| held.same(&v));
+                changed.then(|| {
+                    self.latest.insert(alias, v.clone());
+                    Change {
+                        alias,
+                        value: v,
+                        ts,
+                        historical: false,
+                    }
                 })
             })
             .collect()
@@ -297,6 +306,40 @@ impl EdgeNode {
             let _ = client.try_publish(topic, QoS::AtMostOnce, false, payload);
         }
     }
+}
+
+/// The model and drift node metrics of `latest` (a value a model does not have, such as a
+/// regressor's label, is NaN and goes out as null).
+fn model_values(latest: &crate::store::latest::Latest) -> Vec<(String, Val)> {
+    let mut out = Vec::new();
+    for (name, m) in &latest.models {
+        let label = m.label.as_deref().map_or(Val::Number(f64::NAN), Val::from);
+        out.push((model_metric(name, model::LABEL), label));
+        out.push((
+            model_metric(name, model::VALUE),
+            Val::Number(m.value.unwrap_or(f64::NAN)),
+        ));
+        out.push((
+            model_metric(name, model::CONFIDENCE),
+            Val::Number(m.confidence),
+        ));
+        out.push((
+            model_metric(name, model::VERSION),
+            Val::from(m.version.as_str()),
+        ));
+    }
+    for (name, d) in &latest.drift {
+        out.push((
+            drift_metric(name, model::DRIFTED_SHARE),
+            Val::Number(d.drifted_share),
+        ));
+        out.push((drift_metric(name, model::DRIFTED), flag(d.drifted)));
+    }
+    out
+}
+
+fn flag(on: bool) -> Val {
+    Val::Number(f64::from(u8::from(on)))
 }
 
 fn inconsistent(e: crate::sparkplug::TopicError) -> PublishError {

@@ -1,8 +1,10 @@
 //! Which metrics the edge node has (docs/sparkplug.md, "Metric map"): the line's registers on
-//! their Modbus devices, and on the node the outbox depth and each alert kind (active or not).
+//! their Modbus devices, and on the node the outbox depth, each alert kind (active or not),
+//! each model's newest output and each model's drift state.
 //!
-//! Aliases follow from the order here: node metrics first (outbox, then alert kinds in the
-//! order given), then each device's registers in config order. The same configuration always
+//! Aliases follow from the order here: node metrics first (outbox, alert kinds in the order
+//! given, then per model its outputs and its drift), then each device's registers in config
+//! order. The same configuration always
 //! gives the same aliases.
 
 use super::DataType;
@@ -29,12 +31,63 @@ pub fn alert_active(kind: &str) -> String {
     format!("alerts/{kind}")
 }
 
-/// The catalogue of an agent with these registers and alert kinds.
-pub fn catalogue(registers: &[Register<'_>], alert_kinds: &[&str]) -> Catalogue {
+/// Node metrics of a model's newest prediction, by what they hold.
+pub mod model {
+    /// Classifier: the predicted label; anomaly detector: `anomaly` or `normal` (String).
+    pub const LABEL: &str = "label";
+    /// Regressor: its value; anomaly detector: `decision_function`, negative = anomaly
+    /// (Double).
+    pub const VALUE: &str = "value";
+    /// The prediction's confidence, 0–1 (Double).
+    pub const CONFIDENCE: &str = "confidence";
+    /// Version of the model that computed it (String).
+    pub const VERSION: &str = "version";
+    /// Share of the model's input features that drifted in the newest window (Double, under
+    /// `drift/{model}/`).
+    pub const DRIFTED_SHARE: &str = "drifted_share";
+    /// Any input feature drifted in the newest window (Boolean, under `drift/{model}/`).
+    pub const DRIFTED: &str = "drifted";
+}
+
+/// Node metric `models/{model}/{what}`.
+pub fn model_metric(model: &str, what: &str) -> String {
+    format!("models/{model}/{what}")
+}
+
+/// Node metric `drift/{model}/{what}`.
+pub fn drift_metric(model: &str, what: &str) -> String {
+    format!("drift/{model}/{what}")
+}
+
+/// The catalogue of an agent with these registers, alert kinds and models.
+pub fn catalogue(registers: &[Register<'_>], alert_kinds: &[&str], models: &[&str]) -> Catalogue {
     let mut c = Catalogue::default();
     c.add(None, OUTBOX_DEPTH, DataType::UInt64, "");
     for k in alert_kinds {
         c.add(None, &alert_active(k), DataType::Boolean, "");
+    }
+    for m in models {
+        c.add(None, &model_metric(m, model::LABEL), DataType::String, "");
+        c.add(None, &model_metric(m, model::VALUE), DataType::Double, "");
+        c.add(
+            None,
+            &model_metric(m, model::CONFIDENCE),
+            DataType::Double,
+            "",
+        );
+        c.add(None, &model_metric(m, model::VERSION), DataType::String, "");
+        c.add(
+            None,
+            &drift_metric(m, model::DRIFTED_SHARE),
+            DataType::Double,
+            "",
+        );
+        c.add(
+            None,
+            &drift_metric(m, model::DRIFTED),
+            DataType::Boolean,
+            "",
+        );
     }
     for r in registers {
         let dt = if r.boolean {
@@ -73,16 +126,30 @@ mod tests {
                 boolean: false,
             },
         ];
-        let c = catalogue(&regs, &["fat_bloom_risk", "anomaly"]);
+        let c = catalogue(&regs, &["fat_bloom_risk", "anomaly"], &["bloom"]);
         assert_eq!(c.alias(None, OUTBOX_DEPTH), Some(1));
         assert_eq!(c.alias(None, "alerts/fat_bloom_risk"), Some(2));
         assert_eq!(c.alias(None, "alerts/anomaly"), Some(3));
-        assert_eq!(c.alias(Some("tempering"), "temperature"), Some(4));
-        assert_eq!(c.alias(Some("plc"), "running"), Some(5));
-        assert_eq!(c.alias(Some("tempering"), "humidity"), Some(6));
-        let (_, running) = c.by_alias(5).unwrap();
+        let bloom: Vec<_> = (c.node_metrics().skip(3))
+            .map(|d| (d.name.as_str(), d.datatype, d.alias))
+            .collect();
+        assert_eq!(
+            bloom,
+            [
+                ("models/bloom/label", DataType::String, 4),
+                ("models/bloom/value", DataType::Double, 5),
+                ("models/bloom/confidence", DataType::Double, 6),
+                ("models/bloom/version", DataType::String, 7),
+                ("drift/bloom/drifted_share", DataType::Double, 8),
+                ("drift/bloom/drifted", DataType::Boolean, 9),
+            ]
+        );
+        assert_eq!(c.alias(Some("tempering"), "temperature"), Some(10));
+        assert_eq!(c.alias(Some("plc"), "running"), Some(11));
+        assert_eq!(c.alias(Some("tempering"), "humidity"), Some(12));
+        let (_, running) = c.by_alias(11).unwrap();
         assert_eq!(running.datatype, DataType::Boolean);
-        let (_, temp) = c.by_alias(4).unwrap();
+        let (_, temp) = c.by_alias(10).unwrap();
         assert_eq!(
             (temp.datatype, temp.unit.as_str()),
             (DataType::Double, "°C")

@@ -25,7 +25,7 @@ use prost::Message as _;
 use super::DataType;
 use super::proto::{Metric, Payload, PropertySet, PropertyValue, metric, property_value};
 use super::topic::{MessageType, Topic, TopicError};
-use super::value;
+use super::value::{self, Val};
 
 /// The metric a host writes `true` to for a new set of births.
 pub const REBIRTH: &str = "Node Control/Rebirth";
@@ -116,13 +116,14 @@ impl Catalogue {
     }
 }
 
-/// One value to send: alias, engineering value (NaN: null), timestamp, replayed or live.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One value to send: alias, value (NaN or one that does not fit the datatype: null),
+/// timestamp, replayed or live.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     /// The metric.
     pub alias: u64,
-    /// The value; NaN is sent as `is_null`.
-    pub value: f64,
+    /// The value; NaN, or text for a numeric metric, is sent as `is_null`.
+    pub value: Val,
     /// Milliseconds since the epoch.
     pub ts: u64,
     /// Sent after an outage, from what was kept (`is_historical`).
@@ -179,7 +180,7 @@ impl Session {
         &mut self,
         cat: &Catalogue,
         ts: u64,
-        now: impl Fn(Option<&str>, &str) -> Option<f64>,
+        now: impl Fn(Option<&str>, &str) -> Option<Val>,
     ) -> Result<Vec<(String, Vec<u8>)>, TopicError> {
         self.seq = 0;
         let mut node = vec![bd_seq_metric(self.bd_seq, ts), rebirth_metric(ts)];
@@ -223,7 +224,7 @@ impl Session {
         let metrics = (changes.iter())
             .filter_map(|c| {
                 let (_, def) = cat.by_alias(c.alias).filter(|(o, _)| *o == device)?;
-                let mut m = value_metric(def.datatype, c.value);
+                let mut m = value_metric(def.datatype, &c.value);
                 m.alias = Some(c.alias);
                 m.timestamp = Some(c.ts);
                 m.is_historical = c.historical.then_some(true);
@@ -266,8 +267,8 @@ fn rebirth_metric(ts: u64) -> Metric {
 }
 
 /// A metric carrying `v` as `dt`, or `is_null` when it cannot.
-fn value_metric(dt: DataType, v: f64) -> Metric {
-    let value = value::encode(dt, v);
+fn value_metric(dt: DataType, v: &Val) -> Metric {
+    let value = value::encode_val(dt, v);
     Metric {
         is_null: value.is_none().then_some(true),
         value,
@@ -275,8 +276,8 @@ fn value_metric(dt: DataType, v: f64) -> Metric {
     }
 }
 
-fn birth_metric(d: &MetricDef, v: Option<f64>, ts: u64) -> Metric {
-    let mut m = value_metric(d.datatype, v.unwrap_or(f64::NAN));
+fn birth_metric(d: &MetricDef, v: Option<Val>, ts: u64) -> Metric {
+    let mut m = value_metric(d.datatype, &v.unwrap_or(Val::Number(f64::NAN)));
     m.name = Some(d.name.clone());
     m.alias = Some(d.alias);
     m.timestamp = Some(ts);

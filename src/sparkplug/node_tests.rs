@@ -5,6 +5,7 @@ use prost::Message as _;
 use super::DataType;
 use super::node::*;
 use super::proto::{Payload, metric::Value};
+use super::value::Val;
 
 fn catalogue() -> Catalogue {
     let mut c = Catalogue::default();
@@ -64,7 +65,7 @@ fn data_leave_out_aliases_of_other_owners() {
     let mut s = Session::new("g", "e", 0).unwrap();
     let change = |alias| Change {
         alias,
-        value: 1.0,
+        value: 1.0.into(),
         ts: 1,
         historical: false,
     };
@@ -92,8 +93,8 @@ fn births_number_from_zero_and_carry_bdseq_rebirth_names_aliases_and_units() {
     let mut s = Session::new("plant1", "line-3", 7).unwrap();
     let births = s
         .births(&c, 1000, |device, name| match (device, name) {
-            (Some("tempering"), "temperature") => Some(31.5),
-            (None, "alerts/fat_bloom_risk") => Some(1.0),
+            (Some("tempering"), "temperature") => Some(31.5.into()),
+            (None, "alerts/fat_bloom_risk") => Some(1.0.into()),
             _ => None,
         })
         .unwrap();
@@ -141,7 +142,7 @@ fn data_go_by_alias_and_seq_runs_on_and_wraps_and_a_rebirth_restarts_it() {
     s.births(&c, 0, |_, _| None).unwrap(); // seq 0, 1, 2
     let change = |alias, value, historical| Change {
         alias,
-        value,
+        value: Val::Number(value),
         ts: 5,
         historical,
     };

@@ -11,6 +11,51 @@
 
 use super::proto::{DataType, metric::Value};
 
+/// A metric's value as the edge node holds it: a number (every numeric type and Boolean,
+/// NaN for none) or text (String, Text, UUID).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    /// An engineering value, a count, or 0/1 for a Boolean.
+    Number(f64),
+    /// A label, a version.
+    Text(String),
+}
+
+impl Val {
+    /// Equal, with NaN (no value) equal to NaN: whether a metric changed.
+    pub fn same(&self, other: &Val) -> bool {
+        match (self, other) {
+            (Val::Number(a), Val::Number(b)) => a == b || (a.is_nan() && b.is_nan()),
+            (Val::Text(a), Val::Text(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl From<f64> for Val {
+    fn from(v: f64) -> Self {
+        Val::Number(v)
+    }
+}
+
+impl From<&str> for Val {
+    fn from(v: &str) -> Self {
+        Val::Text(v.to_owned())
+    }
+}
+
+/// The metric value of `v` as datatype `dt`: numbers as [`encode`] does, text only as String,
+/// Text or UUID; None when it does not fit.
+pub fn encode_val(dt: DataType, v: &Val) -> Option<Value> {
+    match (v, dt) {
+        (Val::Number(n), _) => encode(dt, *n),
+        (Val::Text(t), DataType::String | DataType::Text | DataType::Uuid) => {
+            Some(Value::StringValue(t.clone()))
+        }
+        (Val::Text(_), _) => None,
+    }
+}
+
 /// The metric value of `v` (an engineering value) as datatype `dt`; None when `v` does not
 /// fit (not finite, fractional for an integer type, out of range) or `dt` is not numeric.
 pub fn encode(dt: DataType, v: f64) -> Option<Value> {
@@ -76,6 +121,21 @@ pub fn datatype(number: u32) -> Option<DataType> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_goes_only_into_text_types_and_nan_is_the_same_as_nan() {
+        let t = Val::from("fat_bloom");
+        assert_eq!(
+            encode_val(DataType::String, &t),
+            Some(Value::StringValue("fat_bloom".into()))
+        );
+        assert_eq!(encode_val(DataType::Double, &t), None);
+        assert_eq!(encode_val(DataType::String, &Val::Number(1.0)), None);
+        assert!(Val::Number(f64::NAN).same(&Val::Number(f64::NAN)));
+        assert!(!Val::Number(f64::NAN).same(&Val::Number(0.0)));
+        assert!(!Val::from("1").same(&Val::Number(1.0)));
+        assert!(t.same(&Val::from("fat_bloom")));
+    }
 
     #[test]
     fn signed_small_ints_are_width_masked_on_the_way_out() {

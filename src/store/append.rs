@@ -145,6 +145,9 @@ impl Store {
     /// Insert without flushing (the caller flushes), or keep in memory when the disk is full.
     fn insert(&self, records: &[Record]) -> Result<Inserted, StoreError> {
         let mut st = self.lock_append()?;
+        if let Ok(mut latest) = self.inner.latest.lock() {
+            latest.note(records);
+        }
         let now = TimestampMs::now();
         // Records the store adds first: restart clears and the disk-full clear on recovery.
         let mut lead = Vec::new();

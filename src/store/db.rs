@@ -94,6 +94,8 @@ pub(super) struct Inner {
     pub trees: RwLock<Option<Arc<Trees>>>,
     /// What lives only in memory while the disk is full (`volatile.rs`).
     pub volatile: Mutex<super::volatile::Volatile>,
+    /// Each model's newest prediction and drift window (`latest.rs`).
+    pub latest: Mutex<super::latest::Latest>,
     pub cfg: StoreConfig,
     pub envelope: Envelope,
     pub epoch: String,
@@ -232,6 +234,11 @@ impl Store {
             Ok(v) => (sled + v.messages.len() as u64).saturating_sub(v.pending_acks.len() as u64),
             Err(_) => sled,
         }
+    }
+
+    /// Each model's newest prediction and drift window appended so far (`latest.rs`).
+    pub fn latest(&self) -> super::latest::Latest {
+        (self.inner.latest.lock()).map_or_else(|_| Default::default(), |l| l.clone())
     }
 
     /// The database, or [`StoreError::Unavailable`] while the store runs without one.

@@ -15,6 +15,7 @@
 //! | `retention.rs` | history retention (count and age; age robust to clock steps) |
 //! | `budget.rs` | the disk budget: what is freed first, `store_full` |
 //! | `outbox.rs` | what the publisher drains |
+//! | `latest.rs` | each model's newest prediction and drift window, in memory |
 //! | `fit.rs` | trimming an alert's evidence to `[mqtt] max_message_bytes` |
 //! | `dead_letter.rs` | messages the broker will not take: kept aside, counted, announced |
 //! | `message.rs` | the outbox entry encoding |
@@ -35,6 +36,7 @@ pub mod dead_letter;
 pub mod error;
 pub mod fit;
 pub mod keys;
+pub mod latest;
 pub mod ledger;
 pub mod message;
 pub mod open;

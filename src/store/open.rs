@@ -279,6 +279,7 @@ pub(super) fn assemble(db: Option<(sled::Db, &Scan)>, p: Parts) -> Result<Store,
         inner: Arc::new(Inner {
             trees: RwLock::new(trees),
             volatile: Mutex::new(Default::default()),
+            latest: Mutex::new(Default::default()),
             cfg: p.cfg,
             envelope: p.envelope,
             epoch: p.epoch,
