@@ -5,7 +5,9 @@
 //! Checked: NBIRTH (seq 0, bdSeq, Node Control/Rebirth) then one DBIRTH per Modbus device
 //! with every register, DDATA by alias in sequence, a rebirth on NCMD (same bdSeq, seq back
 //! to 0), a malformed or unknown NCMD refused without a birth, NDEATH with the connection's
-//! bdSeq on shutdown, and bdSeq + 1 after a restart on the same data directory.
+//! bdSeq on shutdown, and bdSeq + 1 after a restart on the same data directory; model
+//! outputs as node metrics; with a primary host, births that wait for its STATE, readings
+//! kept meanwhile sent as `is_historical`, and the session ended by its offline STATE.
 
 mod common;
 
@@ -117,11 +119,17 @@ struct EdgeLine {
 }
 
 async fn edge_line() -> EdgeLine {
+    edge_line_with("").await
+}
+
+/// [`edge_line`] with more `[sparkplug]` keys.
+async fn edge_line_with(sparkplug: &str) -> EdgeLine {
     let broker = rumqttd();
     let ports = Ports::on(broker.port());
     let tmp = tempfile::tempdir().unwrap();
     let path = write_config(tmp.path(), &ports);
-    std::fs::write(&path, std::fs::read_to_string(&path).unwrap() + SPARKPLUG).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap() + SPARKPLUG + sparkplug;
+    std::fs::write(&path, text).unwrap();
     let cfg = chocoline::config::load(&path).unwrap().config;
     let stop_sim = CancellationToken::new();
     simulator(&cfg, ports.modbus, stop_sim.clone()).await;
@@ -366,5 +374,110 @@ async fn kill_9_leaves_the_ndeath_of_the_connection_and_the_refusal_is_logged() 
     })
     .await;
     assert_eq!(bd_seq(&last(&seen, ndeath)), Some(bd));
+    stop_sim.cancel();
+}
+
+/// The births as they are now: the newest NBIRTH, how many there were, and the payloads after
+/// it (DBIRTHs, then data).
+fn since_last_birth(seen: &Seen) -> (usize, Vec<(String, Payload)>) {
+    let s = seen.lock().unwrap();
+    let births = s.iter().filter(|(t, _)| t.contains("/NBIRTH/")).count();
+    let from = s
+        .iter()
+        .rposition(|(t, _)| t.contains("/NBIRTH/"))
+        .unwrap_or(0);
+    (births, s[from..].to_vec())
+}
+
+/// With `primary_host_id`: no births until the host's STATE says online; then the readings
+/// kept meanwhile follow the births as `is_historical` (older than the birth); a stale
+/// offline STATE changes nothing; a current one ends the session with its NDEATH, and the
+/// next session (bdSeq + 1) waits for the host again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn births_wait_for_the_primary_host_and_kept_readings_are_historical() {
+    let EdgeLine {
+        _tmp,
+        path: _,
+        cfg,
+        stop_sim,
+        client,
+        seen,
+    } = edge_line_with("primary_host_id = \"scada1\"\n").await;
+    let shutdown = CancellationToken::new();
+    let agent = {
+        let (cfg, shutdown) = (cfg.clone(), shutdown.clone());
+        tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
+    };
+    let state = |online: bool, ts: u64| {
+        let client = client.clone();
+        async move {
+            let body = format!(r#"{{"online": {online}, "timestamp": {ts}}}"#);
+            let topic = "spBv1.0/STATE/scada1";
+            client
+                .publish(topic, QoS::AtLeastOnce, true, body)
+                .await
+                .unwrap();
+        }
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        since_last_birth(&seen).0,
+        0,
+        "born before the host was online"
+    );
+    state(true, 1_000).await;
+    wait(&seen, "births, then historical data", |s| {
+        s.iter().any(|(t, p)| {
+            t.contains("/DDATA/") && p.metrics.iter().any(|m| m.is_historical == Some(true))
+        })
+    })
+    .await;
+    let (_, after) = since_last_birth(&seen);
+    let birth_ts = after[0].1.timestamp.unwrap();
+    let bd = bd_seq(&after[0].1).unwrap();
+    let historical: Vec<_> = (after.iter())
+        .filter(|(t, _)| t.contains("/DDATA/"))
+        .flat_map(|(_, p)| p.metrics.iter())
+        .filter(|m| m.is_historical == Some(true))
+        .collect();
+    assert!(
+        historical.len() >= 4,
+        "{} historical values",
+        historical.len()
+    );
+    assert!(historical.iter().all(|m| m.timestamp.unwrap() < birth_ts));
+    // DBIRTHs come before any data.
+    let first_data = after.iter().position(|(t, _)| t.contains("DATA/")).unwrap();
+    assert_eq!(first_data, 1 + cfg.devices.len(), "births first");
+
+    // A stale offline (older than the online) changes nothing.
+    state(false, 999).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(count(&seen, "spBv1.0/plant1/NDEATH/line-1"), 0);
+    // A current one: NDEATH of this session; the next one waits (the STATE is retained).
+    state(false, 2_000).await;
+    wait(&seen, "NDEATH", |s| {
+        s.iter().any(|(t, _)| t.contains("/NDEATH/"))
+    })
+    .await;
+    assert_eq!(
+        bd_seq(&last(&seen, "spBv1.0/plant1/NDEATH/line-1")),
+        Some(bd)
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        since_last_birth(&seen).0,
+        1,
+        "born while the host was offline"
+    );
+    state(true, 3_000).await;
+    wait(&seen, "births of the next session", |s| {
+        s.iter().filter(|(t, _)| t.contains("/NBIRTH/")).count() == 2
+    })
+    .await;
+    let (_, after) = since_last_birth(&seen);
+    assert_eq!(bd_seq(&after[0].1), Some((bd + 1) % 256));
+    shutdown.cancel();
+    agent.await.unwrap().unwrap();
     stop_sim.cancel();
 }

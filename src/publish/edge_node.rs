@@ -10,8 +10,10 @@
 //! `Node Control/Rebirth`, a logged refusal for any other NCMD. On shutdown the NDEATH is
 //! published before the disconnect (a clean DISCONNECT suppresses the will).
 //!
-//! Not yet: the primary host's STATE, and readings kept through an outage beyond the ring
-//! (`is_historical`).
+//! With `primary_host_id`, the births wait until the host's STATE says online, and the
+//! session ends (NDEATH, new connection, new `bdSeq`) when it says offline (`host.rs`).
+//! Readings that arrive while no births are out (broker unreachable, host offline) wait in a
+//! bounded ring, oldest dropped, and go out after the next births marked `is_historical`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -23,65 +25,33 @@ use super::backoff::Backoff;
 use super::config::MqttConfig;
 use super::error::PublishError;
 use super::options::mqtt_options;
-use crate::domain::{Reading, TimestampMs};
+use crate::domain::Reading;
 use crate::signals::queue::Ring;
 use crate::sparkplug::config::SparkplugConfig;
-use crate::sparkplug::map::{OUTBOX_DEPTH, alert_active, drift_metric, model, model_metric};
+use crate::sparkplug::host::{PrimaryHost, Verdict};
+use crate::sparkplug::map::{OUTBOX_DEPTH, alert_active};
 use crate::sparkplug::node::{BdSeqFile, Catalogue, Change, Session, command};
+use crate::sparkplug::topic::state_topic;
 use crate::sparkplug::value::Val;
 use crate::store::Outbox;
+
+mod parts;
+use parts::{
+    Connection, End, flag, host_verdict, inconsistent, log_verdict, model_values, now_ms, refused,
+};
 
 /// The edge-node task; see the module docs.
 pub struct EdgeNode {
     mqtt: MqttConfig,
     group: String,
     edge_node: String,
+    primary_host: Option<String>,
     catalogue: Catalogue,
     bd_seq: BdSeqFile,
     readings: Ring<Reading>,
     outbox: Outbox,
     /// Last value of every metric, by alias, for the births.
     latest: HashMap<u64, Val>,
-}
-
-/// How a connection ended.
-enum End {
-    Lost,
-    Shutdown,
-}
-
-/// One MQTT connection of the edge node.
-struct Connection {
-    client: AsyncClient,
-    events: rumqttc::EventLoop,
-    session: Session,
-    bd_seq: u8,
-    /// NDEATH topic and payload (also the will).
-    death: (String, Vec<u8>),
-    /// `spBv1.0/{group}/NCMD/{edge_node}`.
-    ncmd: String,
-    connected: bool,
-}
-
-impl Connection {
-    /// Shutdown: NDEATH published by hand (a clean DISCONNECT suppresses the will), then the
-    /// DISCONNECT, given up to 2 s to be written.
-    async fn goodbye(&mut self) {
-        let (topic, payload) = self.death.clone();
-        let _ = self
-            .client
-            .try_publish(topic, QoS::AtLeastOnce, false, payload);
-        let _ = self.client.try_disconnect();
-        let until = tokio::time::Instant::now() + Duration::from_secs(2);
-        loop {
-            match tokio::time::timeout_at(until, self.events.poll()).await {
-                Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) | Ok(Err(_)) | Err(_) => {
-                    break;
-                }
-                Ok(Ok(_)) => {}
-            }
-        }
-    }
 }
 
 impl EdgeNode {
@@ -102,6 +72,7 @@ impl EdgeNode {
             mqtt,
             group: spb.group_id.clone(),
             edge_node: edge_node.to_owned(),
+            primary_host: spb.primary_host_id.clone(),
             catalogue,
             bd_seq,
             readings,
@@ -142,16 +113,21 @@ impl EdgeNode {
                     return Ok(End::Shutdown);
                 }
                 ev = c.events.poll() => match ev {
-                    Ok(ev) => self.on_event(&mut c, ev),
+                    Ok(ev) => {
+                        if let Some(end) = self.on_event(&mut c, ev).await {
+                            return Ok(end);
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "Sparkplug connection lost");
                         return Ok(End::Lost);
                     }
                 },
-                () = self.readings.pushed(), if c.connected => {
-                    self.device_data(&c.client, &mut c.session);
+                () = self.readings.pushed(), if c.born => {
+                    let live = self.take_readings();
+                    self.device_data(&c.client, &mut c.session, live, false);
                 }
-                _ = tick.tick(), if c.connected => self.node_state(&c.client, &mut c.session),
+                _ = tick.tick(), if c.born => self.node_state(&c.client, &mut c.session),
             }
         }
     }
@@ -172,37 +148,84 @@ impl EdgeNode {
             bd_seq,
             death: (death_topic, death),
             ncmd: format!("spBv1.0/{}/NCMD/{}", self.group, self.edge_node),
+            host: match &self.primary_host {
+                Some(id) => Some((
+                    state_topic(id).map_err(inconsistent)?,
+                    PrimaryHost::default(),
+                )),
+                None => None,
+            },
             connected: false,
+            born: false,
         })
     }
 
-    /// ConnAck: subscribe to NCMD, then the births; an NCMD: rebirth, or a logged refusal.
-    fn on_event(&mut self, c: &mut Connection, ev: Event) {
+    /// ConnAck: subscribe to NCMD (and the primary host's STATE), then the births (once the
+    /// host is online); an NCMD: rebirth, or a logged refusal; a STATE: births, or the end of
+    /// the session. Returns how the session ends, when it does.
+    async fn on_event(&mut self, c: &mut Connection, ev: Event) -> Option<End> {
         match ev {
             Event::Incoming(Incoming::ConnAck(_)) => self.on_connected(c),
             Event::Incoming(Incoming::Publish(p)) if p.topic == c.ncmd => {
                 self.on_command(c, &p.payload);
             }
+            Event::Incoming(Incoming::Publish(p))
+                if c.host.as_ref().is_some_and(|(t, _)| *t == p.topic) =>
+            {
+                return self.on_host_state(c, &p.payload).await;
+            }
             _ => {}
         }
+        None
     }
 
     fn on_connected(&mut self, c: &mut Connection) {
         tracing::info!(bd_seq = c.bd_seq, edge_node = %self.edge_node, "Sparkplug edge node connected");
+        c.connected = true;
         let _ = c.client.try_subscribe(c.ncmd.as_str(), QoS::AtLeastOnce);
-        // The births carry the node metrics as they are now.
+        match &c.host {
+            Some((topic, _)) => {
+                tracing::info!(state = %topic, "Sparkplug: births wait for the primary host to be online");
+                let _ = c.client.try_subscribe(topic.as_str(), QoS::AtLeastOnce);
+            }
+            None => self.birth(c),
+        }
+    }
+
+    /// The births, then what was kept while there were none (`is_historical`): the births
+    /// carry the newest of those values, the DDATA all of them in order.
+    fn birth(&mut self, c: &mut Connection) {
+        let kept = self.take_readings();
         self.node_changes();
         self.births(&c.client, &mut c.session);
-        c.connected = true;
+        c.born = true;
+        self.device_data(&c.client, &mut c.session, kept, true);
+    }
+
+    async fn on_host_state(&mut self, c: &mut Connection, payload: &[u8]) -> Option<End> {
+        let verdict = host_verdict(c, payload)?;
+        log_verdict(verdict);
+        match verdict {
+            Verdict::Birth => {
+                self.birth(c);
+                None
+            }
+            Verdict::Die => {
+                c.goodbye().await;
+                Some(End::Lost)
+            }
+            Verdict::Ignore => None,
+        }
     }
 
     fn on_command(&mut self, c: &mut Connection, payload: &[u8]) {
-        match command(payload) {
-            Ok(_) => {
+        match (command(payload), c.born) {
+            (Ok(_), true) => {
                 tracing::info!("Sparkplug NCMD: rebirth");
                 self.births(&c.client, &mut c.session);
             }
-            Err(e) => tracing::warn!(error = %e, "Sparkplug NCMD refused; nothing changed"),
+            (Ok(_), false) => refused(&"the primary host is offline: births wait for it"),
+            (Err(e), _) => refused(&e),
         }
     }
 
@@ -224,14 +247,29 @@ impl EdgeNode {
         }
     }
 
-    /// DDATA per device of the readings waiting.
-    fn device_data(&mut self, client: &AsyncClient, s: &mut Session) {
-        let mut by_device: BTreeMap<String, Vec<Change>> = BTreeMap::new();
+    /// The readings waiting in the ring, oldest first, remembered as the newest values.
+    fn take_readings(&mut self) -> Vec<(u64, Reading)> {
+        let mut out = Vec::new();
         while let Some(r) = self.readings.pop() {
-            let Some(alias) = self.catalogue.alias(Some(&r.device), &r.name) else {
-                continue;
-            };
-            self.latest.insert(alias, Val::Number(r.value));
+            if let Some(alias) = self.catalogue.alias(Some(&r.device), &r.name) {
+                self.latest.insert(alias, Val::Number(r.value));
+                out.push((alias, r));
+            }
+        }
+        out
+    }
+
+    /// DDATA per device of `readings` (with their aliases); `historical`: kept while no
+    /// births were out.
+    fn device_data(
+        &mut self,
+        client: &AsyncClient,
+        s: &mut Session,
+        readings: Vec<(u64, Reading)>,
+        historical: bool,
+    ) {
+        let mut by_device: BTreeMap<String, Vec<Change>> = BTreeMap::new();
+        for (alias, r) in readings {
             by_device
                 .entry(r.device.to_string())
                 .or_default()
@@ -239,7 +277,7 @@ impl EdgeNode {
                     alias,
                     value: Val::Number(r.value),
                     ts: u64::try_from(r.ts.0).unwrap_or(0),
-                    historical: false,
+                    historical,
                 });
         }
         for (device, changes) in by_device {
@@ -249,7 +287,7 @@ impl EdgeNode {
                         .try_publish(topic, QoS::AtMostOnce, false, payload)
                         .is_ok()
                     {
-                        self.readings.published();
+                        self.readings.published_n(changes.len() as u64);
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "Sparkplug DDATA not built"),
@@ -306,46 +344,4 @@ impl EdgeNode {
             let _ = client.try_publish(topic, QoS::AtMostOnce, false, payload);
         }
     }
-}
-
-/// The model and drift node metrics of `latest` (a value a model does not have, such as a
-/// regressor's label, is NaN and goes out as null).
-fn model_values(latest: &crate::store::latest::Latest) -> Vec<(String, Val)> {
-    let mut out = Vec::new();
-    for (name, m) in &latest.models {
-        let label = m.label.as_deref().map_or(Val::Number(f64::NAN), Val::from);
-        out.push((model_metric(name, model::LABEL), label));
-        out.push((
-            model_metric(name, model::VALUE),
-            Val::Number(m.value.unwrap_or(f64::NAN)),
-        ));
-        out.push((
-            model_metric(name, model::CONFIDENCE),
-            Val::Number(m.confidence),
-        ));
-        out.push((
-            model_metric(name, model::VERSION),
-            Val::from(m.version.as_str()),
-        ));
-    }
-    for (name, d) in &latest.drift {
-        out.push((
-            drift_metric(name, model::DRIFTED_SHARE),
-            Val::Number(d.drifted_share),
-        ));
-        out.push((drift_metric(name, model::DRIFTED), flag(d.drifted)));
-    }
-    out
-}
-
-fn flag(on: bool) -> Val {
-    Val::Number(f64::from(u8::from(on)))
-}
-
-fn inconsistent(e: crate::sparkplug::TopicError) -> PublishError {
-    PublishError::Inconsistent(e.to_string())
-}
-
-fn now_ms() -> u64 {
-    u64::try_from(TimestampMs::now().0).unwrap_or(0)
 }

@@ -98,6 +98,11 @@ impl<T> Ring<T> {
         self.inner.published.inc();
     }
 
+    /// Count `n` taken out and handed to the client at once.
+    pub fn published_n(&self, n: u64) {
+        self.inner.published.add(n);
+    }
+
     /// Signals waiting.
     pub fn len(&self) -> usize {
         self.lock().len()

@@ -355,11 +355,4 @@ pub(super) fn sparkplug(cfg: &Config, out: &mut Vec<Problem>) {
             "needed: [agent] line cannot be the edge node id (it contains +, / or #)",
         );
     }
-    if s.enabled && s.primary_host_id.is_some() {
-        push(
-            out,
-            p.key("primary_host_id"),
-            "not supported yet: the edge node does not follow a primary host's STATE; remove it",
-        );
-    }
 }

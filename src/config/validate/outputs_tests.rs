@@ -138,9 +138,11 @@ fn sparkplug_ids_are_topic_levels() {
     let mut c = valid();
     c.sparkplug.enabled = true;
     c.sparkplug.primary_host_id = Some("scada1".into());
+    assert!(run(sparkplug, &c).is_empty());
+    c.sparkplug.primary_host_id = Some("scada#1".into());
     assert_one(
         &run(sparkplug, &c),
         "sparkplug.primary_host_id",
-        "not supported yet",
+        "no +, / or #",
     );
 }
