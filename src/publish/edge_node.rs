@@ -40,6 +40,10 @@ use parts::{
     Connection, End, flag, host_verdict, inconsistent, log_verdict, model_values, now_ms, refused,
 };
 
+/// Most values in one DDATA: what was kept through an outage goes out in several, so that no
+/// broker's message-size limit refuses it (100 values are a few kB).
+const MAX_PER_DATA: usize = 100;
+
 /// The edge-node task; see the module docs.
 pub struct EdgeNode {
     mqtt: MqttConfig,
@@ -280,8 +284,10 @@ impl EdgeNode {
                     historical,
                 });
         }
-        for (device, changes) in by_device {
-            match s.data(&self.catalogue, Some(&device), now_ms(), &changes) {
+        let chunks =
+            (by_device.iter()).flat_map(|(d, c)| c.chunks(MAX_PER_DATA).map(move |c| (d, c)));
+        for (device, changes) in chunks {
+            match s.data(&self.catalogue, Some(device), now_ms(), changes) {
                 Ok((topic, payload)) => {
                     if client
                         .try_publish(topic, QoS::AtMostOnce, false, payload)
