@@ -96,6 +96,10 @@ fn historical(seen: &Seen) -> Vec<(u64, u64)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "test scenario: outage, reconnect, then alerts and Sparkplug checked, top to bottom"
+)]
 async fn an_hour_outage_in_sparkplug_mode_loses_no_alert_and_replays_as_historical() {
     const QUEUE: usize = 1000;
     let broker = rumqttd();
