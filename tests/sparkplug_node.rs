@@ -394,6 +394,10 @@ fn since_last_birth(seen: &Seen) -> (usize, Vec<(String, Payload)>) {
 /// offline STATE changes nothing; a current one ends the session with its NDEATH, and the
 /// next session (bdSeq + 1) waits for the host again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "test scenario: one primary host online, offline and back, read top to bottom"
+)]
 async fn births_wait_for_the_primary_host_and_kept_readings_are_historical() {
     let EdgeLine {
         _tmp,
