@@ -1,13 +1,16 @@
-//! Benchmark (not a test): what raw signals cost the agent (issue #19: "raw signals at 1 Hz
-//! for the demo line add ≤ 1 % of one core").
+//! Benchmark (not a test): what raw signals and the Sparkplug edge node cost the agent
+//! (issue #19: "raw signals at 1 Hz for the demo line add ≤ 1 % of one core"; the edge node is
+//! held to the same 1 %).
 //!
 //! `chocoline run` (the release binary, its own process) on config/demo.toml with every line
 //! device polled at 1 Hz, the line simulator and rumqttd in this process. The same agent runs
 //! alternately without signals (the anchor) and with `[mqtt.topics.signals]` on and
 //! `report_by_exception = false` — every reading of every register published, the most
-//! signals the setting can produce. Each run: 10 s warm-up, then the agent's own CPU time
-//! (utime + stime from /proc) over `SIGNALS_SECS` (default 60). Printed: each run, the median
-//! of each side, the difference in % of one core and its ratio to the 1 % target.
+//! signals the setting can produce — and a third time as a Sparkplug edge node (`[sparkplug]`
+//! on, JSON signals off, every reading in a DDATA, node metrics checked once a second). Each
+//! run: 10 s warm-up, then the agent's own CPU time (utime + stime from /proc) over
+//! `SIGNALS_SECS` (default 60). Printed: each run, the median of each arm, the difference to
+//! the anchor in % of one core and its ratio to the 1 % target.
 //!
 //! Run: `cargo bench --bench signals`. Environment: `SIGNALS_ROUNDS` (pairs, default 3),
 //! `SIGNALS_SECS`, `BUDGET_AGENT` (agent binary, default the one cargo built for the bench).
@@ -26,8 +29,20 @@ enabled = true
 report_by_exception = false
 "#;
 
-/// One measured run: CPU % of one core, and signals published per second.
-fn run(mqtt: u16, extra: &str, secs: u64) -> (f64, f64) {
+const SPARKPLUG_ON: &str = r#"
+[mqtt.topics.signals]
+report_by_exception = false
+
+[sparkplug]
+enabled = true
+"#;
+
+/// Published-readings counter of each output.
+const SIGNALS_PUBLISHED: &str = "chocoline_signals_total{outcome=\"published\"}";
+const SPARKPLUG_PUBLISHED: &str = "chocoline_sparkplug_readings_total{outcome=\"published\"}";
+
+/// One measured run: CPU % of one core, and readings published per second (by `counter`).
+fn run(mqtt: u16, extra: &str, secs: u64, counter: &str) -> (f64, f64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (modbus, metrics) = (free_port(), free_port());
     let text = line_config(
@@ -48,8 +63,7 @@ fn run(mqtt: u16, extra: &str, secs: u64) -> (f64, f64) {
     let pid = child.id();
     wait_metrics(metrics, &mut child, &log);
     std::thread::sleep(Duration::from_secs(10));
-    let published =
-        || scrape(metrics, "chocoline_signals_total{outcome=\"published\"}").unwrap_or(0.0);
+    let published = || scrape(metrics, counter).unwrap_or(0.0);
     let (p0, c0, t0) = (published(), cpu_secs(pid), Instant::now());
     std::thread::sleep(Duration::from_secs(secs));
     let (p1, c1, t1) = (published(), cpu_secs(pid), t0.elapsed().as_secs_f64());
@@ -78,23 +92,32 @@ fn main() {
         "signals: demo line at 1 Hz, {secs} s per run, {rounds} rounds; agent binary {}",
         agent_binary()
     );
-    let (mut off, mut on) = (Vec::new(), Vec::new());
+    let (mut off, mut on, mut spb) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
-        let (cpu, _) = run(mqtt, "", secs);
+        let (cpu, _) = run(mqtt, "", secs, SIGNALS_PUBLISHED);
         println!("  round {round}: signals off  CPU {cpu:.3} % of one core");
         off.push(cpu);
-        let (cpu, rate) = run(mqtt, SIGNALS_ON, secs);
+        let (cpu, rate) = run(mqtt, SIGNALS_ON, secs, SIGNALS_PUBLISHED);
         println!(
             "  round {round}: signals on   CPU {cpu:.3} % of one core, {rate:.1} signals/s published"
         );
         assert!(rate > 1.0, "signals on, but none were published");
         on.push(cpu);
+        let (cpu, rate) = run(mqtt, SPARKPLUG_ON, secs, SPARKPLUG_PUBLISHED);
+        println!(
+            "  round {round}: sparkplug    CPU {cpu:.3} % of one core, {rate:.1} readings/s in DDATA"
+        );
+        assert!(rate > 1.0, "sparkplug on, but no reading went out");
+        spb.push(cpu);
     }
-    let (a, b) = (median(off), median(on));
-    let cost = b - a;
-    println!("  median: off {a:.3} %, on {b:.3} % (anchor: the same agent without signals)");
+    let (a, b, c) = (median(off), median(on), median(spb));
     println!(
-        "  signals cost {cost:.3} % of one core  (target ≤ {TARGET_PCT} %, ratio {:.2})",
-        cost / TARGET_PCT
+        "  median: off {a:.3} %, signals {b:.3} %, sparkplug {c:.3} % (anchor: the same agent with neither)"
     );
+    for (what, cost) in [("signals", b - a), ("sparkplug", c - a)] {
+        println!(
+            "  {what} cost {cost:.3} % of one core  (target ≤ {TARGET_PCT} %, ratio {:.2})",
+            cost / TARGET_PCT
+        );
+    }
 }
