@@ -4,7 +4,8 @@
 //! / out of order), and [`free_port`] here; the env-clean binary runner ([`cli`]), agents
 //! started from a config ([`agent`]), the acquire harness ([`acquire`]), model folders from
 //! fixtures ([`models`]), publishers and stores ([`publisher`]), the JSON-schema checker
-//! ([`schema`]) and TLS material ([`tls`]) in its submodules.
+//! ([`schema`]), the pysparkplug Sparkplug host ([`sparkplug_host`]) and TLS material ([`tls`])
+//! in its submodules.
 #![allow(dead_code)]
 
 pub mod acquire;
@@ -14,6 +15,7 @@ pub mod fleet;
 pub mod models;
 pub mod publisher;
 pub mod schema;
+pub mod sparkplug_host;
 pub mod tls;
 
 use std::collections::{HashMap, HashSet};

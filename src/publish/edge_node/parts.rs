@@ -38,10 +38,12 @@ pub(super) struct Connection {
 }
 
 impl Connection {
-    /// Shutdown: NDEATH published by hand (a clean DISCONNECT suppresses the will), then the
-    /// DISCONNECT, given up to 2 s to be written.
+    /// Shutdown: NDEATH published by hand (a clean DISCONNECT suppresses the will), stamped
+    /// now rather than at the CONNECT like the will, then the DISCONNECT, given up to 2 s to
+    /// be written.
     pub(super) async fn goodbye(&mut self) {
-        let (topic, payload) = self.death.clone();
+        let (topic, payload) =
+            (self.session.death(now_ms())).unwrap_or_else(|_| self.death.clone());
         let _ = self
             .client
             .try_publish(topic, QoS::AtLeastOnce, false, payload);
