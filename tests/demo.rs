@@ -1,7 +1,8 @@
 //! Acceptance test of `chocoline demo`: run it headless for two minutes and check, from what
 //! the control-room subscriber received through the embedded broker, that a fat-bloom alert
 //! was raised and then cleared (same alert id), that the agent said `offline` at the end, and
-//! that the log shows no ERROR line.
+//! that the log shows no ERROR line. With `--sparkplug`, that the Sparkplug births, data and
+//! death reach it too, decoded and named.
 
 #![cfg(feature = "embedded-broker")]
 
@@ -110,4 +111,98 @@ fn demo_finds_a_relative_models_dir() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `demo --sparkplug` (issue #19): the control room also subscribes to `spBv1.0/#` and
+/// decodes what the agent's edge node sends. Checked from the headless lines: an NBIRTH with
+/// a bdSeq, one DBIRTH per `[[devices]]` of `config/demo.toml` holding exactly its registers
+/// (with their units), DDATA whose metrics — sent by alias only — the view named as registers
+/// of that device, and the NDEATH of the same bdSeq at shutdown, after everything else.
+#[test]
+fn demo_sparkplug_shows_births_data_and_death() {
+    let _one = ONE_DEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let out = common::cli::chocoline()
+        .args(["demo", "--sparkplug", "--headless", "--duration", "20s"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::cli::stderr(&out));
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.toml");
+    let devices = chocoline::config::load(&demo).unwrap().config.devices;
+    let spb: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|m| m.get("sparkplug").is_some())
+        .collect();
+
+    let nbirth = of(&spb, "NBIRTH");
+    assert_eq!(nbirth.len(), 1, "{nbirth:?}");
+    let bd_seq = nbirth[0]["bdSeq"].as_u64().expect("NBIRTH without bdSeq");
+    assert_eq!(nbirth[0]["seq"], 0);
+    assert!(names(nbirth[0]).iter().any(|n| n == "Node Control/Rebirth"));
+    check_device_births(&of(&spb, "DBIRTH"), &devices);
+    check_device_data(&of(&spb, "DDATA"), &devices);
+    let last = spb.last().unwrap();
+    assert_eq!(
+        last["sparkplug"], "NDEATH",
+        "the last Sparkplug line: {last}"
+    );
+    assert_eq!(last["bdSeq"], bd_seq);
+    assert_eq!(last["seq"], Value::Null);
+}
+
+/// The headless Sparkplug lines of one message type.
+fn of<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|m| m["sparkplug"] == kind).collect()
+}
+
+/// The metric names of a Sparkplug line ("<unnamed>" where the view could not name one).
+fn names(line: &Value) -> Vec<String> {
+    (line["metrics"].as_array().unwrap().iter())
+        .map(|x| x["name"].as_str().unwrap_or("<unnamed>").to_string())
+        .collect()
+}
+
+/// One DBIRTH per device: its registers in config order, each with an alias and its unit.
+fn check_device_births(dbirths: &[&Value], devices: &[chocoline::config::DeviceConfig]) {
+    assert_eq!(
+        dbirths.len(),
+        devices.len(),
+        "one DBIRTH per device: {dbirths:?}"
+    );
+    for d in devices {
+        let birth = (dbirths.iter())
+            .find(|m| m["device"] == d.name.as_str())
+            .unwrap_or_else(|| panic!("no DBIRTH of {}", d.name));
+        let registers: Vec<String> = d.registers.iter().map(|r| r.name.clone()).collect();
+        assert_eq!(names(birth), registers, "DBIRTH of {}", d.name);
+        let metrics = birth["metrics"].as_array().unwrap();
+        for (m, r) in metrics.iter().zip(&d.registers) {
+            assert!(m["alias"].is_u64(), "{m}");
+            if !r.unit.is_empty() {
+                assert_eq!(m["unit"], r.unit.as_str(), "{}/{}", d.name, r.name);
+            }
+        }
+    }
+}
+
+/// DDATA of every device, each metric named (from the births) as one of its registers.
+fn check_device_data(ddata: &[&Value], devices: &[chocoline::config::DeviceConfig]) {
+    for d in devices {
+        let of_device: Vec<&&Value> = ddata
+            .iter()
+            .filter(|m| m["device"] == d.name.as_str())
+            .collect();
+        assert!(!of_device.is_empty(), "no DDATA of {}", d.name);
+        for m in of_device {
+            for name in names(m) {
+                assert!(
+                    d.registers.iter().any(|r| r.name == name),
+                    "DDATA of {} names {name}, not one of its registers",
+                    d.name
+                );
+            }
+        }
+    }
+    let known = |m: &&Value| devices.iter().any(|d| m["device"] == d.name.as_str());
+    assert!(ddata.iter().all(known), "DDATA of an unknown device");
 }

@@ -8,11 +8,16 @@
 //!    data directory, configured from `config/demo.toml` (compiled in) with faster polls,
 //! 4. a control-room view ([`view`]) that subscribes to the broker and prints what arrives.
 //!
+//! With `--sparkplug` the agent is also a Sparkplug B edge node (group [`SPARKPLUG_GROUP`],
+//! edge node = the line) and the view decodes its births, data and death
+//! ([`sparkplug_view`]).
+//!
 //! Ports: 5020 (Modbus), 1883 (MQTT) and 9898 (metrics) when free, else free loopback ports.
 //! Ctrl-C (or `--duration`) stops the agent in order; its `offline` status still reaches
 //! the view.
 
 pub mod rotation;
+pub mod sparkplug_view;
 pub mod view;
 
 use std::path::PathBuf;
@@ -36,6 +41,8 @@ pub const SPEED: f64 = 30.0;
 const TICK: Duration = Duration::from_millis(100);
 /// The configuration the demo adapts.
 const DEMO_TOML: &str = include_str!("../../config/demo.toml");
+/// The Sparkplug `group_id` of `--sparkplug` (the edge node is `[agent] line`).
+pub const SPARKPLUG_GROUP: &str = "demo";
 
 /// Arguments of `chocoline demo`.
 #[derive(Debug, Args)]
@@ -50,6 +57,10 @@ pub struct DemoArgs {
     /// Print every message the control room receives as one JSON line (for scripts and tests).
     #[arg(long)]
     pub headless: bool,
+    /// Run the agent as a Sparkplug B edge node too (group "demo", edge node = the line) and
+    /// show its births, data and death as a host subscribed to `spBv1.0/#` receives them.
+    #[arg(long)]
+    pub sparkplug: bool,
     /// Simulator seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -88,6 +99,11 @@ fn default_models() -> PathBuf {
     } else {
         PathBuf::from("models")
     }
+}
+
+/// `[sparkplug]` for `--sparkplug`: the edge node's id defaults to `[agent] line`.
+fn sparkplug_section() -> String {
+    format!("\n[sparkplug]\nenabled = true\ngroup_id = {SPARKPLUG_GROUP:?}\n")
 }
 
 /// `config/demo.toml` pointed at the demo's ports, models and data dir, with polls fast
@@ -130,13 +146,16 @@ pub fn run(args: &DemoArgs, log_format: Option<LogFormat>) -> ExitCode {
     // working directory first, which is what whoever typed it meant.
     let models = args.models.clone().unwrap_or_else(default_models);
     let models = std::path::absolute(&models).unwrap_or(models);
-    let text = demo_config(
+    let mut text = demo_config(
         modbus,
         mqtt,
         metrics,
         &models.display().to_string(),
         &data.join("store").display().to_string(),
     );
+    if args.sparkplug {
+        text.push_str(&sparkplug_section());
+    }
     let path = data.join("chocoline.toml");
     if let Err(e) = std::fs::write(&path, text) {
         return fail("cannot write the demo config", &e);
@@ -217,20 +236,29 @@ async fn run_demo(
     let prefix = cfg.mqtt.topic_prefix.clone();
     let view_stop = CancellationToken::new();
     let (sub_tx, sub_rx) = tokio::sync::oneshot::channel();
-    let view = tokio::spawn(view::run(
-        mqtt,
-        prefix.clone(),
-        args.headless,
-        view_stop.clone(),
-        sub_tx,
-    ));
+    let opts = view::ViewOptions {
+        prefix: prefix.clone(),
+        headless: args.headless,
+        sparkplug: args.sparkplug,
+    };
+    let view = tokio::spawn(view::run(mqtt, opts, view_stop.clone(), sub_tx));
     let _ = tokio::time::timeout(Duration::from_secs(10), sub_rx).await;
     if !args.headless {
+        let sp = &cfg.sparkplug;
+        let also = if sp.enabled {
+            let node = sp.edge_node_id.as_deref().unwrap_or(&cfg.agent.line);
+            format!(
+                " and spBv1.0/# (Sparkplug B edge node {}/{node})",
+                sp.group_id
+            )
+        } else {
+            String::new()
+        };
         println!(
             "chocoline demo: line simulator on modbus tcp://127.0.0.1:{modbus} (×{SPEED} time, scenarios: {scenarios}),\n\
              MQTT broker on 127.0.0.1:{mqtt}, metrics on http://127.0.0.1:{metrics}/metrics.\n\
              Each scenario: ~15 s normal running, a 40 s fault, 25 s recovery. What follows is what a\n\
-             control-room subscriber to {prefix}/# receives. Ctrl-C stops.\n"
+             control-room subscriber to {prefix}/#{also} receives. Ctrl-C stops.\n"
         );
     }
     let result = run_agent(args, cfg).await;

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod host;
+pub mod describe;
 pub mod map;
 pub mod node;
 pub mod proto;

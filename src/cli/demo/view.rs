@@ -1,24 +1,38 @@
-//! The demo's console: a control-room MQTT subscriber on `{prefix}/#`. Everything it shows
-//! came through the broker, exactly as a plant's SCADA or historian would receive it — not
-//! from inside the agent. Headless mode prints one JSON line per message instead (tests).
+//! The demo's console: a control-room MQTT subscriber on `{prefix}/#` (and `spBv1.0/#` with
+//! `--sparkplug`, decoded by [`super::sparkplug_view`]). Everything it shows came through the
+//! broker, exactly as a plant's SCADA or historian would receive it — not from inside the
+//! agent. Headless mode prints one JSON line per message instead (tests).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
+use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, Publish, QoS, SubscribeFilter};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+
+use super::sparkplug_view::SparkplugView;
+use crate::sparkplug::topic::NAMESPACE;
 
 /// Sample-level predictions arrive several times a second; the console shows one line per
 /// model every this often (headless mode prints them all).
 const PREDICTION_EVERY: Duration = Duration::from_secs(2);
 
-/// Subscribe to `{prefix}/#` on `127.0.0.1:port` and print what arrives until `stop` fires.
-/// `subscribed` fires once the subscription is acknowledged.
+/// What the view shows, and how.
+#[derive(Debug, Clone)]
+pub struct ViewOptions {
+    /// The JSON topics' prefix: the view subscribes to `{prefix}/#`.
+    pub prefix: String,
+    /// One JSON line per message instead of the console lines.
+    pub headless: bool,
+    /// Subscribe to `spBv1.0/#` too and decode the Sparkplug messages.
+    pub sparkplug: bool,
+}
+
+/// Subscribe to `{prefix}/#` (and `spBv1.0/#`) on `127.0.0.1:port` and print what arrives
+/// until `stop` fires. `subscribed` fires once the subscription is acknowledged.
 pub async fn run(
     port: u16,
-    prefix: String,
-    headless: bool,
+    opts: ViewOptions,
     stop: CancellationToken,
     subscribed: tokio::sync::oneshot::Sender<()>,
 ) {
@@ -30,16 +44,28 @@ pub async fn run(
     o.set_keep_alive(Duration::from_secs(30));
     o.set_max_packet_size(2 * 1024 * 1024, 2 * 1024 * 1024);
     let (client, mut events) = AsyncClient::new(o, 100);
-    if let Err(e) = client
-        .subscribe(format!("{prefix}/#"), QoS::AtLeastOnce)
-        .await
-    {
+    let mut filters = vec![SubscribeFilter::new(
+        format!("{}/#", opts.prefix),
+        QoS::AtLeastOnce,
+    )];
+    if opts.sparkplug {
+        filters.push(SubscribeFilter::new(
+            format!("{NAMESPACE}/#"),
+            QoS::AtLeastOnce,
+        ));
+    }
+    // One SUBSCRIBE, so one SubAck says both filters are in place.
+    if let Err(e) = client.subscribe_many(filters).await {
         eprintln!("control room: cannot subscribe: {e}");
         return;
     }
     let mut subscribed = Some(subscribed);
-    let started = Instant::now();
-    let mut last: HashMap<String, Instant> = HashMap::new();
+    let mut printer = Printer {
+        opts,
+        started: Instant::now(),
+        last: HashMap::new(),
+        sparkplug: SparkplugView::new(),
+    };
     loop {
         let event = tokio::select! {
             () = stop.cancelled() => break,
@@ -51,22 +77,7 @@ pub async fn run(
                     let _ = tx.send(());
                 }
             }
-            Ok(Event::Incoming(Incoming::Publish(p))) => {
-                let payload: Value = serde_json::from_slice(&p.payload).unwrap_or(Value::Null);
-                let topic = p.topic.strip_prefix(&prefix).unwrap_or(&p.topic);
-                let t = started.elapsed().as_secs_f64();
-                if headless {
-                    let line = serde_json::json!({
-                        "t": (t * 1000.0).round() / 1000.0,
-                        "topic": p.topic,
-                        "retain": p.retain,
-                        "payload": payload,
-                    });
-                    println!("{line}");
-                } else if let Some(text) = describe(topic, &payload, &mut last) {
-                    println!("{t:7.1}s  {text}");
-                }
-            }
+            Ok(Event::Incoming(Incoming::Publish(p))) => printer.publish(&p),
             Ok(_) => {}
             Err(e) => {
                 if stop.is_cancelled() {
@@ -78,6 +89,51 @@ pub async fn run(
         }
     }
     let _ = client.disconnect().await;
+}
+
+/// What the view keeps between messages.
+struct Printer {
+    opts: ViewOptions,
+    started: Instant,
+    /// Rate limit of the console's prediction lines.
+    last: HashMap<String, Instant>,
+    /// The Sparkplug births seen (their aliases name the data).
+    sparkplug: SparkplugView,
+}
+
+impl Printer {
+    /// Print one received message.
+    fn publish(&mut self, p: &Publish) {
+        let t = self.started.elapsed().as_secs_f64();
+        let sparkplug = self.opts.sparkplug
+            && (p.topic.strip_prefix(NAMESPACE)).is_some_and(|rest| rest.starts_with('/'));
+        if sparkplug && self.opts.headless {
+            let line = self.sparkplug.json(t, &p.topic, p.retain, &p.payload);
+            println!("{line}");
+            return;
+        }
+        if sparkplug {
+            if let Some(text) = self.sparkplug.human(Instant::now(), &p.topic, &p.payload) {
+                println!("{t:7.1}s  {text}");
+            }
+            return;
+        }
+        let payload: Value = serde_json::from_slice(&p.payload).unwrap_or(Value::Null);
+        if self.opts.headless {
+            let line = serde_json::json!({
+                "t": (t * 1000.0).round() / 1000.0,
+                "topic": p.topic,
+                "retain": p.retain,
+                "payload": payload,
+            });
+            println!("{line}");
+            return;
+        }
+        let topic = p.topic.strip_prefix(&self.opts.prefix).unwrap_or(&p.topic);
+        if let Some(text) = describe(topic, &payload, &mut self.last) {
+            println!("{t:7.1}s  {text}");
+        }
+    }
 }
 
 fn num(v: &Value, key: &str) -> String {
