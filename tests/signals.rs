@@ -13,7 +13,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chocoline::domain::{AlertKind, Quality, Reading, TimestampMs};
 use chocoline::metrics::Registry;
 use chocoline::pipeline::agent::{self, Supervision};
 use chocoline::signals::SignalQueue;
@@ -144,32 +143,8 @@ fn check_deadbands(got: &[Got], deadbands: &BTreeMap<String, f64>) -> usize {
 }
 
 /// One reading of register `name` at second `i`.
-fn reading(name: &str, i: i64) -> Reading {
-    Reading {
-        device: Arc::from("line"),
-        name: Arc::from(name),
-        value: i as f64,
-        unit: Arc::from("°C"),
-        raw: vec![],
-        ts: TimestampMs(1_700_000_000_000 + i * 1000),
-        quality: Quality::Good,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_hour_of_signals_during_an_outage_pushes_out_no_alert() {
-    const REGISTERS: [&str; 10] = [
-        "temperature",
-        "tunnel_temp",
-        "humidity",
-        "particle_size",
-        "moisture",
-        "ph",
-        "conche_temp",
-        "batch_id",
-        "recipe",
-        "lot",
-    ];
     const QUEUE: usize = 1000;
     let broker = rumqttd();
     let prefix = "outage";
@@ -182,17 +157,7 @@ async fn an_hour_of_signals_during_an_outage_pushes_out_no_alert() {
 
     // The broker is unreachable: an hour of the line's signals at 1 Hz (10 registers), with
     // an alert every 12 s of it.
-    let mut expected = Vec::new();
-    for i in 0..3600 {
-        for name in REGISTERS {
-            queue.push(signals::message(prefix, &reading(name, i)));
-        }
-        if i % 12 == 0 {
-            let kind = [AlertKind::Gritty, AlertKind::FatBloomRisk][(i / 12) as usize % 2];
-            let done = a.store.append(&[alert(i as u64, kind)]).await.unwrap();
-            expected.extend(ids(&done));
-        }
-    }
+    let expected = an_hour_of_outage(&a.store, |r| queue.push(signals::message(prefix, &r))).await;
     assert_eq!(queue.len(), QUEUE);
     assert_eq!(
         queue.dropped(),
@@ -228,7 +193,7 @@ async fn an_hour_of_signals_during_an_outage_pushes_out_no_alert() {
     // The signals that went out are the newest 1000: the last 100 seconds of the hour.
     let seconds: Vec<i64> = (msgs.iter())
         .filter(|m| m.topic.contains("/signals/"))
-        .map(|m| (m.payload["ts"].as_i64().unwrap() - 1_700_000_000_000) / 1000)
+        .map(|m| (m.payload["ts"].as_i64().unwrap() - HOUR_T0) / 1000)
         .collect();
     assert_eq!(seconds.len(), QUEUE, "each signal once");
     assert!(seconds.iter().all(|s| *s >= 3500), "older signals went out");

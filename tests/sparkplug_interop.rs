@@ -35,16 +35,11 @@ use chocoline::acquire::config::{RegisterConfig, RegisterKind};
 use chocoline::config::Config;
 use common::agent::{Ports, sigterm_and_wait, simulator, spawn_agent, wait_log};
 use common::sparkplug_host::{Host, Reap, python};
+use common::spb::SPARKPLUG;
 use serde_json::Value as Json;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
-const SPARKPLUG: &str = r#"
-[sparkplug]
-enabled = true
-group_id = "plant1"
-edge_node_id = "line-1"
-"#;
 const REFUSED: &str = "Sparkplug NCMD refused; nothing changed";
 
 fn kind(m: &Json) -> &str {

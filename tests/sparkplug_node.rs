@@ -11,7 +11,6 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chocoline::pipeline::agent::{self, Supervision};
@@ -19,51 +18,10 @@ use chocoline::sparkplug::Payload;
 use chocoline::sparkplug::proto::metric::Value;
 use common::agent::{Ports, simulator, write_config};
 use common::rumqttd;
+use common::spb::{SPARKPLUG, Seen, host};
 use prost::Message as _;
-use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
+use rumqttc::{AsyncClient, QoS};
 use tokio_util::sync::CancellationToken;
-
-const SPARKPLUG: &str = r#"
-[sparkplug]
-enabled = true
-group_id = "plant1"
-edge_node_id = "line-1"
-"#;
-
-type Seen = Arc<Mutex<Vec<(String, Payload)>>>;
-
-/// A host: subscribes to `spBv1.0/plant1/#` and decodes every payload.
-async fn host(port: u16) -> (AsyncClient, Seen) {
-    let mut o = MqttOptions::new(format!("host-{}", common::free_port()), "127.0.0.1", port);
-    o.set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut events) = AsyncClient::new(o, 64);
-    client
-        .subscribe("spBv1.0/plant1/#", QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let seen: Seen = Arc::default();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let mut tx = Some(tx);
-    let s = seen.clone();
-    tokio::spawn(async move {
-        while let Ok(ev) = events.poll().await {
-            match ev {
-                Event::Incoming(Incoming::SubAck(_)) => {
-                    if let Some(t) = tx.take() {
-                        let _ = t.send(());
-                    }
-                }
-                Event::Incoming(Incoming::Publish(p)) => {
-                    let payload = Payload::decode(p.payload.as_ref()).unwrap_or_default();
-                    s.lock().unwrap().push((p.topic.clone(), payload));
-                }
-                _ => {}
-            }
-        }
-    });
-    rx.await.unwrap();
-    (client, seen)
-}
 
 async fn wait(seen: &Seen, what: &str, pred: impl Fn(&[(String, Payload)]) -> bool) {
     for _ in 0..600 {

@@ -12,79 +12,17 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use chocoline::domain::{AlertKind, Quality, Reading, TimestampMs};
 use chocoline::metrics::Registry;
 use chocoline::publish::edge_node::EdgeNode;
 use chocoline::signals::queue::Ring;
-use chocoline::sparkplug::Payload;
 use chocoline::sparkplug::config::SparkplugConfig;
 use chocoline::sparkplug::map::{self, Register};
 use chocoline::sparkplug::proto::metric::Value;
 use chocoline::store::Outbox;
 use common::publisher::*;
+use common::spb::{Seen, host};
 use common::*;
-use prost::Message as _;
-use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
 use tokio_util::sync::CancellationToken;
-
-const REGISTERS: [&str; 10] = [
-    "temperature",
-    "tunnel_temp",
-    "humidity",
-    "particle_size",
-    "moisture",
-    "ph",
-    "conche_temp",
-    "batch_id",
-    "recipe",
-    "lot",
-];
-const T0: i64 = 1_700_000_000_000;
-
-fn reading(name: &str, i: i64) -> Reading {
-    Reading {
-        device: Arc::from("line"),
-        name: Arc::from(name),
-        value: i as f64,
-        unit: Arc::from(""),
-        raw: vec![],
-        ts: TimestampMs(T0 + i * 1000),
-        quality: Quality::Good,
-    }
-}
-
-type Seen = Arc<Mutex<Vec<(String, Payload)>>>;
-
-/// A Sparkplug host on the broker itself (not behind the gate), decoding every payload.
-async fn host(port: u16) -> Seen {
-    let mut o = MqttOptions::new(format!("host-{}", free_port()), "127.0.0.1", port);
-    o.set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut events) = AsyncClient::new(o, 64);
-    client
-        .subscribe("spBv1.0/plant1/#", QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let seen: Seen = Arc::default();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let (mut tx, s) = (Some(tx), seen.clone());
-    tokio::spawn(async move {
-        let _keep = client;
-        while let Ok(ev) = events.poll().await {
-            match ev {
-                Event::Incoming(Incoming::SubAck(_)) => {
-                    tx.take().map(|t| t.send(()));
-                }
-                Event::Incoming(Incoming::Publish(p)) => {
-                    let payload = Payload::decode(p.payload.as_ref()).unwrap_or_default();
-                    s.lock().unwrap().push((p.topic.clone(), payload));
-                }
-                _ => {}
-            }
-        }
-    });
-    rx.await.unwrap();
-    seen
-}
 
 fn historical(seen: &Seen) -> Vec<(u64, u64)> {
     (seen.lock().unwrap().iter())
@@ -107,14 +45,14 @@ async fn an_hour_outage_in_sparkplug_mode_loses_no_alert_and_replays_as_historic
     let gate = Gate::new(broker.port());
     let got = Arc::new(Mutex::new(Vec::new()));
     let sub = Subscriber::connect_with(broker.port(), prefix, got.clone()).await;
-    let seen = host(broker.port()).await;
+    let (_host, seen) = host(broker.port()).await;
     let mqtt = mqtt_cfg(&format!("mqtt://127.0.0.1:{}", gate.port), prefix);
     let a = agent(mqtt.clone());
 
     let metrics = Registry::new();
     let counter = |o| metrics.counter("spb_readings", "test", &[("outcome", o)]);
     let ring = Ring::with_counters(QUEUE, counter("published"), counter("dropped"));
-    let regs: Vec<_> = (REGISTERS.iter())
+    let regs: Vec<_> = (LINE_REGISTERS.iter())
         .map(|name| Register {
             device: "line",
             name,
@@ -140,17 +78,7 @@ async fn an_hour_outage_in_sparkplug_mode_loses_no_alert_and_replays_as_historic
     let edge = tokio::spawn(edge.run(stop_edge.clone()));
 
     // The broker is unreachable: an hour of readings, an alert every 12 s.
-    let mut expected = Vec::new();
-    for i in 0..3600 {
-        for name in REGISTERS {
-            ring.push(reading(name, i));
-        }
-        if i % 12 == 0 {
-            let kind = [AlertKind::Gritty, AlertKind::FatBloomRisk][(i / 12) as usize % 2];
-            let done = a.store.append(&[alert(i as u64, kind)]).await.unwrap();
-            expected.extend(ids(&done));
-        }
-    }
+    let expected = an_hour_of_outage(&a.store, |r| ring.push(r)).await;
     assert_eq!(ring.len(), QUEUE);
     assert_eq!(
         ring.dropped(),
@@ -192,7 +120,11 @@ async fn an_hour_outage_in_sparkplug_mode_loses_no_alert_and_replays_as_historic
     h.dedup();
     assert_eq!((n, h.len()), (QUEUE, QUEUE), "each kept reading once");
     let oldest = h.iter().map(|(_, ts)| *ts).min().unwrap();
-    assert_eq!((oldest as i64 - T0) / 1000, 3500, "older readings went out");
+    assert_eq!(
+        (oldest as i64 - HOUR_T0) / 1000,
+        3500,
+        "older readings went out"
+    );
     eprintln!(
         "sparkplug outage: {} alerts in order, {} historical readings, {} dropped",
         expected.len(),

@@ -4,7 +4,7 @@
 //! / out of order), and [`free_port`] here; the env-clean binary runner ([`cli`]), agents
 //! started from a config ([`agent`]), the acquire harness ([`acquire`]), model folders from
 //! fixtures ([`models`]), publishers and stores ([`publisher`]), the JSON-schema checker
-//! ([`schema`]), the pysparkplug Sparkplug host ([`sparkplug_host`]) and TLS material ([`tls`])
+//! ([`schema`]), the Sparkplug hosts (Rust: [`spb`], pysparkplug: [`sparkplug_host`]) and TLS material ([`tls`])
 //! in its submodules.
 #![allow(dead_code)]
 
@@ -16,6 +16,7 @@ pub mod models;
 pub mod publisher;
 pub mod schema;
 pub mod sparkplug_host;
+pub mod spb;
 pub mod tls;
 
 use std::collections::{HashMap, HashSet};

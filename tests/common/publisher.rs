@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use chocoline::domain::{AlertKind, Quality, Reading, TimestampMs};
 use chocoline::publish::config::MqttConfig;
 use chocoline::publish::{PublishError, PublishStats, Publisher};
 use chocoline::store::config::StoreConfig;
@@ -127,4 +130,52 @@ pub fn report(name: &str, d: &Delivery) {
         "{name}: out of order {:?}",
         &d.out_of_order[..d.out_of_order.len().min(10)]
     );
+}
+
+/// Ten registers of a line, for outage tests that push an hour of readings.
+pub const LINE_REGISTERS: [&str; 10] = [
+    "temperature",
+    "tunnel_temp",
+    "humidity",
+    "particle_size",
+    "moisture",
+    "ph",
+    "conche_temp",
+    "batch_id",
+    "recipe",
+    "lot",
+];
+
+/// Start of the outage tests' hour, ms since the epoch.
+pub const HOUR_T0: i64 = 1_700_000_000_000;
+
+/// Register `name` of device `line` at second `i` of the hour, value `i`.
+pub fn line_reading(name: &str, i: i64) -> Reading {
+    Reading {
+        device: Arc::from("line"),
+        name: Arc::from(name),
+        value: i as f64,
+        unit: Arc::from("°C"),
+        raw: vec![],
+        ts: TimestampMs(HOUR_T0 + i * 1000),
+        quality: Quality::Good,
+    }
+}
+
+/// An hour of the line at 1 Hz while the broker is unreachable: every reading of
+/// [`LINE_REGISTERS`] handed to `push`, and an alert (gritty and fat bloom in turn) stored
+/// every 12 s. Returns the stored alerts' ids, in order (300).
+pub async fn an_hour_of_outage(store: &Store, mut push: impl FnMut(Reading)) -> Vec<String> {
+    let mut expected = Vec::new();
+    for i in 0..3600 {
+        for name in LINE_REGISTERS {
+            push(line_reading(name, i));
+        }
+        if i % 12 == 0 {
+            let kind = [AlertKind::Gritty, AlertKind::FatBloomRisk][(i / 12) as usize % 2];
+            let done = store.append(&[super::alert(i as u64, kind)]).await.unwrap();
+            expected.extend(ids(&done));
+        }
+    }
+    expected
 }
