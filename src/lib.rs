@@ -25,6 +25,7 @@ pub mod acquire;
 pub mod alert;
 #[cfg(feature = "embedded-broker")]
 pub mod broker;
+pub mod capture;
 pub mod cli;
 pub mod clock;
 pub mod codec;

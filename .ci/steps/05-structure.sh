@@ -28,7 +28,8 @@ forbid() {
 }
 
 stages="src/acquire src/features src/validate src/infer src/monitor src/alert src/store \
-src/publish src/simulate src/clock src/metrics src/logging.rs src/health.rs src/wire src/fleet src/signals"
+src/publish src/simulate src/clock src/metrics src/logging.rs src/health.rs src/wire src/fleet src/signals \
+src/capture src/labels"
 existing=""
 for d in $stages; do [ -e "$d" ] && existing="$existing $d"; done
 
@@ -41,6 +42,7 @@ forbid "src/simulate" 'crate::acquire::decode\b' "the simulator reaches into acq
 forbid "src/infer" 'crate::fleet\b' "the registry reads the installed layout (infer::installed); it does not depend on the installer"
 forbid "src/fleet" 'crate::(acquire|publish|store|simulate)\b' "bundles know model folders only: no Modbus, MQTT or store (the pipeline wires deployment)"
 forbid "src/sparkplug" 'crate::(acquire|features|validate|infer|monitor|alert|store|publish|signals|fleet|simulate|pipeline|config|cli|evaluate)\b' "the Sparkplug encoding is a wire format (ground floor): the publisher builds on it, not the reverse"
+forbid "src/capture src/labels" 'crate::(acquire|features|validate|infer|monitor|alert|store|publish|signals|sparkplug|fleet|simulate)\b' "capture and labels see samples and their own files only (the pipeline builds them; the store's budget stays the outbox's)"
 forbid "src/signals" 'crate::(acquire|publish|store|infer)\b' "the signal tap sees samples and the wire format only (the pipeline hands its ring to the publisher)"
 forbid "src/pipeline" 'async fn [a-z_]+_task\b' "a stage loop in pipeline/ (each stage's loop lives in its own stage.rs)"
 

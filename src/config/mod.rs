@@ -93,6 +93,9 @@ pub struct Config {
     /// Sparkplug B edge node.
     #[serde(default)]
     pub sparkplug: crate::sparkplug::config::SparkplugConfig,
+    /// The line's own data kept for retraining.
+    #[serde(default)]
+    pub capture: crate::capture::config::CaptureConfig,
 }
 
 /// `[agent]`: identity of the line this agent watches; it appears in every alert.

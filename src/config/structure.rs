@@ -15,7 +15,7 @@ use super::{
 };
 
 /// The top-level keys of [`Config`], in the order the reference sample uses.
-pub const SECTIONS: [&str; 13] = [
+pub const SECTIONS: [&str; 14] = [
     "agent",
     "devices",
     "products",
@@ -27,6 +27,7 @@ pub const SECTIONS: [&str; 13] = [
     "store",
     "mqtt",
     "sparkplug",
+    "capture",
     "log",
     "metrics",
 ];
@@ -120,6 +121,7 @@ pub(crate) fn section<'de, D: Deserializer<'de>>(
         "log" => go::<LogConfig, D>(d),
         "metrics" => go::<MetricsConfig, D>(d),
         "sparkplug" => go::<crate::sparkplug::config::SparkplugConfig, D>(d),
+        "capture" => go::<crate::capture::config::CaptureConfig, D>(d),
         _ => return None,
     })
 }

@@ -79,6 +79,7 @@ pub(crate) fn valid() -> Config {
         log: LogConfig::default(),
         metrics: MetricsConfig::default(),
         sparkplug: Default::default(),
+        capture: Default::default(),
     }
 }
 

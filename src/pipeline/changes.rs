@@ -11,7 +11,7 @@
 //! | `[fleet]` except `health_report` | live: read by each install, rollback and health window |
 //! | `[[devices]]` | the acquire stage restarts (samples already read still drain) |
 //! | `[mqtt]`, or the content of a file it names (`password_file`, `ca_file`, `client_cert_file`, `client_key_file`) | the publisher restarts (undelivered messages wait in the sled outbox) |
-//! | `[store]`, `[metrics]`, `[log] format`, `[agent] site/line/wait_for_time_sync`, `[models]` dir/installed_dir/enabled/optimize/verify_golden, `[fleet] health_report`, `[mqtt.topics.signals]`, `[sparkplug]` | need a process restart: reported, not applied |
+//! | `[store]`, `[metrics]`, `[log] format`, `[agent] site/line/wait_for_time_sync`, `[models]` dir/installed_dir/enabled/optimize/verify_golden, `[fleet] health_report`, `[mqtt.topics.signals]`, `[sparkplug]`, `[capture]` | need a process restart: reported, not applied |
 //!
 //! Pure functions of two [`Config`]s (and, for the files `[mqtt]` names, two sets of
 //! [`SecretDigests`]), so every row of the table is unit-tested.
@@ -131,6 +131,7 @@ pub fn diff(old: &Config, new: &Config) -> Changes {
     let (os, ns) = (&old.mqtt.topics.signals, &new.mqtt.topics.signals);
     restart_if(os != ns, "mqtt.topics.signals");
     restart_if(old.sparkplug != new.sparkplug, "sparkplug");
+    restart_if(old.capture != new.capture, "capture");
     Changes {
         log_level: old.log.level != new.log.level,
         alerts: old.alerts != new.alerts || old.products != new.products,
@@ -165,6 +166,7 @@ pub fn running(old: &Config, new: &Config) -> Config {
     c.models.verify_golden = old.models.verify_golden;
     c.mqtt.topics.signals = old.mqtt.topics.signals.clone();
     c.sparkplug = old.sparkplug.clone();
+    c.capture = old.capture.clone();
     c
 }
 

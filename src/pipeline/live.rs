@@ -6,8 +6,9 @@
 //!                                                              alert ─Record─▶ store ⇢ publish
 //! ```
 //!
-//! With `[mqtt.topics.signals]` on, the raw-signal tap ([`crate::signals`]) sits between
-//! acquire and features and hands its ring to the publisher.
+//! With `[mqtt.topics.signals]` or `[sparkplug]` on, the raw-signal tap ([`crate::signals`])
+//! sits between acquire and features and hands its ring to the publisher; with `[capture]`
+//! on, the capture tap ([`crate::capture`]) follows it (`taps.rs`).
 //!
 //! Only the source (acquire) holds the shutdown token. When it stops, its sender drops and
 //! each later stage ends when its input closes, after handling what was in flight; the store
@@ -115,8 +116,8 @@ impl Heartbeats {
 struct Tasks {
     acquire: JoinHandle<u64>,
     controller: JoinHandle<()>,
-    /// The raw-signal tap between acquire and features, when on.
-    signals: Option<JoinHandle<u64>>,
+    /// The taps between acquire and features that are on (signals, capture), in order.
+    taps: Vec<(&'static str, JoinHandle<u64>)>,
     features: JoinHandle<u64>,
     validate: JoinHandle<crate::validate::ValidateStats>,
     infer: JoinHandle<u64>,
@@ -162,11 +163,15 @@ pub async fn run(
     }
     let health = health_reports(cfg, &mut stages, &control.metrics);
     let (tap, edge) = super::outputs::taps(cfg, &mut stages, &control.metrics);
+    let taps = super::taps::Taps {
+        signals: tap,
+        capture: super::taps::capture(cfg, &control.metrics),
+    };
     let controller = tokio::spawn(controller.run(control.reload.take(), shutdown.clone()));
     let side = Side {
         controller,
         health,
-        tap,
+        taps,
         edge,
     };
     spawn(stages, hb, rx_updates, &mut control, side, shutdown)
@@ -180,9 +185,8 @@ struct Side {
     controller: JoinHandle<()>,
     /// The `{prefix}/health` report, when on.
     health: Option<telemetry::HealthFeed>,
-    /// The raw-signal tap between acquire and features, when `[mqtt.topics.signals]` or
-    /// `[sparkplug]` is on.
-    tap: Option<crate::signals::stage::Tap>,
+    /// The taps between acquire and features that are on.
+    taps: super::taps::Taps,
     /// The Sparkplug edge node, when `[sparkplug]` is on.
     edge: Option<crate::publish::edge_node::EdgeNode>,
 }
@@ -222,15 +226,7 @@ fn spawn(
 ) -> Tasks {
     let metrics = control.metrics.clone();
     let (sample_tx, sample_rx) = mpsc::channel::<Sample>(CHANNEL);
-    let (signals, sample_rx) = match side.tap {
-        Some(tap) => {
-            let (tx, rx) = mpsc::channel::<Sample>(CHANNEL);
-            let hb = control.liveness.register("signals", STALL, None);
-            let task = crate::signals::stage::run(tap, sample_rx, tx, hb);
-            (Some(tokio::spawn(task)), rx)
-        }
-        None => (None, sample_rx),
-    };
+    let (taps, sample_rx) = super::taps::spawn(side.taps, sample_rx, &control.liveness);
     let (vec_tx, vec_rx) = mpsc::channel::<FeatureVector>(CHANNEL);
     let (ok_tx, ok_rx) = mpsc::channel::<FeatureVector>(CHANNEL);
     let (pred_tx, pred_rx) = mpsc::channel::<Prediction>(CHANNEL);
@@ -252,7 +248,7 @@ fn spawn(
             metrics_tx,
         )),
         controller: side.controller,
-        signals,
+        taps,
         features: tokio::spawn(crate::features::stage::run(
             stages.features,
             sample_rx,
@@ -306,8 +302,8 @@ impl Tasks {
         let samples_emitted = joined(self.acquire, "acquire").await.unwrap_or(0);
         let _ = self.controller.await;
         tracing::info!("acquisition stopped; draining the pipeline");
-        if let Some(t) = self.signals {
-            let _ = joined(t, "signals").await;
+        for (name, t) in self.taps {
+            let _ = joined(t, name).await;
         }
         let samples = self.features.await.unwrap_or_default();
         let _ = self.validate.await;

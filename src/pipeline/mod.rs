@@ -13,5 +13,6 @@ pub mod live;
 mod outputs;
 pub mod reload;
 mod supervise;
+mod taps;
 pub mod telemetry;
 pub mod updates;

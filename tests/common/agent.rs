@@ -87,6 +87,17 @@ pub fn write_config_with_model_copy(dir: &Path, p: &Ports) -> (PathBuf, PathBuf)
 
 /// Serve the line simulator for every device of `cfg` on `port` (1 s of line per 1 s).
 pub async fn simulator(cfg: &chocoline::config::Config, port: u16, stop: CancellationToken) {
+    simulator_at(cfg, port, stop, 1.0).await;
+}
+
+/// [`simulator`] running `speed` simulated seconds per second (a batch lasts 2–4 simulated
+/// hours).
+pub async fn simulator_at(
+    cfg: &chocoline::config::Config,
+    port: u16,
+    stop: CancellationToken,
+    speed: f64,
+) {
     let map = RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map).unwrap();
     let sim = LineSim::new(Scenario::Normal, 7, TimestampMs::now());
     let service = SimService::new(map, sim);
@@ -96,7 +107,7 @@ pub async fn simulator(cfg: &chocoline::config::Config, port: u16, stop: Cancell
     tokio::spawn(drive(
         service.clone(),
         Duration::from_millis(100),
-        1.0,
+        speed,
         stop.clone(),
     ));
     tokio::spawn(serve_tcp(listener, service, stop));

@@ -5,7 +5,7 @@
 //! Layout: this file holds the list of checks and the helpers they share; the checks live
 //! beside it by what they check — [`devices`] (controllers, serial lines, registers),
 //! [`pipeline`] (products, features, models, drift, alerts), [`fleet`] (trusted
-//! keys, installed models), [`outputs`] (store, MQTT, log).
+//! keys, installed models), [`outputs`] (store, MQTT, log), [`capture`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,6 +15,7 @@ use super::keypath::KeyPath;
 use super::structure::Problem;
 use super::{Config, DataType, DeviceConfig, RegisterKind, RuleConfig};
 
+mod capture;
 mod devices;
 mod fleet;
 mod outputs;
@@ -24,6 +25,7 @@ mod pipeline;
 #[cfg(test)]
 mod tests;
 
+use capture::*;
 use devices::*;
 use fleet::*;
 use outputs::*;
@@ -32,7 +34,7 @@ use pipeline::*;
 /// A check adds the problems it finds.
 type Check = fn(&Config, &mut Vec<Problem>);
 
-const CHECKS: [Check; 21] = [
+const CHECKS: [Check; 22] = [
     devices_present,
     names,
     device_settings,
@@ -53,6 +55,7 @@ const CHECKS: [Check; 21] = [
     store,
     mqtt,
     sparkplug,
+    capture,
     log,
 ];
 

@@ -1,0 +1,133 @@
+//! The lines of a capture segment (docs/capture.md, "Lines"): what the capture stage writes
+//! and what `chocoline label` and `export` read. One JSON object per line, tagged by `"k"`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Quality;
+
+/// One line of a capture segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
+pub enum Line {
+    /// One poll cycle of one device.
+    Sample(SampleLine),
+    /// A batch that closed.
+    Batch(BatchLine),
+}
+
+impl Line {
+    /// Milliseconds since the epoch of the line.
+    pub fn ts(&self) -> i64 {
+        match self {
+            Line::Sample(s) => s.ts,
+            Line::Batch(b) => b.ts,
+        }
+    }
+}
+
+/// `{"k":"sample", …}`: one poll cycle of one device, as acquired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleLine {
+    /// Start of the poll cycle, ms since the epoch.
+    pub ts: i64,
+    /// `[[devices]] name`.
+    pub device: String,
+    /// Engineering value per register; None where it was NaN (a failed read).
+    pub values: BTreeMap<String, Option<f64>>,
+    /// Quality per register.
+    pub quality: BTreeMap<String, Quality>,
+}
+
+/// `{"k":"batch", …}`: a batch that closed (the batch-id register changed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchLine {
+    /// When it was written: the first sample of the next batch.
+    pub ts: i64,
+    /// The batch id as an integer string.
+    pub batch_id: String,
+    /// The product register's value at the batch's last sample.
+    pub product: Option<String>,
+    /// The lot signals' values joined with `/`.
+    pub lot: Option<String>,
+    /// First sample with this batch id.
+    pub start_ms: i64,
+    /// First sample of the next batch (exclusive end).
+    pub end_ms: i64,
+    /// Samples of the batch-id device the batch spanned.
+    pub samples: u64,
+}
+
+/// A line's JSON text with its `\n`.
+pub fn encode(line: &Line) -> String {
+    let mut s = serde_json::to_string(line).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// A line from its text; None for a torn or foreign line (readers skip it).
+pub fn decode(text: &str) -> Option<Line> {
+    serde_json::from_str(text).ok()
+}
+
+/// Segment file name for the segment numbered `n` whose first line is at `first_ts`.
+pub fn segment_name(first_ts: i64, n: u64) -> String {
+    format!("capture-{:013}-{n:06}.jsonl", first_ts.max(0))
+}
+
+/// The number of a segment file name, or None when the name is not a segment's.
+pub fn segment_number(name: &str) -> Option<u64> {
+    let rest = name.strip_prefix("capture-")?.strip_suffix(".jsonl")?;
+    let (ts, n) = rest.split_once('-')?;
+    (ts.len() == 13 && ts.bytes().all(|b| b.is_ascii_digit())).then_some(())?;
+    n.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_round_trip_and_torn_ones_are_none() {
+        let s = Line::Sample(SampleLine {
+            ts: 5,
+            device: "plc".into(),
+            values: [("batch_id".to_string(), Some(1001.0)), ("ph".into(), None)].into(),
+            quality: [
+                ("batch_id".to_string(), Quality::Good),
+                ("ph".into(), Quality::CommError),
+            ]
+            .into(),
+        });
+        let text = encode(&s);
+        assert!(text.starts_with(r#"{"k":"sample","ts":5,"#), "{text}");
+        assert!(text.contains(r#""ph":null"#) && text.contains(r#""ph":"comm_error""#));
+        assert_eq!(decode(text.trim_end()), Some(s));
+        let b = Line::Batch(BatchLine {
+            ts: 9,
+            batch_id: "1001".into(),
+            product: Some("3".into()),
+            lot: None,
+            start_ms: 1,
+            end_ms: 9,
+            samples: 8,
+        });
+        assert_eq!(decode(&encode(&b)), Some(b));
+        assert_eq!(decode(&text[..text.len() / 2]), None);
+    }
+
+    #[test]
+    fn segment_names_sort_in_writing_order_and_parse_back() {
+        assert_eq!(
+            segment_name(1_796_560_000_000, 7),
+            "capture-1796560000000-000007.jsonl"
+        );
+        assert_eq!(
+            segment_number("capture-1796560000000-000007.jsonl"),
+            Some(7)
+        );
+        assert_eq!(segment_number("capture-17-000007.jsonl"), None);
+        assert_eq!(segment_number("labels.jsonl"), None);
+    }
+}

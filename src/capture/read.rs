@@ -1,0 +1,1 @@
+//! Reading capture segments back (docs/capture.md). Being written.
