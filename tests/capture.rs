@@ -4,7 +4,8 @@
 //!
 //! Checked: every device's poll cycles are captured with every register and its quality;
 //! batches that close are captured once each, in order, with the batch id, product, start
-//! and end, each batch starting where the previous one ended; the agent's own outputs still
+//! and end, each batch starting where the previous one ended; every enabled model's
+//! predictions with their feature vectors; the agent's own outputs still
 //! flow (predictions published); after the shutdown the last segment ends with a whole line.
 
 mod common;
@@ -43,12 +44,16 @@ fn batches(lines: &[Line]) -> Vec<BatchLine> {
     (lines.iter())
         .filter_map(|l| match l {
             Line::Batch(b) => Some(b.clone()),
-            Line::Sample(_) => None,
+            Line::Sample(_) | Line::Prediction(_) => None,
         })
         .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "test scenario: one captured run, then each kind of line checked, top to bottom"
+)]
 async fn the_agent_captures_every_poll_cycle_and_every_closed_batch() {
     let broker = rumqttd();
     let ports = Ports::on(broker.port());
@@ -68,22 +73,27 @@ async fn the_agent_captures_every_poll_cycle_and_every_closed_batch() {
     };
     let dir = cfg.store.data_dir.join("capture");
     let mut closed = 0;
-    for _ in 0..600 {
+    for _ in 0..900 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         if dir.is_dir() {
             closed = batches(&captured(&dir)).len();
         }
-        if closed >= 3 {
+        if closed >= 4 {
             break;
         }
     }
-    assert!(closed >= 3, "{closed} batches closed in 60 s");
+    assert!(closed >= 4, "{closed} batches closed in 90 s");
     sub.wait_for(30, "predictions", |g| {
         g.iter().any(|m| m.topic.contains("/predictions/"))
     })
     .await;
     shutdown.cancel();
-    agent.await.unwrap().unwrap();
+    // The capture tap sits on two channels: the pipeline must still drain in order.
+    tokio::time::timeout(Duration::from_secs(30), agent)
+        .await
+        .expect("the agent did not stop within 30 s (pipeline drain wedged)")
+        .unwrap()
+        .unwrap();
     stop_sim.cancel();
 
     let lines = captured(&dir);
@@ -117,10 +127,25 @@ async fn the_agent_captures_every_poll_cycle_and_every_closed_batch() {
     );
     let ids: BTreeSet<_> = b.iter().map(|x| x.batch_id.clone()).collect();
     assert_eq!(ids.len(), b.len(), "a batch captured twice");
+    // Every enabled model's predictions, with the feature vector they came from.
+    let mut models: BTreeMap<String, usize> = BTreeMap::new();
+    for l in &lines {
+        if let Line::Prediction(p) = l {
+            assert!(!p.features.is_empty() && !p.version.is_empty(), "{p:?}");
+            assert!((0.0..=1.0).contains(&p.confidence));
+            *models.entry(p.model.clone()).or_default() += 1;
+        }
+    }
+    for m in &cfg.models.enabled {
+        assert!(
+            models.contains_key(m),
+            "no prediction of {m} captured: {models:?}"
+        );
+    }
     // Lines are in time order within the capture.
     assert!(lines.windows(2).all(|w| w[0].ts() <= w[1].ts() + 1000));
     eprintln!(
-        "capture: {} lines, {} batches, samples per device {seen:?}",
+        "capture: {} lines, {} batches, samples per device {seen:?}, predictions {models:?}",
         lines.len(),
         b.len()
     );

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Quality;
+use crate::domain::{FeatureLevel, Prediction, PredictionOutput, Quality, ReasonCode};
 
 /// One line of a capture segment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,6 +15,8 @@ pub enum Line {
     Sample(SampleLine),
     /// A batch that closed.
     Batch(BatchLine),
+    /// A model's prediction, with the feature vector it was computed from.
+    Prediction(PredictionLine),
 }
 
 impl Line {
@@ -23,6 +25,7 @@ impl Line {
         match self {
             Line::Sample(s) => s.ts,
             Line::Batch(b) => b.ts,
+            Line::Prediction(p) => p.ts,
         }
     }
 }
@@ -59,6 +62,52 @@ pub struct BatchLine {
     pub samples: u64,
 }
 
+/// `{"k":"prediction", …}`: what a model computed, and from what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionLine {
+    /// Time of the feature vector, ms since the epoch.
+    pub ts: i64,
+    /// Model name.
+    pub model: String,
+    /// Model version.
+    pub version: String,
+    /// Rolling window (`sample`) or closed batch (`batch`).
+    pub level: FeatureLevel,
+    /// Batch id, as in the batch lines.
+    pub batch_id: Option<String>,
+    /// The output, as in the `{prefix}/predictions/{model}` payloads.
+    pub output: PredictionOutput,
+    /// Confidence, 0–1.
+    pub confidence: f64,
+    /// Whether the model may raise alerts.
+    pub decides: bool,
+    /// Feature values by name, in the model's input order; None where not finite.
+    pub features: Vec<(String, Option<f64>)>,
+    /// Problems found in the inputs, per signal.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub flags: BTreeMap<String, Vec<ReasonCode>>,
+}
+
+impl From<&Prediction> for PredictionLine {
+    fn from(p: &Prediction) -> Self {
+        let fv = &p.features;
+        PredictionLine {
+            ts: p.ts.0,
+            model: p.model.to_string(),
+            version: p.model_version.to_string(),
+            level: fv.level,
+            batch_id: p.batch.batch_id.clone(),
+            output: p.output.clone(),
+            confidence: p.confidence,
+            decides: p.decides,
+            features: (fv.names.iter().zip(&fv.values))
+                .map(|(n, v)| (n.clone(), v.is_finite().then_some(*v)))
+                .collect(),
+            flags: fv.flags.clone(),
+        }
+    }
+}
+
 /// A line's JSON text with its `\n`.
 pub fn encode(line: &Line) -> String {
     let mut s = serde_json::to_string(line).unwrap_or_default();
@@ -74,6 +123,28 @@ pub fn decode(text: &str) -> Option<Line> {
 /// Segment file name for the segment numbered `n` whose first line is at `first_ts`.
 pub fn segment_name(first_ts: i64, n: u64) -> String {
     format!("capture-{:013}-{n:06}.jsonl", first_ts.max(0))
+}
+
+/// The segment files of the capture folder `dir`, by number (files only; other names are
+/// ignored; a missing folder has none).
+pub fn list_segments(dir: &std::path::Path) -> std::io::Result<Vec<(u64, std::path::PathBuf)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let Some(n) = entry.file_name().to_str().and_then(segment_number) else {
+            continue;
+        };
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
+            found.push((n, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// The number of a segment file name, or None when the name is not a segment's.

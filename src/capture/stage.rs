@@ -1,8 +1,9 @@
-//! The capture stage: a tap between acquire and features (after the signal tap when that is
-//! on). Every sample goes on unchanged and in order; each is written as a `sample` line, and
-//! a batch it closes as a `batch` line. Writing never fails the stage: a line that cannot be
-//! written is skipped and counted. The buffer is flushed once a second, the segment fsynced
-//! when the stage ends.
+//! The capture stage: a tap on two channels, between acquire and features (after the signal
+//! tap when that is on) and between infer and monitor. Every sample and every prediction goes
+//! on unchanged and in order; each sample is written as a `sample` line, a batch it closes as
+//! a `batch` line, each prediction (with its feature vector) as a `prediction` line. Writing
+//! never fails the stage: a line that cannot be written is skipped and counted. The buffer is
+//! flushed once a second, the segment fsynced when the stage ends (both inputs closed).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,9 +11,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::batch::BatchTracker;
-use super::line::{Line, SampleLine};
+use super::line::{Line, PredictionLine, SampleLine};
 use super::writer::Writer;
-use crate::domain::Sample;
+use crate::domain::{Prediction, Sample};
 use crate::health::Heartbeat;
 
 /// What the stage writes with.
@@ -23,25 +24,52 @@ pub struct Capture {
     pub batches: BatchTracker,
 }
 
-/// Run until `rx` closes (or features is gone); returns the samples passed on.
+/// One tapped channel: what comes in, where it goes on.
+pub struct Through<T> {
+    /// From upstream.
+    pub rx: mpsc::Receiver<T>,
+    /// To downstream.
+    pub tx: mpsc::Sender<T>,
+}
+
+/// Run until both inputs close (or a downstream stage is gone); returns the samples passed
+/// on.
 pub async fn run(
     mut c: Capture,
-    mut rx: mpsc::Receiver<Sample>,
-    tx: mpsc::Sender<Sample>,
+    samples: Through<Sample>,
+    predictions: Through<Prediction>,
     heartbeat: Arc<Heartbeat>,
 ) -> u64 {
     let mut passed = 0;
     let mut flush = tokio::time::interval(Duration::from_secs(1));
-    loop {
+    // An input that closes drops its output at once: features must see the end of the
+    // samples for the predictions (which come after it) to end too.
+    let (mut s_rx, mut s_tx) = (samples.rx, Some(samples.tx));
+    let (mut p_rx, mut p_tx) = (predictions.rx, Some(predictions.tx));
+    while s_tx.is_some() || p_tx.is_some() {
         tokio::select! {
-            s = rx.recv() => {
-                let Some(sample) = s else { break };
+            s = s_rx.recv(), if s_tx.is_some() => {
+                let (Some(sample), Some(tx)) = (s, &s_tx) else {
+                    s_tx = None;
+                    continue;
+                };
                 let _busy = heartbeat.busy();
                 take(&mut c, &sample);
                 if tx.send(sample).await.is_err() {
                     break;
                 }
                 passed += 1;
+            }
+            p = p_rx.recv(), if p_tx.is_some() => {
+                let (Some(p), Some(tx)) = (p, &p_tx) else {
+                    p_tx = None;
+                    continue;
+                };
+                let _busy = heartbeat.busy();
+                c.writer.write(&Line::Prediction(PredictionLine::from(&p)));
+                if tx.send(p).await.is_err() {
+                    break;
+                }
             }
             _ = flush.tick() => c.writer.flush(),
         }

@@ -53,7 +53,7 @@ impl Writer {
     /// highest one there.
     pub fn open(dir: &Path, cfg: CaptureConfig, counters: LineCounters) -> io::Result<Writer> {
         fs::create_dir_all(dir)?;
-        let next_n = segments(dir)?.last().map_or(0, |(n, _)| n + 1);
+        let next_n = line::list_segments(dir)?.last().map_or(0, |(n, _)| n + 1);
         Ok(Writer {
             dir: dir.to_path_buf(),
             cfg,
@@ -141,7 +141,7 @@ impl Writer {
     fn prune(&self) -> io::Result<()> {
         let open = self.open.as_ref().map(|s| s.path.clone());
         let mut segs: Vec<(PathBuf, u64, SystemTime)> = Vec::new();
-        for (_, path) in segments(&self.dir)? {
+        for (_, path) in line::list_segments(&self.dir)? {
             let m = fs::metadata(&path)?;
             segs.push((
                 path,
@@ -195,19 +195,6 @@ fn finish(s: Segment) -> io::Result<()> {
     file.sync_all()
 }
 
-/// The segments of `dir`, by number.
-pub fn segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(dir)? {
-        let e = e?;
-        if let Some(n) = e.file_name().to_str().and_then(line::segment_number) {
-            out.push((n, e.path()));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,7 +221,7 @@ mod tests {
     }
 
     fn sizes(dir: &Path) -> Vec<(u64, u64)> {
-        (segments(dir).unwrap().into_iter())
+        (line::list_segments(dir).unwrap().into_iter())
             .map(|(n, p)| (n, fs::metadata(p).unwrap().len()))
             .collect()
     }
@@ -260,7 +247,7 @@ mod tests {
             (100, 0, 7)
         );
         // The newest lines are the ones kept.
-        let (_, newest) = segments(tmp.path()).unwrap().pop().unwrap();
+        let (_, newest) = line::list_segments(tmp.path()).unwrap().pop().unwrap();
         let last = fs::read_to_string(newest).unwrap();
         assert_eq!(
             line::decode(last.lines().last().unwrap()).unwrap().ts(),
@@ -276,14 +263,14 @@ mod tests {
         w.write(&sample(1));
         w.close().unwrap();
         // kill -9 in the middle of a line.
-        let (_, first) = segments(tmp.path()).unwrap().pop().unwrap();
+        let (_, first) = line::list_segments(tmp.path()).unwrap().pop().unwrap();
         let mut f = OpenOptions::new().append(true).open(&first).unwrap();
         f.write_all(br#"{"k":"sample","ts":2,"dev"#).unwrap();
         let mut w =
             Writer::open(tmp.path(), cfg(1 << 20, 1 << 30), LineCounters::default()).unwrap();
         w.write(&sample(3));
         w.close().unwrap();
-        let s = segments(tmp.path()).unwrap();
+        let s = line::list_segments(tmp.path()).unwrap();
         assert_eq!(s.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [0, 1]);
         let second = fs::read_to_string(&s[1].1).unwrap();
         assert_eq!(line::decode(second.trim_end()).unwrap().ts(), 3);
@@ -301,6 +288,6 @@ mod tests {
         }
         w.close().unwrap();
         assert_eq!((c.written.get(), c.skipped.get()), (0, 5));
-        assert!(segments(tmp.path()).unwrap().is_empty());
+        assert!(line::list_segments(tmp.path()).unwrap().is_empty());
     }
 }

@@ -226,10 +226,14 @@ fn spawn(
 ) -> Tasks {
     let metrics = control.metrics.clone();
     let (sample_tx, sample_rx) = mpsc::channel::<Sample>(CHANNEL);
-    let (taps, sample_rx) = super::taps::spawn(side.taps, sample_rx, &control.liveness);
     let (vec_tx, vec_rx) = mpsc::channel::<FeatureVector>(CHANNEL);
     let (ok_tx, ok_rx) = mpsc::channel::<FeatureVector>(CHANNEL);
     let (pred_tx, pred_rx) = mpsc::channel::<Prediction>(CHANNEL);
+    let super::taps::Spawned {
+        tasks: taps,
+        samples: sample_rx,
+        predictions: pred_rx,
+    } = super::taps::spawn(side.taps, sample_rx, pred_rx, &control.liveness);
     let (alert_tx, alert_rx) = mpsc::channel::<Record>(CHANNEL);
     let (store_tx, store_rx) = mpsc::channel::<Record>(CHANNEL);
     let (metrics_tx, metrics_rx) = watch::channel(stages.acquire.metrics());

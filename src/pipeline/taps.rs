@@ -1,16 +1,17 @@
 //! The taps between acquire and features, chained in this order: the raw-signal tap
 //! (`[mqtt.topics.signals]` / `[sparkplug]`, built in `outputs.rs`) and capture
-//! (`[capture]`, docs/capture.md). Each passes every sample on unchanged and in order; each
-//! ends when its input closes, so the drain joins them in the same order.
+//! (`[capture]`, docs/capture.md), which also taps the predictions between infer and
+//! monitor. Each passes everything on unchanged and in order, and ends when its inputs
+//! close, so the drain joins them in the same order.
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::capture::batch::{BatchRegisters, BatchTracker};
-use crate::capture::stage::Capture;
+use crate::capture::stage::{Capture, Through};
 use crate::capture::writer::{LineCounters, Writer};
 use crate::config::Config;
-use crate::domain::Sample;
+use crate::domain::{Prediction, Sample};
 use crate::flow::STALL;
 use crate::health::Liveness;
 use crate::metrics::Registry;
@@ -32,7 +33,7 @@ pub(super) fn capture(cfg: &Config, metrics: &Registry) -> Option<Capture> {
     if !cfg.capture.enabled {
         return None;
     }
-    let dir = cfg.store.data_dir.join("capture");
+    let dir = crate::capture::read::capture_dir(&cfg.store.data_dir);
     let counter = |outcome| {
         metrics.counter(
             "chocoline_capture_lines_total",
@@ -68,13 +69,25 @@ pub(super) fn capture(cfg: &Config, metrics: &Registry) -> Option<Capture> {
     Some(Capture { writer, batches })
 }
 
-/// Spawn the taps that are on between `rx` (from acquire) and the receiver returned (for
-/// features); the tasks in chain order.
+/// The taps' tasks in chain order, and the receivers that features and monitor read.
+pub(super) struct Spawned {
+    /// Tasks, by name.
+    pub tasks: Vec<(&'static str, JoinHandle<u64>)>,
+    /// For features.
+    pub samples: mpsc::Receiver<Sample>,
+    /// For monitor.
+    pub predictions: mpsc::Receiver<Prediction>,
+}
+
+/// Spawn the taps that are on between `rx` (from acquire) and the sample receiver returned
+/// (for features), and between `predictions` (from infer) and the prediction receiver
+/// returned (for monitor); the tasks in chain order.
 pub(super) fn spawn(
     taps: Taps,
     mut rx: mpsc::Receiver<Sample>,
+    mut predictions: mpsc::Receiver<Prediction>,
     liveness: &Liveness,
-) -> (Vec<(&'static str, JoinHandle<u64>)>, mpsc::Receiver<Sample>) {
+) -> Spawned {
     let mut tasks = Vec::new();
     if let Some(tap) = taps.signals {
         let (tx, next) = mpsc::channel::<Sample>(CHANNEL);
@@ -87,12 +100,20 @@ pub(super) fn spawn(
     }
     if let Some(c) = taps.capture {
         let (tx, next) = mpsc::channel::<Sample>(CHANNEL);
+        let (ptx, pnext) = mpsc::channel::<Prediction>(CHANNEL);
         let hb = liveness.register("capture", STALL, None);
-        tasks.push((
-            "capture",
-            tokio::spawn(crate::capture::stage::run(c, rx, tx, hb)),
-        ));
-        rx = next;
+        let samples = Through { rx, tx };
+        let preds = Through {
+            rx: predictions,
+            tx: ptx,
+        };
+        let task = crate::capture::stage::run(c, samples, preds, hb);
+        tasks.push(("capture", tokio::spawn(task)));
+        (rx, predictions) = (next, pnext);
     }
-    (tasks, rx)
+    Spawned {
+        tasks,
+        samples: rx,
+        predictions,
+    }
 }
