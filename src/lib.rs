@@ -12,6 +12,7 @@
 //! | [`alert`] | rules with hysteresis → [`domain::Alert`] |
 //! | [`store`] | sled: outbox, history, state |
 //! | [`publish`] | MQTT, at least once, in order |
+//! | [`labels`] | lab results per batch (grade, defect, yield) in a journal beside the capture |
 //!
 //! Around them: [`domain`] (the only types stages share), [`clock`] (wall and monotonic
 //! time, clock-step detection), [`config`] (layered, validated
@@ -37,6 +38,7 @@ pub mod fleet;
 pub mod flow;
 pub mod health;
 pub mod infer;
+pub mod labels;
 pub mod logging;
 pub mod metrics;
 pub mod monitor;

@@ -22,6 +22,7 @@ pub mod model_fleet;
 use crate::config::LogFormat;
 
 pub mod inspect;
+pub mod label;
 pub mod outbox_feed;
 pub mod replay;
 
@@ -91,6 +92,10 @@ pub enum Command {
     /// events against the simulator's ground truth (recall, precision, detection delay,
     /// false alerts per day of normal running).
     Evaluate(evaluate::EvaluateArgs),
+    /// Store the lab's result for a batch (grade, defect, yield), or import a lab sheet (CSV),
+    /// for retraining. Refused (exit 2, nothing stored) when a value is wrong or the capture
+    /// does not know the batch. Safe while the agent runs.
+    Label(label::LabelArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -117,5 +122,6 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args, cli.log_format),
         Command::Replay(args) => replay::run(&args),
         Command::Evaluate(args) => evaluate::run(&args),
+        Command::Label(args) => label::run(&args),
     }
 }
