@@ -7,8 +7,8 @@
 //! Eclipse Tahu's `sparkplug_b.proto`; each is cited where it is used.
 
 pub mod config;
-pub mod host;
 pub mod describe;
+pub mod host;
 pub mod map;
 pub mod node;
 pub mod proto;
