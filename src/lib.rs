@@ -13,6 +13,7 @@
 //! | [`store`] | sled: outbox, history, state |
 //! | [`publish`] | MQTT, at least once, in order |
 //! | [`labels`] | lab results per batch (grade, defect, yield) in a journal beside the capture |
+//! | [`export`] | capture + labels → the training pipeline's `samples.csv` / `batches.csv` |
 //!
 //! Around them: [`domain`] (the only types stages share), [`clock`] (wall and monotonic
 //! time, clock-step detection), [`config`] (layered, validated
@@ -33,6 +34,7 @@ pub mod codec;
 pub mod config;
 pub mod domain;
 pub mod evaluate;
+pub mod export;
 pub mod features;
 pub mod fleet;
 pub mod flow;

@@ -66,6 +66,7 @@ pub struct Lines {
     current: Option<(PathBuf, BufReader<File>)>,
     buf: Vec<u8>,
     skipped: u64,
+    bytes: u64,
     only: Option<&'static str>,
 }
 
@@ -81,6 +82,11 @@ impl Lines {
     /// Torn or undecodable lines passed over so far.
     pub fn skipped(&self) -> u64 {
         self.skipped
+    }
+
+    /// Bytes of segment text read so far (every line, yielded or not): for progress reports.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes
     }
 
     /// Open the next segment; false when none is left.
@@ -131,7 +137,8 @@ impl Iterator for Lines {
             self.buf.clear();
             match reader.read_until(b'\n', &mut self.buf) {
                 Ok(0) => self.current = None,
-                Ok(_) => {
+                Ok(n) => {
+                    self.bytes += n as u64;
                     let text = whole(&self.buf);
                     if let (Some(text), Some(kind)) = (text, self.only)
                         && other_kind(text, kind)
@@ -161,6 +168,7 @@ pub fn lines(data_dir: &Path) -> Result<Lines, CaptureReadError> {
         current: None,
         buf: Vec::new(),
         skipped: 0,
+        bytes: 0,
         only: None,
     })
 }
@@ -289,6 +297,7 @@ mod tests {
             current: None,
             buf: Vec::new(),
             skipped: 0,
+            bytes: 0,
             only: None,
         };
         let e = it.next().unwrap().unwrap_err();

@@ -7,6 +7,7 @@
 pub mod check_config;
 pub mod demo;
 pub mod evaluate;
+pub mod export;
 pub mod poll;
 pub mod run;
 pub mod simulate;
@@ -96,6 +97,10 @@ pub enum Command {
     /// for retraining. Refused (exit 2, nothing stored) when a value is wrong or the capture
     /// does not know the batch. Safe while the agent runs.
     Label(label::LabelArgs),
+    /// Turn the capture and the lab's labels into the training pipeline's `samples.csv` /
+    /// `batches.csv` (over a time range). Exit 2 when the range holds no sample or the
+    /// output folder is not empty. Reads only; safe while the agent runs.
+    Export(export::ExportArgs),
 }
 
 /// Parse arguments, run the subcommand, return the process exit code.
@@ -123,5 +128,6 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => replay::run(&args),
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Label(args) => label::run(&args),
+        Command::Export(args) => export::run(&args),
     }
 }
