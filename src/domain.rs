@@ -254,6 +254,37 @@ pub struct DriftWindow {
     pub drifted_share: f64,
 }
 
+/// Defect found when a batch is inspected: what the simulator's batches carry and what the
+/// lab reports (`batches.csv` `defect`, label `defect`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Defect {
+    /// No defect.
+    #[default]
+    None,
+    /// Fat bloom.
+    FatBloom,
+    /// Sugar bloom.
+    SugarBloom,
+    /// Gritty mouthfeel (coarse particles).
+    Gritty,
+    /// Off-flavour (under-fermented / mouldy / acid beans).
+    OffFlavour,
+}
+
+impl Defect {
+    /// CSV and label spelling: `none`, `fat_bloom`, `sugar_bloom`, `gritty`, `off_flavour`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Defect::None => "none",
+            Defect::FatBloom => "fat_bloom",
+            Defect::SugarBloom => "sugar_bloom",
+            Defect::Gritty => "gritty",
+            Defect::OffFlavour => "off_flavour",
+        }
+    }
+}
+
 /// Kind of alert; each has its own topic `{prefix}/alerts/{kind}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

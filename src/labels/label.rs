@@ -7,6 +7,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::domain::Defect;
+
 /// Longest batch id accepted (the capture writes integer strings).
 const MAX_BATCH_ID: usize = 64;
 
@@ -66,36 +68,6 @@ impl FromStr for Grade {
             "b" => Ok(Grade::B),
             "reject" => Ok(Grade::Reject),
             _ => Err(LabelError::Grade(s.to_string())),
-        }
-    }
-}
-
-/// The defect the lab found.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Defect {
-    /// No defect.
-    #[default]
-    None,
-    /// Fat bloom.
-    FatBloom,
-    /// Sugar bloom.
-    SugarBloom,
-    /// Gritty mass.
-    Gritty,
-    /// Off-flavour.
-    OffFlavour,
-}
-
-impl Defect {
-    /// The contract's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Defect::None => "none",
-            Defect::FatBloom => "fat_bloom",
-            Defect::SugarBloom => "sugar_bloom",
-            Defect::Gritty => "gritty",
-            Defect::OffFlavour => "off_flavour",
         }
     }
 }

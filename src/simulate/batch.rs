@@ -5,6 +5,8 @@
 use super::noise::{Noise, sigmoid};
 use super::recipe::{BeanLot, Recipe};
 
+pub use crate::domain::Defect;
+
 /// Latent bloom state of the product being made right now (ground truth for the `bloom`
 /// model; a plant would only learn it days later).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,34 +26,6 @@ impl BloomLabel {
             BloomLabel::None => "none",
             BloomLabel::FatBloom => "fat_bloom",
             BloomLabel::SugarBloom => "sugar_bloom",
-        }
-    }
-}
-
-/// Defect found when a batch is inspected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Defect {
-    /// None.
-    None,
-    /// Fat bloom.
-    FatBloom,
-    /// Sugar bloom.
-    SugarBloom,
-    /// Gritty mouthfeel (coarse particles).
-    Gritty,
-    /// Off-flavour (under-fermented / mouldy / acid beans).
-    OffFlavour,
-}
-
-impl Defect {
-    /// CSV name: `none`, `fat_bloom`, `sugar_bloom`, `gritty`, `off_flavour`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Defect::None => "none",
-            Defect::FatBloom => "fat_bloom",
-            Defect::SugarBloom => "sugar_bloom",
-            Defect::Gritty => "gritty",
-            Defect::OffFlavour => "off_flavour",
         }
     }
 }

@@ -149,7 +149,7 @@ fn batch_row(b: &BatchRecord) -> String {
         b.bean_lot,
         b.quality_grade,
         b.yield_pct,
-        b.defect.name()
+        b.defect.as_str()
     )
 }
 
