@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chocoline::capture::line::{self, BatchLine, Line};
-use chocoline::pipeline::agent::{self, Supervision};
 use common::agent::{PREFIX, Ports, simulator_at, write_config};
 use common::*;
 use tokio_util::sync::CancellationToken;
@@ -67,10 +66,7 @@ async fn the_agent_captures_every_poll_cycle_and_every_closed_batch() {
     simulator_at(&cfg, ports.modbus, stop_sim.clone(), 1200.0).await;
     let sub = Subscriber::connect(broker.port(), PREFIX).await;
     let shutdown = CancellationToken::new();
-    let agent = {
-        let (cfg, shutdown) = (cfg.clone(), shutdown.clone());
-        tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
-    };
+    let agent = common::agent::spawn_in_process(&cfg, &shutdown);
     let dir = cfg.store.data_dir.join("capture");
     let mut closed = 0;
     for _ in 0..900 {

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use chocoline::clock::{self, OffsetSource};
 use chocoline::domain::TimestampMs;
-use chocoline::pipeline::agent::{self, Supervision};
 use common::agent::{PREFIX, Ports, http_get, metric, simulator, write_config};
 use common::{Subscriber, rumqttd};
 use tokio_util::sync::CancellationToken;
@@ -47,11 +46,7 @@ async fn live_agent_rides_out_a_year_forward_and_an_hour_back() {
     simulator(&cfg, ports.modbus, stop_sim.clone()).await;
     let sub = Subscriber::connect(ports.mqtt, PREFIX).await;
     let shutdown = CancellationToken::new();
-    let agent = {
-        let cfg = cfg.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
-    };
+    let agent = common::agent::spawn_in_process(&cfg, &shutdown);
 
     let t0 = TimestampMs::now().0;
     prediction_between(

@@ -7,7 +7,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use chocoline::pipeline::agent::{self, Supervision};
 use common::agent::{PREFIX, Ports, http_get, metric, sigterm_and_wait, simulator, write_config};
 use common::{Subscriber, rumqttd};
 use tokio_util::sync::CancellationToken;
@@ -29,11 +28,7 @@ async fn agent_publishes_predictions_serves_metrics_and_stops_in_order() {
     let sub = Subscriber::connect(ports.mqtt, PREFIX).await;
 
     let shutdown = CancellationToken::new();
-    let agent = {
-        let cfg = cfg.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
-    };
+    let agent = common::agent::spawn_in_process(&cfg, &shutdown);
 
     // Sample-level models predict every poll.
     for model in ["bloom", "anomaly"] {

@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chocoline::metrics::Registry;
-use chocoline::pipeline::agent::{self, Supervision};
 use chocoline::signals::SignalQueue;
 use chocoline::wire::signals;
 use common::agent::{PREFIX, Ports, http_get, metric, simulator, write_config};
@@ -53,10 +52,7 @@ async fn the_live_line_publishes_its_registers_by_exception() {
     simulator(&cfg, ports.modbus, stop_sim.clone()).await;
     let sub = Subscriber::connect(ports.mqtt, PREFIX).await;
     let shutdown = CancellationToken::new();
-    let run = {
-        let (cfg, shutdown) = (cfg.clone(), shutdown.clone());
-        tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
-    };
+    let run = common::agent::spawn_in_process(&cfg, &shutdown);
 
     let topic = |name: &str| format!("{PREFIX}/signals/{name}");
     sub.wait_for(60, "a signal from every register and a prediction", |got| {

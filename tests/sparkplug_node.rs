@@ -13,7 +13,6 @@ mod common;
 
 use std::time::Duration;
 
-use chocoline::pipeline::agent::{self, Supervision};
 use chocoline::sparkplug::Payload;
 use chocoline::sparkplug::proto::metric::Value;
 use common::agent::{Ports, simulator, write_config};
@@ -116,13 +115,9 @@ async fn births_data_rebirth_refusals_death_and_bdseq_after_restart() {
         client,
         seen,
     } = edge_line().await;
-    let run = |shutdown: CancellationToken| {
-        let cfg = cfg.clone();
-        tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
-    };
     let nbirth = "spBv1.0/plant1/NBIRTH/line-1";
     let shutdown = CancellationToken::new();
-    let agent1 = run(shutdown.clone());
+    let agent1 = common::agent::spawn_in_process(&cfg, &shutdown);
     wait(&seen, "births and device data", |s| {
         s.iter().any(|(t, _)| t == nbirth)
             && s.iter().filter(|(t, _)| t.contains("/DBIRTH/")).count() == 4
@@ -273,7 +268,7 @@ async fn births_data_rebirth_refusals_death_and_bdseq_after_restart() {
     // Restart on the same data directory: the next bdSeq.
     let births_before = count(&seen, nbirth);
     let shutdown = CancellationToken::new();
-    let agent2 = run(shutdown.clone());
+    let agent2 = common::agent::spawn_in_process(&cfg, &shutdown);
     wait(&seen, "births after the restart", |s| {
         s.iter().filter(|(t, _)| t == nbirth).count() > births_before
     })
@@ -352,10 +347,6 @@ fn since_last_birth(seen: &Seen) -> (usize, Vec<(String, Payload)>) {
 /// offline STATE changes nothing; a current one ends the session with its NDEATH, and the
 /// next session (bdSeq + 1) waits for the host again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[expect(
-    clippy::too_many_lines,
-    reason = "test scenario: one primary host online, offline and back, read top to bottom"
-)]
 async fn births_wait_for_the_primary_host_and_kept_readings_are_historical() {
     let EdgeLine {
         _tmp,
@@ -366,10 +357,7 @@ async fn births_wait_for_the_primary_host_and_kept_readings_are_historical() {
         seen,
     } = edge_line_with("primary_host_id = \"scada1\"\n").await;
     let shutdown = CancellationToken::new();
-    let agent = {
-        let (cfg, shutdown) = (cfg.clone(), shutdown.clone());
-        tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
-    };
+    let agent = common::agent::spawn_in_process(&cfg, &shutdown);
     let state = |online: bool, ts: u64| {
         let client = client.clone();
         async move {

@@ -314,3 +314,15 @@ pub fn bloom_count(got: &[super::Got]) -> usize {
     let bloom = format!("{PREFIX}/predictions/bloom");
     got.iter().filter(|g| g.topic == bloom).count()
 }
+
+/// The whole agent of `cfg` in-process (no supervision, no reload source) until `shutdown`.
+pub fn spawn_in_process(
+    cfg: &chocoline::config::Config,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<
+    Result<chocoline::pipeline::live::Report, chocoline::pipeline::agent::AgentError>,
+> {
+    use chocoline::pipeline::agent::{self, Supervision};
+    let (cfg, shutdown) = (cfg.clone(), shutdown.clone());
+    tokio::spawn(async move { agent::run(&cfg, Supervision::none(), None, shutdown).await })
+}
