@@ -210,10 +210,21 @@ pub struct Prediction {
     /// for a model that did not beat its transparent rule, whose output is evidence only.
     #[serde(default = "decides_default")]
     pub decides: bool,
+    /// Made by a shadow candidate (`[models.<name>] candidate`, docs/shadow.md), not by the
+    /// serving model: stored, captured and published on `{prefix}/shadow/predictions/{model}`,
+    /// never alerted on, never counted for drift. Always with `decides = false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub shadow: bool,
 }
 
 fn decides_default() -> bool {
     true
+}
+
+/// For `skip_serializing_if`: a `false` flag is left out, so that records without it keep
+/// their old shape.
+pub fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Drift verdict for one feature over one window.
@@ -462,6 +473,38 @@ impl DeployStep {
     }
 }
 
+/// The reply to one lab label received over MQTT (issue #18), published on
+/// `{prefix}/cmd/label/result` (schema `chocoline.label_result/1`, docs/capture.md). Either
+/// `stored` (the label is in the journal) or `error` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelResult {
+    /// When the command was handled.
+    pub ts: TimestampMs,
+    /// The request's `request_id`, when it had a valid one.
+    pub request_id: Option<String>,
+    /// The request's `batch_id`, when it had one (as sent, also when refused).
+    pub batch_id: Option<String>,
+    /// What was stored, when the label was stored.
+    pub stored: Option<StoredLabel>,
+    /// Why the label was refused, for machines (`payload`, `invalid`, `unknown_batch`, …).
+    pub error_kind: Option<String>,
+    /// Why the label was refused, one line naming the key (the CLI's messages).
+    pub error: Option<String>,
+}
+
+/// The lab's result as it was stored in the label journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredLabel {
+    /// `A`, `B` or `reject`.
+    pub grade: String,
+    /// The defect found.
+    pub defect: Defect,
+    /// Measured yield in percent; None when not measured.
+    pub yield_pct: Option<f64>,
+    /// When it was stored, ms since the epoch (the journal line's `at`).
+    pub at: TimestampMs,
+}
+
 /// What the alert stage hands to the store: everything that is kept and published.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
@@ -477,4 +520,7 @@ pub enum Record {
     /// A step of a model deployment (written by the agent's deploy controller, not by the
     /// alert stage).
     Deploy(DeployEvent),
+    /// The reply to a lab label received over MQTT (written by the agent's label desk, not by
+    /// the alert stage).
+    Label(LabelResult),
 }

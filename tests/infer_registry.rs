@@ -21,6 +21,7 @@ fn cfg(dir: &Path, optimize: OptimizeAt) -> ModelsConfig {
         verify_golden: true,
         watch: true,
         installed_dir: None,
+        per_model: Default::default(),
     }
 }
 

@@ -141,6 +141,7 @@ async fn the_watcher_reports_reloads_and_failures_then_stops_when_unheard() {
         verify_golden: true,
         watch: true,
         installed_dir: None,
+        per_model: Default::default(),
     });
     assert!(errors.is_empty(), "{errors:?}");
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);

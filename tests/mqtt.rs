@@ -39,6 +39,7 @@ async fn payloads_match_schemas(broker: &Broker) {
     records.push(drift(1));
     records.push(data_quality(0));
     records.push(data_quality(1));
+    records.extend(label_results());
     let done = a.store.append(&records).await.unwrap();
     let expected = ids(&done);
     sub.wait_for(20, "all records", |g| {
@@ -76,6 +77,7 @@ async fn payloads_match_schemas(broker: &Broker) {
         "plant/l1/predictions/bloom",
         "plant/l1/drift",
         "plant/l1/data_quality",
+        "plant/l1/cmd/label/result",
         "plant/l1/status",
     ] {
         assert!(topics.contains(t), "nothing on {t}: {topics:?}");
@@ -93,6 +95,33 @@ async fn payloads_match_schemas(broker: &Broker) {
     assert_eq!(al.payload["alert_id"], "alert-0");
     assert!(al.payload["id"].as_str().unwrap().starts_with("site-line-"));
     sub.stop().await;
+}
+
+/// A label stored and a label refused, as the label desk answers them.
+fn label_results() -> [chocoline::domain::Record; 2] {
+    use chocoline::domain::{Defect, LabelResult, Record, StoredLabel, TimestampMs};
+    let ts = TimestampMs(1_700_000_000_000);
+    let ok = LabelResult {
+        ts,
+        request_id: Some("lims-1".into()),
+        batch_id: Some("1001".into()),
+        stored: Some(StoredLabel {
+            grade: "B".into(),
+            defect: Defect::FatBloom,
+            yield_pct: Some(81.2),
+            at: ts,
+        }),
+        error_kind: None,
+        error: None,
+    };
+    let refused = LabelResult {
+        request_id: None,
+        stored: None,
+        error_kind: Some("invalid".into()),
+        error: Some(r#"grade: "C" is not one of A, B, reject"#.into()),
+        ..ok.clone()
+    };
+    [Record::Label(ok), Record::Label(refused)]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

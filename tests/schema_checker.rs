@@ -17,6 +17,16 @@ fn validator_rejects_what_it_should() {
     assert!(validate(&s, &serde_json::json!({"b": "x"})).is_err());
     assert!(validate(&s, &serde_json::json!({"a": 1, "c": 0})).is_err());
     assert!(validate(&s, &serde_json::json!({"a": 1, "b": 5})).is_err());
+    let s = serde_json::json!({
+        "properties": {
+            "s": { "type": "string", "minLength": 1, "maxLength": 2 },
+            "y": { "exclusiveMinimum": 0, "maximum": 100 }
+        }
+    });
+    assert!(validate(&s, &serde_json::json!({"s": "éé", "y": 0.5})).is_ok());
+    assert!(validate(&s, &serde_json::json!({"s": ""})).is_err());
+    assert!(validate(&s, &serde_json::json!({"s": "abc"})).is_err());
+    assert!(validate(&s, &serde_json::json!({"y": 0})).is_err());
     let bad = serde_json::json!({"pattern": "x"});
     assert!(
         validate(&bad, &serde_json::json!("x")).is_err(),

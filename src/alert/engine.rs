@@ -238,14 +238,17 @@ impl AlertEngine {
             .collect()
     }
 
-    /// Handle one record: it is passed on first, then the alert events it caused.
+    /// Handle one record: it is passed on first, then the alert events it caused. A shadow
+    /// candidate's prediction (docs/shadow.md) causes none: it raises, clears and counts
+    /// nothing.
     pub fn handle(&mut self, rec: Record, out: &mut Vec<Record>) {
         let start = out.len();
         match &rec {
+            Record::Prediction(p) if p.shadow => {}
             Record::Prediction(p) => self.on_prediction(p, out),
             Record::Drift(w) => self.on_drift(w, out),
             Record::DataQuality(e) => self.on_data_quality(e, out),
-            Record::Alert(_) | Record::Deploy(_) => {}
+            Record::Alert(_) | Record::Deploy(_) | Record::Label(_) => {}
         }
         out.insert(start, rec);
     }

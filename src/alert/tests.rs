@@ -120,6 +120,7 @@ fn bloom(s: i64, pf: f64, ps: f64, temp: f64) -> Record {
         },
         confidence: 0.9,
         decides: true,
+        shadow: false,
         features: FeatureVector {
             model: "bloom".into(),
             spec_version: 1,
@@ -167,6 +168,7 @@ fn quality(batch: &str, s: i64, p_reject: f64, moisture: f64) -> Record {
         },
         confidence: 0.9,
         decides: true,
+        shadow: false,
         features: FeatureVector {
             model: "quality".into(),
             spec_version: 1,

@@ -86,6 +86,11 @@ pub struct PredictionLine {
     /// Problems found in the inputs, per signal.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub flags: BTreeMap<String, Vec<ReasonCode>>,
+    /// `"shadow":true`: made by the model's shadow candidate (`[models.<name>] candidate`,
+    /// docs/shadow.md), whose own manifest version is in `version`; absent for the serving
+    /// model's predictions.
+    #[serde(default, skip_serializing_if = "crate::domain::is_false")]
+    pub shadow: bool,
 }
 
 impl From<&Prediction> for PredictionLine {
@@ -104,6 +109,7 @@ impl From<&Prediction> for PredictionLine {
                 .map(|(n, v)| (n.clone(), v.is_finite().then_some(*v)))
                 .collect(),
             flags: fv.flags.clone(),
+            shadow: p.shadow,
         }
     }
 }
@@ -186,6 +192,38 @@ mod tests {
         });
         assert_eq!(decode(&encode(&b)), Some(b));
         assert_eq!(decode(&text[..text.len() / 2]), None);
+    }
+
+    #[test]
+    fn a_shadow_prediction_line_says_so_and_a_serving_one_is_unchanged() {
+        let line = |shadow: bool, version: &str| {
+            Line::Prediction(PredictionLine {
+                ts: 7,
+                model: "bloom".into(),
+                version: version.into(),
+                level: FeatureLevel::Sample,
+                batch_id: Some("1001".into()),
+                output: PredictionOutput::Value { value: 1.0 },
+                confidence: 0.5,
+                decides: !shadow,
+                features: vec![("x".into(), Some(2.0))],
+                flags: BTreeMap::new(),
+                shadow,
+            })
+        };
+        let serving = encode(&line(false, "2.0.0"));
+        assert!(!serving.contains("shadow"), "{serving}");
+        let shadow = encode(&line(true, "2.1.0"));
+        assert!(shadow.contains(r#""shadow":true"#), "{shadow}");
+        let strip = |t: &str, v: &str| t.replace(r#","shadow":true"#, "").replace(v, "V");
+        assert_eq!(
+            strip(&shadow, "2.1.0").replace("false", "B"),
+            strip(&serving, "2.0.0").replace("true", "B"),
+            "the same fields but the flag, the version and decides"
+        );
+        assert_eq!(decode(&shadow), Some(line(true, "2.1.0")));
+        // A line written before the flag existed reads as a serving prediction's.
+        assert_eq!(decode(&serving), Some(line(false, "2.0.0")));
     }
 
     #[test]

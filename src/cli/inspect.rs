@@ -151,8 +151,13 @@ fn render_history(s: &Snapshot) -> String {
     o += "last predictions (newest first)\n";
     list(&mut o, &s.last_predictions, |v| {
         let out = v.get("output").cloned().unwrap_or(Value::Null);
+        let shadow = if v.get("shadow") == Some(&Value::Bool(true)) {
+            " (shadow)"
+        } else {
+            ""
+        };
         format!(
-            "{} {} {} {}",
+            "{} {} {}{shadow} {}",
             ts(v, "ts"),
             field(v, "model"),
             field(v, "model_version"),

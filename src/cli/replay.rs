@@ -73,8 +73,8 @@ impl Outputs {
             Record::Drift(d) => (&mut self.drift, serde_json::to_vec(d)),
             Record::Alert(a) => (&mut self.alerts, serde_json::to_vec(a)),
             Record::DataQuality(e) => (&mut self.data_quality, serde_json::to_vec(e)),
-            // Replay has no MQTT: no deployment reaches it.
-            Record::Deploy(_) => return Ok(()),
+            // Replay has no MQTT: no deployment or label command reaches it.
+            Record::Deploy(_) | Record::Label(_) => return Ok(()),
         };
         w.write_all(&json.map_err(std::io::Error::other)?)?;
         w.write_all(b"\n")

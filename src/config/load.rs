@@ -89,17 +89,34 @@ pub fn load(path: &Path) -> Result<Plan, ConfigErrors> {
 
 /// Loads and validates the configuration file `path` with the given environment overrides.
 pub fn load_with_env(path: &Path, env: &Env) -> Result<Plan, ConfigErrors> {
+    let text = read_text(path)?;
+    load_str(&text, path, env)
+}
+
+/// `check-config`: [`load`], then also what the shadow candidate folders hold (each loads,
+/// passes its golden rows and takes its serving model's inputs), which `run` and SIGHUP leave
+/// to the registry (src/config/validate/model_tables.rs says why).
+pub fn load_for_check(path: &Path) -> Result<Plan, ConfigErrors> {
+    let text = read_text(path)?;
+    load_text(&text, path, &Env::from_process(), true)
+}
+
+fn read_text(path: &Path) -> Result<String, ConfigErrors> {
     let text = std::fs::read(path).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
-    let text = decode(path, text).map_err(|e| ConfigErrors {
+    decode(path, text).map_err(|e| ConfigErrors {
         file: path.to_path_buf(),
         errors: vec![e],
-    })?;
-    load_str(&text, path, env)
+    })
 }
 
 /// Loads and validates configuration `text` as if read from `path` (which names the file in
 /// errors and anchors relative paths).
 pub fn load_str(text: &str, path: &Path, env: &Env) -> Result<Plan, ConfigErrors> {
+    load_text(text, path, env, false)
+}
+
+/// [`load_str`]; `candidates`: also check the shadow candidates' files.
+fn load_text(text: &str, path: &Path, env: &Env, candidates: bool) -> Result<Plan, ConfigErrors> {
     let fail = |errors: Vec<ConfigError>| ConfigErrors {
         file: path.to_path_buf(),
         errors,
@@ -134,7 +151,10 @@ pub fn load_str(text: &str, path: &Path, env: &Env) -> Result<Plan, ConfigErrors
 
     // 4. Paths, then meaning.
     resolve_paths(&mut cfg, &base_dir(path));
-    let problems = validate::validate(&cfg);
+    let mut problems = validate::validate(&cfg);
+    if candidates && problems.is_empty() {
+        problems = validate::candidate_files(&cfg);
+    }
     if !problems.is_empty() {
         return Err(fail(located(path, &locator, problems, true)));
     }
@@ -230,6 +250,10 @@ fn resolve_paths(cfg: &mut Config, base: &Path) {
     }
     fix(&mut cfg.models.dir, base);
     fix_opt(&mut cfg.models.installed_dir, base);
+    for m in cfg.models.per_model.values_mut() {
+        fix_opt(&mut m.folder, base);
+        fix_opt(&mut m.candidate, base);
+    }
     fix(&mut cfg.store.data_dir, base);
     fix_opt(&mut cfg.mqtt.password_file, base);
     fix_opt(&mut cfg.mqtt.ca_file, base);
@@ -257,6 +281,10 @@ mod tests {
         resolve_paths(&mut cfg, Path::new("/etc/chocoline"));
         assert_eq!(cfg.models.dir, PathBuf::from("/etc/chocoline/../models"));
         assert_eq!(cfg.store.data_dir, PathBuf::from("/var/lib/x"));
+        // `[models.<name>]` paths: against the file's directory too, not `models.dir`.
+        let bloom = &cfg.models.per_model["bloom"];
+        assert_eq!(bloom.candidate, Some("/etc/chocoline/bloom-2.1.0".into()));
+        assert_eq!(bloom.folder, Some("/etc/chocoline/bloom-2.0.0".into()));
     }
 
     #[test]

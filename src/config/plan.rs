@@ -97,6 +97,12 @@ fn products_and_models(c: &Config, s: &mut String) {
         c.models.dir.display(),
         list_or_none(&c.models.enabled)
     );
+    let shadows: Vec<String> = (c.models.per_model.iter())
+        .filter_map(|(n, t)| Some(format!("{n} ← {}", t.candidate.as_ref()?.display())))
+        .collect();
+    if !shadows.is_empty() {
+        let _ = writeln!(s, "shadow    {}", shadows.join(", "));
+    }
 }
 
 /// The broker, TLS and how the agent authenticates (files named, never read).

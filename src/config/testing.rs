@@ -93,6 +93,13 @@ pub(crate) fn fully_populated() -> Config {
     c.products[0].cocoa_pct = Some(70.0);
     c.features.signal_map = BTreeMap::new();
     c.models.installed_dir = Some("installed".into());
+    c.models.per_model.insert(
+        "bloom".into(),
+        crate::infer::config::ModelSettings {
+            folder: Some("bloom-2.0.0".into()),
+            candidate: Some("bloom-2.1.0".into()),
+        },
+    );
     c.fleet.trusted_keys = vec![format!("ed25519:{}", "ab".repeat(32))];
     c.fleet.group_deploy_topic = Some("chocoline/fleet/dark-lines/cmd/deploy".into());
     c.drift.window_samples = Some(100);

@@ -123,7 +123,9 @@ pub fn run_one(cfg: &Config, plan: &RunPlan) -> Result<RunOutcome, BuildError> {
             for r in out.drain(..) {
                 match r {
                     Record::Alert(a) => alerts.push(a),
-                    Record::Prediction(p) if p.features.level == FeatureLevel::Batch => {
+                    Record::Prediction(p)
+                        if p.features.level == FeatureLevel::Batch && !p.shadow =>
+                    {
                         if let Some(id) = p.batch.batch_id.clone() {
                             judged.entry(id).or_insert(p.ts);
                         }

@@ -232,6 +232,47 @@ impl Manifest {
         self.onnx.outputs.iter().find(|o| o.role == role)
     }
 
+    /// Whether `other` takes the same inputs as this model: same name, task, level, feature
+    /// spec version and features (names, signals, transforms, windows, parameters, in order),
+    /// so that it can score the very vectors built for this one (a shadow candidate,
+    /// docs/shadow.md). The error names the first difference.
+    pub fn same_inputs(&self, other: &Manifest) -> Result<(), String> {
+        let differs = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+            Err(format!("its {what} is {b:?}, the serving model's {a:?}"))
+        };
+        if self.name != other.name {
+            return differs("name", &self.name, &other.name);
+        }
+        if self.task != other.task {
+            return differs("task", &self.task, &other.task);
+        }
+        if self.level != other.level {
+            return differs("level", &self.level, &other.level);
+        }
+        if self.feature_spec_version != other.feature_spec_version {
+            let (a, b) = (self.feature_spec_version, other.feature_spec_version);
+            return differs("feature_spec_version", &a, &b);
+        }
+        if self.features != other.features {
+            let names = |m: &Manifest| {
+                m.features
+                    .iter()
+                    .map(|f| f.name.clone())
+                    .collect::<Vec<_>>()
+            };
+            let (a, b) = (names(self), names(other));
+            if a != b {
+                return differs("feature list", &a, &b);
+            }
+            return Err(
+                "its features have the serving model's names but other signals, \
+                        transforms, windows or parameters"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     /// Schema, features and roles are supported by this build.
     #[expect(
         clippy::too_many_lines,

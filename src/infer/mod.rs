@@ -8,11 +8,13 @@
 //! | [`manifest`] | `manifest.json` and its checks |
 //! | [`golden`] | running a model on its `golden.csv` |
 //! | [`installed`] | reading signed bundles installed beside the shipped models (`current` links) |
-//! | [`registry`] | the served models: checksum, golden check, lock-free swap, hot reload |
-//! | [`service`] | `predict` / `predict_batch`: feature vectors → predictions |
+//! | [`config`] | `[models]` and its `[models.<name>]` tables (read by `config_de.rs`) |
+//! | [`registry`] | the served models and their shadow candidates: checksum, golden check, lock-free swap, hot reload |
+//! | [`service`] | `predict` / `predict_batch` / `shadow`: feature vectors → predictions |
 //! | [`stage`] | the pipeline task |
 
 pub mod config;
+mod config_de;
 pub mod error;
 pub mod golden;
 pub mod installed;
@@ -22,6 +24,8 @@ pub mod ops;
 pub mod registry;
 pub mod service;
 pub mod stage;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use error::InferError;
 pub use model::Model;

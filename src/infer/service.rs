@@ -56,6 +56,24 @@ impl Service {
         result
     }
 
+    /// Score `fv` with its model's shadow candidate (`[models.<name>] candidate`,
+    /// docs/shadow.md): None when the model has none loaded. The prediction carries the
+    /// candidate's own version, `shadow = true` and `decides = false`; the serving model's
+    /// prediction is computed apart ([`Service::predict`]) and never depends on this one.
+    pub fn shadow(&self, fv: &FeatureVector) -> Option<Result<Prediction, InferError>> {
+        let served = self.registry.candidate(&fv.model)?;
+        let result = inputs(&served, fv)
+            .and_then(|x| served.model()?.run(&x))
+            .and_then(|outs| build(&served, fv, &outs, 0))
+            .map(|p| Prediction {
+                shadow: true,
+                decides: false,
+                ..p
+            });
+        record(&served, &result);
+        Some(result)
+    }
+
     /// Predict many vectors: one model run per model name, results in input order.
     pub fn predict_batch(&self, fvs: &[FeatureVector]) -> Vec<Result<Prediction, InferError>> {
         let mut results: Vec<Option<Result<Prediction, InferError>>> = vec![None; fvs.len()];
@@ -260,6 +278,7 @@ fn build(
         },
         features: fv.clone(),
         decides: m.decision.decides,
+        shadow: false,
     })
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::domain::Defect;
 
 /// Longest batch id accepted (the capture writes integer strings).
-const MAX_BATCH_ID: usize = 64;
+pub(crate) const MAX_BATCH_ID: usize = 64;
 
 /// A label, or a field of one, is not valid. Each message starts with the key it is about.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -77,11 +77,48 @@ impl PollSeries {
     }
 }
 
-/// Per-model inference series.
+/// Per-model inference series, and the same three for shadow candidates under their own
+/// names (`chocoline_shadow_*`, docs/shadow.md), so that the serving model's series never
+/// count a candidate's work.
 pub struct InferSeries {
     registry: Registry,
     models: HashMap<Arc<str>, (Histogram, Counter, Counter)>,
+    shadow: HashMap<Arc<str>, (Histogram, Counter, Counter)>,
 }
+
+/// Metric names and help texts of one set of inference series.
+struct Names {
+    seconds: (&'static str, &'static str),
+    predictions: (&'static str, &'static str),
+    errors: (&'static str, &'static str),
+}
+
+const SERVING: Names = Names {
+    seconds: (
+        "chocoline_inference_seconds",
+        "Inference latency per model.",
+    ),
+    predictions: ("chocoline_predictions_total", "Predictions per model."),
+    errors: (
+        "chocoline_inference_errors_total",
+        "Vectors a model could not score.",
+    ),
+};
+
+const SHADOW: Names = Names {
+    seconds: (
+        "chocoline_shadow_inference_seconds",
+        "Inference latency of each model's shadow candidate.",
+    ),
+    predictions: (
+        "chocoline_shadow_predictions_total",
+        "Shadow predictions per model (its candidate's).",
+    ),
+    errors: (
+        "chocoline_shadow_inference_errors_total",
+        "Vectors a model's shadow candidate could not score.",
+    ),
+};
 
 impl InferSeries {
     /// Handles on `registry`.
@@ -89,32 +126,39 @@ impl InferSeries {
         InferSeries {
             registry: registry.clone(),
             models: HashMap::new(),
+            shadow: HashMap::new(),
         }
     }
 
     /// One prediction (or failure) of `model` that took `took`.
     pub fn observe(&mut self, model: &Arc<str>, took: Duration, ok: bool) {
-        let reg = &self.registry;
-        let (h, okc, errc) = self.models.entry(model.clone()).or_insert_with(|| {
-            let l = [("model", model.as_ref())];
-            (
-                reg.histogram(
-                    "chocoline_inference_seconds",
-                    "Inference latency per model.",
-                    &l,
-                    &LATENCY,
-                ),
-                reg.counter("chocoline_predictions_total", "Predictions per model.", &l),
-                reg.counter(
-                    "chocoline_inference_errors_total",
-                    "Vectors a model could not score.",
-                    &l,
-                ),
-            )
-        });
-        h.observe(took.as_secs_f64());
-        if ok { okc.inc() } else { errc.inc() }
+        observe(&self.registry, &mut self.models, &SERVING, model, took, ok);
     }
+
+    /// One prediction (or failure) of `model`'s shadow candidate that took `took`.
+    pub fn observe_shadow(&mut self, model: &Arc<str>, took: Duration, ok: bool) {
+        observe(&self.registry, &mut self.shadow, &SHADOW, model, took, ok);
+    }
+}
+
+fn observe(
+    reg: &Registry,
+    models: &mut HashMap<Arc<str>, (Histogram, Counter, Counter)>,
+    names: &Names,
+    model: &Arc<str>,
+    took: Duration,
+    ok: bool,
+) {
+    let (h, okc, errc) = models.entry(model.clone()).or_insert_with(|| {
+        let l = [("model", model.as_ref())];
+        (
+            reg.histogram(names.seconds.0, names.seconds.1, &l, &LATENCY),
+            reg.counter(names.predictions.0, names.predictions.1, &l),
+            reg.counter(names.errors.0, names.errors.1, &l),
+        )
+    });
+    h.observe(took.as_secs_f64());
+    if ok { okc.inc() } else { errc.inc() }
 }
 
 /// Alert and drift series (the alert task sees both).

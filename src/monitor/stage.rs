@@ -27,9 +27,11 @@ impl Monitor {
         }
     }
 
-    /// Handle one prediction; appends the records to emit.
+    /// Handle one prediction; appends the records to emit. A shadow candidate's prediction
+    /// (docs/shadow.md) is passed on uncounted: its vector is the serving prediction's, which
+    /// the window has already counted.
     pub fn handle(&mut self, p: Prediction, out: &mut Vec<Record>) {
-        let drift = if self.enabled {
+        let drift = if self.enabled && !p.shadow {
             self.models.get_mut(&p.model).and_then(|m| m.observe(&p))
         } else {
             None

@@ -44,6 +44,7 @@ fn prediction(ts_ms: i64, x: f64) -> Prediction {
         output: PredictionOutput::Value { value: 0.0 },
         confidence: 0.9,
         decides: true,
+        shadow: false,
         features: FeatureVector {
             model: "bloom".into(),
             spec_version: 1,
@@ -148,6 +149,34 @@ fn monitor_passes_predictions_through_and_appends_windows() {
     assert!(matches!(out[2], Record::Drift(_)));
     assert!(matches!(out[3], Record::Prediction(_)));
     assert_eq!(out.len(), 4);
+}
+
+#[test]
+fn shadow_predictions_pass_through_uncounted() {
+    let mut mon = Monitor::new(
+        vec![ModelMonitor::new(reference(), &cfg(3600, Some(2)))],
+        true,
+    );
+    let shadow = |ts| Prediction {
+        shadow: true,
+        decides: false,
+        ..prediction(ts, 1.0)
+    };
+    let mut out = Vec::new();
+    mon.handle(prediction(0, 1.0), &mut out);
+    mon.handle(shadow(0), &mut out);
+    mon.handle(shadow(1), &mut out);
+    assert_eq!(
+        out.len(),
+        3,
+        "a window of two closed on shadow vectors: {out:?}"
+    );
+    assert!(out.iter().all(|r| matches!(r, Record::Prediction(_))));
+    mon.handle(prediction(1, 1.0), &mut out);
+    let Some(Record::Drift(w)) = out.last() else {
+        panic!("the second serving vector closes the window: {out:?}")
+    };
+    assert_eq!(w.samples, 2);
 }
 
 #[test]

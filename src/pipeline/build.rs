@@ -141,9 +141,14 @@ fn with_readable_specs(cfg: &Config) -> Config {
     c
 }
 
-/// Load every model of `[models]`; any failure is an error (the agent needs all of them).
+/// Load every model of `[models]`; any failure is an error (the offline pipeline needs all
+/// of them). Shadow candidates are left out: offline runs score with the serving models only.
 pub fn registry(cfg: &Config) -> Result<Arc<Registry>, BuildError> {
-    let (reg, refused) = registry_degraded(cfg);
+    let mut cfg = cfg.clone();
+    for t in cfg.models.per_model.values_mut() {
+        t.candidate = None;
+    }
+    let (reg, refused) = registry_degraded(&cfg);
     if refused.is_empty() {
         Ok(reg)
     } else {

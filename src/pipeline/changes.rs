@@ -8,6 +8,7 @@
 //! | `[drift]` | live: the drift monitor is rebuilt (its current windows restart) |
 //! | `[features]`, `[[products]]`, `[agent] product`, device poll intervals | live: the feature engine is rebuilt (its windows refill) |
 //! | `[models] watch` | live |
+//! | `[models.<name>]` (`folder`, `candidate`) | live: the registry takes the folders, then reloads every model and candidate (docs/shadow.md) |
 //! | `[fleet]` except `health_report` | live: read by each install, rollback and health window |
 //! | `[[devices]]` | the acquire stage restarts (samples already read still drain) |
 //! | `[mqtt]`, or the content of a file it names (`password_file`, `ca_file`, `client_cert_file`, `client_key_file`) | the publisher restarts (undelivered messages wait in the sled outbox) |
@@ -35,6 +36,8 @@ pub struct Changes {
     pub features: bool,
     /// `[models] watch`.
     pub model_watch: bool,
+    /// `[models.<name>]` tables (serving folders, shadow candidates).
+    pub model_tables: bool,
     /// `[[devices]]`: acquire restarts.
     pub devices: bool,
     /// `[mqtt]` or the content of a file it names: the publisher restarts.
@@ -68,6 +71,7 @@ impl Changes {
             (self.drift, "drift"),
             (self.features, "features"),
             (self.model_watch, "models.watch"),
+            (self.model_tables, "models.<name>"),
         ] {
             if on {
                 v.push(name);
@@ -141,6 +145,7 @@ pub fn diff(old: &Config, new: &Config) -> Changes {
             || old.agent.product != new.agent.product
             || poll_intervals(old) != poll_intervals(new),
         model_watch: om.watch != nm.watch,
+        model_tables: om.per_model != nm.per_model,
         devices: old.devices != new.devices,
         mqtt: mqtt_but_signals(old) != mqtt_but_signals(new),
         secrets: Vec::new(),
@@ -228,6 +233,19 @@ mod tests {
         assert_eq!(d.need_restart, vec!["models.installed_dir"]);
         assert!(d.live().is_empty() && d.restarted().is_empty(), "{d:?}");
         assert_eq!(running(&old, &new).models.installed_dir, None);
+
+        let mut new = old.clone();
+        new.models.per_model.insert(
+            "bloom".into(),
+            crate::infer::config::ModelSettings {
+                folder: None,
+                candidate: Some("/srv/bloom-next".into()),
+            },
+        );
+        let d = diff(&old, &new);
+        assert_eq!(d.live(), vec!["models.<name>"]);
+        assert!(d.need_restart.is_empty(), "{d:?}");
+        assert_eq!(running(&old, &new).models.per_model, new.models.per_model);
     }
 
     #[test]

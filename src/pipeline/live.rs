@@ -130,6 +130,8 @@ struct Tasks {
     edge: Option<JoinHandle<Result<(), crate::publish::PublishError>>>,
     /// Stops the publisher (and the refresher) once the store has flushed.
     publish_stop: CancellationToken,
+    /// The label desk: ends once the publisher, which feeds it, has stopped.
+    labels: Option<JoinHandle<u64>>,
 }
 
 /// Run every stage until `shutdown` fires and the pipeline has drained.
@@ -162,6 +164,7 @@ pub async fn run(
         controller = controller.with_deploys(rx);
     }
     let health = health_reports(cfg, &mut stages, &control.metrics);
+    let labels = super::labels::spawn(cfg, &mut stages, &control.metrics);
     let (tap, edge) = super::outputs::taps(cfg, &mut stages, &control.metrics);
     let taps = super::taps::Taps {
         signals: tap,
@@ -173,6 +176,7 @@ pub async fn run(
         health,
         taps,
         edge,
+        labels,
     };
     spawn(stages, hb, rx_updates, &mut control, side, shutdown)
         .drain()
@@ -189,6 +193,8 @@ struct Side {
     taps: super::taps::Taps,
     /// The Sparkplug edge node, when `[sparkplug]` is on.
     edge: Option<crate::publish::edge_node::EdgeNode>,
+    /// The label desk (`{prefix}/cmd/label`), when `[capture]` is on.
+    labels: Option<JoinHandle<u64>>,
 }
 
 /// Deployment over MQTT is on when bundles have somewhere to go and someone to trust: an agent
@@ -296,6 +302,7 @@ fn spawn(
             publish_stop.clone(),
         )),
         publish_stop,
+        labels: side.labels,
     }
 }
 
@@ -314,7 +321,7 @@ impl Tasks {
         let predictions = self.infer.await.unwrap_or_default();
         let _ = self.monitor.await;
         let records = self.alert.await.unwrap_or_default();
-        let publish = finish_output(self.store, self.publish, self.publish_stop).await;
+        let publish = finish_output(self.store, self.publish, self.publish_stop, self.labels).await;
         finish_edge(self.edge).await;
         let _ = self.refresher.await;
         Report {
@@ -328,16 +335,23 @@ impl Tasks {
 }
 
 /// Wait for the store to flush what the alert stage handed it, then stop the publisher so it
-/// drains the outbox, publishes `offline` and disconnects.
+/// drains the outbox, publishes `offline` and disconnects; then wait for the label desk, which
+/// ends with the publisher (its feed): replies it writes after that wait in the outbox for the
+/// next start.
 async fn finish_output(
     store: JoinHandle<()>,
     publish: JoinHandle<Option<PublishStats>>,
     publish_stop: CancellationToken,
+    labels: Option<JoinHandle<u64>>,
 ) -> Option<PublishStats> {
     let _ = joined(store, "store").await;
     tracing::info!("store flushed; stopping the publisher");
     publish_stop.cancel();
-    joined(publish, "publisher").await.flatten()
+    let stats = joined(publish, "publisher").await.flatten();
+    if let Some(desk) = labels {
+        let _ = joined(desk, "label desk").await;
+    }
+    stats
 }
 
 /// Wait for the Sparkplug edge node (stopped with the publisher) to publish its NDEATH.

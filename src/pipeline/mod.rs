@@ -9,6 +9,7 @@ pub mod build;
 pub mod changes;
 pub mod degraded;
 pub mod health_report;
+mod labels;
 pub mod live;
 mod outputs;
 pub mod reload;

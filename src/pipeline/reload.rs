@@ -23,6 +23,7 @@
 //! `chocoline_reload_last_result{result}`, `chocoline_reload_last_seconds` and
 //! `chocoline_reload_last_timestamp_seconds`.
 
+mod candidates;
 mod deploy;
 mod models;
 mod sources;
@@ -164,6 +165,7 @@ impl Controller {
         for (name, error) in std::mem::take(&mut self.refused_at_start) {
             self.model_alerts.refused(&name, &error).await;
         }
+        self.report_candidates();
         let mut bundles = self.deploys.take();
         let mut health = tokio::time::interval(watch::HEALTH_TICK);
         health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -182,6 +184,7 @@ impl Controller {
                 _ = tick.tick() => {
                     if self.running.models.watch {
                         self.poll_models().await;
+                        self.poll_candidates().await;
                     }
                     continue;
                 }
@@ -244,10 +247,12 @@ impl Controller {
         if let Err(e) = self.hand_out(p.built, &p.new, stop).await {
             problems.push(e);
         }
-        // Models last: a model swap is independent of the configuration's success.
-        let models = self.swap_models("SIGHUP").await;
+        // Models last: a model swap is independent of the configuration's success. The new
+        // configuration runs first, so that what follows a new manifest reads its folder.
         self.running = p.new;
         self.secrets = p.secrets;
+        self.models.configure(&self.running.models);
+        let models = self.swap_models("SIGHUP").await;
         let summary = summary::Summary {
             changes: &p.changes,
             models,

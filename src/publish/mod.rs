@@ -21,4 +21,4 @@ pub mod publisher;
 pub mod secrets;
 
 pub use error::PublishError;
-pub use publisher::{PublishStats, Publisher};
+pub use publisher::{CommandFeed, PublishStats, Publisher};

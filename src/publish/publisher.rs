@@ -13,15 +13,15 @@
 //! acknowledged is therefore resent, in sequence order: at least once, in order, duplicates
 //! possible and marked by the same message `id`.
 //!
-//! Beside the outbox: the retained status birth, the retained `{prefix}/health` report and
-//! the subscription to `{prefix}/cmd/deploy` ([`commands`]), and the raw signals (QoS 0, from
-//! their own ring in memory: [`signals`]).
+//! Beside the outbox: the retained status birth, the retained `{prefix}/health` report, the
+//! subscriptions to `{prefix}/cmd/deploy` and `{prefix}/cmd/label` ([`commands`]), and the raw
+//! signals (QoS 0, from their own ring in memory: [`signals`]).
 
 mod commands;
 mod ending;
 mod signals;
 
-pub use commands::Attachments;
+pub use commands::{Attachments, CommandFeed};
 use ending::wait_to_reconnect;
 
 use std::collections::{HashMap, VecDeque};
@@ -76,6 +76,8 @@ pub struct Publisher {
     /// `{prefix}/cmd/deploy` (and a group's deploy topic) and where their payloads go, when
     /// deployment over MQTT is on.
     deploy: Option<(Vec<String>, mpsc::Sender<Vec<u8>>)>,
+    /// `{prefix}/cmd/label` and where its payloads go, when `[capture]` is on.
+    labels: Option<commands::CommandFeed>,
     /// The latest retained `{prefix}/health` payload, when health reports are on.
     health: Option<watch::Receiver<Option<Vec<u8>>>>,
     /// `{prefix}/health`.
@@ -132,6 +134,7 @@ impl Publisher {
             high_water: None,
             suspect: None,
             deploy: None,
+            labels: None,
             health: None,
             health_topic: String::new(),
             signals: None,

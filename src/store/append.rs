@@ -308,7 +308,7 @@ impl Store {
             Record::Prediction(p) => Some((Slot::Predictions, keys::ts_key(p.ts, seq).to_vec())),
             Record::Drift(d) => Some((Slot::Drift, keys::ts_key(d.end, seq).to_vec())),
             Record::Alert(_) => Some((Slot::Alerts, keys::seq_key(seq).to_vec())),
-            Record::DataQuality(_) | Record::Deploy(_) => None,
+            Record::DataQuality(_) | Record::Deploy(_) | Record::Label(_) => None,
         };
         let value = msg.encode();
         let max = self.budget();

@@ -129,11 +129,11 @@ impl Store {
             let outbox = self.tree(Slot::Outbox)?;
             for kv in outbox.iter() {
                 let (k, v) = kv?;
-                // Deployment results are kept like alerts: rare, small, and the only record of
-                // what a line controller did with a model it was sent.
+                // Deployment and label results are kept like alerts: rare, small, and the only
+                // record of what a line controller did with a model or a lab result it was sent.
                 let is_alert = matches!(
                     MessageClass::of_encoded(&v),
-                    Some(MessageClass::Alert | MessageClass::Deploy)
+                    Some(MessageClass::Alert | MessageClass::Deploy | MessageClass::Label)
                 );
                 if is_alert != alerts {
                     continue;

@@ -51,10 +51,12 @@ pub struct Latest {
 
 impl Latest {
     /// Note `records`: a prediction or drift window newer than (or as new as) the one held
-    /// replaces it; anything else is ignored.
+    /// replaces it; anything else is ignored, and so is a shadow candidate's prediction (the
+    /// model's tags show what serves).
     pub fn note(&mut self, records: &[Record]) {
         for r in records {
             match r {
+                Record::Prediction(p) if p.shadow => {}
                 Record::Prediction(p) => {
                     let (label, value) = match &p.output {
                         PredictionOutput::Class { label, .. } => (Some(label.clone()), None),
@@ -99,5 +101,42 @@ fn keep_newer<T>(map: &mut BTreeMap<String, T>, key: &str, v: T, ts: impl Fn(&T)
         None => {
             map.insert(key.to_owned(), v);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{BatchContext, FeatureLevel, FeatureVector, Prediction};
+
+    fn bloom(version: &str, ts: i64, shadow: bool) -> Record {
+        Record::Prediction(Prediction {
+            model: "bloom".into(),
+            model_version: version.into(),
+            ts: TimestampMs(ts),
+            batch: BatchContext::default(),
+            output: PredictionOutput::Value { value: 1.0 },
+            confidence: 0.5,
+            features: FeatureVector {
+                model: "bloom".into(),
+                spec_version: 1,
+                level: FeatureLevel::Sample,
+                names: Vec::new().into(),
+                values: Vec::new(),
+                ts: TimestampMs(ts),
+                batch: BatchContext::default(),
+                flags: Default::default(),
+            },
+            decides: !shadow,
+            shadow,
+        })
+    }
+
+    #[test]
+    fn a_shadow_prediction_never_becomes_the_models_tag() {
+        let mut l = Latest::default();
+        l.note(&[bloom("2.0.0", 1, false), bloom("2.1.0", 2, true)]);
+        assert_eq!(l.models["bloom"].version, "2.0.0");
+        assert_eq!(l.models["bloom"].ts, TimestampMs(1));
     }
 }

@@ -24,6 +24,10 @@ pub mod schema {
     pub const DATA_QUALITY: &str = "chocoline.data_quality/1";
     /// Deployment results.
     pub const DEPLOY_RESULT: &str = "chocoline.deploy_result/1";
+    /// Replies to lab labels received over MQTT.
+    pub const LABEL_RESULT: &str = "chocoline.label_result/1";
+    /// Lab labels sent to the agent over MQTT (the request; docs/capture.md).
+    pub const LABEL: &str = "chocoline.label/1";
     /// Birth / last-will status.
     pub const STATUS: &str = "chocoline.status/1";
 }
@@ -90,7 +94,7 @@ impl Envelope {
             ),
             Record::Prediction(pr) => (
                 MessageClass::Prediction,
-                format!("{p}/predictions/{}", topic_level(&pr.model)),
+                prediction_topic(p, pr),
                 self.topics.predictions,
                 self.prediction_body(pr),
             ),
@@ -112,6 +116,12 @@ impl Envelope {
                 TopicClass::qos1(),
                 self.deploy_body(d),
             ),
+            Record::Label(l) => (
+                MessageClass::Label,
+                self.label_result_topic(),
+                TopicClass::qos1(),
+                self.label_result_body(l),
+            ),
         };
         let body = match body {
             Value::Object(m) => m,
@@ -125,7 +135,8 @@ impl Envelope {
         }
     }
 
-    /// `chocoline.prediction/1`: output, confidence and the input features by name.
+    /// `chocoline.prediction/1`: output, confidence and the input features by name; a shadow
+    /// candidate's also `"shadow": true` (absent otherwise).
     fn prediction_body(&self, pr: &Prediction) -> Value {
         let features: Map<String, Value> = pr
             .features
@@ -134,7 +145,7 @@ impl Envelope {
             .zip(pr.features.values.iter())
             .map(|(n, v)| (n.clone(), finite(*v)))
             .collect();
-        json!({
+        let mut body = json!({
             "schema": schema::PREDICTION,
             "site": self.site,
             "line": self.line,
@@ -146,7 +157,13 @@ impl Envelope {
             "confidence": finite(pr.confidence),
             "features": features,
             "decides": pr.decides,
-        })
+        });
+        if pr.shadow
+            && let Some(m) = body.as_object_mut()
+        {
+            m.insert("shadow".into(), Value::Bool(true));
+        }
+        body
     }
 
     /// `chocoline.drift/1`: the window and every feature's statistics.
@@ -173,7 +190,6 @@ impl Envelope {
         })
     }
 
-    /// `chocoline.data_quality/1`: the refused vector's flags.
     /// `chocoline.deploy_result/1`: one step of a deployment.
     fn deploy_body(&self, d: &DeployEvent) -> Value {
         json!({
@@ -190,6 +206,7 @@ impl Envelope {
         })
     }
 
+    /// `chocoline.data_quality/1`: the refused vector's flags.
     fn data_quality_body(&self, q: &DataQualityEvent) -> Value {
         json!({
             "schema": schema::DATA_QUALITY,
@@ -237,18 +254,29 @@ fn alert_body(a: &Alert) -> Value {
     })
 }
 
+/// `{prefix}/predictions/{model}`, or `{prefix}/shadow/predictions/{model}` for a shadow
+/// candidate's prediction (docs/shadow.md).
+pub fn prediction_topic(prefix: &str, p: &Prediction) -> String {
+    let model = topic_level(&p.model);
+    if p.shadow {
+        format!("{prefix}/shadow/predictions/{model}")
+    } else {
+        format!("{prefix}/predictions/{model}")
+    }
+}
+
 /// The id of the kind of an alert's topic, exposed for tests and inspect.
 pub fn alert_topic(prefix: &str, kind: AlertKind) -> String {
     format!("{prefix}/alerts/{}", kind.as_str())
 }
 
 /// Timestamps travel as integer milliseconds since the epoch (UTC).
-fn ts(t: TimestampMs) -> Value {
+pub(super) fn ts(t: TimestampMs) -> Value {
     Value::from(t.0)
 }
 
 /// JSON has no NaN / infinity: they become `null` (the schemas allow it where it can happen).
-fn finite(v: f64) -> Value {
+pub(super) fn finite(v: f64) -> Value {
     if v.is_finite() {
         Value::from(v)
     } else {
@@ -309,6 +337,9 @@ pub(super) fn topic_level(name: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod shadow_tests;
 
 #[cfg(test)]
 mod tests {

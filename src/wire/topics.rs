@@ -20,6 +20,8 @@ pub enum MessageClass {
     DataQuality,
     /// `{prefix}/cmd/deploy/result` — kept like alerts: a deployment's outcome must arrive.
     Deploy,
+    /// `{prefix}/cmd/label/result` — kept like alerts: the lab must learn what was stored.
+    Label,
 }
 
 impl MessageClass {
@@ -31,6 +33,7 @@ impl MessageClass {
             MessageClass::Drift => 3,
             MessageClass::DataQuality => 4,
             MessageClass::Deploy => 5,
+            MessageClass::Label => 6,
         }
     }
 
@@ -42,6 +45,7 @@ impl MessageClass {
             3 => Some(MessageClass::Drift),
             4 => Some(MessageClass::DataQuality),
             5 => Some(MessageClass::Deploy),
+            6 => Some(MessageClass::Label),
             _ => None,
         }
     }
@@ -59,6 +63,7 @@ impl MessageClass {
             MessageClass::Drift => "drift",
             MessageClass::DataQuality => "data_quality",
             MessageClass::Deploy => "deploy",
+            MessageClass::Label => "label",
         }
     }
 }

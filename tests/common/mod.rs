@@ -595,6 +595,7 @@ pub fn prediction(i: u64, ts: i64) -> Record {
         output,
         confidence: 0.7,
         decides: true,
+        shadow: false,
         features: features("bloom", ts),
     })
 }

@@ -1,6 +1,7 @@
 //! A small JSON Schema validator for the subset docs/schemas/*.json use: `type` (name or list),
 //! `properties`, `required`, `additionalProperties` (bool or schema), `const`, `enum`, `items`,
-//! `minimum`, `maximum`, `oneOf`, and `$ref` to `#/$defs/<name>`. Any other keyword makes
+//! `minimum`, `exclusiveMinimum`, `maximum`, `minLength`, `maxLength` (in characters), `oneOf`,
+//! and `$ref` to `#/$defs/<name>`. Any other keyword makes
 //! validation FAIL (so a schema cannot silently use something this does not check).
 //!
 //! Why not the `jsonschema` crate: it pulls in a regex engine, an HTTP-capable resolver and
@@ -22,7 +23,10 @@ const KNOWN: &[&str] = &[
     "enum",
     "items",
     "minimum",
+    "exclusiveMinimum",
     "maximum",
+    "minLength",
+    "maxLength",
     "oneOf",
     "$ref",
     "$defs",
@@ -47,6 +51,21 @@ pub fn validate(schema: &Value, value: &Value) -> Result<(), Vec<String>> {
     let mut errs = Vec::new();
     check(schema, schema, value, "$", &mut errs);
     if errs.is_empty() { Ok(()) } else { Err(errs) }
+}
+
+/// `minLength` / `maxLength` of a string, counted in characters as JSON Schema does.
+fn lengths(obj: &serde_json::Map<String, Value>, text: &str, path: &str, errs: &mut Vec<String>) {
+    let n = text.chars().count() as u64;
+    if let Some(min) = obj.get("minLength").and_then(Value::as_u64)
+        && n < min
+    {
+        errs.push(format!("{path}: {n} characters < minLength {min}"));
+    }
+    if let Some(max) = obj.get("maxLength").and_then(Value::as_u64)
+        && n > max
+    {
+        errs.push(format!("{path}: {n} characters > maxLength {max}"));
+    }
 }
 
 fn type_ok(t: &str, v: &Value) -> bool {
@@ -119,6 +138,16 @@ fn check(root: &Value, s: &Value, v: &Value, path: &str, errs: &mut Vec<String>)
         && x > max
     {
         errs.push(format!("{path}: {x} > maximum {max}"));
+    }
+    if let (Some(min), Some(x)) = (
+        obj.get("exclusiveMinimum").and_then(Value::as_f64),
+        v.as_f64(),
+    ) && x <= min
+    {
+        errs.push(format!("{path}: {x} <= exclusive minimum {min}"));
+    }
+    if let Some(text) = v.as_str() {
+        lengths(obj, text, path, errs);
     }
     if let Some(Value::Array(alts)) = obj.get("oneOf") {
         let matching = alts

@@ -66,6 +66,7 @@ fn yield_low_and_low_confidence_are_lower_is_worse() {
             output: PredictionOutput::Value { value: v },
             confidence: conf,
             decides: true,
+            shadow: false,
             features: FeatureVector {
                 model: "yield".into(),
                 spec_version: 1,
@@ -125,6 +126,7 @@ fn anomaly_share_over_window() {
             },
             confidence: 0.9,
             decides: true,
+            shadow: false,
             features: FeatureVector {
                 model: "anomaly".into(),
                 spec_version: 1,
@@ -206,6 +208,7 @@ fn tempering_temperature_far_above_its_product_level_raises_fat_bloom() {
             },
             confidence: 0.9,
             decides: true,
+            shadow: false,
             features: FeatureVector {
                 model: "anomaly".into(),
                 spec_version: 1,
@@ -254,4 +257,50 @@ fn tempering_temperature_far_above_its_product_level_raises_fat_bloom() {
             .iter()
             .all(|a| a.kind != AlertKind::FatBloomRisk)
     );
+}
+
+/// `record` as its model's shadow candidate's (docs/shadow.md).
+fn shadowed(mut record: Record) -> Record {
+    if let Record::Prediction(p) = &mut record {
+        p.shadow = true;
+        p.decides = false;
+    }
+    record
+}
+
+#[test]
+fn a_shadow_prediction_raises_and_clears_nothing() {
+    // High P(fat_bloom), low confidence and a working temperature far above the band: as the
+    // serving model's, evidence only (`decides: false`), the band and confidence rules still
+    // raise; as a shadow candidate's, nothing does.
+    let recs = |f: fn(Record) -> Record| -> Vec<Record> {
+        (0..12)
+            .map(|i| {
+                let mut r = bloom(i, 0.9, 0.0, 36.0);
+                if let Record::Prediction(p) = &mut r {
+                    p.confidence = 0.2;
+                }
+                f(r)
+            })
+            .collect()
+    };
+    let out = feed(&mut engine(), recs(|r| deciding(r, false)));
+    assert!(!alerts(&out).is_empty(), "the control raises something");
+    let out = feed(&mut engine(), recs(shadowed));
+    assert_eq!(
+        out.len(),
+        12,
+        "passed on, nothing added: {:?}",
+        alerts(&out)
+    );
+
+    // Nor does it clear: an open fat-bloom alert stays open under low shadow probabilities.
+    let mut e = engine();
+    let mut recs: Vec<Record> = (0..3).map(|i| bloom(i, 0.9, 0.0, 31.5)).collect();
+    recs.extend((3..9).map(|i| shadowed(bloom(i, 0.0, 0.0, 31.5))));
+    let out = feed(&mut e, recs);
+    let a = alerts(&out);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0].state, AlertState::Raised);
+    assert_eq!(e.open_alerts().len(), 1);
 }

@@ -4,8 +4,9 @@
 //!
 //! Layout: this file holds the list of checks and the helpers they share; the checks live
 //! beside it by what they check — [`devices`] (controllers, serial lines, registers),
-//! [`pipeline`] (products, features, models, drift, alerts), [`fleet`] (trusted
-//! keys, installed models), [`outputs`] (store, MQTT, log), [`capture`].
+//! [`pipeline`] (products, features, models, drift, alerts), [`model_tables`]
+//! (`[models.<name>]`: folders and shadow candidates), [`fleet`] (trusted keys, installed
+//! models), [`outputs`] (store, MQTT, log), [`capture`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,6 +19,7 @@ use super::{Config, DataType, DeviceConfig, RegisterKind, RuleConfig};
 mod capture;
 mod devices;
 mod fleet;
+mod model_tables;
 mod outputs;
 #[cfg(test)]
 mod outputs_tests;
@@ -28,13 +30,15 @@ mod tests;
 use capture::*;
 use devices::*;
 use fleet::*;
+pub(crate) use model_tables::candidate_files;
+use model_tables::model_tables;
 use outputs::*;
 use pipeline::*;
 
 /// A check adds the problems it finds.
 type Check = fn(&Config, &mut Vec<Problem>);
 
-const CHECKS: [Check; 22] = [
+const CHECKS: [Check; 23] = [
     devices_present,
     names,
     device_settings,
@@ -48,6 +52,7 @@ const CHECKS: [Check; 22] = [
     features,
     feature_quality,
     models,
+    model_tables,
     fleet,
     drift,
     alerts,

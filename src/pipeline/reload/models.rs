@@ -12,6 +12,11 @@ pub(super) struct ModelSwap {
     pub refused: Vec<String>,
     /// "name old → new" of every model whose version changed.
     pub changed: Vec<String>,
+    /// What each shadow candidate reload did ("name version", "name refused (kind)", "name
+    /// removed").
+    pub candidates: Vec<String>,
+    /// A candidate was refused.
+    pub candidate_refused: bool,
 }
 
 impl Controller {
@@ -26,9 +31,12 @@ impl Controller {
         let refused = self.model_events(&events, cause);
         self.model_alerts.apply(&events, &self.models).await;
         self.follow_manifests(&before, &events).await;
+        let (candidates, candidate_refused) = self.swap_candidates(cause).await;
         ModelSwap {
             refused,
             changed: events.iter().filter_map(version_change).collect(),
+            candidates,
+            candidate_refused,
         }
     }
 

@@ -21,6 +21,7 @@ impl Summary<'_> {
     pub fn outcome(&self) -> Outcome {
         if self.changes.need_restart.is_empty()
             && self.models.refused.is_empty()
+            && !self.models.candidate_refused
             && self.problems.is_empty()
         {
             Outcome::Applied
@@ -41,6 +42,7 @@ impl Summary<'_> {
             secrets_changed = %list(c.secrets.clone()),
             models = %list(self.models.changed),
             models_refused = %list(self.models.refused),
+            shadow_candidates = %list(self.models.candidates),
             needs_restart = %list(c.need_restart.clone()),
             problems = %list(self.problems),
             "reload: {}",

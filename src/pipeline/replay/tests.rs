@@ -29,6 +29,7 @@ impl Predictor for Threshold {
             confidence: 0.9,
             features: v.clone(),
             decides: true,
+            shadow: false,
         }))
     }
 }

@@ -1,7 +1,8 @@
-//! What the publisher does beside draining the outbox: the `{prefix}/cmd/deploy`
-//! subscription (renewed on every connection) and the retained `{prefix}/health` report.
-//! Neither goes through the outbox: a bundle is handed on as it arrives, and of the health
-//! report only the latest matters (it is retained, and sent again on every connection).
+//! What the publisher does beside draining the outbox: the `{prefix}/cmd/deploy` and
+//! `{prefix}/cmd/label` subscriptions (renewed on every connection) and the retained
+//! `{prefix}/health` report. None goes through the outbox: a bundle or a label is handed on as
+//! it arrives, and of the health report only the latest matters (it is retained, and sent
+//! again on every connection).
 
 use rumqttc::QoS;
 use tokio::sync::{mpsc, watch};
@@ -10,6 +11,22 @@ use super::{Publisher, Queued, Session};
 use crate::domain::{DeployEvent, DeployStep, Record, TimestampMs};
 use crate::fleet::bundle;
 use crate::signals::SignalQueue;
+use crate::wire::Inbound;
+use crate::wire::inbound::Busy;
+
+/// A command topic whose payloads are capped and handed on as [`Inbound`] (the lab labels on
+/// `{prefix}/cmd/label`).
+#[derive(Clone)]
+pub struct CommandFeed {
+    /// The topic subscribed to (QoS 1).
+    pub topic: String,
+    /// Largest payload copied; a larger one is handed on without its bytes.
+    pub cap: usize,
+    /// Where commands go; when it is full, `busy` answers instead.
+    pub to: mpsc::Sender<Inbound>,
+    /// The reply to a command that found `to` full, written to the store.
+    pub busy: Busy,
+}
 
 /// What the agent attached to a publisher beside its outbox (deploy subscription, health
 /// report, raw signals). A publisher that a reload builds anew gets the same attachments from
@@ -17,6 +34,7 @@ use crate::signals::SignalQueue;
 #[derive(Clone, Default)]
 pub struct Attachments {
     deploy: Option<(Vec<String>, mpsc::Sender<Vec<u8>>)>,
+    labels: Option<CommandFeed>,
     health: Option<(String, watch::Receiver<Option<Vec<u8>>>)>,
     signals: Option<(SignalQueue, bool)>,
 }
@@ -26,16 +44,20 @@ impl Publisher {
     pub fn attachments(&self) -> Attachments {
         Attachments {
             deploy: self.deploy.clone(),
+            labels: self.labels.clone(),
             health: (self.health.clone()).map(|rx| (self.health_topic.clone(), rx)),
             signals: self.signals.clone(),
         }
     }
 
-    /// Take over `a`: the deploy subscription, the health report and the signals of the
-    /// publisher this one replaces.
+    /// Take over `a`: the deploy and label subscriptions, the health report and the signals
+    /// of the publisher this one replaces.
     pub fn attach(mut self, a: Attachments) -> Self {
         if let Some((topics, to)) = a.deploy {
             self = self.with_deploy(topics, to);
+        }
+        if let Some(feed) = a.labels {
+            self.set_labels(feed);
         }
         if let Some((topic, rx)) = a.health {
             self.set_health(topic, rx);
@@ -56,6 +78,12 @@ impl Publisher {
         self
     }
 
+    /// Subscribe to `feed.topic` (QoS 1) on every connection and hand each message received
+    /// on it to `feed.to`, its payload capped at `feed.cap`.
+    pub fn set_labels(&mut self, feed: CommandFeed) {
+        self.labels = Some(feed);
+    }
+
     /// Publish each new health payload from `rx` retained on `topic`, and the latest one on
     /// every connection.
     pub fn set_health(&mut self, topic: String, rx: watch::Receiver<Option<Vec<u8>>>) {
@@ -63,21 +91,23 @@ impl Publisher {
         self.health = Some(rx);
     }
 
-    /// Renew the deploy subscription (a clean session forgot it).
+    /// Renew the deploy and label subscriptions (a clean session forgot them).
     pub(super) fn subscribe(&self, s: &Session) {
-        let Some((topics, _)) = &self.deploy else {
-            return;
-        };
-        for topic in topics {
+        let deploy = self.deploy.iter().flat_map(|(topics, _)| topics);
+        for topic in deploy.chain(self.labels.iter().map(|f| &f.topic)) {
             if let Err(e) = s.client.try_subscribe(topic.as_str(), QoS::AtLeastOnce) {
-                tracing::warn!(topic = %topic, error = %e, "cannot subscribe to a deploy topic");
+                tracing::warn!(topic = %topic, error = %e, "cannot subscribe to a command topic");
             }
         }
     }
 
-    /// A message on a subscribed topic: a bundle on the deploy topic goes to the deploy
-    /// controller; a busy controller (four bundles waiting) refuses it, and says so.
+    /// A message on a subscribed topic: a label goes to the label desk, a bundle to the deploy
+    /// controller; a busy one (its queue full) refuses it, and says so.
     pub(super) fn on_command(&self, p: &rumqttc::Publish) {
+        if let Some(feed) = self.labels.as_ref().filter(|f| f.topic == p.topic) {
+            self.on_label(feed, p);
+            return;
+        }
         let Some((topics, to)) = &self.deploy else {
             return;
         };
@@ -89,6 +119,26 @@ impl Publisher {
             tracing::warn!(topic = %p.topic, "deploy controller busy or stopped: bundle dropped");
             self.report_busy(&p.payload);
         }
+    }
+
+    /// A label goes to the desk, capped; one that cannot wait gets its `busy` reply.
+    fn on_label(&self, feed: &CommandFeed, p: &rumqttc::Publish) {
+        tracing::debug!(topic = %p.topic, bytes = p.payload.len(), retained = p.retain, "label received");
+        let cmd = Inbound::capped(&p.payload, feed.cap, p.retain);
+        let Err(e) = feed.to.try_send(cmd) else {
+            return;
+        };
+        tracing::warn!(topic = %p.topic, "label desk busy or stopped: label dropped");
+        let cmd = match e {
+            mpsc::error::TrySendError::Full(c) | mpsc::error::TrySendError::Closed(c) => c,
+        };
+        let record = (feed.busy)(&cmd);
+        let store = self.outbox.store().clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.append(&[record]).await {
+                tracing::error!(error = %e, "cannot store a label result");
+            }
+        });
     }
 
     /// A bundle that could not wait still gets its result: `refused`, `busy`.
