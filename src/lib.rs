@@ -14,6 +14,7 @@
 //! | [`publish`] | MQTT, at least once, in order |
 //! | [`labels`] | lab results per batch (grade, defect, yield) in a journal beside the capture |
 //! | [`export`] | capture + labels → the training pipeline's `samples.csv` / `batches.csv` |
+//! | [`compare`] | serving vs candidate (shadow) model on the capture and the lab's labels |
 //!
 //! Around them: [`domain`] (the only types stages share), [`clock`] (wall and monotonic
 //! time, clock-step detection), [`config`] (layered, validated
@@ -31,6 +32,7 @@ pub mod capture;
 pub mod cli;
 pub mod clock;
 pub mod codec;
+pub mod compare;
 pub mod config;
 pub mod domain;
 pub mod evaluate;

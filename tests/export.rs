@@ -180,6 +180,16 @@ fn expected_row(i: i64) -> String {
     )
 }
 
+/// `export.json` of the range `[T0, T0 + 12 s)`: range, counts and the batch ids.
+fn check_meta(out: &Path) {
+    let meta: chocoline::export::output::ExportMeta =
+        serde_json::from_str(&read(out.join("export.json"))).expect("export.json");
+    assert_eq!(meta.schema, "chocoline.export/1");
+    assert_eq!((meta.since_ms, meta.until_ms), (T0, T0 + 12_000));
+    assert_eq!((meta.rows, meta.batches), (12, 2));
+    assert_eq!(meta.batch_ids, ["1001", "1002"]);
+}
+
 #[test]
 fn export_writes_the_training_format_with_labels_joined() {
     let d = data_dir();
@@ -248,11 +258,12 @@ fn export_writes_the_training_format_with_labels_joined() {
         )
     );
     assert!(out.join(".complete").is_file());
+    check_meta(&out);
     let names: Vec<_> = std::fs::read_dir(&out)
         .expect("output")
         .map(|e| e.expect("entry").file_name())
         .collect();
-    assert_eq!(names.len(), 3, "no temporary files left: {names:?}");
+    assert_eq!(names.len(), 4, "no temporary files left: {names:?}");
 
     let text = stdout(&o);
     assert!(
@@ -358,4 +369,67 @@ fn the_training_pipeline_loads_the_export() {
         String::from_utf8_lossy(&py.stderr)
     );
     assert_eq!(stdout(&py).trim(), "13 2");
+}
+
+/// kill -9 in the middle of an export (issue #18): the labels and the data directory are
+/// untouched (the export only reads them), the output folder has no `.complete`, and the
+/// next export into a fresh folder is whole.
+#[test]
+fn an_export_killed_mid_way_loses_no_label_and_leaves_no_complete_marker() {
+    let d = data_dir();
+    // A long second segment, so the export is still writing when it is killed.
+    let mut text = String::new();
+    for i in ROWS..ROWS + 300_000 {
+        let b = 1003 + i / 100_000;
+        text += &encode(&sample(
+            i,
+            "plc",
+            &[("batch_id", b as f64), ("recipe", 1.0), ("cocoa_pct", 70.0)],
+        ));
+    }
+    let segment = d
+        .path()
+        .join("capture")
+        .join(segment_name(T0 + ROWS * 1000, 2));
+    std::fs::write(segment, text).expect("segment");
+    let before = snapshot(d.path());
+    let out_root = tempfile::tempdir().expect("temp dir");
+    let out = out_root.path().join("killed");
+    let mut child = common::cli::chocoline()
+        .args(["export", "--data-dir"])
+        .arg(d.path())
+        .arg("--output")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("export runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !out.join("samples.csv.tmp").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the export never started writing"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the export ended before it was killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    assert_eq!(snapshot(d.path()), before, "labels and capture untouched");
+    assert!(
+        !out.join(".complete").exists(),
+        "a killed export is not marked complete"
+    );
+    let again = out_root.path().join("again");
+    let o = export(d.path(), &again, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(again.join(".complete").is_file());
+    let rows = read(again.join("samples.csv")).lines().count() as i64;
+    assert_eq!(
+        rows,
+        1 + ROWS + 300_000,
+        "the whole capture once the export runs to its end"
+    );
 }

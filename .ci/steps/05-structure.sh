@@ -44,6 +44,7 @@ forbid "src/fleet" 'crate::(acquire|publish|store|simulate)\b' "bundles know mod
 forbid "src/sparkplug" 'crate::(acquire|features|validate|infer|monitor|alert|store|publish|signals|fleet|simulate|pipeline|config|cli|evaluate)\b' "the Sparkplug encoding is a wire format (ground floor): the publisher builds on it, not the reverse"
 forbid "src/capture src/labels" 'crate::(acquire|features|validate|infer|monitor|alert|store|publish|signals|sparkplug|fleet|simulate)\b' "capture and labels see samples and their own files only (the pipeline builds them; the store's budget stays the outbox's)"
 forbid "src/export" 'crate::(acquire|features|validate|infer|monitor|alert|store|publish|signals|sparkplug|fleet|pipeline|config|cli|evaluate)\b' "export reads the capture and label files only (capture, labels, the simulator's CSV headers, domain); the CLI resolves the configuration into its options"
+forbid "src/compare" 'crate::(acquire|features|validate|infer|monitor|alert|store|publish|signals|sparkplug|fleet|simulate|pipeline|config|cli|evaluate|export)\b' "model compare reads the capture, the labels and manifests' data cards only (the CLI resolves the configuration into folders)"
 forbid "src/signals" 'crate::(acquire|publish|store|infer)\b' "the signal tap sees samples and the wire format only (the pipeline hands its ring to the publisher)"
 forbid "src/pipeline" 'async fn [a-z_]+_task\b' "a stage loop in pipeline/ (each stage's loop lives in its own stage.rs)"
 

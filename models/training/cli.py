@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from . import dataset, features, golden, same, train
+from . import dataset, exports, features, golden, same, train
 
 
 def log(msg: str) -> None:
@@ -44,6 +45,14 @@ def cmd_train(args) -> int:
     if not names:
         log("nothing to train: give --all or --model NAME")
         return 2
+    if args.export:
+        sample_level = [n for n in names if features.LEVEL[n] != "batch"]
+        if sample_level:
+            log(f"--export: {sample_level} learn from per-sample labels, which a line export "
+                "does not have; give --model quality and/or --model yield")
+            return 2
+        for d in args.export:
+            exports.check_export(d)
     t0 = time.time()
     if args.data.resolve() == dataset.GENERATED_DIR.resolve():
         log("[1/3] data: simulator runs from data/runs.json")
@@ -52,13 +61,24 @@ def cmd_train(args) -> int:
     else:
         log(f"[1/3] data: {args.data} (foreign data, not checked against dataset.sha256)")
     log(f"[2/3] training {', '.join(names)} into {args.out}")
-    for i, name in enumerate(names, 1):
-        log(f" ({i}/{len(names)}) {name}")
-        level = features.LEVEL[name]
-        train.train_one(name, args.data, args.out, train.set_hash(args.data, level), log)
+    with tempfile.TemporaryDirectory() as scratch:
+        for i, name in enumerate(names, 1):
+            log(f" ({i}/{len(names)}) {name}")
+            sim_hash = train.set_hash(args.data, features.LEVEL[name])
+            if not args.export:
+                train.train_one(name, args.data, args.out, sim_hash, log)
+                continue
+            card = exports.data_card(args.data, sim_hash, args.export)
+            root = exports.merged_root(args.data, args.export, Path(scratch) / name)
+            log(f"  + {len(args.export)} line export(s) in the training split: "
+                + ", ".join(f"{e['folder']} ({e['batches']} batches)" for e in card["exports"]))
+            train.train_one(name, root, args.out, exports.combined_hash(card), log, card)
     log("[3/3] golden feature pairs")
-    n = golden_features(args.data, args.out / "golden_features.jsonl")
-    log(f"  wrote {n} cases to {args.out / 'golden_features.jsonl'}")
+    if (args.data / "sample").is_dir():
+        n = golden_features(args.data, args.out / "golden_features.jsonl")
+        log(f"  wrote {n} cases to {args.out / 'golden_features.jsonl'}")
+    else:
+        log(f"  skipped: {args.data} has no sample set (golden_features.jsonl is built from it)")
     log(f"done in {time.time() - t0:.0f} s")
     return 0
 
@@ -92,6 +112,9 @@ def main(argv=None) -> int:
                    help="data root with batch/ and sample/ run folders")  # fmt: skip
     t.add_argument("--out", type=Path, default=dataset.MODELS_DIR,
                    help="where <model>/ folders and golden_features.jsonl go")  # fmt: skip
+    t.add_argument("--export", type=Path, action="append", default=[],
+                   help="a `chocoline export` folder to learn from as well (training split; "
+                        "quality and yield only); repeatable")  # fmt: skip
     r = sub.add_parser("report", help="print CV / tuning / held-out figures of trained models")
     r.add_argument("--out", type=Path, default=dataset.MODELS_DIR,
                    help="where the <model>/ folders are")  # fmt: skip

@@ -352,20 +352,25 @@ def load_set(data_dir: Path, set_name: str, splits: tuple[str, ...] = SPLITS) ->
     """Runs of one set that belong to `splits`, in runs.json order (or sorted directory
     order for foreign data)."""
     base = data_dir / set_name
+    split_of = run_splits(data_dir, set_name)
+    return [
+        load_run(base / n, n, need_batches=(set_name == "batch"), split=split)
+        for n, split in split_of.items()
+        if split in splits
+    ]
+
+
+def run_splits(data_dir: Path, set_name: str) -> dict[str, str]:
+    """Run name → split of one set, in runs.json order (or sorted directory order for
+    foreign data); nothing is read but the listing and the split files."""
+    base = data_dir / set_name
     if not base.is_dir():
         raise DataError(f"{base}: no such data set directory")
     names = [p.name for p in sorted(base.iterdir()) if (p / "samples.csv").is_file()]
     if data_dir.resolve() == GENERATED_DIR.resolve():
         runs = load_runs_spec()["sets"][set_name]
-        names = [run_name(r) for r in runs]
-        split_of = {run_name(r): r["split"] for r in runs}
-    else:
-        split_of = foreign_splits(data_dir, set_name, names)
-    return [
-        load_run(base / n, n, need_batches=(set_name == "batch"), split=split_of[n])
-        for n in names
-        if split_of[n] in splits
-    ]
+        return {run_name(r): r["split"] for r in runs}
+    return foreign_splits(data_dir, set_name, names)
 
 
 def check_no_shared_rows(df: pd.DataFrame, names: list[str], group: str, where: str) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from . import anomaly, dataset, drift, evaluate, features, fit, golden, onnx_export, report
+from . import anomaly, dataset, drift, evaluate, exports, features, fit, golden, onnx_export, report
 
 SEED = fit.SEED
 MODEL_NAMES = ("quality", "yield", "bloom", "anomaly")
@@ -139,7 +139,11 @@ def parity(expected: dict, got: dict) -> float:
     return worst
 
 
-def train_one(name: str, data_dir: Path, out_root: Path, data_hash: str, log) -> dict:
+def train_one(
+    name: str, data_dir: Path, out_root: Path, data_hash: str, log, data_card: dict | None = None
+) -> dict:
+    """Fit, evaluate and export one model into `out_root/name`. `data_card`: the line exports
+    it also learned from (training/exports.py), recorded in the manifest's `"data"`."""
     t0 = time.time()
     df = table(name, data_dir, log)
     extra = {"data_dir": data_dir} if name in NEEDS_RUNS else {}
@@ -210,6 +214,9 @@ def train_one(name: str, data_dir: Path, out_root: Path, data_hash: str, log) ->
     }
     if task == "classifier":
         manifest["classes"] = CLASSES[name]
+    if data_card is not None:
+        manifest["data"] = data_card
+        manifest["version"] = exports.version_with(manifest["version"], data_card)
     (out / "manifest.json").write_text(json.dumps(manifest, sort_keys=True, indent=2) + "\n")
     report.write(name, out, manifest, est, {"names": names, "figs": figs})
     log(f"  {name}: done in {time.time() - t0:.0f} s; {summary(name, metrics, decision)}")

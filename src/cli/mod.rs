@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod model;
+pub mod model_compare;
 pub mod model_fleet;
 
 use crate::config::LogFormat;

@@ -16,8 +16,8 @@ use crate::infer::manifest::Manifest;
 use crate::infer::model::Model;
 use crate::infer::registry::load_served;
 
-use super::model_fleet;
 use super::{EXIT_BAD_INPUT, EXIT_FAILURE};
+use super::{model_compare, model_fleet};
 
 /// `model` subcommands.
 #[derive(Debug, Subcommand)]
@@ -50,6 +50,9 @@ pub enum ModelCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// The serving model against its shadow candidate on the line's capture and lab labels:
+    /// agreement, and both models' figures on the labelled batches neither was trained on.
+    Compare(model_compare::CompareArgs),
     /// Signed bundles: keygen, bundle, install, rollback.
     #[command(flatten)]
     Fleet(model_fleet::FleetCommand),
@@ -61,6 +64,7 @@ pub fn run(cmd: ModelCommand) -> ExitCode {
         ModelCommand::List { dir, config } => list(dir, config),
         ModelCommand::Verify { dir } => verify(&dir),
         ModelCommand::Fleet(cmd) => model_fleet::run(cmd),
+        ModelCommand::Compare(args) => model_compare::run(&args),
         ModelCommand::Predict {
             onnx,
             input,

@@ -228,7 +228,7 @@ pub fn export(
     let result = write_all(data_dir, opts, progress);
     if result.is_err() {
         // Best effort: leave the output folder as it was (no partial files).
-        for name in ["samples.csv.tmp", "batches.csv.tmp"] {
+        for name in ["samples.csv.tmp", "batches.csv.tmp", "export.json.tmp"] {
             let _ = std::fs::remove_file(opts.output.join(name));
         }
         if created {
@@ -243,6 +243,7 @@ pub fn export(
 struct SamplesPass {
     fill: samples::ForwardFill,
     sink: Option<output::Sink>,
+    first_ts: Option<i64>,
     last_ts: Option<i64>,
 }
 
@@ -277,6 +278,7 @@ impl SamplesPass {
                     }
                 };
                 out.line(&row)?;
+                self.first_ts.get_or_insert(ts);
                 self.last_ts = Some(ts);
                 summary.rows += 1;
             }
@@ -324,9 +326,22 @@ fn write_all(
             capture: capture_dir(data_dir),
         });
     };
-    let batches_out = write_batches(data_dir, opts, closed, &mut summary)?;
+    let (batches_out, batch_ids) = write_batches(data_dir, opts, closed, &mut summary)?;
     samples_out.finish()?;
     batches_out.finish()?;
+    let meta = output::ExportMeta {
+        schema: output::EXPORT_SCHEMA.into(),
+        since_ms: opts.since.or(pass.first_ts).unwrap_or_default(),
+        until_ms: opts
+            .until
+            .or(pass.last_ts.map(|t| t + 1))
+            .unwrap_or_default(),
+        rows: summary.rows,
+        batches: summary.batches,
+        batch_ids,
+        written_by: env!("CARGO_PKG_VERSION").into(),
+    };
+    output::write_meta(&opts.output, &meta)?;
     output::mark_complete(&opts.output)?;
     Ok(summary)
 }
@@ -337,7 +352,7 @@ fn write_batches(
     opts: &ExportOptions,
     closed: BTreeMap<String, BatchLine>,
     summary: &mut ExportSummary,
-) -> Result<output::Sink, ExportError> {
+) -> Result<(output::Sink, Vec<String>), ExportError> {
     let labels = latest(data_dir)?;
     let mut in_range: Vec<BatchLine> = closed
         .into_values()
@@ -348,42 +363,19 @@ fn write_batches(
     let mut out = output::Sink::create(&opts.output, "batches.csv")?;
     out.line(BATCHES_HEADER)?;
     let mut lots = batches::LotNumbers::default();
+    let mut ids = Vec::new();
     for b in &in_range {
         match batches::row(b, labels.get(&b.batch_id), &opts.products, &mut lots) {
             Ok(row) => {
                 out.line(&row)?;
                 summary.batches += 1;
+                ids.push(b.batch_id.clone());
             }
             Err(why) => *summary.left_out.entry(why).or_default() += 1,
         }
     }
-    Ok(out)
+    Ok((out, ids))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_are_rfc3339_or_epoch_ms() {
-        assert_eq!(parse_time("1796560000000"), Ok(1_796_560_000_000));
-        assert_eq!(parse_time("2026-12-06T10:00:00Z"), Ok(1_796_551_200_000));
-        assert_eq!(parse_time("2026-12-06T10:00:00.5Z"), Ok(1_796_551_200_500));
-        assert!(parse_time("yesterday").unwrap_err().contains("RFC 3339"));
-        assert_eq!(
-            ts_text(Some(1_796_551_200_000), ""),
-            "2026-12-06T10:00:00.000Z"
-        );
-        assert_eq!(ts_text(None, "the end"), "the end");
-    }
-
-    #[test]
-    fn columns_follow_the_simulator_header() {
-        let c = Columns::new("bid", "rcp", |s| format!("r_{s}"));
-        let names: Vec<&str> = c.signals.iter().map(|(s, _)| s.as_str()).collect();
-        let header = samples_header();
-        assert_eq!(names, header[3..header.len() - 3]);
-        assert_eq!(c.signals[0].1, format!("r_{}", names[0]));
-        assert_eq!((c.batch_id.as_str(), c.recipe.as_str()), ("bid", "rcp"));
-    }
-}
+mod tests;

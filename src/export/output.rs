@@ -137,6 +137,43 @@ impl Sink {
     }
 }
 
+/// `export.json`: what the folder holds, for the training pipeline's data card
+/// (`models/training/exports.py`) and `chocoline model compare`, which leaves out the batches
+/// of any range a model was trained on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExportMeta {
+    /// `chocoline.export/1`.
+    pub schema: String,
+    /// Start of the range, ms since the epoch: `--since`, else the first row's time.
+    pub since_ms: i64,
+    /// End of the range (excluded): `--until`, else one past the last row's time.
+    pub until_ms: i64,
+    /// Rows in `samples.csv`.
+    pub rows: u64,
+    /// Rows in `batches.csv`.
+    pub batches: u64,
+    /// The batch ids of `batches.csv`, in its order.
+    pub batch_ids: Vec<String>,
+    /// The chocoline version that wrote the export.
+    pub written_by: String,
+}
+
+/// The schema name of [`ExportMeta`].
+pub const EXPORT_SCHEMA: &str = "chocoline.export/1";
+/// The file name of [`ExportMeta`] in an export folder.
+pub const META: &str = "export.json";
+
+/// Write `export.json` (as `.tmp`, fsynced, renamed) into `dir`.
+pub fn write_meta(dir: &Path, meta: &ExportMeta) -> Result<(), ExportError> {
+    let text = serde_json::to_string_pretty(meta).map_err(|e| ExportError::Io {
+        path: dir.join(META),
+        source: io::Error::other(e),
+    })?;
+    let mut sink = Sink::create(dir, META)?;
+    sink.line(&text)?;
+    sink.finish()
+}
+
 /// Write the `.complete` marker into `dir` and fsync the folder.
 pub fn mark_complete(dir: &Path) -> Result<(), ExportError> {
     let marker = dir.join(COMPLETE);

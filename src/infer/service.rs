@@ -217,6 +217,7 @@ fn build(
         Task::Classifier => {
             let label = output(served, outs, Role::Label)
                 .and_then(|o| o.cell(row, 0))
+                .map(|l| class_name(l, &m.classes))
                 .ok_or_else(|| fail("no label output".into()))?;
             let probs = output(served, outs, Role::Probabilities)
                 .ok_or_else(|| fail("no probabilities output".into()))?;
@@ -283,6 +284,21 @@ fn build(
 }
 
 /// `1 − share of features outside [first edge, last edge]` of the training reference.
+/// The class name of a classifier's label. skl2onnx exports the label output of a model
+/// trained on integer-encoded classes (models/training/fit.py encodes each class as its index
+/// in the manifest's `classes`) as that index: `"2"` becomes `"reject"`, so the payloads,
+/// the capture and `model compare` speak the lab's words. A label that already is a class
+/// name, or is not an index of one, is kept as it is.
+fn class_name(label: String, classes: &[String]) -> String {
+    if classes.contains(&label) {
+        return label;
+    }
+    (label.parse::<usize>().ok())
+        .and_then(|i| classes.get(i))
+        .cloned()
+        .unwrap_or(label)
+}
+
 fn extrapolation_margin(served: &Served, fv: &FeatureVector) -> f64 {
     let refs = &served.manifest.reference.features;
     if refs.is_empty() || fv.values.is_empty() {
@@ -318,4 +334,24 @@ fn contributions(served: &Served, outs: &[Output], row: usize) -> Vec<(Arc<str>,
         .enumerate()
         .filter_map(|(j, c)| o.real(row, j).map(|z| (Arc::clone(c), z)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::class_name;
+
+    #[test]
+    fn a_class_index_label_is_named_after_the_manifest_classes() {
+        let classes: Vec<String> = ["A", "B", "reject"].map(String::from).to_vec();
+        assert_eq!(class_name("2".into(), &classes), "reject");
+        assert_eq!(class_name("0".into(), &classes), "A");
+        assert_eq!(class_name("B".into(), &classes), "B");
+        assert_eq!(class_name("7".into(), &classes), "7", "not an index: kept");
+        let numeric: Vec<String> = ["1", "0"].map(String::from).to_vec();
+        assert_eq!(
+            class_name("0".into(), &numeric),
+            "0",
+            "already a class name"
+        );
+    }
 }

@@ -18,6 +18,7 @@ pub mod schema;
 pub mod sparkplug_host;
 pub mod spb;
 pub mod tls;
+pub mod training;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
