@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chocoline::capture::line::{self, BatchLine, Line};
-use common::agent::{PREFIX, Ports, simulator_at, write_config};
+use common::agent::{PREFIX, Ports, simulator_at};
 use common::*;
 use tokio_util::sync::CancellationToken;
 
@@ -57,9 +57,7 @@ async fn the_agent_captures_every_poll_cycle_and_every_closed_batch() {
     let broker = rumqttd();
     let ports = Ports::on(broker.port());
     let tmp = tempfile::tempdir().unwrap();
-    let path = write_config(tmp.path(), &ports);
-    let text = std::fs::read_to_string(&path).unwrap() + "\n[capture]\nenabled = true\n";
-    std::fs::write(&path, text).unwrap();
+    let path = common::agent::write_capture_config(tmp.path(), &ports);
     let cfg = chocoline::config::load(&path).unwrap().config;
     let stop_sim = CancellationToken::new();
     // 1200 simulated seconds per second: a 2–4 h batch lasts 6–12 s.

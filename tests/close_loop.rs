@@ -30,7 +30,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chocoline::domain::TimestampMs;
-use chocoline::simulate::server::{RegisterMap, SimService, drive, serve_tcp};
 use chocoline::simulate::source::SignalSource;
 use chocoline::simulate::{BatchRecord, LineSim, Scenario};
 use common::agent::{PREFIX, Ports, write_config_with_model_copy};
@@ -70,23 +69,9 @@ fn hours(var: &str) -> f64 {
 }
 
 async fn serve(cfg: &chocoline::config::Config, port: u16, stop: CancellationToken) -> Lab {
-    let map = RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map).unwrap();
-    let lab = Lab(Arc::new(Mutex::new(LineSim::new(
-        Scenario::Normal,
-        7,
-        TimestampMs::now(),
-    ))));
-    let service = SimService::new(map, lab.clone());
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
-    tokio::spawn(drive(
-        service.clone(),
-        Duration::from_millis(100),
-        SPEED,
-        stop.clone(),
-    ));
-    tokio::spawn(serve_tcp(listener, service, stop));
+    let sim = LineSim::new(Scenario::Normal, 7, TimestampMs::now());
+    let lab = Lab(Arc::new(Mutex::new(sim)));
+    common::agent::serve_source(cfg, port, stop, SPEED, lab.clone()).await;
     lab
 }
 

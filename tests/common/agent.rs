@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chocoline::domain::TimestampMs;
 use chocoline::simulate::server::{RegisterMap, SimService, drive, serve_tcp};
+use chocoline::simulate::source::SignalSource;
 use chocoline::simulate::{LineSim, Scenario};
 use tokio_util::sync::CancellationToken;
 
@@ -98,9 +99,21 @@ pub async fn simulator_at(
     stop: CancellationToken,
     speed: f64,
 ) {
-    let map = RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map).unwrap();
     let sim = LineSim::new(Scenario::Normal, 7, TimestampMs::now());
-    let service = SimService::new(map, sim);
+    serve_source(cfg, port, stop, speed, sim).await;
+}
+
+/// Serve `source` for every device of `cfg` on `port`, `speed` simulated seconds per second
+/// (a test that reads the simulator while it runs passes a shared handle to it).
+pub async fn serve_source<S: SignalSource>(
+    cfg: &chocoline::config::Config,
+    port: u16,
+    stop: CancellationToken,
+    speed: f64,
+    source: S,
+) {
+    let map = RegisterMap::from_devices(&cfg.devices, &cfg.features.signal_map).unwrap();
+    let service = SimService::new(map, source);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap();
@@ -111,6 +124,14 @@ pub async fn simulator_at(
         stop.clone(),
     ));
     tokio::spawn(serve_tcp(listener, service, stop));
+}
+
+/// [`write_config`] with `[capture] enabled = true`: the configuration's path.
+pub fn write_capture_config(dir: &Path, p: &Ports) -> PathBuf {
+    let path = write_config(dir, p);
+    let text = std::fs::read_to_string(&path).unwrap() + "\n[capture]\nenabled = true\n";
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 pub async fn http_get(port: u16, path: &str) -> String {
