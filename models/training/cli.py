@@ -40,6 +40,16 @@ def golden_features(data_dir: Path, out: Path) -> int:
     return len(cases)
 
 
+def with_exports(args, scratch: Path) -> tuple[Path, dict]:
+    """The merged data root and the data card of `--export`, built once: every model that may
+    learn from exports is batch-level, so they all train on the same root and card."""
+    card = exports.data_card(args.data, train.set_hash(args.data, "batch"), args.export)
+    root = exports.merged_root(args.data, args.export, scratch)
+    log(f"  + {len(args.export)} line export(s) in the training split: "
+        + ", ".join(f"{e['folder']} ({e['batches']} batches)" for e in card["exports"]))
+    return root, card
+
+
 def cmd_train(args) -> int:
     names = list(train.MODEL_NAMES) if args.all else args.model
     if not names:
@@ -62,17 +72,15 @@ def cmd_train(args) -> int:
         log(f"[1/3] data: {args.data} (foreign data, not checked against dataset.sha256)")
     log(f"[2/3] training {', '.join(names)} into {args.out}")
     with tempfile.TemporaryDirectory() as scratch:
+        line = with_exports(args, Path(scratch)) if args.export else None
         for i, name in enumerate(names, 1):
             log(f" ({i}/{len(names)}) {name}")
-            sim_hash = train.set_hash(args.data, features.LEVEL[name])
-            if not args.export:
+            if line is None:
+                sim_hash = train.set_hash(args.data, features.LEVEL[name])
                 train.train_one(name, args.data, args.out, sim_hash, log)
-                continue
-            card = exports.data_card(args.data, sim_hash, args.export)
-            root = exports.merged_root(args.data, args.export, Path(scratch) / name)
-            log(f"  + {len(args.export)} line export(s) in the training split: "
-                + ", ".join(f"{e['folder']} ({e['batches']} batches)" for e in card["exports"]))
-            train.train_one(name, root, args.out, exports.combined_hash(card), log, card)
+            else:
+                root, card = line
+                train.train_one(name, root, args.out, exports.combined_hash(card), log, card)
     log("[3/3] golden feature pairs")
     if (args.data / "sample").is_dir():
         n = golden_features(args.data, args.out / "golden_features.jsonl")
