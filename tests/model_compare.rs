@@ -93,6 +93,14 @@ fn compare(d: &Path, rest: &[&str]) -> std::process::Output {
     run(&args)
 }
 
+/// The words of the report's accuracy row: name, serving, candidate.
+fn accuracy_row(text: &str) -> Vec<&str> {
+    let row = (text.lines())
+        .find(|l| l.trim_start().starts_with("accuracy"))
+        .expect("accuracy row");
+    row.split_whitespace().collect()
+}
+
 fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -126,12 +134,11 @@ fn agreement_and_labelled_figures_of_both_models() {
         text.contains("labelled batches judged: 5 (left out: 0 inside a range a model was trained on, 0 without this label, 1 not answered by every model)"),
         "{text}"
     );
-    let row = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("accuracy"))
-        .expect("accuracy row");
-    let figs: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(figs, ["accuracy", "0.600", "0.800"], "{text}");
+    assert_eq!(
+        accuracy_row(&text),
+        ["accuracy", "0.600", "0.800"],
+        "{text}"
+    );
 }
 
 #[test]
@@ -158,12 +165,8 @@ fn batches_a_model_was_trained_on_are_not_judged() {
         "{text}"
     );
     // Judged 1004, 1005, 1006: serving right on 1004, 1005; candidate on 1004, 1005.
-    let row = text
-        .lines()
-        .find(|l| l.trim_start().starts_with("accuracy"))
-        .expect("accuracy row");
     assert_eq!(
-        row.split_whitespace().collect::<Vec<_>>(),
+        accuracy_row(&text),
         ["accuracy", "0.667", "0.667"],
         "{text}"
     );
