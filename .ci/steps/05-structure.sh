@@ -4,7 +4,7 @@
 # import that goes the wrong way. Comment lines (//, //!, ///) are not imports and are skipped.
 #
 # Floors, bottom to top:
-#   ground   domain.rs and the shared helpers beside it (units, key paths, wire formats)
+#   ground   domain/ and the shared helpers beside it (units, key paths, wire formats)
 #   stages   acquire features validate infer monitor alert store publish (+ simulate, clock,
 #            logging, metrics, health, fleet: services the stages and the agent use)
 #   top      config (assembles the sections), pipeline (builds and wires), cli, evaluate

@@ -9,7 +9,7 @@
 //! `q` is, and `0 · log 0 = 0`. W1 needs none either.
 //!
 //! **Convention.** `js` is the Jensen–Shannon *distance* — the square root of the divergence
-//! with base-2 logarithms — in [0, 1], as `domain.rs` documents and as scipy's
+//! with base-2 logarithms — in [0, 1], as `domain::FeatureDrift` documents and as scipy's
 //! `jensenshannon(p, q, base=2)` returns; the 0.1 default of docs/domain.md applies to it.
 
 /// Proportion substituted for an empty bin in PSI.
