@@ -216,3 +216,84 @@ fn list_shows_versions_and_checks() {
     let o = chocoline(&["model", "list", "--dir", "/nonexistent"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `model list --config` shows what the agent would load: a `[models.<name>] folder` outside
+/// `[models] dir` as the serving one (the folder of the same name in `dir` as not serving),
+/// and a shadow candidate with its role; relative paths are the configuration file's.
+#[test]
+fn list_from_a_config_shows_the_serving_folder_and_the_candidate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let models = tmp.path().join("models");
+    make_model_dir(&models, "bloom", "2.0.0", Kind::Classifier);
+    make_model_dir(
+        &tmp.path().join("promoted"),
+        "bloom",
+        "2.1.0",
+        Kind::Classifier,
+    );
+    make_model_dir(
+        &tmp.path().join("trial"),
+        "bloom",
+        "2.2.0",
+        Kind::Classifier,
+    );
+    // The candidate's checksum is wrong: its line says so and the exit code is 1.
+    let manifest = tmp.path().join("trial/bloom/manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("\"sha256\": \"", "\"sha256\": \"00"),
+    )
+    .unwrap();
+    let cfg = write(
+        tmp.path(),
+        "agent.toml",
+        b"[models]\ndir = \"models\"\nenabled = [\"bloom\"]\n\n[models.bloom]\n\
+          folder = \"promoted/bloom\"\ncandidate = \"trial/bloom\"\n",
+    );
+    let o = chocoline(&["model", "list", "--config", &cfg]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    let promoted = tmp.path().join("promoted/bloom");
+    let trial = tmp.path().join("trial/bloom");
+    assert!(
+        lines[0].starts_with("bloom 2.0.0 (Classifier")
+            && lines[0].contains(&format!(
+                "enabled, not serving: bloom serves from {}",
+                promoted.display()
+            ))
+            && lines[0].contains("ok;"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("bloom 2.1.0 (Classifier")
+            && lines[1].contains(&format!(
+                "enabled, serving bloom, from {}",
+                promoted.display()
+            ))
+            && lines[1].contains("ok;"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("bloom 2.2.0 (Classifier")
+            && lines[2].contains(&format!(
+                "shadow candidate of bloom, from {}",
+                trial.display()
+            ))
+            && lines[2].contains("sha256 MISMATCH"),
+        "{out}"
+    );
+
+    // Without the table, the folder in `dir` serves and nothing else is listed.
+    std::fs::write(&cfg, "[models]\ndir = \"models\"\nenabled = [\"bloom\"]\n").unwrap();
+    let o = chocoline(&["model", "list", "--config", &cfg]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.contains("bloom 2.0.0 (Classifier, sample, enabled) sha256"),
+        "{out}"
+    );
+}

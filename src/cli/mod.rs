@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand};
 pub mod model;
 pub mod model_compare;
 pub mod model_fleet;
+pub mod model_list;
 
 use crate::config::LogFormat;
 

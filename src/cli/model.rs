@@ -9,20 +9,20 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use crate::infer::config::ModelsConfig;
 use crate::infer::error::InferError;
 use crate::infer::golden;
-use crate::infer::manifest::Manifest;
 use crate::infer::model::Model;
 use crate::infer::registry::load_served;
 
 use super::{EXIT_BAD_INPUT, EXIT_FAILURE};
-use super::{model_compare, model_fleet};
+use super::{model_compare, model_fleet, model_list};
 
 /// `model` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
-    /// List the models of a directory: name, version, task, sha256 check, features.
+    /// List the models of a directory: name, version, task, sha256 check, features. With
+    /// `--config`, also the folders it serves from outside `[models] dir` and its shadow
+    /// candidates, each with its role.
     List {
         /// Models directory (one folder per model).
         #[arg(long, conflicts_with = "config")]
@@ -61,7 +61,7 @@ pub enum ModelCommand {
 /// Run a `model` subcommand.
 pub fn run(cmd: ModelCommand) -> ExitCode {
     match cmd {
-        ModelCommand::List { dir, config } => list(dir, config),
+        ModelCommand::List { dir, config } => model_list::run(dir, config),
         ModelCommand::Verify { dir } => verify(&dir),
         ModelCommand::Fleet(cmd) => model_fleet::run(cmd),
         ModelCommand::Compare(args) => model_compare::run(&args),
@@ -83,27 +83,9 @@ pub fn run(cmd: ModelCommand) -> ExitCode {
     }
 }
 
-fn models_dir(dir: Option<PathBuf>, config: Option<PathBuf>) -> Result<ModelsConfig, String> {
-    if let Some(dir) = dir {
-        return Ok(ModelsConfig {
-            dir,
-            ..ModelsConfig::default()
-        });
-    }
-    let path = config.unwrap_or_else(|| PathBuf::from(super::DEFAULT_CONFIG));
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let parsed = config::Config::builder()
-        .add_source(config::File::from_str(&text, config::FileFormat::Toml))
-        .build()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    match parsed.get::<ModelsConfig>("models") {
-        Ok(m) => Ok(m),
-        Err(config::ConfigError::NotFound(_)) => Ok(ModelsConfig::default()),
-        Err(e) => Err(format!("{}: [models]: {e}", path.display())),
-    }
-}
-
-fn model_folders(dir: &Path) -> Result<Vec<PathBuf>, String> {
+/// The model folders of `dir`: `dir` itself when it holds a manifest, else its sub-folders that
+/// do, sorted.
+pub(super) fn model_folders(dir: &Path) -> Result<Vec<PathBuf>, String> {
     if dir.join("manifest.json").is_file() {
         return Ok(vec![dir.to_owned()]);
     }
@@ -115,85 +97,6 @@ fn model_folders(dir: &Path) -> Result<Vec<PathBuf>, String> {
         .collect();
     v.sort();
     Ok(v)
-}
-
-fn list(dir: Option<PathBuf>, config: Option<PathBuf>) -> ExitCode {
-    let cfg = match models_dir(dir, config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("chocoline model list: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let folders = match model_folders(&cfg.dir) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("chocoline model list: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    if folders.is_empty() {
-        eprintln!(
-            "chocoline model list: no model folders (with manifest.json) in {}",
-            cfg.dir.display()
-        );
-        return ExitCode::from(EXIT_BAD_INPUT);
-    }
-    let mut bad = false;
-    for folder in folders {
-        let folder_name = folder
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let enabled = if cfg.enabled.contains(&folder_name) {
-            "enabled"
-        } else {
-            "disabled"
-        };
-        match Manifest::load(&folder) {
-            Err(e) => {
-                bad = true;
-                println!("{folder_name}: INVALID: {e}");
-            }
-            Ok(m) => {
-                let sha = match std::fs::read(m.onnx_path(&folder)) {
-                    Ok(bytes) => {
-                        use sha2::Digest;
-                        let actual = hex::encode(sha2::Sha256::digest(&bytes));
-                        if actual.eq_ignore_ascii_case(&m.onnx.sha256) {
-                            format!("sha256 {} ok", &actual[..12.min(actual.len())])
-                        } else {
-                            bad = true;
-                            format!(
-                                "sha256 MISMATCH (file {}, manifest {})",
-                                &actual[..12.min(actual.len())],
-                                m.onnx.sha256
-                            )
-                        }
-                    }
-                    Err(e) => {
-                        bad = true;
-                        format!("model file unreadable: {e}")
-                    }
-                };
-                let features: Vec<&str> = m.features.iter().map(|f| f.name.as_str()).collect();
-                println!(
-                    "{} {} ({:?}, {}, {enabled}) {sha}; {} features: {}",
-                    m.name,
-                    m.version,
-                    m.task,
-                    m.level.as_deref().unwrap_or("?"),
-                    features.len(),
-                    features.join(", ")
-                );
-            }
-        }
-    }
-    if bad {
-        ExitCode::from(EXIT_FAILURE)
-    } else {
-        ExitCode::SUCCESS
-    }
 }
 
 fn verify(dir: &Path) -> ExitCode {
