@@ -282,7 +282,6 @@ fn summary(x: &[f32]) {
 /// parsing and layout, plus the IsolationForest fold), typing, optimisation, plan; and the
 /// golden-row verification that `verify_golden = true` adds.
 fn load_phases(dirs: &[PathBuf]) {
-    use tract_onnx::prelude::Framework;
     let onnx = chocoline::infer::ops::onnx();
     let mut phases = [Duration::ZERO; 7];
     for d in dirs {

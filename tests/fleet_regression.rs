@@ -15,13 +15,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chocoline::fleet::bundle::pack;
+use chocoline::infer::onnx::pb::ModelProto;
 use common::agent::{sigterm_and_wait, spawn_agent, wait_published};
 use common::cli::{run, stderr};
 use common::fleet::{bloom, deploy_topic, fleet_line, next_bloom, results};
 use prost::Message;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tract_onnx::pb::ModelProto;
 
 /// Every leaf of the tree ensemble gives each of the `n` classes the same share of its weight.
 fn spread_leaves(onnx: &[u8], n: i64) -> Vec<u8> {

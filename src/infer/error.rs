@@ -85,7 +85,7 @@ impl InferError {
 }
 
 /// Render a tract error with its whole cause chain on one line.
-pub fn chain(e: &tract_onnx::prelude::TractError) -> String {
+pub fn chain(e: &tract_hir::prelude::TractError) -> String {
     let mut s = String::new();
     for (i, cause) in e.chain().enumerate() {
         if i > 0 {

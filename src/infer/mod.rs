@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`ops`] | ONNX-ML ops for tract (tree ensembles, LabelEncoder, Scaler) |
 //! | [`model`] | one ONNX file: load, optimise, run |
+//! | [`onnx`] | the ONNX loader: protobuf messages, tensors, graph → tract (no tract-onnx) |
 //! | [`manifest`] | `manifest.json` and its checks |
 //! | [`golden`] | running a model on its `golden.csv` |
 //! | [`installed`] | reading signed bundles installed beside the shipped models (`current` links) |
@@ -20,6 +21,7 @@ pub mod golden;
 pub mod installed;
 pub mod manifest;
 pub mod model;
+pub mod onnx;
 pub mod ops;
 pub mod registry;
 pub mod service;

@@ -9,9 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, TryLockError};
 
-use tract_onnx::tract_hir::internal::*;
+use tract_hir::internal::*;
 
 use super::error::{InferError, chain};
+use super::onnx::Onnx;
+use super::onnx::pb::ModelProto;
 use super::ops;
 
 /// One output, flattened to `rows × width`.
@@ -90,8 +92,8 @@ impl Model {
             path: source.to_owned(),
             reason,
         };
-        // tract parses untrusted protobuf; a panic deep inside it must become an error, not
-        // take the agent down.
+        // The file is untrusted and tract builds ops from it; a panic deep inside must become
+        // an error, not take the agent down.
         let built = std::panic::catch_unwind(|| build(bytes, n_features));
         let (plan, input_dt, n_features, outputs) = match built {
             Ok(Ok(b)) => b,
@@ -180,9 +182,9 @@ impl Model {
 type Built = (Arc<TypedSimplePlan>, DatumType, usize, Vec<String>);
 
 /// Decode the protobuf, fold IsolationForest chains, and refuse ops this build lacks.
-fn read_proto(onnx: &tract_onnx::Onnx, bytes: &[u8]) -> Result<tract_onnx::pb::ModelProto, String> {
+fn read_proto(onnx: &Onnx, bytes: &[u8]) -> Result<ModelProto, String> {
     let mut proto = onnx
-        .proto_model_for_read(&mut &*bytes)
+        .proto_model_for_bytes(bytes)
         .map_err(|e| format!("not a loadable ONNX model: {}", chain(&e)))?;
     // Collapse skl2onnx's per-tree IsolationForest chains into one ensemble; a graph the
     // guarded match does not recognise is run as it is.

@@ -5,7 +5,7 @@
 //! and so that the `_as_tensor` variants (a `TensorProto` of doubles, used by skl2onnx for
 //! double-precision exports) are read alongside the plain lists.
 
-use tract_onnx::pb::{AttributeProto, NodeProto, TensorProto};
+use crate::infer::onnx::pb::{AttributeProto, NodeProto, TensorProto};
 
 /// A node being parsed: names it in every error.
 pub struct Attrs<'a> {

@@ -6,11 +6,11 @@
 //! parity matrix found such rows). ONNX and onnxruntime divide; so does this op, and tract
 //! has no rewrite for it. Integer division is delegated to tract's own `Div`.
 
-use tract_onnx::model::ParsingContext;
-use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_hir::internal::*;
-use tract_onnx::tract_hir::tract_core::ops::binary::BinMiniOp;
-use tract_onnx::tract_hir::tract_core::ops::math::Div;
+use crate::infer::onnx::ParsingContext;
+use crate::infer::onnx::pb::NodeProto;
+use tract_hir::internal::*;
+use tract_hir::tract_core::ops::binary::BinMiniOp;
+use tract_hir::tract_core::ops::math::Div;
 
 /// True division for f32 / f64, tract's `Div` otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tract_onnx::model::ParsingContext;
-use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_hir::internal::*;
+use crate::infer::onnx::ParsingContext;
+use crate::infer::onnx::pb::NodeProto;
+use tract_hir::internal::*;
 
 use super::attrs::Attrs;
 

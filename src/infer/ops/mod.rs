@@ -2,9 +2,9 @@
 //!
 //! Stock tract-onnx 0.23.9 cannot load `TreeEnsembleRegressor`, `LabelEncoder` or `Scaler`,
 //! and its `TreeEnsembleClassifier` walks the leaf table for every tree and row (≈ 15 ms per
-//! row for a 100-tree forest). [`onnx`] returns tract's ONNX framework with these ops
-//! registered through `OnnxOpRegister::insert`, replacing the stock classifier; tract still
-//! loads, types, optimises and runs the graph around them.
+//! row for a 100-tree forest). [`onnx`] returns chocoline's ONNX loader
+//! ([`crate::infer::onnx`]) with these ops registered through `OnnxOpRegister::insert`;
+//! tract types, optimises and runs the graph around them.
 //!
 //! Layout: [`forest`] (compact node layout and the tree walk), [`post`] (onnxruntime's
 //! output rules), [`attrs`] (attribute parsing), [`tree`] (shared parsing/running),
@@ -59,18 +59,18 @@ pub mod regressor;
 pub mod scaler;
 pub mod tree;
 
-/// tract's ONNX framework with the ops chocoline supports registered: the standard ops
+/// The ONNX loader with the ops chocoline supports registered: the standard ops
 /// skl2onnx exports use ([`registry`]) and chocoline's ONNX-ML ops. Not tract's full
 /// register: see [`registry`] for why and for the list.
-pub fn onnx() -> tract_onnx::Onnx {
-    let mut onnx = tract_onnx::Onnx::default();
+pub fn onnx() -> crate::infer::onnx::Onnx {
+    let mut onnx = crate::infer::onnx::Onnx::default();
     registry::register_standard(&mut onnx.op_register);
     register(&mut onnx.op_register);
     onnx
 }
 
 /// Register (or replace) the ONNX-ML ops in an op register.
-pub fn register(reg: &mut tract_onnx::model::OnnxOpRegister) {
+pub fn register(reg: &mut crate::infer::onnx::OnnxOpRegister) {
     reg.insert("TreeEnsembleClassifier", classifier::build);
     reg.insert("TreeEnsembleRegressor", regressor::build);
     reg.insert("LabelEncoder", label_encoder::build);

@@ -1,8 +1,8 @@
 //! The standard ONNX operators this build can load, and no others.
 //!
-//! `tract_onnx::onnx()` registers every operator tract knows (≈ 180: convolutions, recurrent
-//! layers, FFT, resize, quantisation…). Each registered builder keeps its op's code in the
-//! binary, whether a model uses it or not: the full register cost 4.1 MB of the stripped
+//! Stock tract-onnx's `onnx()` registers every operator tract knows (≈ 180: convolutions,
+//! recurrent layers, FFT, resize, quantisation…). Each registered builder keeps its op's code
+//! in the binary, whether a model uses it or not: the full register cost 4.1 MB of the stripped
 //! x86-64 binary (docs/budget.md, "Binary size and resident memory"). chocoline runs
 //! scikit-learn models exported by skl2onnx, so [`register_standard`] registers only what
 //! those exports contain:
@@ -23,16 +23,17 @@
 //! the repository.
 //!
 //! The builders wrap tract's own inference ops (`tract_hir::ops`), the ones tract-onnx uses;
-//! only the attribute parsing is written here.
+//! only the attribute parsing is written here. They are registered in chocoline's own loader
+//! ([`crate::infer::onnx`]), which knows no op but these.
 
-use tract_onnx::model::{OnnxOpRegister, ParsingContext};
-use tract_onnx::pb::{ModelProto, NodeProto};
-use tract_onnx::tract_hir::internal::*;
-use tract_onnx::tract_hir::ops;
-use tract_onnx::tract_hir::ops::binary::{BinIntoHir, Nary};
-use tract_onnx::tract_hir::ops::expandable::expand;
-use tract_onnx::tract_hir::ops::nn::{Reduce, Reducer};
-use tract_onnx::tract_hir::tract_core::ops::binary::BinMiniOp;
+use crate::infer::onnx::pb::{ModelProto, NodeProto};
+use crate::infer::onnx::{OnnxOpRegister, ParsingContext};
+use tract_hir::internal::*;
+use tract_hir::ops;
+use tract_hir::ops::binary::{BinIntoHir, Nary};
+use tract_hir::ops::expandable::expand;
+use tract_hir::ops::nn::{Reduce, Reducer};
+use tract_hir::tract_core::ops::binary::BinMiniOp;
 
 type Built = TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
 

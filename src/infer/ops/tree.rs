@@ -3,8 +3,8 @@
 
 use std::cell::RefCell;
 
-use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_hir::internal::*;
+use crate::infer::onnx::pb::NodeProto;
+use tract_hir::internal::*;
 
 use super::attrs::Attrs;
 use super::forest::{Acc, Aggregate, Forest, Mode, NodeSpec, VoteSpec};

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tract_onnx::pb::{GraphProto, NodeProto, TensorProto};
+use crate::infer::onnx::pb::{GraphProto, NodeProto, TensorProto};
 
 use super::super::attrs::Attrs;
 use super::Chain;

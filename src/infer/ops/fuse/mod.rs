@@ -23,13 +23,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
-use tract_onnx::pb::type_proto::{self, Tensor as TensorType};
-use tract_onnx::pb::{
+use crate::infer::onnx::pb::tensor_shape_proto::{Dimension, dimension};
+use crate::infer::onnx::pb::type_proto::{self, Tensor as TensorType};
+use crate::infer::onnx::pb::{
     AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, TensorShapeProto, TypeProto,
     ValueInfoProto,
 };
-use tract_onnx::tract_hir::internal::*;
+use tract_hir::internal::*;
 
 use super::attrs::Attrs;
 
@@ -63,7 +63,7 @@ struct Chain {
 /// Try the fusion on `model`; `Ok(None)` (graph untouched) when the pattern is not there,
 /// `Err` (graph untouched) with the reason when it is there but a guard refused it.
 pub fn fuse_tree_sums(
-    onnx: &tract_onnx::Onnx,
+    onnx: &crate::infer::onnx::Onnx,
     model: &mut ModelProto,
 ) -> Result<Option<Fused>, String> {
     let Some(graph) = model.graph.as_ref() else {
@@ -147,7 +147,7 @@ fn rowwise_part(graph: &GraphProto, chains: &[Chain]) -> (Vec<NodeProto>, Vec<Te
 /// Run every chain's row-wise part on its tree's leaf outputs: one table per chain, in the
 /// order of the tree's `target_nodeids`.
 fn tabulate(
-    onnx: &tract_onnx::Onnx,
+    onnx: &crate::infer::onnx::Onnx,
     model: &ModelProto,
     chains: &[Chain],
 ) -> Result<Vec<Vec<f32>>, String> {
