@@ -74,27 +74,8 @@ fn models_config(dir: Option<PathBuf>, config: Option<PathBuf>) -> Result<Models
         Err(config::ConfigError::NotFound(_)) => ModelsConfig::default(),
         Err(e) => return Err(format!("{}: [models]: {e}", path.display())),
     };
-    let base = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    resolve(&mut models, &base);
+    models.resolve_relative(&crate::config::load::base_dir(&path));
     Ok(models)
-}
-
-/// Relative folders of `[models]` made relative to `base`.
-fn resolve(models: &mut ModelsConfig, base: &Path) {
-    let fix = |p: &mut PathBuf| {
-        if p.is_relative() && !p.as_os_str().is_empty() {
-            *p = base.join(&*p);
-        }
-    };
-    fix(&mut models.dir);
-    models.installed_dir.as_mut().map(fix);
-    for t in models.per_model.values_mut() {
-        t.folder.as_mut().map(fix);
-        t.candidate.as_mut().map(fix);
-    }
 }
 
 /// The folders to list, in order: `dir`'s, then (from a configuration) the serving folders

@@ -227,7 +227,7 @@ fn file_error(path: &Path, message: String) -> ConfigErrors {
 
 /// The directory relative paths are resolved against: the configuration file's directory,
 /// made absolute so that the agent's working directory never matters.
-fn base_dir(file: &Path) -> PathBuf {
+pub fn base_dir(file: &Path) -> PathBuf {
     let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -248,12 +248,7 @@ fn resolve_paths(cfg: &mut Config, base: &Path) {
             fix(p, base);
         }
     }
-    fix(&mut cfg.models.dir, base);
-    fix_opt(&mut cfg.models.installed_dir, base);
-    for m in cfg.models.per_model.values_mut() {
-        fix_opt(&mut m.folder, base);
-        fix_opt(&mut m.candidate, base);
-    }
+    cfg.models.resolve_relative(base);
     fix(&mut cfg.store.data_dir, base);
     fix_opt(&mut cfg.mqtt.password_file, base);
     fix_opt(&mut cfg.mqtt.ca_file, base);

@@ -69,6 +69,23 @@ impl ModelsConfig {
             .unwrap_or_else(|| self.dir.join(name))
     }
 
+    /// Makes the relative folders of `[models]` (`dir`, `installed_dir`, each
+    /// `[models.<name>]` `folder` and `candidate`) relative to `base`, the configuration
+    /// file's directory. Empty paths are left alone for validation to report.
+    pub fn resolve_relative(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if !p.as_os_str().is_empty() && p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.dir);
+        self.installed_dir.as_mut().map(fix);
+        for m in self.per_model.values_mut() {
+            m.folder.as_mut().map(fix);
+            m.candidate.as_mut().map(fix);
+        }
+    }
+
     /// The shadow candidate's folder of model `name`, if it has one.
     pub fn candidate(&self, name: &str) -> Option<&Path> {
         self.per_model.get(name)?.candidate.as_deref()
