@@ -505,7 +505,7 @@ fn model_list_config_errors_are_bad_input() {
     std::fs::write(&bad, "[models]\ndir = [1, 2]\n").unwrap();
     let o = chocoline(&["model", "list", "--config", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("[models]"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("models.dir"), "{}", stderr(&o));
 
     let broken = dir.path().join("broken.toml");
     std::fs::write(&broken, "[models\n").unwrap();

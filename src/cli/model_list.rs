@@ -65,15 +65,9 @@ fn models_config(dir: Option<PathBuf>, config: Option<PathBuf>) -> Result<Models
     }
     let path = config.unwrap_or_else(|| PathBuf::from(super::DEFAULT_CONFIG));
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let parsed = config::Config::builder()
-        .add_source(config::File::from_str(&text, config::FileFormat::Toml))
-        .build()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut models = match parsed.get::<ModelsConfig>("models") {
-        Ok(m) => m,
-        Err(config::ConfigError::NotFound(_)) => ModelsConfig::default(),
-        Err(e) => return Err(format!("{}: [models]: {e}", path.display())),
-    };
+    let mut models = crate::config::load::parse_section::<ModelsConfig>(&text, "models")
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .unwrap_or_default();
     models.resolve_relative(&crate::config::load::base_dir(&path));
     Ok(models)
 }

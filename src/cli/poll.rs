@@ -202,7 +202,7 @@ pub fn load_for_devices(
     if !about_devices {
         let parsed = std::fs::read_to_string(path)
             .ok()
-            .and_then(|text| toml_edit::de::from_str::<crate::config::Config>(&text).ok());
+            .and_then(|text| crate::config::load::parse_as_written(&text));
         if let Some(config) = parsed {
             for e in &errors.errors {
                 eprintln!("warning (not used by {command}): {e}");

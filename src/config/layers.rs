@@ -1,8 +1,18 @@
 //! The layers' middle steps of loading: which environment variables override which keys
-//! ([`env_overrides`]), and the TOML file merged with them into the schema ([`merge`]) — with
-//! every broken override named, section by section, rather than only the first.
+//! ([`env_overrides`]), and the TOML document with them written over it, deserialised into
+//! the schema ([`merge`]) — with every broken override named, section by section, rather
+//! than only the first.
+//!
+//! One path for the file and the environment: an override is written into (a copy of) the
+//! parsed document at its key path and the merged document goes through the same strict
+//! deserializer as the file alone ([`structure`]). An override's value is a string first; only
+//! where the schema refuses a string there is it read as a TOML value (`8`, `true`, `1.5`,
+//! `["bloom", "quality"]`), so `CHOCOLINE__MQTT__CLIENT_ID=007` stays the string `"007"`
+//! while `CHOCOLINE__MQTT__INFLIGHT=8` becomes the integer 8.
 
 use std::path::Path;
+
+use toml_edit::{Item, Table, Value};
 
 use super::Config;
 use super::error::{ConfigError, Location};
@@ -14,89 +24,120 @@ use super::structure::{self, Problem};
 /// Sections that are arrays of tables: the environment cannot address their entries.
 const ARRAY_SECTIONS: [&str; 2] = ["devices", "products"];
 
-/// The overrides' key words (for locating errors) and the map the `config` crate reads.
-pub(super) type Overrides = (Vec<EnvVar>, config::Map<String, String>);
-
-/// Why the merged layers did not deserialise.
-pub(super) enum MergeError {
-    /// The `config` crate could not merge them at all (one message for the file).
-    Build(String),
-    /// Keys with a wrong value, by key path.
-    Problems(Vec<Problem>),
+/// The overrides: each variable's key words (for locating errors) and its value, in the
+/// order they are applied (by name).
+pub(super) struct Overrides {
+    /// The variables, split into key words.
+    pub vars: Vec<EnvVar>,
+    /// Their values, index by index.
+    values: Vec<String>,
 }
 
-/// The overrides of `env`: their key words (for locating errors) and the map the `config`
-/// crate reads; a name that cannot be a setting is an error naming the variable.
+/// The overrides of `env`: their key words (for locating errors) and values; a name that
+/// cannot be a setting is an error naming the variable.
 pub(super) fn env_overrides(path: &Path, env: &Env) -> Result<Overrides, Vec<ConfigError>> {
     let mut errors = Vec::new();
-    let mut env_vars = Vec::new();
-    let mut env_map = config::Map::new();
+    let mut vars = Vec::new();
+    let mut values = Vec::new();
     for name in &env.not_unicode {
         errors.push(env_error(path, name, "value is not valid UTF-8"));
     }
     for (name, value) in &env.vars {
         match env_words(name) {
             Ok(words) => {
-                env_vars.push(EnvVar {
+                vars.push(EnvVar {
                     name: name.to_string(),
                     words,
                 });
-                env_map.insert(name.clone(), value.clone());
+                values.push(value.clone());
             }
             Err(msg) => errors.push(env_error(path, name, &msg)),
         }
     }
     if errors.is_empty() {
-        Ok((env_vars, env_map))
+        Ok(Overrides { vars, values })
     } else {
         Err(errors)
     }
 }
 
-/// The file and the overrides merged and deserialised into the schema.
-pub(super) fn merge(
-    text: &str,
-    env_map: config::Map<String, String>,
-) -> Result<Config, MergeError> {
-    let built = config::Config::builder()
-        .add_source(config::File::from_str(text, config::FileFormat::Toml))
-        .add_source(
-            config::Environment::with_prefix(ENV_PREFIX)
-                .prefix_separator(ENV_SEPARATOR)
-                .separator(ENV_SEPARATOR)
-                .source(Some(env_map)),
-        )
-        .build()
-        .map_err(|e| MergeError::Build(e.to_string()))?;
-    serde_path_to_error::deserialize(built.clone())
-        .map_err(|first| MergeError::Problems(section_problems(&built, &first)))
-}
-
-/// Section by section, so that every broken override is named, not just the first.
-fn section_problems(
-    built: &config::Config,
-    first: &serde_path_to_error::Error<config::ConfigError>,
-) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    for name in structure::SECTIONS {
-        let value = match built.get::<config::Value>(name) {
-            Ok(v) => v,
-            Err(config::ConfigError::NotFound(_)) => continue,
-            Err(e) => {
-                problems.push(Problem::new(KeyPath::root().key(name), message_of(&e)));
-                continue;
-            }
+/// The file's document with the overrides written over it, deserialised into the schema; or
+/// every problem of the merged document, per section and per array entry.
+pub(super) fn merge(file: &Table, overrides: &Overrides) -> Result<Config, Vec<Problem>> {
+    // Which overrides are read as TOML values rather than strings (see the module docs).
+    let mut typed = vec![false; overrides.vars.len()];
+    loop {
+        let merged = apply(file, overrides, &typed);
+        if let Ok(Some(cfg)) = structure::parse::<Config>(&merged, &KeyPath::root()) {
+            return Ok(cfg);
+        }
+        let problems = match &merged {
+            Item::Table(root) => structure::check_document(root),
+            _ => Vec::new(),
         };
-        if let Some(Err(e)) = structure::section(name, value) {
-            let path = KeyPath::root().key(name).join_serde(e.path());
-            problems.push(structure::problem_from(path, &message_of(e.inner())));
+        // Each round reads at least one more override as TOML, so this ends.
+        let mut again = false;
+        for p in &problems {
+            if let Some(i) = string_refused(overrides, &typed, p) {
+                typed[i] = true;
+                again = true;
+            }
+        }
+        if !again {
+            if problems.is_empty() {
+                return Err(vec![Problem::new(KeyPath::root(), "cannot be read")]);
+            }
+            return Err(problems);
         }
     }
-    if problems.is_empty() {
-        let path = KeyPath::root().join_serde(first.path());
-        problems.push(structure::problem_from(path, &message_of(first.inner())));
+}
+
+/// The override whose string value the schema refused at its own key (it wants a number, a
+/// boolean, a list…) and that has not been read as a TOML value yet.
+fn string_refused(overrides: &Overrides, typed: &[bool], problem: &Problem) -> Option<usize> {
+    if !problem.message.starts_with("invalid type: string") {
+        return None;
     }
-    problems
+    let words = problem.path.words();
+    overrides
+        .vars
+        .iter()
+        .zip(typed)
+        .position(|(v, done)| !*done && v.words == words)
+}
+
+/// A copy of the document with every override written at its key path.
+fn apply(file: &Table, overrides: &Overrides, typed: &[bool]) -> Item {
+    let mut root = Item::Table(file.clone());
+    for ((var, text), as_toml) in overrides.vars.iter().zip(&overrides.values).zip(typed) {
+        let value = if *as_toml {
+            text.parse::<Value>()
+                .unwrap_or_else(|_| Value::from(text.as_str()))
+        } else {
+            Value::from(text.as_str())
+        };
+        set(&mut root, &var.words, value);
+    }
+    root
+}
+
+/// Writes `value` at `words` below `item`, making tables of whatever stands in the way (an
+/// inline table becomes a table with the same keys; a scalar is replaced).
+fn set(item: &mut Item, words: &[String], value: Value) {
+    let Some((first, rest)) = words.split_first() else {
+        *item = Item::Value(value);
+        return;
+    };
+    if let Item::Value(Value::InlineTable(t)) = item {
+        *item = Item::Table(std::mem::take(t).into_table());
+    }
+    if !matches!(item, Item::Table(_)) {
+        *item = Item::Table(Table::new());
+    }
+    if let Item::Table(table) = item {
+        let child = table.entry(first).or_insert(Item::None);
+        set(child, rest, value);
+    }
 }
 
 /// The words of an override's key, or why the name cannot be a setting.
@@ -132,53 +173,6 @@ fn env_words(name: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-/// The `config` crate's error without the origin and key it appends (we name those better).
-fn message_of(e: &config::ConfigError) -> String {
-    let m = match e {
-        config::ConfigError::Type {
-            unexpected,
-            expected,
-            ..
-        } => format!("invalid type: {unexpected}, expected {expected}"),
-        config::ConfigError::At { error, .. } => message_of(error),
-        config::ConfigError::Message(m) => m.clone(),
-        other => other.to_string(),
-    };
-    enum_message(&m).unwrap_or(m)
-}
-
-/// The `config` crate words a bad enum value "enum LogFormat does not have variant constructor
-/// xml", without the valid spellings; this adds them, taken from the types' own serde names.
-fn enum_message(m: &str) -> Option<String> {
-    let rest = m.strip_prefix("enum ")?;
-    let (name, value) = rest.split_once(" does not have variant constructor ")?;
-    let valid = match name {
-        "LogFormat" => variants::<super::LogFormat>(),
-        "OptimizeAt" => variants::<super::OptimizeAt>(),
-        "Severity" => variants::<crate::domain::Severity>(),
-        "Parity" => variants::<super::Parity>(),
-        "RegisterKind" => variants::<super::RegisterKind>(),
-        "DataType" => variants::<super::DataType>(),
-        "ByteOrder" => variants::<super::ByteOrder>(),
-        "Chocolate" => variants::<super::Chocolate>(),
-        _ => return Some(format!("unknown value \"{value}\"")),
-    };
-    Some(format!("unknown value \"{value}\"; expected {valid}"))
-}
-
-/// "one of a, b, c" for a unit-variant enum, read from serde's own error for a bad spelling.
-fn variants<T: serde::de::DeserializeOwned>() -> String {
-    let probe = serde_json::Value::String(String::new());
-    match serde_json::from_value::<T>(probe) {
-        Err(e) => {
-            let s = e.to_string();
-            s.split_once("expected ")
-                .map_or_else(|| s.clone(), |(_, v)| v.replace('`', ""))
-        }
-        Ok(_) => "a valid value".to_string(),
-    }
-}
-
 fn env_error(path: &Path, name: &str, message: &str) -> ConfigError {
     ConfigError {
         file: path.to_path_buf(),
@@ -209,16 +203,72 @@ mod tests {
         );
     }
 
+    fn merged(text: &str, env: &[(&str, &str)]) -> Result<Config, Vec<Problem>> {
+        let doc: toml_edit::Document<String> = text.parse().unwrap();
+        let overrides =
+            env_overrides(Path::new("t.toml"), &Env::from_pairs(env.iter().copied())).unwrap();
+        merge(doc.as_table(), &overrides)
+    }
+
     #[test]
-    fn enum_messages_list_the_valid_values() {
+    fn values_are_text_unless_the_setting_refuses_text() {
+        let cfg = merged(
+            "[mqtt]\nclient_id = \"a\"\n",
+            &[
+                ("CHOCOLINE__MQTT__CLIENT_ID", "007"),
+                ("CHOCOLINE__MQTT__INFLIGHT", "8"),
+                ("CHOCOLINE__MQTT__TOPICS__ALERTS__QOS", "0"),
+                ("CHOCOLINE__MQTT__TOPICS__ALERTS__RETAIN", "true"),
+                ("CHOCOLINE__MODELS__ENABLED", "[\"bloom\", \"quality\"]"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(cfg.mqtt.client_id, "007");
+        assert_eq!(cfg.mqtt.inflight, 8);
+        assert!(cfg.mqtt.topics.alerts.retain);
+        assert_eq!(cfg.mqtt.topics.alerts.qos, 0);
         assert_eq!(
-            enum_message("enum LogFormat does not have variant constructor xml").unwrap(),
-            "unknown value \"xml\"; expected human or json"
+            cfg.mqtt.topics.drift.qos, 1,
+            "a default kept beside the overrides"
         );
+        assert_eq!(cfg.models.enabled, vec!["bloom", "quality"]);
+    }
+
+    #[test]
+    fn an_override_reaches_into_an_inline_table_and_keeps_its_other_keys() {
+        let cfg = merged(
+            "[mqtt.topics]\nalerts = { qos = 0, retain = true }\n",
+            &[("CHOCOLINE__MQTT__TOPICS__ALERTS__QOS", "1")],
+        )
+        .unwrap();
+        assert_eq!(cfg.mqtt.topics.alerts.qos, 1);
+        assert!(cfg.mqtt.topics.alerts.retain);
+    }
+
+    #[test]
+    fn every_bad_override_is_a_problem_at_its_key() {
+        let problems = merged(
+            "",
+            &[
+                ("CHOCOLINE__MQTT__INFLIGHT", "1.5"),
+                ("CHOCOLINE__LOG__FORMAT", "xml"),
+                ("CHOCOLINE__STORE__NO_SUCH_KEY", "1"),
+            ],
+        )
+        .unwrap_err();
+        let keys: Vec<String> = problems.iter().map(|p| p.path.to_string()).collect();
         assert_eq!(
-            enum_message("enum Severity does not have variant constructor loud").unwrap(),
-            "unknown value \"loud\"; expected warning or critical"
+            keys,
+            vec!["log.format", "mqtt.inflight", "store.no_such_key"],
+            "{problems:?}"
         );
-        assert!(enum_message("something else").is_none());
+        assert!(
+            problems[1].message.contains("floating point"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[0].message.contains("expected human or json"),
+            "{problems:?}"
+        );
     }
 }

@@ -2,15 +2,19 @@
 //! file → environment variables `CHOCOLINE__SECTION__KEY`; then relative paths are resolved
 //! against the directory of the configuration file and the whole is validated.
 //!
-//! The file is first checked strictly on its own ([`super::structure`]); the layers are then
-//! merged by the `config` crate. Environment values are kept as strings (no `try_parsing`):
-//! the deserializer converts a string to a number or boolean only where the schema wants one,
-//! so `CHOCOLINE__MQTT__CLIENT_ID=007` stays `"007"` instead of becoming the integer 7.
+//! The file is first checked strictly on its own ([`super::structure`]); the overrides are then
+//! written over its document and the result deserialised the same way ([`super::layers`]).
+//! Environment values are strings unless the schema refuses a string at that key, so
+//! `CHOCOLINE__MQTT__CLIENT_ID=007` stays `"007"` instead of becoming the integer 7.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
+use toml_edit::Item;
+
 use super::error::{ConfigError, ConfigErrors, Location, humanize};
+use super::keypath::KeyPath;
 use super::layers;
 use super::locate::Locator;
 use super::plan::Plan;
@@ -24,7 +28,7 @@ pub const ENV_PREFIX: &str = "CHOCOLINE";
 pub const ENV_SEPARATOR: &str = "__";
 
 /// The environment overrides: every variable whose name starts with `CHOCOLINE__`
-/// (case-insensitive, as the `config` crate matches them).
+/// (case-insensitive).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Env {
     pub(super) vars: BTreeMap<String, String>,
@@ -129,24 +133,19 @@ fn load_text(text: &str, path: &Path, env: &Env, candidates: bool) -> Result<Pla
 
     // 1. The file alone, strictly.
     let file_locator = Locator::new(text, Some(&doc), &[]);
-    let problems = structure::check_document(&doc);
+    let problems = structure::check_document(doc.as_table());
     if !problems.is_empty() {
         return Err(fail(located(path, &file_locator, problems, false)));
     }
 
     // 2. The environment's names.
-    let (env_vars, env_map) = layers::env_overrides(path, env).map_err(fail)?;
+    let overrides = layers::env_overrides(path, env).map_err(fail)?;
 
     // 3. Layers merged.
-    let locator = Locator::new(text, Some(&doc), &env_vars);
-    let mut cfg = match layers::merge(text, env_map) {
+    let locator = Locator::new(text, Some(&doc), &overrides.vars);
+    let mut cfg = match layers::merge(doc.as_table(), &overrides) {
         Ok(c) => c,
-        Err(layers::MergeError::Build(message)) => {
-            return Err(fail(vec![file_error_entry(path, one_line(&message))]));
-        }
-        Err(layers::MergeError::Problems(problems)) => {
-            return Err(fail(located(path, &locator, problems, true)));
-        }
+        Err(problems) => return Err(fail(located(path, &locator, problems, true))),
     };
 
     // 4. Paths, then meaning.
@@ -162,6 +161,32 @@ fn load_text(text: &str, path: &Path, env: &Env, candidates: bool) -> Result<Pla
         file: path.to_path_buf(),
         config: cfg,
     })
+}
+
+/// Configuration text deserialised as written — strict types and keys, but no environment,
+/// no validation, relative paths as written — for the commands that read a file the full
+/// [`load`] refuses for sections they do not use. `None` when it does not parse.
+pub fn parse_as_written(text: &str) -> Option<Config> {
+    let doc = toml_edit::Document::parse(text.to_string()).ok()?;
+    structure::parse::<Config>(&Item::Table(doc.as_table().clone()), &KeyPath::root())
+        .ok()
+        .flatten()
+}
+
+/// Section `name` of configuration text deserialised on its own, as written (as
+/// [`parse_as_written`]); `Ok(None)` when the file lacks it, else the first problem as
+/// "key: message".
+pub fn parse_section<T: DeserializeOwned>(text: &str, name: &str) -> Result<Option<T>, String> {
+    let doc = toml_edit::Document::parse(text.to_string()).map_err(|e| one_line(&e.to_string()))?;
+    let Some(item) = doc.as_table().get(name) else {
+        return Ok(None);
+    };
+    structure::parse::<T>(item, &KeyPath::root().key(name))
+        .map_err(|p| format!("{}: {}", p.path, p.message))
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Turns problems into located errors, in file order (environment ones last).
@@ -202,10 +227,6 @@ fn is_secret_name(key: &str) -> bool {
     ["password", "secret", "token", "passphrase"]
         .iter()
         .any(|s| k.contains(s) && !k.ends_with("_file"))
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn file_error_entry(path: &Path, message: String) -> ConfigError {

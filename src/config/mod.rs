@@ -10,7 +10,7 @@
 //!
 //! The path from text to something the pipeline can start from (ripgrep's "parse, then
 //! resolve"): [`load`] reads the file, checks it strictly on its own ([`structure`]), merges the
-//! environment over it with the `config` crate, resolves relative paths against the file's
+//! environment over it (the same strict deserializer), resolves relative paths against the file's
 //! directory and runs every semantic check ([`validate`]); only then does it hand out a
 //! [`Plan`]. Errors ([`ConfigErrors`]) name file, line (or environment variable), dotted key
 //! and what would be valid. `check-config` and `run` go through exactly this path.

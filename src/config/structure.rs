@@ -1,7 +1,10 @@
-//! The file on its own, checked strictly against the schema before any layering: exact TOML
-//! types (the `config` crate would round `slave_id = 1.7` to 2 and accept `"5"` for a number),
-//! unknown keys, enum spellings, missing keys. Each top-level section and each `[[devices]]` /
-//! `[[products]]` entry is checked on its own, so one broken device does not hide the next.
+//! The one way a TOML document becomes the schema ([`parse`]), and the strict check of a
+//! document against it ([`check_document`]): exact TOML types (`slave_id = 1.7` is refused, not
+//! rounded; `"5"` is not a number), unknown keys, enum spellings, missing keys. Each top-level
+//! section and each `[[devices]]` / `[[products]]` entry is checked on its own, so one broken
+//! device does not hide the next. The file alone is checked first; the file with the
+//! environment's overrides written over it goes through the same functions
+//! (`super::layers`), so the schema is deserialised by one deserializer only.
 
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::{Deserialize, Deserializer};
@@ -55,13 +58,13 @@ impl Problem {
 }
 
 /// Every structural problem of the document, per section and per array entry.
-pub(crate) fn check_document(doc: &toml_edit::Document<String>) -> Vec<Problem> {
-    let whole = match deserialize::<Config>(doc.as_item(), &KeyPath::root()) {
+pub(crate) fn check_document(root: &toml_edit::Table) -> Vec<Problem> {
+    let whole = match deserialize::<Config>(&Item::Table(root.clone()), &KeyPath::root()) {
         Ok(()) => return Vec::new(),
         Err(p) => p,
     };
     let mut out = Vec::new();
-    for (key, item) in doc.as_table().iter() {
+    for (key, item) in root.iter() {
         let base = KeyPath::root().key(key);
         let res = match key {
             "devices" => each::<DeviceConfig>(item, &base, &mut out),
@@ -147,15 +150,27 @@ fn each<T: DeserializeOwned>(
     Ok(())
 }
 
-/// Deserializes one item into `T`, reporting the first problem with its full key path.
+/// Checks that one item deserializes into `T` ([`parse`], the value dropped).
 fn deserialize<T: DeserializeOwned>(item: &Item, base: &KeyPath) -> Result<(), Problem> {
+    parse::<T>(item, base).map(|_| ())
+}
+
+/// Deserializes one item into `T`, reporting the first problem with its full key path
+/// (`base` and the path inside the item); `None` for `Item::None` (nothing written).
+///
+/// Everything that turns TOML into the schema comes through here, always through
+/// `serde_path_to_error` over `toml_edit`'s value deserializer: each schema type's
+/// deserialisation is compiled once.
+pub(crate) fn parse<T: DeserializeOwned>(
+    item: &Item,
+    base: &KeyPath,
+) -> Result<Option<T>, Problem> {
     let value = match item.clone().into_value() {
         Ok(v) => v,
-        // `Item::None`: nothing written, nothing wrong.
-        Err(_) => return Ok(()),
+        Err(_) => return Ok(None),
     };
     match serde_path_to_error::deserialize::<_, T>(value.into_deserializer()) {
-        Ok(_) => Ok(()),
+        Ok(v) => Ok(Some(v)),
         Err(e) => Err(problem_from(base.join_serde(e.path()), e.inner().message())),
     }
 }
@@ -191,7 +206,7 @@ mod tests {
 
     fn problems(text: &str) -> Vec<(String, String)> {
         let doc: toml_edit::Document<String> = text.parse().unwrap();
-        check_document(&doc)
+        check_document(doc.as_table())
             .into_iter()
             .map(|p| (p.path.to_string(), p.message))
             .collect()
