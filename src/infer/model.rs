@@ -79,12 +79,22 @@ impl Model {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
-        Model::load_bytes(&bytes, path, n_features)
+        Model::load_vec(bytes, path, n_features)
     }
 
-    /// Same from bytes already in memory (`source` names them in errors).
+    /// Same from bytes already in memory (`source` names them in errors); copies them once,
+    /// [`Model::load_vec`] does not.
     pub fn load_bytes(
         bytes: &[u8],
+        source: &Path,
+        n_features: Option<usize>,
+    ) -> Result<Model, InferError> {
+        Model::load_vec(bytes.to_vec(), source, n_features)
+    }
+
+    /// Same from bytes the caller hands over (the protobuf is decoded from them in place).
+    pub fn load_vec(
+        bytes: Vec<u8>,
         source: &Path,
         n_features: Option<usize>,
     ) -> Result<Model, InferError> {
@@ -94,7 +104,7 @@ impl Model {
         };
         // The file is untrusted and tract builds ops from it; a panic deep inside must become
         // an error, not take the agent down.
-        let built = std::panic::catch_unwind(|| build(bytes, n_features));
+        let built = std::panic::catch_unwind(move || build(bytes, n_features));
         let (plan, input_dt, n_features, outputs) = match built {
             Ok(Ok(b)) => b,
             Ok(Err(e)) => return Err(err(e)),
@@ -182,9 +192,9 @@ impl Model {
 type Built = (Arc<TypedSimplePlan>, DatumType, usize, Vec<String>);
 
 /// Decode the protobuf, fold IsolationForest chains, and refuse ops this build lacks.
-fn read_proto(onnx: &Onnx, bytes: &[u8]) -> Result<ModelProto, String> {
+fn read_proto(onnx: &Onnx, bytes: Vec<u8>) -> Result<ModelProto, String> {
     let mut proto = onnx
-        .proto_model_for_bytes(bytes)
+        .proto_model_for_vec(bytes)
         .map_err(|e| format!("not a loadable ONNX model: {}", chain(&e)))?;
     // Collapse skl2onnx's per-tree IsolationForest chains into one ensemble; a graph the
     // guarded match does not recognise is run as it is.
@@ -208,7 +218,7 @@ fn read_proto(onnx: &Onnx, bytes: &[u8]) -> Result<ModelProto, String> {
     Ok(proto)
 }
 
-fn build(bytes: &[u8], n_features: Option<usize>) -> Result<Built, String> {
+fn build(bytes: Vec<u8>, n_features: Option<usize>) -> Result<Built, String> {
     let onnx = ops::onnx();
     let proto = read_proto(&onnx, bytes)?;
     let mut model = onnx

@@ -46,15 +46,15 @@ impl Served {
                     .map(|mut b| b.take())
                     .unwrap_or_else(|p| p.into_inner().take())
                     .unwrap_or_default();
-                self.build(&bytes)
+                self.build(bytes)
             })
             .as_ref()
             .map_err(Clone::clone)
     }
 
-    fn build(&self, bytes: &[u8]) -> Result<Arc<Model>, InferError> {
+    fn build(&self, bytes: Vec<u8>) -> Result<Arc<Model>, InferError> {
         let path = self.manifest.onnx_path(&self.dir);
-        let model = Model::load_bytes(bytes, &path, Some(self.manifest.features.len()))?;
+        let model = Model::load_vec(bytes, &path, Some(self.manifest.features.len()))?;
         for o in &self.manifest.onnx.outputs {
             if !model.output_names().contains(&o.name) {
                 return Err(InferError::Manifest {
@@ -184,7 +184,7 @@ pub fn load_as(
             "the model's manifest names another model; serving under the manifest name");
     }
     if eager {
-        let built = served.build(&bytes)?;
+        let built = served.build(bytes)?;
         let _ = served.model.set(Ok(built));
     } else if let Ok(mut slot) = served.bytes.lock() {
         *slot = Some(bytes);
