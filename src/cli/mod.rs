@@ -3,13 +3,21 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure (or a verification mismatch), 2 bad input
 //! (configuration, arguments, files).
+//!
+//! The desk tools — `simulate`, `demo`, `replay`, `evaluate` — are behind the cargo feature
+//! `tools` (on by default). The line controller's build (`--no-default-features`) leaves them
+//! out: they run on an engineer's machine, against the simulator or data copied off the line,
+//! and their code would only make the controller's binary larger (issue #23).
 
 pub mod check_config;
+#[cfg(feature = "tools")]
 pub mod demo;
+#[cfg(feature = "tools")]
 pub mod evaluate;
 pub mod export;
 pub mod poll;
 pub mod run;
+#[cfg(feature = "tools")]
 pub mod simulate;
 
 use std::path::PathBuf;
@@ -27,6 +35,7 @@ use crate::config::LogFormat;
 pub mod inspect;
 pub mod label;
 pub mod outbox_feed;
+#[cfg(feature = "tools")]
 pub mod replay;
 
 /// Exit code for bad input: configuration, arguments, unreadable files.
@@ -66,6 +75,7 @@ pub enum Command {
     },
     /// Simulate a chocolate line: export a run as CSV (training / replay data), or serve it as
     /// a Modbus TCP server (`--listen`).
+    #[cfg(feature = "tools")]
     Simulate(simulate::SimulateArgs),
     /// Show the store: outbox depth, oldest undelivered message, last alerts, predictions and
     /// drift windows. Safe while the agent runs (reads its snapshot then).
@@ -87,13 +97,16 @@ pub enum Command {
     Poll(poll::PollArgs),
     /// Try chocoline in one command: line simulator, embedded MQTT broker, the agent with the
     /// committed models, and a control-room view of what the broker receives.
+    #[cfg(feature = "tools")]
     Demo(demo::DemoArgs),
     /// Run the whole pipeline offline on recorded samples (the simulator's CSV export) and
     /// write predictions, drift windows and alerts as JSONL.
+    #[cfg(feature = "tools")]
     Replay(replay::ReplayArgs),
     /// Simulate and replay every scenario over a seed range and score each alert kind as
     /// events against the simulator's ground truth (recall, precision, detection delay,
     /// false alerts per day of normal running).
+    #[cfg(feature = "tools")]
     Evaluate(evaluate::EvaluateArgs),
     /// Store the lab's result for a batch (grade, defect, yield), or import a lab sheet (CSV),
     /// for retraining. Refused (exit 2, nothing stored) when a value is wrong or the capture
@@ -124,10 +137,14 @@ pub fn main() -> ExitCode {
         Command::Inspect { data_dir, json } => inspect::run(&data_dir, json),
         Command::OutboxFeed(args) => outbox_feed::run(args),
         Command::Model(cmd) => model::run(cmd),
+        #[cfg(feature = "tools")]
         Command::Simulate(args) => simulate::run(&args, cli.log_format),
         Command::Poll(args) => poll::run(&args, cli.log_format),
+        #[cfg(feature = "tools")]
         Command::Demo(args) => demo::run(&args, cli.log_format),
+        #[cfg(feature = "tools")]
         Command::Replay(args) => replay::run(&args),
+        #[cfg(feature = "tools")]
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Label(args) => label::run(&args),
         Command::Export(args) => export::run(&args),
