@@ -65,6 +65,13 @@ async fn the_live_line_publishes_its_registers_by_exception() {
     // Let the deadbands work for a while.
     tokio::time::sleep(Duration::from_secs(8)).await;
     let metrics = http_get(ports.metrics, "/metrics").await;
+    // Signals are QoS 0: a message may be lost on the way to the subscriber (seen once on a
+    // loaded CI machine), and then the two values around the gap can be closer than the
+    // deadband although the agent compared each with the one it had sent before. What was
+    // published by the time of the snapshot and not received by now bounds those losses.
+    let received = (sub.messages().iter())
+        .filter(|g| g.topic.contains("/signals/"))
+        .count();
     shutdown.cancel();
     let report = tokio::time::timeout(Duration::from_secs(30), run)
         .await
@@ -76,7 +83,7 @@ async fn the_live_line_publishes_its_registers_by_exception() {
         "the tap lost samples"
     );
 
-    let compared = check_deadbands(&sub.messages(), &deadbands);
+    let (compared, closer) = check_deadbands(&sub.messages(), &deadbands);
     assert!(compared > 0, "no register moved beyond its deadband");
     let m = |o: &str| {
         metric(
@@ -92,6 +99,15 @@ async fn the_live_line_publishes_its_registers_by_exception() {
         published >= deadbands.len() as f64 && suppressed > 0.0,
         "{metrics}"
     );
+    // Every pair closer than its deadband must be explained by a lost message: none when the
+    // subscriber got everything published.
+    let missed = (published as usize).saturating_sub(received);
+    assert!(
+        closer.len() <= missed,
+        "{} consecutive values closer than their deadband, but at most {missed} of {published} \
+         signals were missed: {closer:?}",
+        closer.len()
+    );
     assert_eq!(m("dropped"), Some(0.0), "{metrics}");
     // Signals never enter the outbox: nothing stored is on a signals topic.
     let store = chocoline::store::readonly::open_existing(&tmp.path().join("data")).unwrap();
@@ -100,12 +116,14 @@ async fn the_live_line_publishes_its_registers_by_exception() {
     sub.stop().await;
 }
 
-/// Every signal fits the schema; consecutive values of one register with the same quality are
-/// further apart than its deadband. Returns how many pairs were compared.
-fn check_deadbands(got: &[Got], deadbands: &BTreeMap<String, f64>) -> usize {
+/// Every signal fits the schema and each register's arrive in time order. Returns how many
+/// consecutive pairs of one register with the same quality were compared, and those closer
+/// than its deadband (as "name: a then b").
+fn check_deadbands(got: &[Got], deadbands: &BTreeMap<String, f64>) -> (usize, Vec<String>) {
     let topic = |name: &str| format!("{PREFIX}/signals/{name}");
     let schema = schema::load("chocoline.signal_v1.json");
     let mut compared = 0;
+    let mut closer = Vec::new();
     for (name, deadband) in deadbands {
         let values: Vec<_> = (got.iter())
             .filter(|g| g.topic == topic(name))
@@ -128,14 +146,13 @@ fn check_deadbands(got: &[Got], deadbands: &BTreeMap<String, f64>) -> usize {
                 w[0]["value"].as_f64().unwrap(),
                 w[1]["value"].as_f64().unwrap(),
             );
-            assert!(
-                (b - a).abs() > *deadband,
-                "{name}: {a} then {b} sent, deadband {deadband}"
-            );
+            if (b - a).abs() <= *deadband {
+                closer.push(format!("{name}: {a} then {b}, deadband {deadband}"));
+            }
             compared += 1;
         }
     }
-    compared
+    (compared, closer)
 }
 
 /// One reading of register `name` at second `i`.
