@@ -3,7 +3,7 @@
 //! against the directory of the configuration file and the whole is validated.
 //!
 //! The file is first checked strictly on its own ([`super::structure`]); the overrides are then
-//! written over its document and the result deserialised the same way ([`super::layers`]).
+//! written over its document and the result deserialised the same way (`layers.rs`).
 //! Environment values are strings unless the schema refuses a string at that key, so
 //! `CHOCOLINE__MQTT__CLIENT_ID=007` stays `"007"` instead of becoming the integer 7.
 
