@@ -67,12 +67,11 @@ pub(super) fn merge(file: &Table, overrides: &Overrides) -> Result<Config, Vec<P
     // Which overrides are read as TOML values rather than strings (see the module docs).
     let mut typed = vec![false; overrides.vars.len()];
     loop {
-        let merged = apply(file, overrides, &typed);
-        if let Ok(Some(cfg)) = structure::parse::<Config>(&merged, &KeyPath::root()) {
-            return Ok(cfg);
-        }
-        let problems = match &merged {
-            Item::Table(root) => structure::check_document(root),
+        let problems = match apply(file, overrides, &typed) {
+            Item::Table(root) => match structure::read(&root) {
+                Ok(cfg) => return Ok(cfg),
+                Err(problems) => problems,
+            },
             _ => Vec::new(),
         };
         // Each round reads at least one more override as TOML, so this ends.

@@ -133,17 +133,22 @@ fn load_text(text: &str, path: &Path, env: &Env, candidates: bool) -> Result<Pla
 
     // 1. The file alone, strictly.
     let file_locator = Locator::new(text, Some(&doc), &[]);
-    let problems = structure::check_document(doc.as_table());
-    if !problems.is_empty() {
-        return Err(fail(located(path, &file_locator, problems, false)));
-    }
+    let file_cfg = match structure::read(doc.as_table()) {
+        Ok(c) => c,
+        Err(problems) => return Err(fail(located(path, &file_locator, problems, false))),
+    };
 
     // 2. The environment's names.
     let overrides = layers::env_overrides(path, env).map_err(fail)?;
 
-    // 3. Layers merged.
+    // 3. Layers merged (with no override, the file's reading stands).
     let locator = Locator::new(text, Some(&doc), &overrides.vars);
-    let mut cfg = match layers::merge(doc.as_table(), &overrides) {
+    let merged = if overrides.vars.is_empty() {
+        Ok(file_cfg)
+    } else {
+        layers::merge(doc.as_table(), &overrides)
+    };
+    let mut cfg = match merged {
         Ok(c) => c,
         Err(problems) => return Err(fail(located(path, &locator, problems, true))),
     };
@@ -168,7 +173,7 @@ fn load_text(text: &str, path: &Path, env: &Env, candidates: bool) -> Result<Pla
 /// [`load`] refuses for sections they do not use. `None` when it does not parse.
 pub fn parse_as_written(text: &str) -> Option<Config> {
     let doc = toml_edit::Document::parse(text.to_string()).ok()?;
-    structure::parse::<Config>(&Item::Table(doc.as_table().clone()), &KeyPath::root())
+    structure::parse::<Config>(&Item::Table(doc.into_table()), &KeyPath::root())
         .ok()
         .flatten()
 }

@@ -1,5 +1,5 @@
-//! The one way a TOML document becomes the schema ([`parse`]), and the strict check of a
-//! document against it ([`check_document`]): exact TOML types (`slave_id = 1.7` is refused, not
+//! The one way a TOML document becomes the schema ([`parse`], [`read`]), with the strict check
+//! of a document against it when it does not: exact TOML types (`slave_id = 1.7` is refused, not
 //! rounded; `"5"` is not a number), unknown keys, enum spellings, missing keys. Each top-level
 //! section and each `[[devices]]` / `[[products]]` entry is checked on its own, so one broken
 //! device does not hide the next. The file alone is checked first; the file with the
@@ -7,7 +7,6 @@
 //! (`super::layers`), so the schema is deserialised by one deserializer only.
 
 use serde::de::{DeserializeOwned, IntoDeserializer};
-use serde::{Deserialize, Deserializer};
 use toml_edit::Item;
 
 use super::error::humanize_at;
@@ -57,10 +56,12 @@ impl Problem {
     }
 }
 
-/// Every structural problem of the document, per section and per array entry.
-pub(crate) fn check_document(root: &toml_edit::Table) -> Vec<Problem> {
-    let whole = match deserialize::<Config>(&Item::Table(root.clone()), &KeyPath::root()) {
-        Ok(()) => return Vec::new(),
+/// The document deserialised into the schema; or, when that fails, every structural problem
+/// of it, per section and per array entry (never an empty list).
+pub(crate) fn read(root: &toml_edit::Table) -> Result<Config, Vec<Problem>> {
+    let whole = match parse::<Config>(&Item::Table(root.clone()), &KeyPath::root()) {
+        Ok(Some(cfg)) => return Ok(cfg),
+        Ok(None) => Problem::new(KeyPath::root(), "cannot be read"),
         Err(p) => p,
     };
     let mut out = Vec::new();
@@ -69,24 +70,13 @@ pub(crate) fn check_document(root: &toml_edit::Table) -> Vec<Problem> {
         let res = match key {
             "devices" => each::<DeviceConfig>(item, &base, &mut out),
             "products" => each::<ProductConfig>(item, &base, &mut out),
-            _ => match item.clone().into_value() {
-                // `Item::None`: nothing written, nothing wrong.
-                Err(_) => Ok(()),
-                Ok(v) => match section(key, v.into_deserializer()) {
-                    None => Err(Problem {
-                        path: base,
-                        message: format!(
-                            "unknown section; expected one of {}",
-                            SECTIONS.join(", ")
-                        ),
-                        show_value: false,
-                    }),
-                    Some(Ok(())) => Ok(()),
-                    Some(Err(e)) => {
-                        Err(problem_from(base.join_serde(e.path()), e.inner().message()))
-                    }
-                },
-            },
+            _ => section(key, item, &base).unwrap_or_else(|| {
+                Err(Problem {
+                    message: format!("unknown section; expected one of {}", SECTIONS.join(", ")),
+                    path: base,
+                    show_value: false,
+                })
+            }),
         };
         if let Err(p) = res {
             out.push(p);
@@ -96,35 +86,33 @@ pub(crate) fn check_document(root: &toml_edit::Table) -> Vec<Problem> {
         // A problem the per-section pass cannot see; report what the whole pass said.
         out.push(whole);
     }
-    out
+    Err(out)
 }
 
-/// Deserializes top-level section `name` from `d` into its schema type, reporting the first
-/// problem with its path inside the section; `None` for a name that is not a section.
-pub(crate) fn section<'de, D: Deserializer<'de>>(
-    name: &str,
-    d: D,
-) -> Option<Result<(), serde_path_to_error::Error<D::Error>>> {
-    fn go<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<(), serde_path_to_error::Error<D::Error>> {
-        serde_path_to_error::deserialize::<_, T>(d).map(|_| ())
-    }
+/// Every structural problem of the document ([`read`] without the result).
+#[cfg(test)]
+pub(crate) fn check_document(root: &toml_edit::Table) -> Vec<Problem> {
+    read(root).err().unwrap_or_default()
+}
+
+/// Checks top-level section `name` against its schema type, reporting the first problem with
+/// its path inside the section; `None` for a name that is not a section.
+fn section(name: &str, item: &Item, base: &KeyPath) -> Option<Result<(), Problem>> {
+    use crate::capture::config::CaptureConfig;
+    use crate::sparkplug::config::SparkplugConfig;
     Some(match name {
-        "agent" => go::<AgentConfig, D>(d),
-        "devices" => go::<Vec<DeviceConfig>, D>(d),
-        "products" => go::<Vec<ProductConfig>, D>(d),
-        "features" => go::<FeaturesConfig, D>(d),
-        "models" => go::<ModelsConfig, D>(d),
-        "fleet" => go::<FleetConfig, D>(d),
-        "drift" => go::<DriftConfig, D>(d),
-        "alerts" => go::<AlertsConfig, D>(d),
-        "store" => go::<StoreConfig, D>(d),
-        "mqtt" => go::<MqttConfig, D>(d),
-        "log" => go::<LogConfig, D>(d),
-        "metrics" => go::<MetricsConfig, D>(d),
-        "sparkplug" => go::<crate::sparkplug::config::SparkplugConfig, D>(d),
-        "capture" => go::<crate::capture::config::CaptureConfig, D>(d),
+        "agent" => deserialize::<AgentConfig>(item, base),
+        "features" => deserialize::<FeaturesConfig>(item, base),
+        "models" => deserialize::<ModelsConfig>(item, base),
+        "fleet" => deserialize::<FleetConfig>(item, base),
+        "drift" => deserialize::<DriftConfig>(item, base),
+        "alerts" => deserialize::<AlertsConfig>(item, base),
+        "store" => deserialize::<StoreConfig>(item, base),
+        "mqtt" => deserialize::<MqttConfig>(item, base),
+        "log" => deserialize::<LogConfig>(item, base),
+        "metrics" => deserialize::<MetricsConfig>(item, base),
+        "sparkplug" => deserialize::<SparkplugConfig>(item, base),
+        "capture" => deserialize::<CaptureConfig>(item, base),
         _ => return None,
     })
 }
@@ -177,7 +165,7 @@ pub(crate) fn parse<T: DeserializeOwned>(
 
 /// A problem from a serde error message at `path`: unknown and missing fields are added to the
 /// path (serde reports them at their table), and unknown keys never show their value.
-pub(crate) fn problem_from(mut path: KeyPath, message: &str) -> Problem {
+fn problem_from(mut path: KeyPath, message: &str) -> Problem {
     let mut show_value = true;
     if let Some(field) = quoted_after(message, "unknown field `") {
         show_value = false;
