@@ -23,8 +23,9 @@ pub struct StoreConfig {
     /// `store_full` is raised; it writes again once there is room. Default "16MiB".
     #[serde(default = "default_reserve_bytes")]
     pub reserve_bytes: ByteSize,
-    /// sled page cache. sled's own default (1 GB) is far too big for a line controller.
-    /// Default "8MiB".
+    /// sled page cache. sled's own default (1 GB) is far too big for a line controller; the
+    /// store's hot set is the outbox head and the prediction ring's tail. Default "2MiB"
+    /// (docs/budget.md: RSS levels off with it; 8 MiB kept rising for the hour measured).
     #[serde(default = "default_cache_capacity")]
     pub cache_capacity: ByteSize,
     /// How long prediction history is kept. Default "7d".
@@ -72,7 +73,7 @@ fn default_max_bytes() -> ByteSize {
     ByteSize::mib(256)
 }
 fn default_cache_capacity() -> ByteSize {
-    ByteSize::mib(8)
+    ByteSize::mib(2)
 }
 fn default_prediction_retention() -> Duration {
     Duration::from_secs(7 * 24 * 3600)
