@@ -16,7 +16,6 @@ use toml_edit::{Item, Table, Value};
 
 use super::Config;
 use super::error::{ConfigError, Location};
-use super::keypath::KeyPath;
 use super::load::{ENV_PREFIX, ENV_SEPARATOR, Env};
 use super::locate::EnvVar;
 use super::structure::{self, Problem};
@@ -61,18 +60,19 @@ pub(super) fn env_overrides(path: &Path, env: &Env) -> Result<Overrides, Vec<Con
     }
 }
 
-/// The file's document with the overrides written over it, deserialised into the schema; or
-/// every problem of the merged document, per section and per array entry.
-pub(super) fn merge(file: &Table, overrides: &Overrides) -> Result<Config, Vec<Problem>> {
+/// The file's document (each call of `file` hands over a fresh one) with the overrides written
+/// over it, deserialised into the schema; or every problem of the merged document, per
+/// section and per array entry.
+pub(super) fn merge(
+    mut file: impl FnMut() -> Table,
+    overrides: &Overrides,
+) -> Result<Config, Vec<Problem>> {
     // Which overrides are read as TOML values rather than strings (see the module docs).
     let mut typed = vec![false; overrides.vars.len()];
     loop {
-        let problems = match apply(file, overrides, &typed) {
-            Item::Table(root) => match structure::read(&root) {
-                Ok(cfg) => return Ok(cfg),
-                Err(problems) => problems,
-            },
-            _ => Vec::new(),
+        let problems = match structure::read_with(|| apply(file(), overrides, &typed)) {
+            Ok(cfg) => return Ok(cfg),
+            Err(problems) => problems,
         };
         // Each round reads at least one more override as TOML, so this ends.
         let mut again = false;
@@ -83,9 +83,6 @@ pub(super) fn merge(file: &Table, overrides: &Overrides) -> Result<Config, Vec<P
             }
         }
         if !again {
-            if problems.is_empty() {
-                return Err(vec![Problem::new(KeyPath::root(), "cannot be read")]);
-            }
             return Err(problems);
         }
     }
@@ -105,9 +102,9 @@ fn string_refused(overrides: &Overrides, typed: &[bool], problem: &Problem) -> O
         .position(|(v, done)| !*done && v.words == words)
 }
 
-/// A copy of the document with every override written at its key path.
-fn apply(file: &Table, overrides: &Overrides, typed: &[bool]) -> Item {
-    let mut root = Item::Table(file.clone());
+/// The document with every override written at its key path.
+fn apply(file: Table, overrides: &Overrides, typed: &[bool]) -> Table {
+    let mut root = Item::Table(file);
     for ((var, text), as_toml) in overrides.vars.iter().zip(&overrides.values).zip(typed) {
         let value = if *as_toml {
             text.parse::<Value>()
@@ -117,7 +114,11 @@ fn apply(file: &Table, overrides: &Overrides, typed: &[bool]) -> Item {
         };
         set(&mut root, &var.words, value);
     }
-    root
+    match root {
+        Item::Table(t) => t,
+        // `set` keeps a table at the root: every variable names a section below it.
+        _ => Table::new(),
+    }
 }
 
 /// Writes `value` at `words` below `item`, making tables of whatever stands in the way (an
@@ -206,7 +207,7 @@ mod tests {
         let doc: toml_edit::Document<String> = text.parse().unwrap();
         let overrides =
             env_overrides(Path::new("t.toml"), &Env::from_pairs(env.iter().copied())).unwrap();
-        merge(doc.as_table(), &overrides)
+        merge(|| doc.as_table().clone(), &overrides)
     }
 
     #[test]

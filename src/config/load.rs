@@ -130,27 +130,44 @@ fn load_text(text: &str, path: &Path, env: &Env, candidates: bool) -> Result<Pla
         Ok(d) => d,
         Err(e) => return Err(fail(vec![syntax_error(path, text, &e)])),
     };
+    // Deserialising consumes a document, and a parsed document takes many times the memory of
+    // its text (structure::read_with says why that matters): the parsed one is handed over,
+    // and the text is parsed again only where another copy is needed (the environment's
+    // layer, a failed check, the error report's locations).
+    let mut parsed = Some(doc.into_table());
+    let mut file = || {
+        parsed
+            .take()
+            .or_else(|| parse_again(text).map(|d| d.into_table()))
+            .unwrap_or_default()
+    };
 
     // 1. The file alone, strictly.
-    let file_locator = Locator::new(text, Some(&doc), &[]);
-    let file_cfg = match structure::read(doc.as_table()) {
+    let file_cfg = match structure::read_with(&mut file) {
         Ok(c) => c,
-        Err(problems) => return Err(fail(located(path, &file_locator, problems, false))),
+        Err(problems) => {
+            let doc = parse_again(text);
+            let locator = Locator::new(text, doc.as_ref(), &[]);
+            return Err(fail(located(path, &locator, problems, false)));
+        }
     };
 
     // 2. The environment's names.
     let overrides = layers::env_overrides(path, env).map_err(fail)?;
 
     // 3. Layers merged (with no override, the file's reading stands).
-    let locator = Locator::new(text, Some(&doc), &overrides.vars);
-    let merged = if overrides.vars.is_empty() {
-        Ok(file_cfg)
+    let mut cfg = if overrides.vars.is_empty() {
+        file_cfg
     } else {
-        layers::merge(doc.as_table(), &overrides)
-    };
-    let mut cfg = match merged {
-        Ok(c) => c,
-        Err(problems) => return Err(fail(located(path, &locator, problems, true))),
+        drop(file_cfg);
+        match layers::merge(&mut file, &overrides) {
+            Ok(c) => c,
+            Err(problems) => {
+                let doc = parse_again(text);
+                let locator = Locator::new(text, doc.as_ref(), &overrides.vars);
+                return Err(fail(located(path, &locator, problems, true)));
+            }
+        }
     };
 
     // 4. Paths, then meaning.
@@ -160,6 +177,8 @@ fn load_text(text: &str, path: &Path, env: &Env, candidates: bool) -> Result<Pla
         problems = validate::candidate_files(&cfg);
     }
     if !problems.is_empty() {
+        let doc = parse_again(text);
+        let locator = Locator::new(text, doc.as_ref(), &overrides.vars);
         return Err(fail(located(path, &locator, problems, true)));
     }
     Ok(Plan {
@@ -168,12 +187,17 @@ fn load_text(text: &str, path: &Path, env: &Env, candidates: bool) -> Result<Pla
     })
 }
 
+/// Text that parsed once, parsed again (`None` cannot happen; it only keeps this panic-free).
+fn parse_again(text: &str) -> Option<toml_edit::Document<String>> {
+    toml_edit::Document::parse(text.to_string()).ok()
+}
+
 /// Configuration text deserialised as written — strict types and keys, but no environment,
 /// no validation, relative paths as written — for the commands that read a file the full
 /// [`load`] refuses for sections they do not use. `None` when it does not parse.
 pub fn parse_as_written(text: &str) -> Option<Config> {
     let doc = toml_edit::Document::parse(text.to_string()).ok()?;
-    structure::parse::<Config>(&Item::Table(doc.into_table()), &KeyPath::root())
+    structure::parse_owned::<Config>(Item::Table(doc.into_table()), &KeyPath::root())
         .ok()
         .flatten()
 }

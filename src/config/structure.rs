@@ -1,4 +1,4 @@
-//! The one way a TOML document becomes the schema ([`parse`], [`read`]), with the strict check
+//! The one way a TOML document becomes the schema ([`parse`], [`read_with`]), with the strict check
 //! of a document against it when it does not: exact TOML types (`slave_id = 1.7` is refused, not
 //! rounded; `"5"` is not a number), unknown keys, enum spellings, missing keys. Each top-level
 //! section and each `[[devices]]` / `[[products]]` entry is checked on its own, so one broken
@@ -7,7 +7,7 @@
 //! (`super::layers`), so the schema is deserialised by one deserializer only.
 
 use serde::de::{DeserializeOwned, IntoDeserializer};
-use toml_edit::Item;
+use toml_edit::{Item, Table};
 
 use super::error::humanize_at;
 use super::keypath::KeyPath;
@@ -56,14 +56,20 @@ impl Problem {
     }
 }
 
-/// The document deserialised into the schema; or, when that fails, every structural problem
-/// of it, per section and per array entry (never an empty list).
-pub(crate) fn read(root: &toml_edit::Table) -> Result<Config, Vec<Problem>> {
-    let whole = match parse::<Config>(&Item::Table(root.clone()), &KeyPath::root()) {
+/// The document `make` builds, deserialised into the schema; or, when that fails, every
+/// structural problem of it, per section and per array entry (never an empty list).
+///
+/// Deserialising consumes the document, and a parsed TOML document takes many times the
+/// memory of its text (≈ 3 MB for a 500-device file), which the allocator keeps once freed. So
+/// nothing is copied on the way: `make` hands over a document, and is called a second time
+/// only when the first one fails, for the per-section report.
+pub(crate) fn read_with(mut make: impl FnMut() -> Table) -> Result<Config, Vec<Problem>> {
+    let whole = match parse_owned::<Config>(Item::Table(make()), &KeyPath::root()) {
         Ok(Some(cfg)) => return Ok(cfg),
         Ok(None) => Problem::new(KeyPath::root(), "cannot be read"),
         Err(p) => p,
     };
+    let root = make();
     let mut out = Vec::new();
     for (key, item) in root.iter() {
         let base = KeyPath::root().key(key);
@@ -89,10 +95,10 @@ pub(crate) fn read(root: &toml_edit::Table) -> Result<Config, Vec<Problem>> {
     Err(out)
 }
 
-/// Every structural problem of the document ([`read`] without the result).
+/// Every structural problem of the document ([`read_with`] without the result).
 #[cfg(test)]
-pub(crate) fn check_document(root: &toml_edit::Table) -> Vec<Problem> {
-    read(root).err().unwrap_or_default()
+pub(crate) fn check_document(root: &Table) -> Vec<Problem> {
+    read_with(|| root.clone()).err().unwrap_or_default()
 }
 
 /// Checks top-level section `name` against its schema type, reporting the first problem with
@@ -123,17 +129,24 @@ fn each<T: DeserializeOwned>(
     base: &KeyPath,
     out: &mut Vec<Problem>,
 ) -> Result<(), Problem> {
-    let elements: Vec<Item> = match item {
-        Item::ArrayOfTables(a) => a.iter().map(|t| Item::Table(t.clone())).collect(),
-        Item::Value(toml_edit::Value::Array(a)) => {
-            a.iter().map(|v| Item::Value(v.clone())).collect()
-        }
-        _ => return deserialize::<Vec<T>>(item, base),
-    };
-    for (i, el) in elements.iter().enumerate() {
-        if let Err(p) = deserialize::<T>(el, &base.index(i)) {
+    // One element copied at a time: the list can be most of the document.
+    let mut check = |i: usize, el: Item| {
+        if let Err(p) = parse_owned::<T>(el, &base.index(i)) {
             out.push(p);
         }
+    };
+    match item {
+        Item::ArrayOfTables(a) => {
+            for (i, t) in a.iter().enumerate() {
+                check(i, Item::Table(t.clone()));
+            }
+        }
+        Item::Value(toml_edit::Value::Array(a)) => {
+            for (i, v) in a.iter().enumerate() {
+                check(i, Item::Value(v.clone()));
+            }
+        }
+        _ => return deserialize::<Vec<T>>(item, base),
     }
     Ok(())
 }
@@ -153,7 +166,15 @@ pub(crate) fn parse<T: DeserializeOwned>(
     item: &Item,
     base: &KeyPath,
 ) -> Result<Option<T>, Problem> {
-    let value = match item.clone().into_value() {
+    parse_owned(item.clone(), base)
+}
+
+/// [`parse`], consuming the item (no copy of it is made).
+pub(crate) fn parse_owned<T: DeserializeOwned>(
+    item: Item,
+    base: &KeyPath,
+) -> Result<Option<T>, Problem> {
+    let value = match item.into_value() {
         Ok(v) => v,
         Err(_) => return Ok(None),
     };
@@ -260,6 +281,23 @@ x = 1
             p[2].1.contains("expected one of ABCD, DCBA, BADC, CDAB"),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn a_good_document_is_built_once_and_a_bad_one_twice() {
+        // The document is handed over, not copied: read_with asks for a second one only to
+        // report the problems of a failed first reading.
+        let count = |text: &str| {
+            let doc: toml_edit::Document<String> = text.parse().unwrap();
+            let mut calls = 0;
+            let res = read_with(|| {
+                calls += 1;
+                doc.as_table().clone()
+            });
+            (res.is_ok(), calls)
+        };
+        assert_eq!(count("[agent]\nsite = \"s\"\n"), (true, 1));
+        assert_eq!(count("[agent]\nsight = \"s\"\n"), (false, 2));
     }
 
     #[test]
