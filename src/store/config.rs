@@ -25,7 +25,7 @@ pub struct StoreConfig {
     pub reserve_bytes: ByteSize,
     /// sled page cache. sled's own default (1 GB) is far too big for a line controller; the
     /// store's hot set is the outbox head and the prediction ring's tail. Default "2MiB"
-    /// (docs/budget.md: about 5 MB less resident than 8 MiB in the 1 h soak; appends ~20 %
+    /// (docs/budget.md: 1.4-1.9 MB less resident than 8 MiB with 500 devices; appends ~20 %
     /// slower).
     #[serde(default = "default_cache_capacity")]
     pub cache_capacity: ByteSize,
