@@ -16,7 +16,7 @@ use toml_edit::Item;
 use super::error::{ConfigError, ConfigErrors, Location, humanize};
 use super::keypath::KeyPath;
 use super::layers;
-use super::locate::Locator;
+use super::locate::{EnvVar, Locator};
 use super::plan::Plan;
 use super::structure::{self, Problem};
 use super::text::{decode, syntax_error};
@@ -141,15 +141,17 @@ fn load_text(text: &str, path: &Path, env: &Env, candidates: bool) -> Result<Pla
             .or_else(|| parse_again(text).map(|d| d.into_table()))
             .unwrap_or_default()
     };
+    // Problems located in the file (and, `with_env`, in the variables `vars`) for the report.
+    let report = |problems: Vec<Problem>, vars: &[EnvVar], with_env: bool| {
+        let doc = parse_again(text);
+        let locator = Locator::new(text, doc.as_ref(), vars);
+        fail(located(path, &locator, problems, with_env))
+    };
 
     // 1. The file alone, strictly.
     let file_cfg = match structure::read_with(&mut file) {
         Ok(c) => c,
-        Err(problems) => {
-            let doc = parse_again(text);
-            let locator = Locator::new(text, doc.as_ref(), &[]);
-            return Err(fail(located(path, &locator, problems, false)));
-        }
+        Err(problems) => return Err(report(problems, &[], false)),
     };
 
     // 2. The environment's names.
@@ -162,11 +164,7 @@ fn load_text(text: &str, path: &Path, env: &Env, candidates: bool) -> Result<Pla
         drop(file_cfg);
         match layers::merge(&mut file, &overrides) {
             Ok(c) => c,
-            Err(problems) => {
-                let doc = parse_again(text);
-                let locator = Locator::new(text, doc.as_ref(), &overrides.vars);
-                return Err(fail(located(path, &locator, problems, true)));
-            }
+            Err(problems) => return Err(report(problems, &overrides.vars, true)),
         }
     };
 
@@ -177,9 +175,7 @@ fn load_text(text: &str, path: &Path, env: &Env, candidates: bool) -> Result<Pla
         problems = validate::candidate_files(&cfg);
     }
     if !problems.is_empty() {
-        let doc = parse_again(text);
-        let locator = Locator::new(text, doc.as_ref(), &overrides.vars);
-        return Err(fail(located(path, &locator, problems, true)));
+        return Err(report(problems, &overrides.vars, true));
     }
     Ok(Plan {
         file: path.to_path_buf(),
