@@ -102,7 +102,7 @@ class ProductSPC(BaseEstimator):
         """z per process input, in float32 exactly as the ONNX graph computes it."""
         x, cocoa = self._split(X)
         w = self.onehot(cocoa)
-        idx = w.argmax(axis=1)  # exactly one 1 per row: the matmul of the graph picks that row
+        idx = w.argmax(axis=1)  # exactly one 1 per row: the row the graph's Gather picks
         return ((x - self.median_[idx]) / self.spread_[idx]).astype(np.float32)
 
     def score_samples(self, X) -> np.ndarray:

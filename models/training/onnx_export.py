@@ -64,16 +64,31 @@ def export_sklearn(est, n_features: int) -> bytes:
     return _finalise(onx)
 
 
+def _table(name: str, table: np.ndarray):
+    """A per-product table of `anomaly.ProductSPC` (one row per product, the pooled row
+    last) as the graph's initializer: the pooled row moves first, so that row 0 is what
+    an unmatched cocoa % reads (see `export_spc`)."""
+    t = np.concatenate([table[-1:], table[:-1]]).astype(np.float32)
+    return helper.make_tensor(name, TensorProto.FLOAT, list(t.shape), t.ravel().tolist())
+
+
 def export_spc(est, n_features: int) -> bytes:
     """Per-product robust z graph of `anomaly.ProductSPC` (its module doc): standard ONNX
     operators only, each an exact IEEE float32 operation, so onnxruntime, tract and the
     float32 reference agree bit for bit.
 
     input [N, F] → process columns x [N, F-1] and cocoa % [N, 1] (Gather);
-    onehot [N, K+1] = |cocoa − products| < tol, plus "none matched" (the pooled row);
-    median, spread [N, F-1] = onehot · tables (MatMul with one 1 per row: exact);
+    known [N, K] = |cocoa − products| < tol (at most one 1 per row: the products lie more
+    than 2·tol apart);
+    row [N] = Σ known · [1 … K]: product k's row is k + 1, and 0 (the pooled row, first in
+    the exported tables) when no product matched — an exact small integer, Cast to int64;
+    median, spread [N, F-1] = Gather of the tables' rows by `row` (exact copies);
     contributions = (x − median) / spread; score_samples = −max |z|;
     decision_function = score_samples − offset.
+
+    Earlier exports picked the rows with a one-hot MatMul (the same numbers: a product
+    with one 1 per row is exact), which tract ran as an optimised matrix product,
+    about 29 % of the single-row time (docs/budget.md, "Session 25").
     """
     from .anomaly import PRODUCT_TOLERANCE
 
@@ -86,9 +101,9 @@ def export_spc(est, n_features: int) -> bytes:
         helper.make_tensor("product_idx", TensorProto.INT64, [1], [p]),
         helper.make_tensor("products", f32, [1, k], est.products_.tolist()),
         helper.make_tensor("tolerance", f32, [1], [PRODUCT_TOLERANCE]),
-        helper.make_tensor("one", f32, [1], [1.0]),
-        helper.make_tensor("median", f32, list(est.median_.shape), est.median_.ravel().tolist()),
-        helper.make_tensor("spread", f32, list(est.spread_.shape), est.spread_.ravel().tolist()),
+        helper.make_tensor("rows", f32, [1, k], [float(i + 1) for i in range(k)]),
+        _table("median", est.median_),
+        _table("spread", est.spread_),
         helper.make_tensor("offset", f32, [1], [float(est.offset_)]),
     ]
     nodes = [
@@ -98,11 +113,11 @@ def export_spc(est, n_features: int) -> bytes:
         helper.make_node("Abs", ["dp"], ["adp"], name="adp"),
         helper.make_node("Less", ["adp", "tolerance"], ["hit"], name="hit"),
         helper.make_node("Cast", ["hit"], ["known"], name="known", to=f32),
-        helper.make_node("ReduceSum", ["known"], ["n_known"], name="n_known", keepdims=1, axes=[1]),
-        helper.make_node("Sub", ["one", "n_known"], ["unknown"], name="unknown"),
-        helper.make_node("Concat", ["known", "unknown"], ["onehot"], name="onehot", axis=1),
-        helper.make_node("MatMul", ["onehot", "median"], ["med"], name="med"),
-        helper.make_node("MatMul", ["onehot", "spread"], ["scale"], name="scale"),
+        helper.make_node("Mul", ["known", "rows"], ["row_of"], name="row_of"),
+        helper.make_node("ReduceSum", ["row_of"], ["row_f"], name="row_f", keepdims=0, axes=[1]),
+        helper.make_node("Cast", ["row_f"], ["row"], name="row", to=TensorProto.INT64),
+        helper.make_node("Gather", ["median", "row"], ["med"], name="med", axis=0),
+        helper.make_node("Gather", ["spread", "row"], ["scale"], name="scale", axis=0),
         helper.make_node("Sub", ["x", "med"], ["dev"], name="dev"),
         helper.make_node("Div", ["dev", "scale"], ["contributions"], name="z"),
         helper.make_node("Abs", ["contributions"], ["az"], name="az"),

@@ -13,8 +13,9 @@
 //! - IsolationForest's per-tree path-length graph, for the forests [`super::fuse`] does not
 //!   fold: `Gather`, `Cast`, `Reshape`, `Equal`, `Greater`, `Less`, `Max`, `Sum`, `Log`,
 //!   `Neg`, `Pow`;
-//! - the anomaly detector `models/training` builds by hand (opset 12): `Abs`, `Concat`,
-//!   `MatMul`, `ReduceMax`, `ReduceSum`.
+//! - the anomaly detector `models/training` builds by hand (opset 12): `Abs`, `ReduceMax`,
+//!   `ReduceSum` (it picks its per-product rows with `Gather`, not a one-hot `MatMul`, so
+//!   neither `MatMul` nor `Concat` is registered).
 //!
 //! A model that uses anything else is refused at load with the names of the missing ops
 //! ([`unsupported`]), and the model already serving keeps serving. The list is checked in the
@@ -56,11 +57,7 @@ pub fn register_standard(reg: &mut OnnxOpRegister) {
         Ok((ops::logic::CompGT.into_hir(), vec![]))
     });
     reg.insert("Less", |_, _| Ok((ops::logic::CompLT.into_hir(), vec![])));
-    reg.insert("MatMul", |_, _| {
-        Ok((expand(ops::matmul::MatMulInference::default()), vec![]))
-    });
     reg.insert("Cast", cast);
-    reg.insert("Concat", concat);
     reg.insert("Gather", gather);
     reg.insert("Reshape", reshape);
     reg.insert("ReduceSum", |ctx, node| reduce(ctx, node, Reducer::Sum));
@@ -104,11 +101,6 @@ fn cast(_ctx: &ParsingContext, node: &NodeProto) -> Built {
         bail!("Cast to {to:?} is not supported");
     }
     Ok((Box::new(ops::cast::cast(to)), vec![]))
-}
-
-fn concat(_ctx: &ParsingContext, node: &NodeProto) -> Built {
-    let axis: i64 = node.get_attr("axis")?;
-    Ok((expand(ops::array::Concat::new(axis)), vec![]))
 }
 
 fn gather(_ctx: &ParsingContext, node: &NodeProto) -> Built {
