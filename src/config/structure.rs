@@ -69,7 +69,18 @@ pub(crate) fn read_with(mut make: impl FnMut() -> Table) -> Result<Config, Vec<P
         Ok(None) => Problem::new(KeyPath::root(), "cannot be read"),
         Err(p) => p,
     };
-    let root = make();
+    let mut out = check_sections(&make());
+    if out.is_empty() {
+        // A problem the per-section pass cannot see; report what the whole pass said.
+        out.push(whole);
+    }
+    Err(out)
+}
+
+/// Every structural problem of the document, per section and per array entry, without
+/// building the configuration: each section is copied and deserialised on its own (an array's
+/// entries one at a time), so the memory it takes beyond the document is one section's.
+pub(crate) fn check_sections(root: &Table) -> Vec<Problem> {
     let mut out = Vec::new();
     for (key, item) in root.iter() {
         let base = KeyPath::root().key(key);
@@ -88,11 +99,7 @@ pub(crate) fn read_with(mut make: impl FnMut() -> Table) -> Result<Config, Vec<P
             out.push(p);
         }
     }
-    if out.is_empty() {
-        // A problem the per-section pass cannot see; report what the whole pass said.
-        out.push(whole);
-    }
-    Err(out)
+    out
 }
 
 /// Every structural problem of the document ([`read_with`] without the result).
