@@ -67,13 +67,34 @@ pub(super) fn merge(
     mut file: impl FnMut() -> Table,
     overrides: &Overrides,
 ) -> Result<Config, Vec<Problem>> {
-    // Which overrides are read as TOML values rather than strings (see the module docs).
+    let mut first = Some(file());
+    let typed = first
+        .as_ref()
+        .map(|doc| typed_overrides(doc, overrides))
+        .unwrap_or_default();
+    structure::read_with(|| {
+        let doc = first.take().unwrap_or_else(&mut file);
+        apply(doc, overrides, &typed)
+    })
+}
+
+/// Which overrides are read as TOML values rather than strings (see the module docs): those
+/// whose string the schema refuses at their own key. Decided on the overridden sections alone
+/// (devices and products cannot be overridden), so that the whole document, which can be
+/// megabytes once parsed, is read only once.
+fn typed_overrides(doc: &Table, overrides: &Overrides) -> Vec<bool> {
+    let mut part = Table::new();
+    for var in &overrides.vars {
+        if let Some((section, _)) = var.words.split_first()
+            && !part.contains_key(section)
+            && let Some(item) = doc.get(section)
+        {
+            part.insert(section, item.clone());
+        }
+    }
     let mut typed = vec![false; overrides.vars.len()];
     loop {
-        let problems = match structure::read_with(|| apply(file(), overrides, &typed)) {
-            Ok(cfg) => return Ok(cfg),
-            Err(problems) => problems,
-        };
+        let problems = structure::check_sections(&apply(part.clone(), overrides, &typed));
         // Each round reads at least one more override as TOML, so this ends.
         let mut again = false;
         for p in &problems {
@@ -83,7 +104,7 @@ pub(super) fn merge(
             }
         }
         if !again {
-            return Err(problems);
+            return typed;
         }
     }
 }
