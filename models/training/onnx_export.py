@@ -78,16 +78,16 @@ def export_spc(est, n_features: int) -> bytes:
     float32 reference agree bit for bit.
 
     input [N, F] → process columns x [N, F-1] and cocoa % [N, 1] (Gather);
-    known [N, K] = |cocoa − products| < tol (at most one 1 per row: the products lie more
-    than 2·tol apart);
+    known [N, K] = |cocoa − products| < tol (at most one 1 per row: `fit` refuses products
+    closer than 2·tol, and the test is strict);
     row [N] = Σ known · [1 … K]: product k's row is k + 1, and 0 (the pooled row, first in
     the exported tables) when no product matched — an exact small integer, Cast to int64;
     median, spread [N, F-1] = Gather of the tables' rows by `row` (exact copies);
     contributions = (x − median) / spread; score_samples = −max |z|;
     decision_function = score_samples − offset.
 
-    Earlier exports picked the rows with a one-hot MatMul (the same numbers: a product
-    with one 1 per row is exact), which tract ran as an optimised matrix product,
+    Earlier exports picked the rows with a one-hot MatMul (the same numbers: a matrix
+    product by a one-hot row is exact), which tract ran as an optimised matrix product,
     about 29 % of the single-row time (docs/budget.md, "Session 25").
     """
     from .anomaly import PRODUCT_TOLERANCE

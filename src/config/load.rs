@@ -154,6 +154,9 @@ fn load_text(text: &str, path: &Path, env: &Env, candidates: bool) -> Result<Pla
             Err(problems) => return Err(report(problems, &[], false)),
         }
     } else {
+        // The per-section pass accepts what the whole reading accepts: every section has a
+        // default and an unknown one is a problem of its own (structure::read_with's fallback
+        // covers a case where they would differ; none is known).
         let problems = parsed.as_ref().map(structure::check_sections);
         if let Some(problems) = problems.filter(|p| !p.is_empty()) {
             return Err(report(problems, &[], false));
@@ -350,9 +353,12 @@ mod tests {
             errors(bad, &[("CHOCOLINE__LOG__LEVEL", "debug")]),
             file_errors
         );
-        // A misnamed variable is reported once the file is right.
-        assert_eq!(errors(bad, &[("CHOCOLINE__MQTT__NOPE", "1")]), file_errors);
+        // A variable that names no setting is reported only once the file is right.
+        assert_eq!(errors(bad, &[("CHOCOLINE__NOPE__X", "1")]), file_errors);
         let good = "[mqtt]\ninflight = 4\n";
+        let misnamed = errors(good, &[("CHOCOLINE__NOPE__X", "1")]);
+        assert_eq!(misnamed.len(), 1, "{misnamed:?}");
+        assert!(matches!(&misnamed[0].1, Location::Env(v) if v == "CHOCOLINE__NOPE__X"));
         let env = errors(good, &[("CHOCOLINE__MQTT__INFLIGHT", "many")]);
         assert_eq!(env.len(), 1, "{env:?}");
         assert_eq!(env[0].0, "mqtt.inflight");

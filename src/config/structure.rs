@@ -77,9 +77,10 @@ pub(crate) fn read_with(mut make: impl FnMut() -> Table) -> Result<Config, Vec<P
     Err(out)
 }
 
-/// Every structural problem of the document, per section and per array entry, without
-/// building the configuration: each section is copied and deserialised on its own (an array's
-/// entries one at a time), so the memory it takes beyond the document is one section's.
+/// The structural problems of the document, the first of each section and of each array
+/// entry, without building the configuration: each section is copied and deserialised on its
+/// own (an array's entries one at a time), so the memory it takes beyond the document is one
+/// section's.
 pub(crate) fn check_sections(root: &Table) -> Vec<Problem> {
     let mut out = Vec::new();
     for (key, item) in root.iter() {
