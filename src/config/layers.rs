@@ -67,11 +67,9 @@ pub(super) fn merge(
     mut file: impl FnMut() -> Table,
     overrides: &Overrides,
 ) -> Result<Config, Vec<Problem>> {
-    let mut first = Some(file());
-    let typed = first
-        .as_ref()
-        .map(|doc| typed_overrides(doc, overrides))
-        .unwrap_or_default();
+    let doc = file();
+    let typed = typed_overrides(&doc, overrides);
+    let mut first = Some(doc);
     structure::read_with(|| {
         let doc = first.take().unwrap_or_else(&mut file);
         apply(doc, overrides, &typed)

@@ -157,8 +157,11 @@ fn load_text(text: &str, path: &Path, env: &Env, candidates: bool) -> Result<Pla
         // The per-section pass accepts what the whole reading accepts: every section has a
         // default and an unknown one is a problem of its own (structure::read_with's fallback
         // covers a case where they would differ; none is known).
-        let problems = parsed.as_ref().map(structure::check_sections);
-        if let Some(problems) = problems.filter(|p| !p.is_empty()) {
+        let problems = parsed
+            .as_ref()
+            .map(structure::check_sections)
+            .unwrap_or_default();
+        if !problems.is_empty() {
             return Err(report(problems, &[], false));
         }
         None
