@@ -523,8 +523,9 @@ fn main() {
     let mqtt = free_port();
     chocoline::broker::spawn(mqtt).expect("embedded broker");
     println!(
-        "budget: rumqttd in-process on 127.0.0.1:{mqtt}; agent binary {}",
-        agent_binary()
+        "budget: rumqttd in-process on 127.0.0.1:{mqtt}; agent binary {}; GLIBC_TUNABLES {}",
+        agent_binary(),
+        glibc_tunables().unwrap_or_else(|| "(none)".into())
     );
     for part in parts.split(',').map(str::trim) {
         match part {

@@ -126,13 +126,29 @@ pub fn agent_binary() -> String {
 /// `chocoline run` ([`agent_binary`]) on `config`.
 pub fn spawn_agent(config: &Path, log: &Path) -> Child {
     let log = std::fs::File::create(log).expect("agent log");
-    Command::new(agent_binary())
-        .args(["run", "--config"])
+    let mut cmd = Command::new(agent_binary());
+    if let Some(t) = glibc_tunables() {
+        cmd.env("GLIBC_TUNABLES", t);
+    }
+    cmd.args(["run", "--config"])
         .arg(config)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
         .expect("spawn chocoline run")
+}
+
+/// The malloc settings the agent runs with: `GLIBC_TUNABLES` from the bench's environment if
+/// set, else the one systemd/chocoline.service sets, so that the agent is measured as the unit
+/// runs it on a controller.
+pub fn glibc_tunables() -> Option<String> {
+    if let Ok(t) = std::env::var("GLIBC_TUNABLES") {
+        return Some(t);
+    }
+    let unit = std::fs::read_to_string(repo().join("systemd/chocoline.service")).ok()?;
+    unit.lines()
+        .find_map(|l| l.trim().strip_prefix("Environment=GLIBC_TUNABLES="))
+        .map(str::to_owned)
 }
 
 pub fn stop_agent(mut child: Child) {

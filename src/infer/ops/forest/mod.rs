@@ -213,6 +213,8 @@ pub struct Forest<T> {
     /// Votes of node `i` are `vote_start[i]..vote_start[i + 1]` (empty for branches): leaves
     /// are laid out in node order, so the offsets are monotone.
     vote_start: Vec<u32>,
+    /// The target of each vote, in vote order; when the leaves vote alike ([`LeafVotes`]
+    /// `Dense` or `Same`), only the list they share.
     targets: Vec<u32>,
     weights: Vec<f64>,
     n_targets: usize,

@@ -12,9 +12,12 @@ impl<T: Threshold> Forest<T> {
             return;
         };
         let (start, end) = (start as usize, end as usize);
-        let (Some(targets), Some(weights)) =
-            (self.targets.get(start..end), self.weights.get(start..end))
-        else {
+        // Leaves that vote alike share one list of targets (`Forest::share_leaf_targets`).
+        let targets = match self.leaf_votes {
+            LeafVotes::Mixed => self.targets.get(start..end),
+            _ => self.targets.get(..end.saturating_sub(start)),
+        };
+        let (Some(targets), Some(weights)) = (targets, self.weights.get(start..end)) else {
             return;
         };
         let pairs = targets.iter().zip(weights);

@@ -86,7 +86,7 @@ fn reference_has(
         let mut n = find(0);
         while n.mode.is_some() {
             let x = row[n.feature as usize];
-            n = find(if x <= n.value as f32 {
+            n = find(if x <= n.value as f32 || (n.nan_true && x.is_nan()) {
                 n.true_id
             } else {
                 n.false_id
@@ -149,6 +149,43 @@ fn every_vote_shape_matches_reference() {
                 "batch row {r}, {shape:?}"
             );
             assert_eq!((s1, h1), (want_s, want_h), "single row {r}, {shape:?}");
+        }
+        // The same trees with missing values tracked to the true child take the branching
+        // walk, whose votes read the shared target list when the leaves vote alike.
+        let tracked: Vec<NodeSpec> = nodes
+            .iter()
+            .map(|n| NodeSpec {
+                nan_true: n.mode.is_some(),
+                ..n.clone()
+            })
+            .collect();
+        let g = Forest::<f32>::build(&tracked, &votes, k, Aggregate::Sum).unwrap();
+        assert!(!g.plain_leq);
+        assert_eq!(g.leaf_votes, want, "{shape:?} k={k}, tracked");
+        let expect_targets = match &want {
+            LeafVotes::Mixed => votes.len(),
+            LeafVotes::Dense => k,
+            LeafVotes::Same(t) => t.len(),
+        };
+        assert_eq!(
+            g.targets.len(),
+            expect_targets,
+            "{shape:?} k={k}: targets kept"
+        );
+        let (mut s2, mut h2) = (vec![0.0; n_rows * k], vec![false; n_rows * k]);
+        let acc = Acc {
+            scores: &mut s2,
+            has: &mut h2,
+        };
+        g.accumulate(&rows, width, acc);
+        for (r, row) in rows.chunks(width).enumerate() {
+            let (want_s, want_h) = reference_has(&tracked, &votes, k, row);
+            let at = r * k..r * k + k;
+            assert_eq!(
+                (&s2[at.clone()], &h2[at]),
+                (&want_s[..], &want_h[..]),
+                "tracked batch row {r}, {shape:?}"
+            );
         }
     }
     // MIN / MAX keep the general vote.
