@@ -155,48 +155,60 @@ fn every_vote_shape_matches_reference() {
             );
             assert_eq!((s1, h1), (want_s, want_h), "single row {r}, {shape:?}");
         }
-        // The same trees with missing values tracked to the true child take the branching
-        // walk, whose votes read the shared target list when the leaves vote alike.
-        let tracked: Vec<NodeSpec> = nodes
-            .iter()
-            .map(|n| NodeSpec {
-                nan_true: n.mode.is_some(),
-                ..n.clone()
-            })
-            .collect();
-        let g = Forest::<f32>::build(&tracked, &votes, k, Aggregate::Sum).unwrap();
-        assert!(!g.plain_leq);
-        assert_eq!(g.leaf_votes, want, "{shape:?} k={k}, tracked");
-        let expect_targets = match &want {
-            LeafVotes::Mixed => votes.len(),
-            LeafVotes::Dense => k,
-            LeafVotes::Same(t) => t.len(),
-        };
-        assert_eq!(
-            g.targets.len(),
-            expect_targets,
-            "{shape:?} k={k}: targets kept"
-        );
-        let (mut s2, mut h2) = (vec![0.0; n_rows * k], vec![false; n_rows * k]);
-        let acc = Acc {
-            scores: &mut s2,
-            has: &mut h2,
-        };
-        g.accumulate(&rows, width, acc);
-        for (r, row) in rows.chunks(width).enumerate() {
-            let (want_s, want_h) = reference_has(&tracked, &votes, k, row);
-            let at = r * k..r * k + k;
-            assert_eq!(
-                (&s2[at.clone()], &h2[at]),
-                (&want_s[..], &want_h[..]),
-                "tracked batch row {r}, {shape:?}"
-            );
-        }
+        tracked_walk_matches_reference(&nodes, &votes, k, &want, &rows, width);
     }
     // MIN / MAX keep the general vote.
     let (nodes, votes) = random_forest(3, 5, 2);
     let f = Forest::<f32>::build(&nodes, &votes, 2, Aggregate::Max).unwrap();
     assert_eq!(f.leaf_votes, LeafVotes::Mixed);
+}
+
+/// The trees of a vote-shape case with missing values tracked to the true child take the
+/// branching walk, whose votes read the shared target list when the leaves vote alike.
+fn tracked_walk_matches_reference(
+    nodes: &[NodeSpec],
+    votes: &[VoteSpec],
+    k: usize,
+    want: &LeafVotes,
+    rows: &[f32],
+    width: usize,
+) {
+    let n_rows = rows.len() / width;
+    let tracked: Vec<NodeSpec> = nodes
+        .iter()
+        .map(|n| NodeSpec {
+            nan_true: n.mode.is_some(),
+            ..n.clone()
+        })
+        .collect();
+    let g = Forest::<f32>::build(&tracked, votes, k, Aggregate::Sum).unwrap();
+    assert!(!g.plain_leq);
+    assert_eq!(&g.leaf_votes, want, "{want:?} k={k}, tracked");
+    let expect_targets = match want {
+        LeafVotes::Mixed => votes.len(),
+        LeafVotes::Dense => k,
+        LeafVotes::Same(t) => t.len(),
+    };
+    assert_eq!(
+        g.targets.len(),
+        expect_targets,
+        "{want:?} k={k}: targets kept"
+    );
+    let (mut s2, mut h2) = (vec![0.0; n_rows * k], vec![false; n_rows * k]);
+    let acc = Acc {
+        scores: &mut s2,
+        has: &mut h2,
+    };
+    g.accumulate(rows, width, acc);
+    for (r, row) in rows.chunks(width).enumerate() {
+        let (want_s, want_h) = reference_has(&tracked, votes, k, row);
+        let at = r * k..r * k + k;
+        assert_eq!(
+            (&s2[at.clone()], &h2[at]),
+            (&want_s[..], &want_h[..]),
+            "tracked batch row {r}, {want:?}"
+        );
+    }
 }
 
 /// The branch-free lane walks (one row: trees in lanes; a batch: rows in lanes, with a
