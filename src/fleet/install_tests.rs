@@ -256,3 +256,54 @@ fn the_registry_serves_the_installed_version_and_follows_an_install_on_its_next_
     reg.poll_changes();
     assert_eq!(&*reg.get("bloom").unwrap().version, "t3");
 }
+
+/// A new agent binary may refuse a bundle installed under an older one (an operator it no
+/// longer includes). At start the shipped model then serves instead, a later install is still
+/// picked up, and with the shipped model refused too the slot stays empty and is reported.
+#[test]
+fn an_installed_version_refused_at_start_leaves_the_shipped_model_serving() {
+    let s = Setup::new();
+    let shipped = s.tmp.path().join("shipped");
+    fs::create_dir_all(&shipped).unwrap();
+    fs::rename(bloom_copy(s.tmp.path(), "shipped"), shipped.join("bloom")).unwrap();
+    let cfg = ModelsConfig {
+        dir: shipped.clone(),
+        installed_dir: Some(s.dir()),
+        enabled: vec!["bloom".into()],
+        ..ModelsConfig::default()
+    };
+    s.installer(false).install(&s.bundle("t1", 1)).unwrap();
+    let installed = resolve(&s.dir(), "bloom").unwrap();
+    fs::write(installed.join("model.onnx"), b"not an ONNX file").unwrap();
+
+    let (reg, errors) = Registry::open(&cfg);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(&*reg.get("bloom").unwrap().version, "shipped");
+    assert!(
+        reg.poll_changes().is_empty(),
+        "no reload loop on the refused folder"
+    );
+    s.installer(false).install(&s.bundle("t2", 2)).unwrap();
+    assert_eq!(reg.poll_changes().len(), 1);
+    assert_eq!(&*reg.get("bloom").unwrap().version, "t2");
+
+    // A shipped model that takes other features does not stand in (the feature engine reads
+    // the installed manifest); it still loads on its own.
+    let installed = resolve(&s.dir(), "bloom").unwrap();
+    fs::write(installed.join("model.onnx"), b"not an ONNX file").unwrap();
+    let manifest = shipped.join("bloom/manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&fs::read(&manifest).unwrap()).unwrap();
+    m["features"][0]["window"] = 600.into();
+    fs::write(&manifest, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let alone = ModelsConfig {
+        installed_dir: None,
+        ..cfg.clone()
+    };
+    assert!(Registry::open(&alone).1.is_empty());
+    let (reg, errors) = Registry::open(&cfg);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(reg.get("bloom").is_err());
+
+    fs::write(shipped.join("bloom/model.onnx"), b"not an ONNX file either").unwrap();
+    assert_eq!(Registry::open(&cfg).1.len(), 1);
+}

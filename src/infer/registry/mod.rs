@@ -123,6 +123,38 @@ impl Slot {
     }
 }
 
+impl Slot {
+    /// At start, when the installed version (`dir`) is refused, the shipped folder loaded
+    /// instead, if it loads and takes the same features: nothing else would serve. The case
+    /// this is for: a new agent binary that no longer includes an operator an installed bundle
+    /// uses. The refusal is logged as an error; the slot's stamp stays on the installed
+    /// folder, so a new install or a rollback there is picked up by the next poll, as usual.
+    ///
+    /// The feature engine and the drift monitor still read the installed manifest
+    /// (`ModelsConfig::folder`), so the shipped model must take the same inputs
+    /// ([`Manifest::same_inputs`], as a shadow candidate); otherwise, or when `dir` is the shipped folder or the shipped model is refused
+    /// too, `None`: the slot stays empty and the refusal is reported.
+    fn shipped_instead(
+        &self,
+        dir: &Path,
+        refused: &InferError,
+        verify_golden: bool,
+        eager: bool,
+    ) -> Option<Served> {
+        let shipped = read(&self.base);
+        if shipped == dir {
+            return None;
+        }
+        let installed = Manifest::load(dir).ok()?;
+        let served = load_as(&shipped, Some(&self.name), verify_golden, eager).ok()?;
+        installed.same_inputs(&served.manifest).ok()?;
+        tracing::error!(model = %self.name, installed = %dir.display(), kind = refused.kind(),
+            error = %refused, serving = %shipped.display(), version = %served.version,
+            "installed model refused at start; the shipped model serves instead");
+        Some(served)
+    }
+}
+
 /// The value behind a mutex (a poisoned one still holds a usable path).
 fn read<T: Clone>(m: &Mutex<T>) -> T {
     match m.lock() {
@@ -156,7 +188,9 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     /// Load every enabled model. Models that fail are reported and their slot stays empty
-    /// (predictions for them fail with `ModelNotFound`) until a reload succeeds. Shadow
+    /// (predictions for them fail with `ModelNotFound`) until a reload succeeds. An installed
+    /// version refused at start falls back to the shipped folder (logged, not reported) when
+    /// that one loads. Shadow
     /// candidates are loaded after them; a candidate refused is logged, never reported here:
     /// it does not concern what serves.
     pub fn open(cfg: &ModelsConfig) -> (Registry, Vec<InferError>) {
@@ -169,7 +203,10 @@ impl Registry {
             write(&slot.stamp, stamp(&dir));
             match load_as(&dir, Some(name), cfg.verify_golden, eager) {
                 Ok(s) => slot.current.store(Some(Arc::new(s))),
-                Err(e) => errors.push(e),
+                Err(e) => match slot.shipped_instead(&dir, &e, cfg.verify_golden, eager) {
+                    Some(s) => slot.current.store(Some(Arc::new(s))),
+                    None => errors.push(e),
+                },
             }
             slots.insert(name.clone(), slot);
         }
