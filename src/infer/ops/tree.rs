@@ -114,10 +114,7 @@ pub fn parse_forest(
         })
         .collect();
 
-    // An `f64` forest when the file stores thresholds or weights as doubles: the forest keeps
-    // its weights in its threshold type (`Forest::weights`), exactly. Float thresholds widen to
-    // `f64` exactly; a float input is then compared in `f64` with the same outcome.
-    if values.double || weights.double {
+    if values.double {
         Forest::<f64>::build(&nodes, &votes, n_targets, aggregate)
             .map(AnyForest::F64)
             .map_err(|e| a.err(e))

@@ -366,7 +366,7 @@ impl<T: Threshold> Forest<T> {
             let vote = t.votes.get(v as usize).ok_or("vote index out of range")?;
             // The target was range-checked when the votes were grouped.
             self.targets.push(vote.target as u32);
-            self.weights.push(T::from_f64(vote.weight));
+            self.weights.push(vote.weight);
         }
         let me = self.nodes.len();
         self.nodes.push(Node {

@@ -16,8 +16,7 @@
 //!
 //! Thresholds keep the precision of the file (`f32` for `nodes_values`, `f64` for
 //! `nodes_values_as_tensor`) and the input is compared in that type, like onnxruntime.
-//! Vote weights are stored in the same type (a file with double weights gives an `f64`
-//! forest) and accumulated in `f64`.
+//! Votes are accumulated in `f64`.
 
 mod build;
 mod ids;
@@ -113,8 +112,6 @@ impl Aggregate {
 pub trait Threshold: Copy + PartialOrd + PartialEq + Debug + Send + Sync + 'static {
     /// Convert from the parsed value (exact for the type the file used).
     fn from_f64(v: f64) -> Self;
-    /// Widen to `f64` (exact).
-    fn to_f64(self) -> f64;
     /// NaN test.
     fn is_nan(self) -> bool;
     /// A NaN of this type (a leaf's threshold: every comparison with it is false).
@@ -124,9 +121,6 @@ pub trait Threshold: Copy + PartialOrd + PartialEq + Debug + Send + Sync + 'stat
 impl Threshold for f32 {
     fn from_f64(v: f64) -> Self {
         v as f32
-    }
-    fn to_f64(self) -> f64 {
-        f64::from(self)
     }
     fn is_nan(self) -> bool {
         f32::is_nan(self)
@@ -139,9 +133,6 @@ impl Threshold for f32 {
 impl Threshold for f64 {
     fn from_f64(v: f64) -> Self {
         v
-    }
-    fn to_f64(self) -> f64 {
-        self
     }
     fn is_nan(self) -> bool {
         f64::is_nan(self)
@@ -225,11 +216,7 @@ pub struct Forest<T> {
     /// The target of each vote, in vote order; when the leaves vote alike ([`LeafVotes`]
     /// `Dense` or `Same`), only the list they share.
     targets: Vec<u32>,
-    /// The weight of each vote, in the forest's type: `parse_forest` makes a forest `f64`
-    /// when the file stores its thresholds *or* its weights as doubles, so this is exact, and
-    /// half the size of `f64` weights for float files (0.38 MB for the committed models).
-    /// Widened to `f64` when added.
-    weights: Vec<T>,
+    weights: Vec<f64>,
     n_targets: usize,
     n_features: usize,
     aggregate: Aggregate,
@@ -304,7 +291,7 @@ impl<T: Threshold> Forest<T> {
         let seen = (0..self.n_targets as u32)
             .filter(|&t| hit.get(t as usize).copied().unwrap_or(false))
             .collect();
-        (seen, self.weights.iter().all(|w| w.to_f64() >= 0.0))
+        (seen, self.weights.iter().all(|w| *w >= 0.0))
     }
 }
 

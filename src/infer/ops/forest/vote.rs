@@ -23,7 +23,7 @@ impl<T: Threshold> Forest<T> {
         let pairs = targets.iter().zip(weights);
         if let Aggregate::Sum | Aggregate::Average = self.aggregate {
             for (&t, &w) in pairs {
-                let (t, w) = (t as usize, w.to_f64());
+                let t = t as usize;
                 if let (Some(s), Some(h)) = (scores.get_mut(t), has.get_mut(t)) {
                     *s += w;
                     *h = true;
@@ -32,7 +32,7 @@ impl<T: Threshold> Forest<T> {
             return;
         }
         for (&t, &w) in pairs {
-            let (t, w) = (t as usize, w.to_f64());
+            let t = t as usize;
             if let (Some(s), Some(h)) = (scores.get_mut(t), has.get_mut(t)) {
                 let replace = !*h
                     || match self.aggregate {
@@ -61,7 +61,7 @@ impl<T: Threshold> Forest<T> {
                     return;
                 };
                 for (s, &w) in scores.iter_mut().zip(w) {
-                    *s += w.to_f64();
+                    *s += w;
                 }
             }
             LeafVotes::Same(targets) => {
@@ -70,7 +70,7 @@ impl<T: Threshold> Forest<T> {
                 };
                 for (&t, &w) in targets.iter().zip(w) {
                     if let Some(s) = scores.get_mut(t as usize) {
-                        *s += w.to_f64();
+                        *s += w;
                     }
                 }
             }
@@ -91,12 +91,12 @@ impl<T: Threshold> Forest<T> {
             let w = self
                 .weights
                 .get(start..start + K)
-                .and_then(|w| <&[T; K]>::try_from(w).ok());
+                .and_then(|w| <&[f64; K]>::try_from(w).ok());
             let (Some(w), Ok(row)) = (w, <&mut [f64; K]>::try_from(row)) else {
                 continue;
             };
             for (s, w) in row.iter_mut().zip(w) {
-                *s += w.to_f64();
+                *s += w;
             }
         }
     }

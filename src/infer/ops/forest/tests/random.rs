@@ -52,12 +52,7 @@ fn random_forest_voting(
                     }
                 };
                 for c in targets {
-                    votes.push(vote(
-                        t,
-                        id,
-                        c,
-                        f64::from((f64::from(next() % 1000) / 7.0) as f32),
-                    ));
+                    votes.push(vote(t, id, c, f64::from(next() % 1000) / 7.0));
                 }
             } else {
                 let (a, b) = (ids + 1, ids + 2);
