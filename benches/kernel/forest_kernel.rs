@@ -101,6 +101,36 @@ fn main() {
         }
         return;
     }
+    if what == "cpuc" {
+        // CPU time per row of a batch of 1000 for each committed forest (the dump's rows).
+        for m in ["bloom", "quality", "yield"] {
+            let (nodes, votes, k) = load(&format!("{m}.txt"));
+            let f = Forest::<f32>::build(&nodes, &votes, k, Aggregate::Sum).unwrap();
+            let w = f.n_features();
+            let mut st = 12345u64;
+            let rows: Vec<f32> = (0..1000 * w)
+                .map(|i| {
+                    st = st.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let u = (st >> 40) as f32 / (1u64 << 24) as f32;
+                    if i % 97 == 5 { f32::NAN } else { (u - 0.5) * 8.0 * (1.0 + (i % w) as f32) }
+                })
+                .collect();
+            let mut s = vec![0.0f64; 1000 * k];
+            let mut h = vec![false; 1000 * k];
+            let (c0, mut n) = (cpu(), 0u64);
+            while cpu() - c0 < 1.0 {
+                for _ in 0..20 {
+                    s.iter_mut().for_each(|x| *x = 0.0);
+                    h.iter_mut().for_each(|x| *x = false);
+                    f.accumulate(&rows, w, Acc { scores: &mut s, has: &mut h });
+                    black_box(&s);
+                }
+                n += 20;
+            }
+            println!("{m} batch 1000, CPU time: {:.3} µs/row", (cpu() - c0) / n as f64 / 1000.0 * 1e6);
+        }
+        return;
+    }
     if what == "buildcpu" {
         let models: Vec<_> = ["bloom", "quality", "yield"].iter().map(|m| load(&format!("{m}.txt"))).collect();
         let (c0, mut n) = (cpu(), 0u64);

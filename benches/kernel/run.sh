@@ -32,7 +32,7 @@ uptime
 # The dev VM's speed drifts by up to 1.7x over minutes (docs/infer.md): alternate the two builds
 # for several rounds and compare the fastest round of each.
 rounds=${ROUNDS:-4}
-for mode in cpu cpu1 buildcpu; do
+for mode in cpu cpuc cpu1 buildcpu; do
     for r in $(seq "$rounds"); do
         ./new "$mode" | sed "s/^/[$mode round $r] working tree: /"
         ./old "$mode" | sed "s/^/[$mode round $r] $old: /"
