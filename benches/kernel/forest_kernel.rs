@@ -67,6 +67,26 @@ fn median(n: usize, f: impl FnMut()) -> Duration {
     common_median::median(n, 20, f)
 }
 
+/// 1000 rows of `w` features (a fixed LCG; every 97th value NaN), for the committed forests.
+fn synthetic_rows(w: usize) -> Vec<f32> {
+    let mut st = 12345u64;
+    (0..1000 * w)
+        .map(|i| {
+            st = st.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let u = (st >> 40) as f32 / (1u64 << 24) as f32;
+            if i % 97 == 5 { f32::NAN } else { (u - 0.5) * 8.0 * (1.0 + (i % w) as f32) }
+        })
+        .collect()
+}
+
+/// Forest `m` (a dumped `<m>.txt`), its target count, its width and [`synthetic_rows`].
+fn forest_and_rows(m: &str) -> (Forest<f32>, usize, usize, Vec<f32>) {
+    let (nodes, votes, k) = load(&format!("{m}.txt"));
+    let f = Forest::<f32>::build(&nodes, &votes, k, Aggregate::Sum).unwrap();
+    let w = f.n_features();
+    (f, k, w, synthetic_rows(w))
+}
+
 fn main() {
     let what = std::env::args().nth(1).unwrap_or_default();
     let mut total = Duration::ZERO;
@@ -78,19 +98,8 @@ fn main() {
     if what == "dump" {
         // Every score of every row, batch and row by row, for a bitwise old/new diff.
         for m in ["anchor_rf", "bloom", "quality", "yield"] {
-            let (nodes, votes, k) = load(&format!("{m}.txt"));
-            let f = Forest::<f32>::build(&nodes, &votes, k, Aggregate::Sum).unwrap();
-            let w = f.n_features();
-            let mut st = 12345u64;
-            let rows: Vec<f32> = (0..1000 * w)
-                .map(|i| {
-                    st = st.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    let u = (st >> 40) as f32 / (1u64 << 24) as f32;
-                    if i % 97 == 5 { f32::NAN } else { (u - 0.5) * 8.0 * (1.0 + (i % w) as f32) }
-                })
-                .collect();
-            let mut s = vec![0.0f64; 1000 * k];
-            let mut h = vec![false; 1000 * k];
+            let (f, k, w, rows) = forest_and_rows(m);
+            let (mut s, mut h) = (vec![0.0f64; 1000 * k], vec![false; 1000 * k]);
             f.accumulate(&rows, w, Acc { scores: &mut s, has: &mut h });
             for (r, row) in rows.chunks(w).enumerate() {
                 let mut s1 = vec![0.0f64; k];
@@ -104,19 +113,8 @@ fn main() {
     if what == "cpuc" {
         // CPU time per row of a batch of 1000 for each committed forest (the dump's rows).
         for m in ["bloom", "quality", "yield"] {
-            let (nodes, votes, k) = load(&format!("{m}.txt"));
-            let f = Forest::<f32>::build(&nodes, &votes, k, Aggregate::Sum).unwrap();
-            let w = f.n_features();
-            let mut st = 12345u64;
-            let rows: Vec<f32> = (0..1000 * w)
-                .map(|i| {
-                    st = st.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    let u = (st >> 40) as f32 / (1u64 << 24) as f32;
-                    if i % 97 == 5 { f32::NAN } else { (u - 0.5) * 8.0 * (1.0 + (i % w) as f32) }
-                })
-                .collect();
-            let mut s = vec![0.0f64; 1000 * k];
-            let mut h = vec![false; 1000 * k];
+            let (f, k, w, rows) = forest_and_rows(m);
+            let (mut s, mut h) = (vec![0.0f64; 1000 * k], vec![false; 1000 * k]);
             let (c0, mut n) = (cpu(), 0u64);
             while cpu() - c0 < 1.0 {
                 for _ in 0..20 {
