@@ -121,9 +121,7 @@ impl Slot {
             .and_then(|i| super::installed::resolve(i, &self.name))
             .unwrap_or_else(|| read(&self.base))
     }
-}
 
-impl Slot {
     /// At start, when the installed version (`dir`) is refused, the shipped folder loaded
     /// instead, if it loads and takes the same features: nothing else would serve. The case
     /// this is for: a new agent binary that no longer includes an operator an installed bundle
@@ -132,8 +130,9 @@ impl Slot {
     ///
     /// The feature engine and the drift monitor still read the installed manifest
     /// (`ModelsConfig::folder`), so the shipped model must take the same inputs
-    /// ([`Manifest::same_inputs`], as a shadow candidate); otherwise, or when `dir` is the shipped folder or the shipped model is refused
-    /// too, `None`: the slot stays empty and the refusal is reported.
+    /// ([`Manifest::same_inputs`], as a shadow candidate). Otherwise, or when `dir` is the
+    /// shipped folder, or the shipped model is refused too: `None`, the slot stays empty and
+    /// the refusal is reported.
     fn shipped_instead(
         &self,
         dir: &Path,
@@ -190,9 +189,8 @@ impl Registry {
     /// Load every enabled model. Models that fail are reported and their slot stays empty
     /// (predictions for them fail with `ModelNotFound`) until a reload succeeds. An installed
     /// version refused at start falls back to the shipped folder (logged, not reported) when
-    /// that one loads. Shadow
-    /// candidates are loaded after them; a candidate refused is logged, never reported here:
-    /// it does not concern what serves.
+    /// that one loads (`Slot::shipped_instead`). Shadow candidates are loaded after them; a
+    /// candidate refused is logged, never reported here: it does not concern what serves.
     pub fn open(cfg: &ModelsConfig) -> (Registry, Vec<InferError>) {
         let eager = cfg.optimize == OptimizeAt::Startup;
         let mut errors = Vec::new();

@@ -197,17 +197,15 @@ impl<T: Threshold> Forest<T> {
     }
 
     /// When every leaf votes on the same targets in the same order (`Dense` or `Same`), keep
-    /// that list once instead of once per leaf: `targets` becomes the common list, which
-    /// [`Forest::vote`] then reads for every leaf. For the committed classifiers (3 classes,
-    /// 30,000 leaves) this is 0.36 MB of resident memory less.
+    /// that list once instead of once per leaf: `targets` becomes the common list (which
+    /// `leaf_votes` already names), and [`Forest::vote`] reads it for every leaf. For the
+    /// committed classifiers (3 classes, 30,000 leaves) this is 0.36 MB of resident memory less.
     fn share_leaf_targets(&mut self) {
-        if matches!(self.leaf_votes, LeafVotes::Mixed) {
-            return;
-        }
-        let first_leaf = self.nodes.iter().position(|n| n.meta & LEAF != 0);
-        let span = first_leaf.and_then(|i| self.vote_start.get(i).zip(self.vote_start.get(i + 1)));
-        let common = span.and_then(|(&a, &b)| self.targets.get(a as usize..b as usize));
-        self.targets = common.map(<[u32]>::to_vec).unwrap_or_default();
+        self.targets = match &self.leaf_votes {
+            LeafVotes::Mixed => return,
+            LeafVotes::Dense => (0..self.n_targets as u32).collect(),
+            LeafVotes::Same(t) => t.to_vec(),
+        };
     }
 
     /// The [`LeafVotes`] shape of a built forest.
