@@ -342,6 +342,19 @@ fn since_last_birth(seen: &Seen) -> (usize, Vec<(String, Payload)>) {
     (births, s[from..].to_vec())
 }
 
+/// A reading is stamped when its poll starts, before the births are built: a kept value is
+/// never newer than the NBIRTH, and may share its millisecond (so `<=`, not `<`).
+fn none_newer_than_the_birth(stamps: impl Iterator<Item = Option<u64>>, birth_ts: u64) {
+    let newer: Vec<u64> = stamps
+        .map(|ts| ts.unwrap_or(u64::MAX))
+        .filter(|&ts| ts > birth_ts)
+        .collect();
+    assert!(
+        newer.is_empty(),
+        "historical values newer than the birth at {birth_ts}: {newer:?}"
+    );
+}
+
 /// With `primary_host_id`: no births until the host's STATE says online; then the readings
 /// kept meanwhile follow the births as `is_historical` (not newer than the birth); a stale
 /// offline STATE changes nothing; a current one ends the session with its NDEATH, and the
@@ -395,16 +408,7 @@ async fn births_wait_for_the_primary_host_and_kept_readings_are_historical() {
         "{} historical values",
         historical.len()
     );
-    // A reading is stamped when its poll starts, before the births are built: it is never
-    // newer than the NBIRTH, and may share its millisecond (so `<=`, not `<`).
-    let newer: Vec<u64> = (historical.iter())
-        .map(|m| m.timestamp.unwrap_or(u64::MAX))
-        .filter(|&ts| ts > birth_ts)
-        .collect();
-    assert!(
-        newer.is_empty(),
-        "historical values newer than the birth at {birth_ts}: {newer:?}"
-    );
+    none_newer_than_the_birth(historical.iter().map(|m| m.timestamp), birth_ts);
     // DBIRTHs come before any data.
     let first_data = after.iter().position(|(t, _)| t.contains("DATA/")).unwrap();
     assert_eq!(first_data, 1 + cfg.devices.len(), "births first");
