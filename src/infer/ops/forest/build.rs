@@ -193,7 +193,25 @@ impl<T: Threshold> Forest<T> {
         }
         out.leaf_votes = out.find_leaf_votes();
         out.share_leaf_targets();
+        out.mark_leaves();
         Ok(out)
+    }
+
+    /// When the leaves vote alike, put each leaf's first vote in its NaN threshold
+    /// ([`Threshold::leaf_mark`]; [`Forest::find_leaf_votes`] checked that every index fits)
+    /// and drop `vote_start`.
+    fn mark_leaves(&mut self) {
+        if matches!(self.leaf_votes, LeafVotes::Mixed) {
+            return;
+        }
+        for (n, &start) in self.nodes.iter_mut().zip(&self.vote_start) {
+            if n.meta & LEAF != 0
+                && let Some(mark) = T::leaf_mark(start as usize)
+            {
+                n.threshold = mark;
+            }
+        }
+        self.vote_start = Vec::new();
     }
 
     /// When every leaf votes on the same targets in the same order (`Dense` or `Same`), keep
@@ -208,9 +226,12 @@ impl<T: Threshold> Forest<T> {
         };
     }
 
-    /// The [`LeafVotes`] shape of a built forest.
+    /// The [`LeafVotes`] shape of a built forest. `Mixed` also when a vote index would not fit
+    /// a leaf's NaN payload (over 4 million votes in an `f32` forest): such a forest keeps
+    /// `vote_start` (see [`Forest::mark_leaves`]).
     fn find_leaf_votes(&self) -> LeafVotes {
-        if !matches!(self.aggregate, Aggregate::Sum | Aggregate::Average) {
+        let fits = T::leaf_mark(self.weights.len()).is_some();
+        if !fits || !matches!(self.aggregate, Aggregate::Sum | Aggregate::Average) {
             return LeafVotes::Mixed;
         }
         let mut shape: Option<&[u32]> = None;

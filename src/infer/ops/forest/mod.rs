@@ -116,7 +116,19 @@ pub trait Threshold: Copy + PartialOrd + PartialEq + Debug + Send + Sync + 'stat
     fn is_nan(self) -> bool;
     /// A NaN of this type (a leaf's threshold: every comparison with it is false).
     fn nan() -> Self;
+    /// A NaN whose payload carries `first_vote`, the index of a leaf's first vote (see
+    /// [`Forest`]'s `vote_start`); `None` when the index does not fit the payload (22 bits
+    /// for `f32`, 51 for `f64`). Still a NaN: every comparison with it is false.
+    fn leaf_mark(first_vote: usize) -> Option<Self>;
+    /// The index a [`Threshold::leaf_mark`] carries.
+    fn first_vote(self) -> usize;
 }
+
+/// A quiet NaN's bits and the payload bits below them.
+const F32_QNAN: u32 = 0x7fc0_0000;
+const F32_PAYLOAD: u32 = (1 << 22) - 1;
+const F64_QNAN: u64 = 0x7ff8_0000_0000_0000;
+const F64_PAYLOAD: u64 = (1 << 51) - 1;
 
 impl Threshold for f32 {
     fn from_f64(v: f64) -> Self {
@@ -127,6 +139,15 @@ impl Threshold for f32 {
     }
     fn nan() -> Self {
         f32::NAN
+    }
+    fn leaf_mark(first_vote: usize) -> Option<Self> {
+        let v = u32::try_from(first_vote)
+            .ok()
+            .filter(|v| *v <= F32_PAYLOAD)?;
+        Some(f32::from_bits(F32_QNAN | v))
+    }
+    fn first_vote(self) -> usize {
+        (self.to_bits() & F32_PAYLOAD) as usize
     }
 }
 
@@ -139,6 +160,15 @@ impl Threshold for f64 {
     }
     fn nan() -> Self {
         f64::NAN
+    }
+    fn leaf_mark(first_vote: usize) -> Option<Self> {
+        let v = u64::try_from(first_vote)
+            .ok()
+            .filter(|v| *v <= F64_PAYLOAD)?;
+        Some(f64::from_bits(F64_QNAN | v))
+    }
+    fn first_vote(self) -> usize {
+        usize::try_from(self.to_bits() & F64_PAYLOAD).unwrap_or(usize::MAX)
     }
 }
 
@@ -185,7 +215,8 @@ const LOW_MASK: u32 = (1 << 24) - 1;
 /// where the false child is (the true child is the next node). Leaf: `meta` = LEAF (feature
 /// bits 0), `threshold` = NaN and `next` = where it is itself, so a branch-free `x <= t ? i + 1
 /// : next` step stays on a leaf once reached (see [`Forest::accumulate`]); its votes are found
-/// through `vote_start`.
+/// through `vote_start`, or, when the leaves vote alike, from its threshold: a NaN whose
+/// payload is the index of its first vote ([`Threshold::leaf_mark`]).
 ///
 /// `next` is a *byte* offset from the first node (`index * Node::BYTES`): the branch-free
 /// walks keep byte offsets as their state, so a step reads a node at `base + offset` with no
@@ -211,7 +242,10 @@ pub struct Forest<T> {
     /// Per tree: the number of branches on its longest root-to-leaf path.
     depths: Vec<u32>,
     /// Votes of node `i` are `vote_start[i]..vote_start[i + 1]` (empty for branches): leaves
-    /// are laid out in node order, so the offsets are monotone.
+    /// are laid out in node order, so the offsets are monotone. Only kept for
+    /// [`LeafVotes::Mixed`]: when the leaves vote alike, each leaf's NaN threshold carries its
+    /// first vote and the count is the shared list's (4 bytes per node less: 0.27 MB for the
+    /// committed models).
     vote_start: Vec<u32>,
     /// The target of each vote, in vote order; when the leaves vote alike ([`LeafVotes`]
     /// `Dense` or `Same`), only the list they share.

@@ -253,3 +253,40 @@ fn malformed_tree_shapes_are_refused() {
     );
     assert!(err.starts_with("tree 0"), "{err}");
 }
+
+/// A leaf's threshold carries its first vote in a NaN payload: every comparison with it is
+/// false (the branch-free walk stays on the leaf), the index reads back, and an index the
+/// payload cannot hold is refused (the forest then keeps `vote_start`).
+#[test]
+fn leaf_marks_are_nans_that_carry_the_first_vote() {
+    for v in [0, 1, 3, 40_895, F32_PAYLOAD as usize] {
+        let m = f32::leaf_mark(v).unwrap();
+        // Unordered against everything: every `<=` of the walks is false.
+        let unordered = [0.0, f32::NEG_INFINITY, f32::INFINITY, f32::MAX];
+        assert!(m.is_nan() && unordered.iter().all(|x| m.partial_cmp(x).is_none()));
+        assert_eq!(m.first_vote(), v);
+    }
+    assert_eq!(f32::leaf_mark(F32_PAYLOAD as usize + 1), None);
+    let widest = usize::try_from(F64_PAYLOAD).unwrap_or(usize::MAX);
+    for v in [0, 7, u32::MAX as usize, widest] {
+        let m = f64::leaf_mark(v).unwrap();
+        let unordered = [0.0, f64::NEG_INFINITY, f64::INFINITY, f64::MAX];
+        assert!(m.is_nan() && unordered.iter().all(|x| m.partial_cmp(x).is_none()));
+        assert_eq!(m.first_vote(), v);
+    }
+    if let Ok(v) = usize::try_from(F64_PAYLOAD + 1) {
+        assert_eq!(f64::leaf_mark(v), None);
+    }
+    // A built forest whose leaves vote alike: `vote_start` is gone, each leaf's mark is the
+    // index of its votes (the leaves in layout order own consecutive runs of `n_targets`).
+    let (nodes, votes) = random::random_forest(5, 4, 3);
+    let f = Forest::<f32>::build(&nodes, &votes, 3, Aggregate::Sum).unwrap();
+    assert_eq!(f.leaf_votes, LeafVotes::Dense);
+    assert!(f.vote_start.is_empty());
+    let marks: Vec<usize> = (f.nodes.iter())
+        .filter(|n| n.meta & LEAF != 0)
+        .map(|n| n.threshold.first_vote())
+        .collect();
+    assert_eq!(marks, (0..marks.len()).map(|l| 3 * l).collect::<Vec<_>>());
+    assert_eq!(f.weights.len(), 3 * marks.len());
+}

@@ -7,15 +7,24 @@ impl<T: Threshold> Forest<T> {
     #[inline(always)]
     pub(super) fn vote(&self, leaf: usize, scores: &mut [f64], has: &mut [bool]) {
         // `leaf` is `usize::MAX` when a general walk met a missing feature: no votes.
-        let end = leaf.checked_add(1).and_then(|i| self.vote_start.get(i));
-        let (Some(&start), Some(&end)) = (self.vote_start.get(leaf), end) else {
-            return;
-        };
-        let (start, end) = (start as usize, end as usize);
-        // Leaves that vote alike share one list of targets (`Forest::share_leaf_targets`).
-        let targets = match self.leaf_votes {
-            LeafVotes::Mixed => self.targets.get(start..end),
-            _ => self.targets.get(..end.saturating_sub(start)),
+        let (targets, start, end) = match self.leaf_votes {
+            LeafVotes::Mixed => {
+                let end = leaf.checked_add(1).and_then(|i| self.vote_start.get(i));
+                let (Some(&start), Some(&end)) = (self.vote_start.get(leaf), end) else {
+                    return;
+                };
+                let (start, end) = (start as usize, end as usize);
+                (self.targets.get(start..end), start, end)
+            }
+            // Leaves that vote alike share one list of targets (`Forest::share_leaf_targets`)
+            // and carry their first vote in their threshold (`Forest::mark_leaves`).
+            _ => {
+                let Some(start) = self.first_vote(leaf) else {
+                    return;
+                };
+                let end = start + self.targets.len();
+                (Some(self.targets.as_slice()), start, end)
+            }
         };
         let (Some(targets), Some(weights)) = (targets, self.weights.get(start..end)) else {
             return;
@@ -47,14 +56,20 @@ impl<T: Threshold> Forest<T> {
         }
     }
 
+    /// The index of the first vote of leaf `leaf` of a forest whose leaves vote alike: its
+    /// threshold's NaN payload (see [`Forest::mark_leaves`]).
+    #[inline(always)]
+    fn first_vote(&self, leaf: usize) -> Option<usize> {
+        self.nodes.get(leaf).map(|n| n.threshold.first_vote())
+    }
+
     /// Add the votes of leaf `leaf` to one row's scores when every leaf votes alike (see
     /// [`LeafVotes`]; the caller sets the `has` flags, see [`Forest::mark_voted`]).
     #[inline(always)]
     pub(super) fn vote_alike(&self, leaf: usize, scores: &mut [f64]) {
-        let Some(&start) = self.vote_start.get(leaf) else {
+        let Some(start) = self.first_vote(leaf) else {
             return;
         };
-        let start = start as usize;
         match &self.leaf_votes {
             LeafVotes::Dense => {
                 let Some(w) = self.weights.get(start..start + scores.len()) else {
@@ -84,10 +99,9 @@ impl<T: Threshold> Forest<T> {
     #[inline(always)]
     pub(super) fn vote_dense<const K: usize>(&self, leaves: &[u32; ROW_LANES], scores: &mut [f64]) {
         for (&leaf, row) in leaves.iter().zip(scores.chunks_exact_mut(K)) {
-            let Some(&start) = self.vote_start.get(leaf as usize) else {
+            let Some(start) = self.first_vote(leaf as usize) else {
                 continue;
             };
-            let start = start as usize;
             let w = self
                 .weights
                 .get(start..start + K)

@@ -274,7 +274,8 @@ fn walk<T: Threshold, const L: usize>(
             // start nodes, and every step goes to `next` (a branch's false child or a leaf
             // itself, both in bounds — `Forest::build` only ever stores the offsets of nodes it
             // has laid out) or to the node after a branch, its true child. A leaf never takes
-            // that step: its NaN threshold makes the comparison false. Offsets are multiples of
+            // that step: its NaN threshold (whatever the payload, see
+            // `Threshold::leaf_mark`) makes the comparison false. Offsets are multiples of
             // the node size from an aligned base, so the read is aligned.
             let n = unsafe { &*base.add(*at).cast::<Node<T>>() };
             // SAFETY: `x_at` keeps every read in bounds (the caller's guarantee, checked by it).

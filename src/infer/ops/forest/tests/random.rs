@@ -5,7 +5,7 @@ use super::*;
 
 /// A deterministic random plain-LEQ forest (complete trees of random depth, random
 /// features/thresholds), the independent reference being a walk over the ONNX ids.
-fn random_forest(seed: u64, n_trees: i64, k: i64) -> (Vec<NodeSpec>, Vec<VoteSpec>) {
+pub(super) fn random_forest(seed: u64, n_trees: i64, k: i64) -> (Vec<NodeSpec>, Vec<VoteSpec>) {
     random_forest_voting(seed, n_trees, k, Shape::Dense)
 }
 
